@@ -1,0 +1,20 @@
+//! mm-install: install, upgrade and roll back a self-hosted Mattermost server on Linux.
+//!
+//! The library is the product; `src/main.rs` only calls [`cli::main`]. Modules:
+//! - [`host`]: os-release parsing, the support policy, CPU architecture, free disk space;
+//! - [`release`]: Mattermost versions, editions, download URLs and the releases feed;
+//! - [`fetch`]: resumable downloads and OpenPGP + SHA-256 verification;
+//! - [`archive`]: safe extraction of a release tarball into a staging directory;
+//! - [`context`]: the outside world (filesystem root, environment) as one value;
+//! - [`report`]: how the core tells the CLI about progress without printing;
+//! - [`exit`]: the stable exit codes;
+//! - [`cli`]: clap, output and progress bars; the only module that prints.
+
+pub mod archive;
+pub mod cli;
+pub mod context;
+pub mod exit;
+pub mod fetch;
+pub mod host;
+pub mod release;
+pub mod report;
