@@ -1,0 +1,1198 @@
+//! The support policy: from an os-release file, which distribution family a system belongs to,
+//! how Mattermost supports it (official, RHEL equivalent, unofficial, unsupported), which package
+//! manager installs its dependencies, and what Mattermost has announced about its end of support.
+//!
+//! Sources: Mattermost's software requirements page and the v12.0 announcement (RHEL 7 and 8
+//! dropped; v11.11 is their last release), and the Deployment Solutions Program, which accepts
+//! CentOS, Amazon Linux, Oracle Linux and Scientific Linux as RHEL equivalents when the
+//! deployment says so in a fixed statement. Notes that are mm-install's own judgement say so.
+
+use std::fmt;
+
+use serde::Serialize;
+
+use super::{Arch, OsRelease, SYSTEMD_PATHS};
+
+keyword_enum! {
+    /// The distribution family, which decides the package manager and package names.
+    pub enum Family {
+        /// Debian, Ubuntu and their derivatives.
+        Debian => "debian",
+        /// Red Hat Enterprise Linux, its equivalents, Fedora and other RHEL-like systems.
+        Rhel => "rhel",
+        /// Anything else.
+        Other => "other",
+    }
+}
+
+keyword_enum! {
+    /// How Mattermost supports running its server on a system.
+    pub enum Support {
+        /// Officially supported: Ubuntu, Debian, Red Hat Enterprise Linux.
+        Official => "official",
+        /// Accepted as equivalent to RHEL; the deployment must carry the equivalence statement.
+        Equivalent => "equivalent",
+        /// Can work, but is not officially supported.
+        Unofficial => "unofficial",
+        /// Not supported: mm-install cannot install Mattermost here.
+        Unsupported => "unsupported",
+    }
+}
+
+keyword_enum! {
+    /// The package manager that installs nginx, PostgreSQL and friends.
+    pub enum PackageManager {
+        /// Debian family.
+        Apt => "apt",
+        /// RHEL family, RHEL 8 and newer (and Fedora, Amazon Linux 2023).
+        Dnf => "dnf",
+        /// RHEL family, RHEL 7 and older (and Amazon Linux 2).
+        Yum => "yum",
+    }
+}
+
+impl Support {
+    /// A short explanation for text output.
+    fn meaning(self) -> &'static str {
+        match self {
+            Support::Official => "officially supported by Mattermost",
+            Support::Equivalent => "treated as equivalent to Red Hat Enterprise Linux",
+            Support::Unofficial => "not officially supported by Mattermost, but can work",
+            Support::Unsupported => "not supported",
+        }
+    }
+}
+
+/// What mm-install knows about the system it installs on, and how Mattermost supports it.
+/// Serialised as is for `detect-os --json`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Platform {
+    /// os-release `ID`, lowercased (`linux` when unset).
+    pub id: String,
+    /// os-release `VERSION_ID`.
+    pub version_id: Option<String>,
+    /// os-release `NAME`.
+    pub name: String,
+    /// os-release `PRETTY_NAME`.
+    pub pretty_name: String,
+    /// The distribution family.
+    pub family: Family,
+    /// How Mattermost supports this system.
+    pub support: Support,
+    /// For RHEL equivalents, the sentence the Deployment Solutions Program requires in the
+    /// deployment's documentation; `None` for every other support level.
+    pub statement: Option<String>,
+    /// The package manager to install dependencies with; `None` outside the known families.
+    pub package_manager: Option<PackageManager>,
+    /// The CPU architecture.
+    pub arch: Arch,
+    /// The newest Mattermost minor release line (e.g. `11.11`) supported on this OS version,
+    /// when Mattermost has announced an end of support for it.
+    pub last_supported_release: Option<String>,
+    /// Remarks for the administrator, one sentence each.
+    pub notes: Vec<String>,
+    /// The os-release file the facts were read from, when known.
+    pub os_release_file: Option<String>,
+}
+
+/// The last Mattermost release for RHEL 7 and 8: v12.0 (October 2026) drops them.
+const LAST_RELEASE_FOR_RHEL_7_AND_8: &str = "11.11";
+
+/// Amazon Linux releases from this `VERSION_ID` on (2022, 2023) are Fedora-based and use dnf;
+/// earlier ones (2018.03, 2) are RHEL 7-era and use yum.
+const FIRST_FEDORA_BASED_AMAZON_LINUX: u64 = 2022;
+
+/// os-release IDs of the systems Mattermost names as RHEL equivalents.
+const NAMED_RHEL_EQUIVALENTS: [&str; 4] = ["centos", "amzn", "ol", "scientific"];
+
+/// os-release IDs of RHEL rebuilds that mm-install treats as equivalents although Mattermost
+/// does not name them.
+const UNNAMED_RHEL_EQUIVALENTS: [&str; 2] = ["rocky", "almalinux"];
+
+/// Systems Mattermost lists as having community support only.
+const COMMUNITY_SUPPORTED: [&str; 2] = ["arch", "freebsd"];
+
+/// Whether mm-install treats the os-release `id` as a RHEL equivalent.
+fn is_rhel_equivalent(id: &str) -> bool {
+    NAMED_RHEL_EQUIVALENTS.contains(&id) || UNNAMED_RHEL_EQUIVALENTS.contains(&id)
+}
+
+/// The family an `ID_LIKE` entry points to.
+fn family_of_like(like: &str) -> Option<Family> {
+    match like {
+        "debian" | "ubuntu" => Some(Family::Debian),
+        "rhel" | "fedora" => Some(Family::Rhel),
+        like if is_rhel_equivalent(like) => Some(Family::Rhel),
+        _ => None,
+    }
+}
+
+/// The leading number of a version such as `9.4`, `2` or `2023`.
+fn major_version(version_id: Option<&str>) -> Option<u64> {
+    let version = version_id?;
+    let end = version
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(version.len());
+    version[..end].parse().ok()
+}
+
+/// Classify a system from its os-release, its architecture and whether it runs systemd
+/// (`None` when not probed, e.g. for an os-release file from another machine).
+///
+/// The os-release `ID` decides first, `ID_LIKE` only when the ID is not one we know: Oracle
+/// Linux and Amazon Linux 2023 declare only `ID_LIKE="fedora"`, yet are RHEL equivalents.
+pub fn classify(os: &OsRelease, arch: Arch, has_systemd: Option<bool>) -> Platform {
+    let facts = Facts::of(os);
+    let mut notes = Vec::new();
+
+    if has_systemd == Some(false) {
+        notes.push(format!(
+            "no systemd found (looked for {}): mm-install runs Mattermost as a systemd service",
+            SYSTEMD_PATHS.join(" and ")
+        ));
+    }
+    let (family, support) = facts.family_and_support(&mut notes);
+    let rhel_major = facts.rhel_major();
+    facts.version_notes(rhel_major, &mut notes);
+
+    let last_supported_release = match rhel_major {
+        Some(major) if major <= 8 => {
+            notes.push(format!(
+                "Mattermost v12.0 (October 2026) drops support for RHEL 7 and 8: \
+                 v{LAST_RELEASE_FOR_RHEL_7_AND_8} is the last Mattermost release for {}; move \
+                 to RHEL 9 or an equivalent to keep upgrading",
+                facts.name_version
+            ));
+            if major < 7 {
+                notes.push(format!(
+                    "Mattermost's announcement names RHEL 7 and 8 only; mm-install assumes it \
+                     covers the older {} too (mm-install's judgement)",
+                    facts.name_version
+                ));
+            }
+            Some(LAST_RELEASE_FOR_RHEL_7_AND_8.to_owned())
+        }
+        _ => None,
+    };
+
+    if arch == Arch::Arm64 {
+        notes.push(
+            "Mattermost's version archive lists checksums and signatures for amd64 tarballs \
+             only, and its arm64 tarballs ship without prepackaged plugins"
+                .to_owned(),
+        );
+    }
+
+    let package_manager = match family {
+        Family::Debian => Some(PackageManager::Apt),
+        Family::Rhel if rhel_major.is_some_and(|major| major <= 7) => Some(PackageManager::Yum),
+        Family::Rhel => Some(PackageManager::Dnf),
+        Family::Other => None,
+    };
+    let support = if has_systemd == Some(false) {
+        Support::Unsupported
+    } else {
+        support
+    };
+    let statement = (support == Support::Equivalent).then(|| {
+        format!(
+            "This deployment uses {} as an equivalent to the officially supported version of \
+             Red Hat Enterprise Linux.",
+            facts.name
+        )
+    });
+
+    Platform {
+        id: facts.id,
+        version_id: facts.version_id.map(str::to_owned),
+        name: facts.name.to_owned(),
+        pretty_name: os.pretty_name().to_owned(),
+        family,
+        support,
+        statement,
+        package_manager,
+        arch,
+        last_supported_release,
+        notes,
+        os_release_file: None,
+    }
+}
+
+/// The os-release fields classification looks at.
+struct Facts<'a> {
+    id: String,
+    id_like: Vec<String>,
+    name: &'a str,
+    version_id: Option<&'a str>,
+    /// `NAME VERSION_ID`, or `NAME` alone, for notes.
+    name_version: String,
+}
+
+impl<'a> Facts<'a> {
+    fn of(os: &'a OsRelease) -> Self {
+        let name = os.name();
+        let version_id = os.version_id();
+        Facts {
+            id: os.id(),
+            id_like: os.id_like(),
+            name,
+            version_id,
+            name_version: match version_id {
+                Some(version) => format!("{name} {version}"),
+                None => name.to_owned(),
+            },
+        }
+    }
+
+    /// The family and support level, by `ID` first and `ID_LIKE` second, with a note
+    /// explaining any level below official-or-equivalent.
+    fn family_and_support(&self, notes: &mut Vec<String>) -> (Family, Support) {
+        let name = self.name;
+        match self.id.as_str() {
+            "ubuntu" | "debian" => (Family::Debian, Support::Official),
+            "rhel" => (Family::Rhel, Support::Official),
+            id if is_rhel_equivalent(id) => (Family::Rhel, Support::Equivalent),
+            "fedora" => {
+                notes.push(
+                    "Mattermost gives Fedora community support only; mm-install treats it as a \
+                     RHEL-family system"
+                        .to_owned(),
+                );
+                (Family::Rhel, Support::Unofficial)
+            }
+            id => match self.id_like.iter().find_map(|like| family_of_like(like)) {
+                Some(family) => {
+                    let treated_as = match family {
+                        Family::Debian => "Debian/Ubuntu-family",
+                        Family::Rhel | Family::Other => "RHEL-family",
+                    };
+                    notes.push(format!(
+                        "{name} is not officially supported by Mattermost; mm-install treats it \
+                         as a {treated_as} system because its ID_LIKE is \"{}\"",
+                        self.id_like.join(" ")
+                    ));
+                    (family, Support::Unofficial)
+                }
+                None if COMMUNITY_SUPPORTED.contains(&id) => {
+                    notes.push(format!(
+                        "Mattermost gives {name} community support only, and mm-install does \
+                         not know how to install Mattermost's dependencies on it"
+                    ));
+                    (Family::Other, Support::Unsupported)
+                }
+                None => {
+                    notes.push(format!(
+                        "{name} (ID \"{id}\") is neither Debian/Ubuntu nor RHEL-family: \
+                         Mattermost supports Ubuntu, Debian, Red Hat Enterprise Linux and its \
+                         equivalents, and container-based deployments"
+                    ));
+                    (Family::Other, Support::Unsupported)
+                }
+            },
+        }
+    }
+
+    /// The RHEL major release this system corresponds to, for systems whose versions follow
+    /// RHEL's (RHEL, its rebuilds and RHEL-likes), and for the RHEL 7-era Amazon Linux
+    /// releases (mm-install's judgement). `None` for Fedora, Fedora-based Amazon Linux and
+    /// anything else.
+    fn rhel_major(&self) -> Option<u64> {
+        let major = major_version(self.version_id);
+        match self.id.as_str() {
+            "amzn" => major
+                .filter(|&major| major < FIRST_FEDORA_BASED_AMAZON_LINUX)
+                .map(|_| 7),
+            "fedora" => None,
+            "rhel" => major,
+            id if is_rhel_equivalent(id) => major,
+            _ if self
+                .id_like
+                .iter()
+                .any(|like| like == "rhel" || like == "centos") =>
+            {
+                major
+            }
+            _ => None,
+        }
+    }
+
+    /// Notes on the particular distribution and version: our judgements on systems Mattermost
+    /// does not name, and Debian/Ubuntu releases its v12.0 announcement does not name.
+    fn version_notes(&self, rhel_major: Option<u64>, notes: &mut Vec<String>) {
+        let (name, name_version) = (self.name, &self.name_version);
+        match self.id.as_str() {
+            "centos" if name.contains("Stream") => notes.push(format!(
+                "{name} is the upstream development branch of RHEL rather than a rebuild of it; \
+                 mm-install treats it like CentOS, which Mattermost names as a RHEL equivalent \
+                 (mm-install's judgement)"
+            )),
+            "amzn" if rhel_major.is_some() => notes.push(format!(
+                "{name_version} is built from RHEL 7-era packages; mm-install assumes \
+                 Mattermost's end of support for RHEL 7 applies to it (mm-install's judgement)"
+            )),
+            "amzn" => notes.push(format!(
+                "{name_version} is based on Fedora rather than RHEL; mm-install accepts it \
+                 because Mattermost names Amazon Linux as a RHEL equivalent (mm-install's \
+                 judgement)"
+            )),
+            id if UNNAMED_RHEL_EQUIVALENTS.contains(&id) => notes.push(format!(
+                "Mattermost's documentation does not name {name} as a RHEL equivalent (it names \
+                 CentOS, Amazon Linux, Oracle Linux and Scientific Linux); mm-install treats it \
+                 as one because it is a rebuild of RHEL (mm-install's judgement)"
+            )),
+            "ubuntu" if !matches!(self.version_id, Some("22.04" | "24.04")) => notes.push(format!(
+                "Mattermost's v12.0 announcement names Ubuntu 22.04 and 24.04 LTS as \
+                     remaining fully supported; {name_version} is not named there, so check the \
+                     release notes before upgrading to v12"
+            )),
+            "debian" if self.version_id != Some("12") => notes.push(format!(
+                "Mattermost's v12.0 announcement names Debian 12 (bookworm) as remaining fully \
+                 supported; {name_version} is not named there, so check the release notes \
+                 before upgrading to v12"
+            )),
+            _ => {}
+        }
+    }
+}
+
+impl fmt::Display for Platform {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.version_id {
+            Some(version) => writeln!(f, "{} {version}", self.name)?,
+            None => writeln!(f, "{}", self.name)?,
+        }
+        writeln!(f, "  family:          {}", self.family)?;
+        writeln!(
+            f,
+            "  support:         {} ({})",
+            self.support,
+            self.support.meaning()
+        )?;
+        match self.package_manager {
+            Some(manager) => writeln!(f, "  package manager: {manager}")?,
+            None => writeln!(f, "  package manager: none known")?,
+        }
+        writeln!(f, "  architecture:    {}", self.arch)?;
+        if let Some(release) = &self.last_supported_release {
+            writeln!(f, "  last supported Mattermost release: {release}")?;
+        }
+        if let Some(file) = &self.os_release_file {
+            writeln!(f, "  read from:       {file}")?;
+        }
+        if let Some(statement) = &self.statement {
+            writeln!(f, "statement: {statement}")?;
+        }
+        for note in &self.notes {
+            writeln!(f, "note: {note}")?;
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const UBUNTU_24_04: &str = r#"PRETTY_NAME="Ubuntu 24.04.1 LTS"
+NAME="Ubuntu"
+VERSION_ID="24.04"
+VERSION="24.04.1 LTS (Noble Numbat)"
+VERSION_CODENAME=noble
+ID=ubuntu
+ID_LIKE=debian
+HOME_URL="https://www.ubuntu.com/"
+SUPPORT_URL="https://help.ubuntu.com/"
+BUG_REPORT_URL="https://bugs.launchpad.net/ubuntu/"
+PRIVACY_POLICY_URL="https://www.ubuntu.com/legal/terms-and-policies/privacy-policy"
+UBUNTU_CODENAME=noble
+LOGO=ubuntu-logo
+"#;
+
+    const UBUNTU_20_04: &str = r#"NAME="Ubuntu"
+VERSION="20.04.6 LTS (Focal Fossa)"
+ID=ubuntu
+ID_LIKE=debian
+PRETTY_NAME="Ubuntu 20.04.6 LTS"
+VERSION_ID="20.04"
+HOME_URL="https://www.ubuntu.com/"
+SUPPORT_URL="https://help.ubuntu.com/"
+BUG_REPORT_URL="https://bugs.launchpad.net/ubuntu/"
+PRIVACY_POLICY_URL="https://www.ubuntu.com/legal/terms-and-policies/privacy-policy"
+VERSION_CODENAME=focal
+UBUNTU_CODENAME=focal
+"#;
+
+    const DEBIAN_12: &str = r#"PRETTY_NAME="Debian GNU/Linux 12 (bookworm)"
+NAME="Debian GNU/Linux"
+VERSION_ID="12"
+VERSION="12 (bookworm)"
+VERSION_CODENAME=bookworm
+ID=debian
+HOME_URL="https://www.debian.org/"
+SUPPORT_URL="https://www.debian.org/support"
+BUG_REPORT_URL="https://bugs.debian.org/"
+"#;
+
+    const DEBIAN_11: &str = r#"PRETTY_NAME="Debian GNU/Linux 11 (bullseye)"
+NAME="Debian GNU/Linux"
+VERSION_ID="11"
+VERSION="11 (bullseye)"
+VERSION_CODENAME=bullseye
+ID=debian
+HOME_URL="https://www.debian.org/"
+SUPPORT_URL="https://www.debian.org/support"
+BUG_REPORT_URL="https://bugs.debian.org/"
+"#;
+
+    const RHEL_9: &str = r#"NAME="Red Hat Enterprise Linux"
+VERSION="9.4 (Plow)"
+ID="rhel"
+ID_LIKE="fedora"
+VERSION_ID="9.4"
+PLATFORM_ID="platform:el9"
+PRETTY_NAME="Red Hat Enterprise Linux 9.4 (Plow)"
+ANSI_COLOR="0;31"
+LOGO="fedora-logo-icon"
+CPE_NAME="cpe:/o:redhat:enterprise_linux:9::baseos"
+HOME_URL="https://www.redhat.com/"
+DOCUMENTATION_URL="https://access.redhat.com/documentation/en-us/red_hat_enterprise_linux/9"
+BUG_REPORT_URL="https://issues.redhat.com/"
+
+REDHAT_BUGZILLA_PRODUCT="Red Hat Enterprise Linux 9"
+REDHAT_BUGZILLA_PRODUCT_VERSION=9.4
+REDHAT_SUPPORT_PRODUCT="Red Hat Enterprise Linux"
+REDHAT_SUPPORT_PRODUCT_VERSION="9.4"
+"#;
+
+    const RHEL_8: &str = r#"NAME="Red Hat Enterprise Linux"
+VERSION="8.10 (Ootpa)"
+ID="rhel"
+ID_LIKE="fedora"
+VERSION_ID="8.10"
+PLATFORM_ID="platform:el8"
+PRETTY_NAME="Red Hat Enterprise Linux 8.10 (Ootpa)"
+ANSI_COLOR="0;31"
+CPE_NAME="cpe:/o:redhat:enterprise_linux:8::baseos"
+HOME_URL="https://www.redhat.com/"
+DOCUMENTATION_URL="https://access.redhat.com/documentation/en-us/red_hat_enterprise_linux/8"
+BUG_REPORT_URL="https://issues.redhat.com/"
+
+REDHAT_BUGZILLA_PRODUCT="Red Hat Enterprise Linux 8"
+REDHAT_BUGZILLA_PRODUCT_VERSION=8.10
+REDHAT_SUPPORT_PRODUCT="Red Hat Enterprise Linux"
+REDHAT_SUPPORT_PRODUCT_VERSION="8.10"
+"#;
+
+    const CENTOS_7: &str = r#"NAME="CentOS Linux"
+VERSION="7 (Core)"
+ID="centos"
+ID_LIKE="rhel fedora"
+VERSION_ID="7"
+PRETTY_NAME="CentOS Linux 7 (Core)"
+ANSI_COLOR="0;31"
+CPE_NAME="cpe:/o:centos:centos:7"
+HOME_URL="https://www.centos.org/"
+BUG_REPORT_URL="https://bugs.centos.org/"
+
+CENTOS_MANTISBT_PROJECT="CentOS-7"
+CENTOS_MANTISBT_PROJECT_VERSION="7"
+REDHAT_SUPPORT_PRODUCT="centos"
+REDHAT_SUPPORT_PRODUCT_VERSION="7"
+
+"#;
+
+    const CENTOS_STREAM_9: &str = r#"NAME="CentOS Stream"
+VERSION="9"
+ID="centos"
+ID_LIKE="rhel fedora"
+VERSION_ID="9"
+PLATFORM_ID="platform:el9"
+PRETTY_NAME="CentOS Stream 9"
+ANSI_COLOR="0;31"
+LOGO="fedora-logo-icon"
+CPE_NAME="cpe:/o:centos:centos:9"
+HOME_URL="https://centos.org/"
+BUG_REPORT_URL="https://issues.redhat.com/"
+REDHAT_SUPPORT_PRODUCT="Red Hat Enterprise Linux 9"
+REDHAT_SUPPORT_PRODUCT_VERSION="CentOS Stream"
+"#;
+
+    const AMAZON_LINUX_2: &str = r#"NAME="Amazon Linux"
+VERSION="2"
+ID="amzn"
+ID_LIKE="centos rhel fedora"
+VERSION_ID="2"
+PRETTY_NAME="Amazon Linux 2"
+ANSI_COLOR="0;33"
+CPE_NAME="cpe:2.3:o:amazon:amazon_linux:2"
+HOME_URL="https://amazonlinux.com/"
+SUPPORT_END="2026-06-30"
+"#;
+
+    const AMAZON_LINUX_2023: &str = r#"NAME="Amazon Linux"
+VERSION="2023"
+ID="amzn"
+ID_LIKE="fedora"
+VERSION_ID="2023"
+PLATFORM_ID="platform:al2023"
+PRETTY_NAME="Amazon Linux 2023.6.20241010"
+ANSI_COLOR="0;33"
+CPE_NAME="cpe:2.3:o:amazon:amazon_linux:2023"
+HOME_URL="https://aws.amazon.com/linux/amazon-linux-2023/"
+DOCUMENTATION_URL="https://docs.aws.amazon.com/linux/"
+SUPPORT_URL="https://aws.amazon.com/premiumsupport/"
+BUG_REPORT_URL="https://github.com/amazonlinux/amazon-linux-2023"
+VENDOR_NAME="AWS"
+VENDOR_URL="https://aws.amazon.com/"
+SUPPORT_END="2029-06-30"
+"#;
+
+    const ORACLE_LINUX_9: &str = r#"NAME="Oracle Linux Server"
+VERSION="9.4"
+ID="ol"
+ID_LIKE="fedora"
+VARIANT="Server"
+VARIANT_ID="server"
+VERSION_ID="9.4"
+PLATFORM_ID="platform:el9"
+PRETTY_NAME="Oracle Linux Server 9.4"
+ANSI_COLOR="0;31"
+CPE_NAME="cpe:/o:oracle:linux:9:4:server"
+HOME_URL="https://linux.oracle.com/"
+BUG_REPORT_URL="https://github.com/oracle/oracle-linux"
+
+ORACLE_BUGZILLA_PRODUCT="Oracle Linux 9"
+ORACLE_BUGZILLA_PRODUCT_VERSION=9.4
+ORACLE_SUPPORT_PRODUCT="Oracle Linux"
+ORACLE_SUPPORT_PRODUCT_VERSION=9.4
+"#;
+
+    const SCIENTIFIC_LINUX_7: &str = r#"NAME="Scientific Linux"
+VERSION="7.9 (Nitrogen)"
+ID="scientific"
+ID_LIKE="rhel centos fedora"
+VERSION_ID="7.9"
+PRETTY_NAME="Scientific Linux 7.9 (Nitrogen)"
+ANSI_COLOR="0;31"
+CPE_NAME="cpe:/o:scientificlinux:scientificlinux:7.9:GA"
+HOME_URL="http://www.scientificlinux.org//"
+BUG_REPORT_URL="mailto:scientific-linux-devel@listserv.fnal.gov"
+
+REDHAT_BUGZILLA_PRODUCT="Scientific Linux 7"
+REDHAT_BUGZILLA_PRODUCT_VERSION=7.9
+REDHAT_SUPPORT_PRODUCT="Scientific Linux"
+REDHAT_SUPPORT_PRODUCT_VERSION="7.9"
+"#;
+
+    const ROCKY_9: &str = r#"NAME="Rocky Linux"
+VERSION="9.4 (Blue Onyx)"
+ID="rocky"
+ID_LIKE="rhel centos fedora"
+VERSION_ID="9.4"
+PLATFORM_ID="platform:el9"
+PRETTY_NAME="Rocky Linux 9.4 (Blue Onyx)"
+ANSI_COLOR="0;32"
+LOGO="fedora-logo-icon"
+CPE_NAME="cpe:/o:rocky:rocky:9::baseos"
+HOME_URL="https://rockylinux.org/"
+BUG_REPORT_URL="https://bugs.rockylinux.org/"
+SUPPORT_END="2032-05-31"
+ROCKY_SUPPORT_PRODUCT="Rocky-Linux-9"
+ROCKY_SUPPORT_PRODUCT_VERSION="9.4"
+REDHAT_SUPPORT_PRODUCT="Rocky Linux"
+REDHAT_SUPPORT_PRODUCT_VERSION="9.4"
+"#;
+
+    const ALMALINUX_9: &str = r#"NAME="AlmaLinux"
+VERSION="9.4 (Seafoam Ocelot)"
+ID="almalinux"
+ID_LIKE="rhel centos fedora"
+VERSION_ID="9.4"
+PLATFORM_ID="platform:el9"
+PRETTY_NAME="AlmaLinux 9.4 (Seafoam Ocelot)"
+ANSI_COLOR="0;34"
+LOGO="fedora-logo-icon"
+CPE_NAME="cpe:/o:almalinux:almalinux:9::baseos"
+HOME_URL="https://almalinux.org/"
+DOCUMENTATION_URL="https://wiki.almalinux.org/"
+BUG_REPORT_URL="https://bugs.almalinux.org/"
+
+ALMALINUX_MANTISBT_PROJECT="AlmaLinux-9"
+ALMALINUX_MANTISBT_PROJECT_VERSION="9.4"
+REDHAT_SUPPORT_PRODUCT="AlmaLinux"
+REDHAT_SUPPORT_PRODUCT_VERSION="9.4"
+"#;
+
+    const FEDORA_40: &str = r#"NAME="Fedora Linux"
+VERSION="40 (Server Edition)"
+ID=fedora
+VERSION_ID=40
+VERSION_CODENAME=""
+PLATFORM_ID="platform:f40"
+PRETTY_NAME="Fedora Linux 40 (Server Edition)"
+ANSI_COLOR="0;38;2;60;110;180"
+LOGO=fedora-logo-icon
+CPE_NAME="cpe:/o:fedoraproject:fedora:40"
+HOME_URL="https://fedoraproject.org/"
+DOCUMENTATION_URL="https://docs.fedoraproject.org/en-US/fedora/f40/system-administrators-guide/"
+SUPPORT_URL="https://ask.fedoraproject.org/"
+BUG_REPORT_URL="https://bugzilla.redhat.com/"
+REDHAT_BUGZILLA_PRODUCT="Fedora"
+REDHAT_BUGZILLA_PRODUCT_VERSION=40
+REDHAT_SUPPORT_PRODUCT="Fedora"
+REDHAT_SUPPORT_PRODUCT_VERSION=40
+SUPPORT_END=2025-05-13
+VARIANT="Server Edition"
+VARIANT_ID=server
+"#;
+
+    const LINUX_MINT_21: &str = r#"NAME="Linux Mint"
+VERSION="21.3 (Virginia)"
+ID=linuxmint
+ID_LIKE="ubuntu debian"
+PRETTY_NAME="Linux Mint 21.3"
+VERSION_ID="21.3"
+HOME_URL="https://www.linuxmint.com/"
+SUPPORT_URL="https://forums.linuxmint.com/"
+BUG_REPORT_URL="http://linuxmint-troubleshooting-guide.readthedocs.io/en/latest/"
+PRIVACY_POLICY_URL="https://www.linuxmint.com/"
+VERSION_CODENAME=virginia
+UBUNTU_CODENAME=jammy
+"#;
+
+    const ALPINE_3_20: &str = r#"NAME="Alpine Linux"
+ID=alpine
+VERSION_ID=3.20.3
+PRETTY_NAME="Alpine Linux v3.20"
+HOME_URL="https://alpinelinux.org/"
+BUG_REPORT_URL="https://gitlab.alpinelinux.org/alpine/aports/-/issues"
+"#;
+
+    const NIXOS_24_05: &str = r#"ANSI_COLOR="1;34"
+BUG_REPORT_URL="https://github.com/NixOS/nixpkgs/issues"
+BUILD_ID="24.05.20240817.c42fcfb"
+DOCUMENTATION_URL="https://nixos.org/learn.html"
+HOME_URL="https://nixos.org/"
+ID=nixos
+IMAGE_ID=""
+IMAGE_VERSION=""
+LOGO="nix-snowflake"
+NAME=NixOS
+PRETTY_NAME="NixOS 24.05 (Uakari)"
+SUPPORT_END="2024-12-31"
+SUPPORT_URL="https://nixos.org/community.html"
+VERSION="24.05 (Uakari)"
+VERSION_CODENAME=uakari
+VERSION_ID="24.05"
+"#;
+
+    const ARCH_LINUX: &str = r#"NAME="Arch Linux"
+PRETTY_NAME="Arch Linux"
+ID=arch
+BUILD_ID=rolling
+ANSI_COLOR="38;2;23;147;209"
+HOME_URL="https://archlinux.org/"
+DOCUMENTATION_URL="https://wiki.archlinux.org/"
+SUPPORT_URL="https://bbs.archlinux.org/"
+BUG_REPORT_URL="https://gitlab.archlinux.org/groups/archlinux/-/issues"
+PRIVACY_POLICY_URL="https://terms.archlinux.org/docs/privacy-policy/"
+LOGO=archlinux-logo
+"#;
+
+    fn classify_fixture(text: &str) -> Platform {
+        classify(&OsRelease::parse(text), Arch::Amd64, None)
+    }
+
+    fn equivalence(name: &str) -> Option<String> {
+        Some(format!(
+            "This deployment uses {name} as an equivalent to the officially supported version of Red Hat Enterprise Linux."
+        ))
+    }
+
+    fn has_note(platform: &Platform, needle: &str) -> bool {
+        platform.notes.iter().any(|note| note.contains(needle))
+    }
+
+    #[track_caller]
+    fn assert_kind(
+        platform: &Platform,
+        family: Family,
+        support: Support,
+        package_manager: Option<PackageManager>,
+    ) {
+        assert_eq!(
+            (platform.family, platform.support, platform.package_manager),
+            (family, support, package_manager),
+            "{platform:#?}"
+        );
+    }
+
+    #[test]
+    fn ubuntu_24_04_is_official() {
+        let p = classify_fixture(UBUNTU_24_04);
+        assert_kind(
+            &p,
+            Family::Debian,
+            Support::Official,
+            Some(PackageManager::Apt),
+        );
+        assert_eq!(p.id, "ubuntu");
+        assert_eq!(p.version_id.as_deref(), Some("24.04"));
+        assert_eq!(p.name, "Ubuntu");
+        assert_eq!(p.pretty_name, "Ubuntu 24.04.1 LTS");
+        assert_eq!(p.statement, None);
+        assert_eq!(p.last_supported_release, None);
+        assert!(p.notes.is_empty(), "{:?}", p.notes);
+    }
+
+    #[test]
+    fn ubuntu_20_04_is_official_with_a_cautious_note() {
+        let p = classify_fixture(UBUNTU_20_04);
+        assert_kind(
+            &p,
+            Family::Debian,
+            Support::Official,
+            Some(PackageManager::Apt),
+        );
+        assert_eq!(p.statement, None);
+        assert_eq!(p.last_supported_release, None);
+        assert_eq!(p.notes.len(), 1, "{:?}", p.notes);
+        assert!(has_note(&p, "Ubuntu 20.04 is not named"), "{:?}", p.notes);
+    }
+
+    #[test]
+    fn debian_12_is_official() {
+        let p = classify_fixture(DEBIAN_12);
+        assert_kind(
+            &p,
+            Family::Debian,
+            Support::Official,
+            Some(PackageManager::Apt),
+        );
+        assert_eq!(p.name, "Debian GNU/Linux");
+        assert_eq!(p.statement, None);
+        assert_eq!(p.last_supported_release, None);
+        assert!(p.notes.is_empty(), "{:?}", p.notes);
+    }
+
+    #[test]
+    fn debian_11_is_official_with_a_cautious_note() {
+        let p = classify_fixture(DEBIAN_11);
+        assert_kind(
+            &p,
+            Family::Debian,
+            Support::Official,
+            Some(PackageManager::Apt),
+        );
+        assert_eq!(p.last_supported_release, None);
+        assert!(
+            has_note(&p, "Debian GNU/Linux 11 is not named"),
+            "{:?}",
+            p.notes
+        );
+    }
+
+    #[test]
+    fn rhel_9_is_official() {
+        let p = classify_fixture(RHEL_9);
+        assert_kind(
+            &p,
+            Family::Rhel,
+            Support::Official,
+            Some(PackageManager::Dnf),
+        );
+        assert_eq!(p.id, "rhel");
+        assert_eq!(p.statement, None);
+        assert_eq!(p.last_supported_release, None);
+        assert!(p.notes.is_empty(), "{:?}", p.notes);
+    }
+
+    #[test]
+    fn rhel_8_ends_with_11_11() {
+        let p = classify_fixture(RHEL_8);
+        assert_kind(
+            &p,
+            Family::Rhel,
+            Support::Official,
+            Some(PackageManager::Dnf),
+        );
+        assert_eq!(p.statement, None);
+        assert_eq!(p.last_supported_release.as_deref(), Some("11.11"));
+        assert!(
+            has_note(
+                &p,
+                "Mattermost v12.0 (October 2026) drops support for RHEL 7 and 8: v11.11 is the last Mattermost release for Red Hat Enterprise Linux 8.10"
+            ),
+            "{:?}",
+            p.notes
+        );
+    }
+
+    #[test]
+    fn centos_7_is_an_equivalent_with_yum() {
+        let p = classify_fixture(CENTOS_7);
+        assert_kind(
+            &p,
+            Family::Rhel,
+            Support::Equivalent,
+            Some(PackageManager::Yum),
+        );
+        assert_eq!(p.statement, equivalence("CentOS Linux"));
+        assert_eq!(
+            p.statement.as_deref(),
+            Some(
+                "This deployment uses CentOS Linux as an equivalent to the officially supported version of Red Hat Enterprise Linux."
+            )
+        );
+        assert_eq!(p.last_supported_release.as_deref(), Some("11.11"));
+        assert!(has_note(
+            &p,
+            "v11.11 is the last Mattermost release for CentOS Linux 7"
+        ));
+    }
+
+    #[test]
+    fn centos_stream_9_is_an_equivalent_with_a_judgement_note() {
+        let p = classify_fixture(CENTOS_STREAM_9);
+        assert_kind(
+            &p,
+            Family::Rhel,
+            Support::Equivalent,
+            Some(PackageManager::Dnf),
+        );
+        assert_eq!(p.statement, equivalence("CentOS Stream"));
+        assert_eq!(p.last_supported_release, None);
+        assert_eq!(p.notes.len(), 1, "{:?}", p.notes);
+        assert!(has_note(&p, "upstream development branch of RHEL"));
+        assert!(has_note(&p, "(mm-install's judgement)"));
+    }
+
+    #[test]
+    fn amazon_linux_2_is_an_equivalent_with_yum() {
+        let p = classify_fixture(AMAZON_LINUX_2);
+        assert_kind(
+            &p,
+            Family::Rhel,
+            Support::Equivalent,
+            Some(PackageManager::Yum),
+        );
+        assert_eq!(
+            p.statement.as_deref(),
+            Some(
+                "This deployment uses Amazon Linux as an equivalent to the officially supported version of Red Hat Enterprise Linux."
+            )
+        );
+        assert_eq!(p.last_supported_release.as_deref(), Some("11.11"));
+        assert!(has_note(
+            &p,
+            "Amazon Linux 2 is built from RHEL 7-era packages"
+        ));
+    }
+
+    #[test]
+    fn amazon_linux_2023_is_an_equivalent_by_id_despite_id_like_fedora() {
+        let p = classify_fixture(AMAZON_LINUX_2023);
+        assert_kind(
+            &p,
+            Family::Rhel,
+            Support::Equivalent,
+            Some(PackageManager::Dnf),
+        );
+        assert_eq!(p.id, "amzn");
+        assert_eq!(p.statement, equivalence("Amazon Linux"));
+        assert_eq!(p.last_supported_release, None);
+        assert!(has_note(
+            &p,
+            "Amazon Linux 2023 is based on Fedora rather than RHEL"
+        ));
+    }
+
+    #[test]
+    fn oracle_linux_9_is_an_equivalent_by_id_despite_id_like_fedora() {
+        let p = classify_fixture(ORACLE_LINUX_9);
+        assert_kind(
+            &p,
+            Family::Rhel,
+            Support::Equivalent,
+            Some(PackageManager::Dnf),
+        );
+        assert_eq!(
+            p.statement.as_deref(),
+            Some(
+                "This deployment uses Oracle Linux Server as an equivalent to the officially supported version of Red Hat Enterprise Linux."
+            )
+        );
+        assert_eq!(p.last_supported_release, None);
+        assert!(p.notes.is_empty(), "{:?}", p.notes);
+    }
+
+    #[test]
+    fn scientific_linux_7_is_an_equivalent_with_yum() {
+        let p = classify_fixture(SCIENTIFIC_LINUX_7);
+        assert_kind(
+            &p,
+            Family::Rhel,
+            Support::Equivalent,
+            Some(PackageManager::Yum),
+        );
+        assert_eq!(p.statement, equivalence("Scientific Linux"));
+        assert_eq!(p.last_supported_release.as_deref(), Some("11.11"));
+        assert!(has_note(
+            &p,
+            "last Mattermost release for Scientific Linux 7.9"
+        ));
+    }
+
+    #[test]
+    fn rocky_9_is_an_equivalent_by_our_judgement() {
+        let p = classify_fixture(ROCKY_9);
+        assert_kind(
+            &p,
+            Family::Rhel,
+            Support::Equivalent,
+            Some(PackageManager::Dnf),
+        );
+        assert_eq!(
+            p.statement.as_deref(),
+            Some(
+                "This deployment uses Rocky Linux as an equivalent to the officially supported version of Red Hat Enterprise Linux."
+            )
+        );
+        assert_eq!(p.last_supported_release, None);
+        assert_eq!(p.notes.len(), 1, "{:?}", p.notes);
+        assert!(has_note(
+            &p,
+            "does not name Rocky Linux as a RHEL equivalent"
+        ));
+        assert!(has_note(&p, "(mm-install's judgement)"));
+    }
+
+    #[test]
+    fn almalinux_9_is_an_equivalent_by_our_judgement() {
+        let p = classify_fixture(ALMALINUX_9);
+        assert_kind(
+            &p,
+            Family::Rhel,
+            Support::Equivalent,
+            Some(PackageManager::Dnf),
+        );
+        assert_eq!(
+            p.statement.as_deref(),
+            Some(
+                "This deployment uses AlmaLinux as an equivalent to the officially supported version of Red Hat Enterprise Linux."
+            )
+        );
+        assert!(has_note(&p, "does not name AlmaLinux as a RHEL equivalent"));
+    }
+
+    #[test]
+    fn rocky_8_equivalent_ends_with_11_11() {
+        let rocky_8 = ROCKY_9.replace("9.4", "8.10");
+        let p = classify_fixture(&rocky_8);
+        assert_kind(
+            &p,
+            Family::Rhel,
+            Support::Equivalent,
+            Some(PackageManager::Dnf),
+        );
+        assert_eq!(p.last_supported_release.as_deref(), Some("11.11"));
+    }
+
+    #[test]
+    fn fedora_40_is_unofficial() {
+        let p = classify_fixture(FEDORA_40);
+        assert_kind(
+            &p,
+            Family::Rhel,
+            Support::Unofficial,
+            Some(PackageManager::Dnf),
+        );
+        assert_eq!(p.statement, None);
+        assert_eq!(p.last_supported_release, None);
+        assert!(has_note(&p, "community support only"));
+        assert!(has_note(&p, "RHEL-family"));
+    }
+
+    #[test]
+    fn linux_mint_21_is_an_unofficial_debian_derivative() {
+        let p = classify_fixture(LINUX_MINT_21);
+        assert_kind(
+            &p,
+            Family::Debian,
+            Support::Unofficial,
+            Some(PackageManager::Apt),
+        );
+        assert_eq!(p.id, "linuxmint");
+        assert_eq!(p.statement, None);
+        assert!(
+            has_note(
+                &p,
+                "Linux Mint is not officially supported by Mattermost; mm-install treats it as a Debian/Ubuntu-family system because its ID_LIKE is \"ubuntu debian\""
+            ),
+            "{:?}",
+            p.notes
+        );
+    }
+
+    #[test]
+    fn unknown_rhel_like_is_unofficial_and_follows_its_rhel_version() {
+        let eurolinux_7 = "NAME=\"EuroLinux\"\nID=\"eurolinux\"\nID_LIKE=\"rhel fedora centos\"\nVERSION_ID=\"7.9\"\n";
+        let p = classify_fixture(eurolinux_7);
+        assert_kind(
+            &p,
+            Family::Rhel,
+            Support::Unofficial,
+            Some(PackageManager::Yum),
+        );
+        assert_eq!(p.statement, None);
+        assert_eq!(p.last_supported_release.as_deref(), Some("11.11"));
+        assert!(has_note(&p, "treats it as a RHEL-family system"));
+    }
+
+    #[test]
+    fn alpine_is_unsupported() {
+        let p = classify_fixture(ALPINE_3_20);
+        assert_kind(&p, Family::Other, Support::Unsupported, None);
+        assert_eq!(p.id, "alpine");
+        assert_eq!(p.statement, None);
+        assert_eq!(p.last_supported_release, None);
+        assert!(has_note(
+            &p,
+            "Alpine Linux (ID \"alpine\") is neither Debian/Ubuntu nor RHEL-family"
+        ));
+    }
+
+    #[test]
+    fn unknown_id_without_id_like_is_unsupported() {
+        let p = classify_fixture(NIXOS_24_05);
+        assert_kind(&p, Family::Other, Support::Unsupported, None);
+        assert_eq!(p.id, "nixos");
+        assert_eq!(p.statement, None);
+        assert!(has_note(&p, "NixOS (ID \"nixos\")"));
+
+        let empty = classify_fixture("");
+        assert_kind(&empty, Family::Other, Support::Unsupported, None);
+        assert_eq!((empty.id.as_str(), empty.name.as_str()), ("linux", "Linux"));
+        assert_eq!(empty.version_id, None);
+    }
+
+    #[test]
+    fn arch_linux_has_community_support_only() {
+        let p = classify_fixture(ARCH_LINUX);
+        assert_kind(&p, Family::Other, Support::Unsupported, None);
+        assert!(has_note(
+            &p,
+            "Mattermost gives Arch Linux community support only"
+        ));
+    }
+
+    #[test]
+    fn no_systemd_is_unsupported() {
+        let os = OsRelease::parse(ROCKY_9);
+        let p = classify(&os, Arch::Amd64, Some(false));
+        assert_kind(
+            &p,
+            Family::Rhel,
+            Support::Unsupported,
+            Some(PackageManager::Dnf),
+        );
+        assert_eq!(p.statement, None);
+        assert!(
+            p.notes[0].starts_with(
+                "no systemd found (looked for /usr/lib/systemd/systemd and /lib/systemd/systemd)"
+            ),
+            "{:?}",
+            p.notes
+        );
+
+        let with = classify(&os, Arch::Amd64, Some(true));
+        assert_eq!(with.support, Support::Equivalent);
+        assert_eq!(with.statement, equivalence("Rocky Linux"));
+        assert!(!has_note(&with, "systemd"));
+    }
+
+    #[test]
+    fn arm64_gets_a_note() {
+        let p = classify(&OsRelease::parse(DEBIAN_12), Arch::Arm64, None);
+        assert_eq!(p.arch, Arch::Arm64);
+        assert_eq!(p.support, Support::Official);
+        assert!(has_note(
+            &p,
+            "arm64 tarballs ship without prepackaged plugins"
+        ));
+    }
+
+    #[test]
+    fn major_versions() {
+        assert_eq!(major_version(Some("9.4")), Some(9));
+        assert_eq!(major_version(Some("2")), Some(2));
+        assert_eq!(major_version(Some("2018.03")), Some(2018));
+        assert_eq!(major_version(Some("rolling")), None);
+        assert_eq!(major_version(None), None);
+    }
+
+    #[test]
+    fn json_has_the_documented_keys() {
+        let mut p = classify_fixture(RHEL_8);
+        p.os_release_file = Some("/etc/os-release".to_owned());
+        let json = serde_json::to_value(&p).unwrap();
+        assert_eq!(json["id"], "rhel");
+        assert_eq!(json["version_id"], "8.10");
+        assert_eq!(json["name"], "Red Hat Enterprise Linux");
+        assert_eq!(json["family"], "rhel");
+        assert_eq!(json["support"], "official");
+        assert_eq!(json["statement"], serde_json::Value::Null);
+        assert_eq!(json["package_manager"], "dnf");
+        assert_eq!(json["arch"], "amd64");
+        assert_eq!(json["last_supported_release"], "11.11");
+        assert_eq!(json["notes"].as_array().unwrap().len(), 1);
+        assert_eq!(json["os_release_file"], "/etc/os-release");
+
+        let alpine = serde_json::to_value(classify_fixture(ALPINE_3_20)).unwrap();
+        assert_eq!(alpine["package_manager"], serde_json::Value::Null);
+        assert_eq!(alpine["support"], "unsupported");
+        assert_eq!(alpine["family"], "other");
+        let rolling = serde_json::to_value(classify_fixture(ARCH_LINUX)).unwrap();
+        assert_eq!(rolling["version_id"], serde_json::Value::Null);
+        let rocky = serde_json::to_value(classify_fixture(ROCKY_9)).unwrap();
+        assert_eq!(rocky["support"], "equivalent");
+        let mint = serde_json::to_value(classify_fixture(LINUX_MINT_21)).unwrap();
+        assert_eq!(mint["support"], "unofficial");
+        let centos = serde_json::to_value(classify_fixture(CENTOS_7)).unwrap();
+        assert_eq!(centos["package_manager"], "yum");
+    }
+
+    #[test]
+    fn display_summarises_everything() {
+        let mut p = classify(&OsRelease::parse(ROCKY_9), Arch::Arm64, Some(true));
+        p.os_release_file = Some("/etc/os-release".to_owned());
+        let text = p.to_string();
+        for expected in [
+            "Rocky Linux 9.4\n",
+            "family:          rhel",
+            "support:         equivalent (treated as equivalent to Red Hat Enterprise Linux)",
+            "package manager: dnf",
+            "architecture:    arm64",
+            "read from:       /etc/os-release",
+            "statement: This deployment uses Rocky Linux as an equivalent to the officially supported version of Red Hat Enterprise Linux.\n",
+            "note: Mattermost's documentation does not name Rocky Linux",
+            "note: Mattermost's version archive lists checksums",
+        ] {
+            assert!(text.contains(expected), "missing {expected:?} in:\n{text}");
+        }
+
+        let rhel_8 = classify_fixture(RHEL_8).to_string();
+        assert!(
+            rhel_8.contains("last supported Mattermost release: 11.11"),
+            "{rhel_8}"
+        );
+        assert!(!rhel_8.contains("statement:"), "{rhel_8}");
+        let alpine = classify_fixture(ALPINE_3_20).to_string();
+        assert!(alpine.contains("package manager: none known"), "{alpine}");
+        assert!(
+            classify_fixture("NAME=Rolling\n")
+                .to_string()
+                .starts_with("Rolling\n")
+        );
+    }
+}
