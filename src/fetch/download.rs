@@ -1,0 +1,331 @@
+//! Downloading a release tarball: the signature first, then the tarball streamed into
+//! `<name>.partial` while it is hashed, resumed with `Range` after an interruption (in the same
+//! run or the next), and renamed to its final name only after the signature and checksum verify.
+//! A failed verification deletes the partial file, so no unverified tarball is ever left behind.
+
+use std::io::{Read, Write};
+use std::path::{Path, PathBuf};
+
+use super::http::{AttemptError, HttpClient, network_error};
+use super::keyring::Keyring;
+use super::verify::{ReleaseSignature, StreamVerifier, Verified, parse_checksum_file};
+use super::{CHUNK_SIZE, FetchError};
+use crate::host::available_bytes;
+use crate::report::Reporter;
+
+/// Where the detached signature comes from.
+#[derive(Clone, Debug)]
+pub enum SignatureSource {
+    Url(String),
+    File(PathBuf),
+}
+
+/// Where the expected SHA-256 comes from.
+#[derive(Clone, Debug)]
+pub enum ChecksumSource {
+    /// Given by the user (`--sha256`).
+    Given(String),
+    /// A `sha256sum`-style file that a mirror may publish; absent (404) means no checksum.
+    Published(String),
+}
+
+/// One tarball to fetch and verify.
+#[derive(Clone, Debug)]
+pub struct DownloadRequest {
+    pub tarball_url: String,
+    pub signature: SignatureSource,
+    pub checksum: ChecksumSource,
+    /// The verified tarball's final path; the partial download sits beside it.
+    pub destination: PathBuf,
+}
+
+/// A verified tarball on disk.
+#[derive(Clone, Debug)]
+pub struct Downloaded {
+    pub path: PathBuf,
+    pub bytes: u64,
+    pub verified: Verified,
+    /// `true` when a verified file already at the destination was reused.
+    pub reused: bool,
+}
+
+/// Fetch and verify `request`, reporting progress to `reporter`.
+pub fn download_release(
+    client: &HttpClient,
+    keyring: &Keyring,
+    request: &DownloadRequest,
+    reporter: &dyn Reporter,
+) -> Result<Downloaded, FetchError> {
+    let signature = load_signature(client, request, reporter)?;
+    let mut verifier = StreamVerifier::new(keyring, signature)?;
+    let expected_sha256 = load_checksum(client, request, reporter)?;
+    let destination = &request.destination;
+
+    if destination.exists() {
+        let bytes = verifier.update_from(fs_err::File::open(destination)?)?;
+        match verifier.finish(destination, expected_sha256.as_deref()) {
+            Ok(verified) => {
+                reporter.step(&format!(
+                    "{} is already here and verified",
+                    destination.display()
+                ));
+                return Ok(Downloaded {
+                    path: destination.clone(),
+                    bytes,
+                    verified,
+                    reused: true,
+                });
+            }
+            Err(err) => {
+                reporter.warn(&format!("{err}; deleting it and downloading again"));
+                fs_err::remove_file(destination)?;
+                verifier =
+                    StreamVerifier::new(keyring, load_signature(client, request, reporter)?)?;
+            }
+        }
+    }
+
+    let partial = partial_path(destination);
+    let mut file = fs_err::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(&partial)?;
+    let mut position = verifier.update_from(fs_err::File::open(&partial)?)?;
+    if position > 0 {
+        reporter.step(&format!(
+            "resuming {} from byte {position}",
+            partial.display()
+        ));
+    }
+    reporter.step(&format!("downloading {}", request.tarball_url));
+    let outcome = client.with_retries(reporter, || {
+        fetch_into(
+            client,
+            request,
+            &partial,
+            &mut file,
+            &mut position,
+            &mut verifier,
+            reporter,
+        )
+    });
+    reporter.transfer_finished();
+    outcome?;
+    file.sync_all()?;
+    drop(file);
+
+    match verifier.finish(destination, expected_sha256.as_deref()) {
+        Ok(verified) => {
+            fs_err::rename(&partial, destination)?;
+            if let Some(dir) = destination.parent() {
+                fs_err::File::open(dir)?.sync_all()?;
+            }
+            Ok(Downloaded {
+                path: destination.clone(),
+                bytes: position,
+                verified,
+                reused: false,
+            })
+        }
+        Err(err) => {
+            fs_err::remove_file(&partial)?;
+            Err(err.into())
+        }
+    }
+}
+
+/// `<destination>.partial`.
+pub fn partial_path(destination: &Path) -> PathBuf {
+    let mut name = destination.as_os_str().to_owned();
+    name.push(".partial");
+    PathBuf::from(name)
+}
+
+fn load_signature(
+    client: &HttpClient,
+    request: &DownloadRequest,
+    reporter: &dyn Reporter,
+) -> Result<ReleaseSignature, FetchError> {
+    match &request.signature {
+        SignatureSource::File(path) => {
+            let bytes = fs_err::read(path)?;
+            Ok(ReleaseSignature::parse(
+                &bytes,
+                &path.display().to_string(),
+            )?)
+        }
+        SignatureSource::Url(url) => match client.get_small(url, reporter)? {
+            Some(bytes) => Ok(ReleaseSignature::parse(&bytes, url)?),
+            None => {
+                // Tell "no such release" (exit 1) from "release without signature" (exit 3).
+                client.with_retries(reporter, || client.get(&request.tarball_url, 0).map(drop))?;
+                Err(FetchError::MissingSignature { url: url.clone() })
+            }
+        },
+    }
+}
+
+fn load_checksum(
+    client: &HttpClient,
+    request: &DownloadRequest,
+    reporter: &dyn Reporter,
+) -> Result<Option<String>, FetchError> {
+    match &request.checksum {
+        ChecksumSource::Given(hex) => Ok(Some(super::parse_sha256(hex, "--sha256")?)),
+        ChecksumSource::Published(url) => {
+            let Some(bytes) = client.get_small(url, reporter)? else {
+                return Ok(None);
+            };
+            let file_name = request
+                .destination
+                .file_name()
+                .map(|name| name.to_string_lossy().into_owned())
+                .unwrap_or_default();
+            Ok(Some(parse_checksum_file(
+                &String::from_utf8_lossy(&bytes),
+                &file_name,
+                url,
+            )?))
+        }
+    }
+}
+
+/// One attempt: request the bytes from `position` on and append them to `file`.
+fn fetch_into(
+    client: &HttpClient,
+    request: &DownloadRequest,
+    partial: &Path,
+    file: &mut fs_err::File,
+    position: &mut u64,
+    verifier: &mut StreamVerifier<'_>,
+    reporter: &dyn Reporter,
+) -> Result<(), AttemptError> {
+    let url = &request.tarball_url;
+    let io = |err: std::io::Error| AttemptError::Fatal(FetchError::Io(err));
+    let response = client.get(url, *position)?;
+    let status = response.status().as_u16();
+    let header = |name: &str| {
+        response
+            .headers()
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string)
+    };
+    if status == 416 {
+        restart(file, position, verifier)?;
+        return Err(AttemptError::Transient(FetchError::Status {
+            url: url.clone(),
+            status,
+        }));
+    }
+    if let Some(content_type) = header("content-type") {
+        if content_type.starts_with("text/html") {
+            fs_err::remove_file(partial).map_err(io)?;
+            return Err(AttemptError::Fatal(FetchError::NotATarball {
+                url: url.clone(),
+                content_type,
+            }));
+        }
+    }
+    let range_start = header("content-range").and_then(|range| parse_content_range(&range));
+    match (status, range_start) {
+        (206, Some((start, _))) if start == *position => {}
+        (206, _) => {
+            restart(file, position, verifier)?;
+            return Err(AttemptError::Transient(FetchError::Status {
+                url: url.clone(),
+                status,
+            }));
+        }
+        _ if *position > 0 => {
+            reporter.warn(&format!("{url} does not support resuming; starting over"));
+            restart(file, position, verifier)?;
+        }
+        _ => {}
+    }
+    let length: Option<u64> = header("content-length").and_then(|v| v.parse().ok());
+    let total = range_start
+        .and_then(|(_, total)| total)
+        .or(length.map(|l| l + *position));
+    if let Some(needed) = length {
+        let dir = partial.parent().unwrap_or(Path::new("."));
+        let available = available_bytes(dir).map_err(|e| AttemptError::Fatal(e.into()))?;
+        if available < needed {
+            return Err(AttemptError::Fatal(FetchError::NoSpace {
+                dir: dir.display().to_string(),
+                needed,
+                available,
+            }));
+        }
+    }
+    let label = request
+        .destination
+        .file_name()
+        .unwrap_or_default()
+        .to_string_lossy();
+    reporter.transfer_started(&label, total, *position);
+    let mut body = response.into_body().into_reader();
+    let mut buffer = vec![0u8; CHUNK_SIZE];
+    loop {
+        let read = match body.read(&mut buffer) {
+            Ok(0) => break,
+            Ok(read) => read,
+            Err(err) => return Err(network_error(url, ureq::Error::Io(err))),
+        };
+        file.write_all(&buffer[..read]).map_err(io)?;
+        verifier.update(&buffer[..read]);
+        *position += read as u64;
+        reporter.transfer_progress(*position);
+    }
+    match total {
+        Some(total) if *position < total => Err(AttemptError::Transient(FetchError::Network {
+            url: url.clone(),
+            reason: format!("the connection closed after {position} of {total} bytes"),
+        })),
+        _ => Ok(()),
+    }
+}
+
+/// Throw away what was downloaded so far and start again from byte 0.
+fn restart(
+    file: &mut fs_err::File,
+    position: &mut u64,
+    verifier: &mut StreamVerifier<'_>,
+) -> Result<(), AttemptError> {
+    file.set_len(0)
+        .map_err(|err| AttemptError::Fatal(FetchError::Io(err)))?;
+    *position = 0;
+    verifier.restart();
+    Ok(())
+}
+
+/// `bytes START-END/TOTAL` → (START, TOTAL if known).
+fn parse_content_range(value: &str) -> Option<(u64, Option<u64>)> {
+    let range = value.trim().strip_prefix("bytes ")?;
+    let (span, total) = range.split_once('/')?;
+    let start = span.split_once('-')?.0.trim().parse().ok()?;
+    Some((start, total.trim().parse().ok()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn content_range_is_parsed() {
+        assert_eq!(
+            parse_content_range("bytes 100-199/200"),
+            Some((100, Some(200)))
+        );
+        assert_eq!(parse_content_range("bytes 5-9/*"), Some((5, None)));
+        assert_eq!(parse_content_range("items 1-2/3"), None);
+    }
+
+    #[test]
+    fn partial_files_sit_beside_the_destination() {
+        assert_eq!(
+            partial_path(Path::new("/cache/mattermost-1.2.3-linux-amd64.tar.gz")),
+            Path::new("/cache/mattermost-1.2.3-linux-amd64.tar.gz.partial")
+        );
+    }
+}

@@ -1,0 +1,190 @@
+//! The HTTP client: one agent with connect and per-read timeouts (no total timeout, so a slow
+//! but live download is never killed), proxies from the standard environment variables
+//! (`HTTPS_PROXY`, `HTTP_PROXY`, `ALL_PROXY`, `NO_PROXY`), and bounded retries with exponential
+//! backoff for network errors and 5xx/429 answers.
+
+use std::time::Duration;
+
+use super::FetchError;
+use crate::report::Reporter;
+
+/// How often and how patiently to retry transient failures.
+#[derive(Clone, Copy, Debug)]
+pub struct RetryPolicy {
+    /// Total attempts, the first included.
+    pub attempts: u32,
+    /// Delay before the first retry; doubled for each further retry, capped at 30 s.
+    pub base_delay: Duration,
+}
+
+impl Default for RetryPolicy {
+    fn default() -> Self {
+        RetryPolicy {
+            attempts: 5,
+            base_delay: Duration::from_secs(1),
+        }
+    }
+}
+
+impl RetryPolicy {
+    fn delay_before(&self, retry: u32) -> Duration {
+        let factor = 2u32.saturating_pow(retry.saturating_sub(1));
+        self.base_delay
+            .saturating_mul(factor)
+            .min(Duration::from_secs(30))
+    }
+}
+
+/// The result of one attempt: retry it, or give up at once.
+pub enum AttemptError {
+    Transient(FetchError),
+    Fatal(FetchError),
+}
+
+/// The tool's HTTP client.
+pub struct HttpClient {
+    agent: ureq::Agent,
+    retry: RetryPolicy,
+}
+
+/// Connect timeout: a mirror that does not accept a connection in this time is down.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(30);
+/// Per-read timeout: a connection that delivers nothing for this long is dead.
+const READ_TIMEOUT: Duration = Duration::from_secs(60);
+
+impl HttpClient {
+    pub fn new(retry: RetryPolicy) -> Self {
+        let config = ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .timeout_connect(Some(CONNECT_TIMEOUT))
+            .timeout_per_read(Some(READ_TIMEOUT))
+            .user_agent(concat!("mm-install/", env!("CARGO_PKG_VERSION")))
+            .build();
+        HttpClient {
+            agent: config.into(),
+            retry,
+        }
+    }
+
+    /// Send a GET for `url`, from byte `offset` on when it is not 0.
+    pub fn get(
+        &self,
+        url: &str,
+        offset: u64,
+    ) -> Result<ureq::http::Response<ureq::Body>, AttemptError> {
+        let mut request = self.agent.get(url);
+        if offset > 0 {
+            request = request.header("Range", format!("bytes={offset}-"));
+        }
+        let response = request.call().map_err(|err| network_error(url, err))?;
+        let status = response.status().as_u16();
+        match status {
+            200..=299 | 416 => Ok(response),
+            404 | 410 => Err(AttemptError::Fatal(FetchError::NotFound {
+                url: url.to_string(),
+            })),
+            429 | 500..=599 => Err(AttemptError::Transient(FetchError::Status {
+                url: url.to_string(),
+                status,
+            })),
+            _ => Err(AttemptError::Fatal(FetchError::Status {
+                url: url.to_string(),
+                status,
+            })),
+        }
+    }
+
+    /// Run `attempt` until it succeeds, fails fatally, or the retries are used up.
+    pub fn with_retries<T>(
+        &self,
+        reporter: &dyn Reporter,
+        mut attempt: impl FnMut() -> Result<T, AttemptError>,
+    ) -> Result<T, FetchError> {
+        let mut retry = 0;
+        loop {
+            match attempt() {
+                Ok(value) => return Ok(value),
+                Err(AttemptError::Fatal(err)) => return Err(err),
+                Err(AttemptError::Transient(err)) => {
+                    retry += 1;
+                    if retry >= self.retry.attempts {
+                        return Err(FetchError::GaveUp {
+                            attempts: self.retry.attempts,
+                            last: Box::new(err),
+                        });
+                    }
+                    let delay = self.retry.delay_before(retry);
+                    reporter.warn(&format!(
+                        "{err}; retrying in {:.1}s (attempt {} of {})",
+                        delay.as_secs_f32(),
+                        retry + 1,
+                        self.retry.attempts
+                    ));
+                    std::thread::sleep(delay);
+                }
+            }
+        }
+    }
+
+    /// GET a small document (a signature, a checksum file, the releases feed) into memory.
+    /// `Ok(None)` when the server answers 404.
+    pub fn get_small(
+        &self,
+        url: &str,
+        reporter: &dyn Reporter,
+    ) -> Result<Option<Vec<u8>>, FetchError> {
+        const LIMIT: u64 = 16 * 1024 * 1024;
+        let result = self.with_retries(reporter, || {
+            let mut response = self.get(url, 0)?;
+            response
+                .body_mut()
+                .with_config()
+                .limit(LIMIT)
+                .read_to_vec()
+                .map_err(|err| network_error(url, err))
+        });
+        match result {
+            Ok(bytes) => Ok(Some(bytes)),
+            Err(FetchError::NotFound { .. }) => Ok(None),
+            Err(err) => Err(err),
+        }
+    }
+}
+
+/// Classify a ureq error: connection trouble and timeouts are worth retrying, the rest is not.
+pub fn network_error(url: &str, err: ureq::Error) -> AttemptError {
+    let transient = matches!(
+        err,
+        ureq::Error::Io(_)
+            | ureq::Error::Timeout(_)
+            | ureq::Error::ConnectionFailed
+            | ureq::Error::HostNotFound
+            | ureq::Error::Protocol(_)
+    );
+    let err = FetchError::Network {
+        url: url.to_string(),
+        reason: err.to_string(),
+    };
+    if transient {
+        AttemptError::Transient(err)
+    } else {
+        AttemptError::Fatal(err)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_doubles_and_is_capped() {
+        let policy = RetryPolicy {
+            attempts: 10,
+            base_delay: Duration::from_millis(500),
+        };
+        assert_eq!(policy.delay_before(1), Duration::from_millis(500));
+        assert_eq!(policy.delay_before(2), Duration::from_secs(1));
+        assert_eq!(policy.delay_before(3), Duration::from_secs(2));
+        assert_eq!(policy.delay_before(9), Duration::from_secs(30));
+    }
+}

@@ -1,0 +1,120 @@
+//! Getting release files onto the host safely: HTTP with retries and resume ([`http`]), the
+//! trusted keys ([`keyring`]), streaming OpenPGP + SHA-256 verification ([`verify`]) and the
+//! download itself ([`download`]), which keeps bytes under `<name>.partial` until they verify.
+
+pub mod download;
+pub mod http;
+pub mod keyring;
+pub mod verify;
+
+pub use download::{DownloadRequest, Downloaded, SignatureSource, download_release};
+pub use http::{HttpClient, RetryPolicy};
+pub use keyring::{Keyring, MATTERMOST_RELEASE_KEY_FINGERPRINT};
+pub use verify::{VerifyError, parse_sha256};
+
+use crate::exit::{Diagnostic, ExitCode};
+use crate::host::HostError;
+use crate::release::{ReleaseError, Version, newest_stable};
+use crate::report::Reporter;
+
+/// Bytes read or written per step while streaming.
+pub const CHUNK_SIZE: usize = 256 * 1024;
+
+/// What can go wrong while fetching or verifying a release.
+#[derive(Debug, thiserror::Error)]
+pub enum FetchError {
+    #[error("cannot reach {url}: {reason}")]
+    Network { url: String, reason: String },
+    #[error("{url} answered HTTP {status}")]
+    Status { url: String, status: u16 },
+    #[error("not found: {url} (HTTP 404)")]
+    NotFound { url: String },
+    #[error("giving up after {attempts} attempts: {last}")]
+    GaveUp {
+        attempts: u32,
+        last: Box<FetchError>,
+    },
+    #[error("no signature is published at {url}, so the release cannot be verified")]
+    MissingSignature { url: String },
+    #[error("{url} returned {content_type} instead of a release tarball")]
+    NotATarball { url: String, content_type: String },
+    #[error(
+        "not enough free space in {dir}: the download needs {needed} bytes, {available} are available"
+    )]
+    NoSpace {
+        dir: String,
+        needed: u64,
+        available: u64,
+    },
+    #[error("cannot use {origin} as a trusted key: {reason}")]
+    Keyring { origin: String, reason: String },
+    #[error(transparent)]
+    Verify(#[from] VerifyError),
+    #[error(transparent)]
+    Release(#[from] ReleaseError),
+    #[error(transparent)]
+    Host(#[from] HostError),
+    #[error(transparent)]
+    Io(#[from] std::io::Error),
+}
+
+impl Diagnostic for FetchError {
+    fn exit_code(&self) -> ExitCode {
+        match self {
+            FetchError::MissingSignature { .. }
+            | FetchError::NotATarball { .. }
+            | FetchError::Verify(_) => ExitCode::VerificationFailed,
+            FetchError::Release(err) => err.exit_code(),
+            FetchError::Host(err) => err.exit_code(),
+            _ => ExitCode::Failure,
+        }
+    }
+
+    fn hint(&self) -> Option<String> {
+        match self {
+            FetchError::Network { .. } | FetchError::Status { .. } => Some(
+                "check the network, the URL, and HTTPS_PROXY/HTTP_PROXY/NO_PROXY if this host needs a proxy"
+                    .into(),
+            ),
+            FetchError::NotFound { .. } => Some(
+                "check --version, --edition and --arch (and --release-url for a mirror); the server has no file at that URL"
+                    .into(),
+            ),
+            FetchError::GaveUp { .. } => Some(
+                "run the same command again later: a partial download is kept and resumed".into(),
+            ),
+            FetchError::MissingSignature { .. } => Some(
+                "mm-install never installs an unsigned release; check --release-url, or pass the signature with --signature FILE"
+                    .into(),
+            ),
+            FetchError::NotATarball { .. } | FetchError::Verify(_) => Some(
+                "nothing was kept; if you use a mirror, re-sync it from releases.mattermost.com, then try again"
+                    .into(),
+            ),
+            FetchError::NoSpace { .. } => {
+                Some("free some space or choose another directory with --dir".into())
+            }
+            FetchError::Keyring { .. } => Some(
+                "--keyring expects a file with OpenPGP public keys, ASCII-armored or binary".into(),
+            ),
+            FetchError::Release(err) => err.hint(),
+            FetchError::Host(err) => err.hint(),
+            FetchError::Io(_) => None,
+        }
+    }
+}
+
+/// Ask the releases feed at `api_url` for the newest stable Mattermost version.
+pub fn newest_release(
+    client: &HttpClient,
+    api_url: &str,
+    reporter: &dyn Reporter,
+) -> Result<Version, FetchError> {
+    reporter.step(&format!("asking {api_url} for the newest release"));
+    let body = client
+        .get_small(api_url, reporter)?
+        .ok_or_else(|| FetchError::NotFound {
+            url: api_url.to_string(),
+        })?;
+    Ok(newest_stable(api_url, &body)?)
+}

@@ -1,0 +1,132 @@
+//! Release artifacts on the release server: tarball names per edition and architecture, and the
+//! URLs of the tarball, its detached signature and its checksum file.
+
+use std::fmt;
+use std::str::FromStr;
+
+use super::{ReleaseError, Version};
+use crate::host::Arch;
+
+/// Mattermost's own release server; `--release-url` points elsewhere (a mirror, the test suite).
+pub const DEFAULT_RELEASE_URL: &str = "https://releases.mattermost.com";
+
+/// Which build of the server to install.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Edition {
+    /// The default build: works without a licence, unlocks enterprise features with one.
+    #[default]
+    Enterprise,
+    /// The MIT-licensed Team Edition.
+    Team,
+}
+
+impl FromStr for Edition {
+    type Err = ReleaseError;
+
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        match text {
+            "enterprise" => Ok(Edition::Enterprise),
+            "team" => Ok(Edition::Team),
+            _ => Err(ReleaseError::InvalidEdition {
+                text: text.to_string(),
+            }),
+        }
+    }
+}
+
+impl fmt::Display for Edition {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Edition::Enterprise => "enterprise",
+            Edition::Team => "team",
+        })
+    }
+}
+
+/// One release tarball: which version, edition and architecture.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Artifact {
+    pub version: Version,
+    pub edition: Edition,
+    pub arch: Arch,
+}
+
+impl Artifact {
+    /// The tarball's file name, e.g. `mattermost-11.10.0-linux-amd64.tar.gz` or
+    /// `mattermost-team-11.10.0-linux-arm64.tar.gz`.
+    pub fn file_name(&self) -> String {
+        let edition = match self.edition {
+            Edition::Enterprise => "",
+            Edition::Team => "team-",
+        };
+        format!(
+            "mattermost-{edition}{}-linux-{}.tar.gz",
+            self.version, self.arch
+        )
+    }
+
+    /// `<release_url>/<version>/<file name>`.
+    pub fn tarball_url(&self, release_url: &str) -> String {
+        format!(
+            "{}/{}/{}",
+            release_url.trim_end_matches('/'),
+            self.version,
+            self.file_name()
+        )
+    }
+
+    /// The detached OpenPGP signature published beside the tarball.
+    pub fn signature_url(&self, release_url: &str) -> String {
+        format!("{}.sig", self.tarball_url(release_url))
+    }
+
+    /// An optional `sha256sum`-style checksum file beside the tarball (mirrors may publish one).
+    pub fn checksum_url(&self, release_url: &str) -> String {
+        format!("{}.sha256", self.tarball_url(release_url))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn artifact(version: &str, edition: Edition, arch: Arch) -> Artifact {
+        Artifact {
+            version: version.parse().unwrap(),
+            edition,
+            arch,
+        }
+    }
+
+    #[test]
+    fn urls_match_the_release_server_layout() {
+        let enterprise = artifact("11.10.0", Edition::Enterprise, Arch::Amd64);
+        assert_eq!(
+            enterprise.tarball_url(DEFAULT_RELEASE_URL),
+            "https://releases.mattermost.com/11.10.0/mattermost-11.10.0-linux-amd64.tar.gz"
+        );
+        assert_eq!(
+            enterprise.signature_url("https://mirror.example/mm/"),
+            "https://mirror.example/mm/11.10.0/mattermost-11.10.0-linux-amd64.tar.gz.sig"
+        );
+        let team = artifact("11.10.0-rc2", Edition::Team, Arch::Arm64);
+        assert_eq!(
+            team.tarball_url(DEFAULT_RELEASE_URL),
+            "https://releases.mattermost.com/11.10.0-rc2/mattermost-team-11.10.0-rc2-linux-arm64.tar.gz"
+        );
+        assert!(
+            team.checksum_url(DEFAULT_RELEASE_URL)
+                .ends_with(".tar.gz.sha256")
+        );
+    }
+
+    #[test]
+    fn editions_parse_and_print() {
+        assert_eq!("team".parse::<Edition>().unwrap(), Edition::Team);
+        assert_eq!(Edition::default().to_string(), "enterprise");
+        assert!(matches!(
+            "free".parse::<Edition>(),
+            Err(ReleaseError::InvalidEdition { .. })
+        ));
+    }
+}

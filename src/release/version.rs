@@ -1,0 +1,157 @@
+//! Mattermost version numbers: `MAJOR.MINOR.PATCH`, optionally a release candidate `-rcN`.
+
+use std::fmt;
+use std::str::FromStr;
+
+use super::ReleaseError;
+
+/// A Mattermost server version as it appears in release URLs (`11.10.0`, `11.10.0-rc2`).
+/// Ordered numerically; a release candidate sorts before its release.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct Version {
+    major: u64,
+    minor: u64,
+    patch: u64,
+    release_candidate: Option<u64>,
+}
+
+impl Version {
+    /// The `MAJOR.MINOR.PATCH` numbers.
+    pub fn triple(&self) -> (u64, u64, u64) {
+        (self.major, self.minor, self.patch)
+    }
+
+    /// `true` for a release candidate (`-rcN`).
+    pub fn is_release_candidate(&self) -> bool {
+        self.release_candidate.is_some()
+    }
+}
+
+impl Ord for Version {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        // `None` (the release) must sort after every candidate: compare "is final" first.
+        let key = |v: &Version| {
+            (
+                v.major,
+                v.minor,
+                v.patch,
+                v.release_candidate.is_none(),
+                v.release_candidate,
+            )
+        };
+        key(self).cmp(&key(other))
+    }
+}
+
+impl PartialOrd for Version {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+/// A decimal number without sign or leading zeros.
+fn number(text: &str) -> Option<u64> {
+    let canonical = !text.is_empty()
+        && text.bytes().all(|b| b.is_ascii_digit())
+        && (text == "0" || !text.starts_with('0'));
+    if canonical { text.parse().ok() } else { None }
+}
+
+impl FromStr for Version {
+    type Err = ReleaseError;
+
+    /// Accepts `X.Y.Z` and `X.Y.Z-rcN`, with an optional leading `v` as in git tags.
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        let invalid = || ReleaseError::InvalidVersion {
+            text: text.to_string(),
+        };
+        let trimmed = text.strip_prefix('v').unwrap_or(text);
+        let (core, candidate) = match trimmed.split_once('-') {
+            Some((core, pre)) => {
+                let n = pre
+                    .strip_prefix("rc")
+                    .and_then(number)
+                    .ok_or_else(invalid)?;
+                (core, Some(n))
+            }
+            None => (trimmed, None),
+        };
+        let parts: Vec<u64> = core
+            .split('.')
+            .map(number)
+            .collect::<Option<_>>()
+            .ok_or_else(invalid)?;
+        let [major, minor, patch] = parts[..] else {
+            return Err(invalid());
+        };
+        Ok(Version {
+            major,
+            minor,
+            patch,
+            release_candidate: candidate,
+        })
+    }
+}
+
+impl fmt::Display for Version {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}.{}.{}", self.major, self.minor, self.patch)?;
+        if let Some(n) = self.release_candidate {
+            write!(f, "-rc{n}")?;
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn accepts_releases_and_release_candidates() {
+        for (text, shown) in [
+            ("11.10.0", "11.10.0"),
+            ("v10.11.23", "10.11.23"),
+            ("11.10.0-rc2", "11.10.0-rc2"),
+        ] {
+            assert_eq!(text.parse::<Version>().unwrap().to_string(), shown);
+        }
+        assert!(
+            "11.10.0-rc2"
+                .parse::<Version>()
+                .unwrap()
+                .is_release_candidate()
+        );
+        assert!(!"11.10.0".parse::<Version>().unwrap().is_release_candidate());
+    }
+
+    #[test]
+    fn rejects_anything_else() {
+        for text in [
+            "",
+            "11",
+            "11.10",
+            "latest",
+            "11.10.0-beta1",
+            "11.10.0-rc",
+            "11.10.0+build",
+            "1.2.3.4",
+            "11.10.0-rc2x",
+            "../11.10.0",
+        ] {
+            let err = text.parse::<Version>().unwrap_err();
+            assert!(
+                matches!(&err, ReleaseError::InvalidVersion { text: t } if t == text),
+                "{text}: {err}"
+            );
+        }
+    }
+
+    #[test]
+    fn orders_numerically_with_candidates_before_the_release() {
+        let v = |s: &str| s.parse::<Version>().unwrap();
+        assert!(v("11.10.0") > v("11.9.3"));
+        assert!(v("11.10.0") > v("11.10.0-rc3"));
+        assert!(v("11.10.0-rc10") > v("11.10.0-rc9"));
+    }
+}
