@@ -1,0 +1,118 @@
+//! Each command's glue: turn parsed arguments into core calls and print the results.
+
+use std::time::Duration;
+
+use anyhow::Context as _;
+
+use super::args::{Cli, Command, DetectOsArgs, DownloadArgs, GlobalArgs, ReleaseSelector};
+use super::output::Printer;
+use crate::context::Context;
+use crate::fetch::download::ChecksumSource;
+use crate::fetch::{
+    DownloadRequest, HttpClient, Keyring, RetryPolicy, SignatureSource, download_release,
+    newest_release,
+};
+use crate::host::{self, Arch};
+use crate::release::{Artifact, Version};
+use crate::report::Reporter;
+
+/// Environment variable: base delay in milliseconds before the first retry of a failed request
+/// (doubled for each further retry). Default 1000.
+pub const RETRY_BASE_MS_ENV: &str = "MM_INSTALL_RETRY_BASE_MS";
+
+/// Run the parsed command line.
+pub fn run(cli: Cli, printer: &Printer) -> anyhow::Result<()> {
+    match cli.command {
+        Command::DetectOs(args) => detect_os(&cli.global, args, printer),
+        Command::Download(args) => download(&cli.global, args, printer),
+    }
+}
+
+fn detect_os(global: &GlobalArgs, args: DetectOsArgs, printer: &Printer) -> anyhow::Result<()> {
+    let ctx = Context::new(&global.root);
+    let platform = host::detect(&ctx, args.os_release.as_deref(), args.arch)?;
+    if args.json {
+        printer.data(&serde_json::to_string_pretty(&platform)?);
+    } else {
+        printer.data(platform.to_string().trim_end());
+    }
+    Ok(())
+}
+
+fn download(global: &GlobalArgs, args: DownloadArgs, printer: &Printer) -> anyhow::Result<()> {
+    let arch = match args.arch {
+        Some(arch) => arch,
+        None => Arch::host()?,
+    };
+    let client = http_client()?;
+    let keyring = keyring(global)?;
+    let version = resolve_version(&client, global, &args.release, printer)?;
+    let artifact = Artifact {
+        version,
+        edition: args.edition,
+        arch,
+    };
+    fs_err::create_dir_all(&args.dir)?;
+    let request = DownloadRequest {
+        tarball_url: artifact.tarball_url(&global.release_url),
+        signature: match args.signature {
+            Some(path) => SignatureSource::File(path),
+            None => SignatureSource::Url(artifact.signature_url(&global.release_url)),
+        },
+        checksum: match args.sha256 {
+            Some(hex) => ChecksumSource::Given(hex),
+            None => ChecksumSource::Published(artifact.checksum_url(&global.release_url)),
+        },
+        destination: args.dir.join(artifact.file_name()),
+    };
+    let downloaded = download_release(&client, &keyring, &request, printer)?;
+    for warning in &downloaded.verified.warnings {
+        printer.warn(warning);
+    }
+    printer.step(&format!(
+        "verified {} ({} bytes): signed by {}, sha256 {}",
+        downloaded.path.display(),
+        downloaded.bytes,
+        downloaded.verified.signer_fingerprint,
+        downloaded.verified.sha256
+    ));
+    printer.data(&downloaded.path.display().to_string());
+    Ok(())
+}
+
+/// The version named on the command line, or the newest one from the releases feed.
+fn resolve_version(
+    client: &HttpClient,
+    global: &GlobalArgs,
+    selector: &ReleaseSelector,
+    reporter: &dyn Reporter,
+) -> anyhow::Result<Version> {
+    match &selector.version {
+        Some(version) => Ok(version.clone()),
+        None => {
+            let version = newest_release(client, &global.releases_api, reporter)?;
+            reporter.step(&format!("newest release: {version}"));
+            Ok(version)
+        }
+    }
+}
+
+/// The embedded Mattermost key plus every `--keyring` file.
+fn keyring(global: &GlobalArgs) -> anyhow::Result<Keyring> {
+    let mut keyring = Keyring::mattermost()?;
+    for path in &global.keyring {
+        keyring.add_file(path)?;
+    }
+    Ok(keyring)
+}
+
+fn http_client() -> anyhow::Result<HttpClient> {
+    let mut retry = RetryPolicy::default();
+    if let Ok(text) = std::env::var(RETRY_BASE_MS_ENV) {
+        let millis: u64 = text.parse().with_context(|| {
+            format!("{RETRY_BASE_MS_ENV}={text} is not a number of milliseconds")
+        })?;
+        retry.base_delay = Duration::from_millis(millis);
+    }
+    Ok(HttpClient::new(retry))
+}

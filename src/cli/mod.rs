@@ -1,0 +1,53 @@
+//! The command line: clap definitions, dispatch to the core, and the one place where errors
+//! become `error: …` / `hint: …` lines and exit codes. Everything printed goes through here or
+//! through [`output`].
+
+mod args;
+mod commands;
+mod output;
+
+use clap::Parser;
+
+use crate::archive::ArchiveError;
+use crate::exit::{Diagnostic, ExitCode};
+use crate::fetch::FetchError;
+use crate::host::HostError;
+use crate::release::ReleaseError;
+
+pub use args::Cli;
+
+/// Parse the command line, run the command, print errors, return the exit code.
+pub fn main() -> std::process::ExitCode {
+    let cli = Cli::parse();
+    let printer = output::Printer::new(&cli.global);
+    match commands::run(cli, &printer) {
+        Ok(()) => ExitCode::Success.into(),
+        Err(err) => {
+            let (code, hint) = diagnose(&err);
+            printer.error(&format!("{err:#}"), hint.as_deref());
+            code.into()
+        }
+    }
+}
+
+/// The exit code and hint of the first core error found in `err`'s chain.
+fn diagnose(err: &anyhow::Error) -> (ExitCode, Option<String>) {
+    fn of(diagnostic: &dyn Diagnostic) -> (ExitCode, Option<String>) {
+        (diagnostic.exit_code(), diagnostic.hint())
+    }
+    for cause in err.chain() {
+        if let Some(e) = cause.downcast_ref::<FetchError>() {
+            return of(e);
+        }
+        if let Some(e) = cause.downcast_ref::<ReleaseError>() {
+            return of(e);
+        }
+        if let Some(e) = cause.downcast_ref::<HostError>() {
+            return of(e);
+        }
+        if let Some(e) = cause.downcast_ref::<ArchiveError>() {
+            return of(e);
+        }
+    }
+    (ExitCode::Failure, None)
+}

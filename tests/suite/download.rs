@@ -1,0 +1,541 @@
+//! `mm-install download` against the loopback mirror: good downloads, every way a download can
+//! fail, and resume after an interruption in the same run and across runs.
+
+use std::path::{Path, PathBuf};
+use std::process::Output;
+
+use pgp::crypto::hash::HashAlgorithm;
+use sha2::{Digest, Sha256};
+
+use crate::common::{mm_install, run, texts};
+use crate::mirror::{Mirror, Route, TestKey, releases_feed};
+
+const VERSION: &str = "11.10.1";
+const NAME: &str = "mattermost-11.10.1-linux-amd64.tar.gz";
+const PAYLOAD: usize = 3 * 1024 * 1024;
+
+struct Setup {
+    mirror: Mirror,
+    key: TestKey,
+    keyring: PathBuf,
+    dir: tempfile::TempDir,
+}
+
+impl Setup {
+    fn new() -> Setup {
+        let dir = tempfile::tempdir().unwrap();
+        let key = TestKey::generate("release");
+        let keyring = key.write_public(dir.path(), "release-key.asc");
+        Setup {
+            mirror: Mirror::start(),
+            key,
+            keyring,
+            dir,
+        }
+    }
+
+    fn out(&self) -> PathBuf {
+        self.dir.path().join("out")
+    }
+
+    fn tarball_path(&self) -> String {
+        format!("/{VERSION}/{NAME}")
+    }
+
+    /// `mm-install download` for `args`, trusting the test key, into `out/`.
+    fn download(&self, args: &[&str]) -> Output {
+        self.download_env(args, &[])
+    }
+
+    fn download_env(&self, args: &[&str], env: &[(&str, &str)]) -> Output {
+        let mut command = mm_install();
+        command
+            .args([
+                "download",
+                "--no-progress",
+                "--arch",
+                "amd64",
+                "--release-url",
+            ])
+            .arg(&self.mirror.base_url)
+            .arg("--keyring")
+            .arg(&self.keyring)
+            .arg("--dir")
+            .arg(self.out())
+            .args(args)
+            .env("MM_INSTALL_RETRY_BASE_MS", "10");
+        for (name, value) in env {
+            command.env(name, value);
+        }
+        run(&mut command)
+    }
+
+    /// Files left in `out/` (nothing must be left after a failed verification).
+    fn leftovers(&self) -> Vec<String> {
+        match std::fs::read_dir(self.out()) {
+            Ok(entries) => entries
+                .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+                .collect(),
+            Err(_) => Vec::new(),
+        }
+    }
+}
+
+fn sha256_hex(bytes: &[u8]) -> String {
+    hex::encode(Sha256::digest(bytes))
+}
+
+fn assert_exit(output: &Output, code: i32) -> (String, String) {
+    let (stdout, stderr) = texts(output);
+    assert_eq!(
+        output.status.code(),
+        Some(code),
+        "stdout:\n{stdout}\nstderr:\n{stderr}"
+    );
+    (stdout, stderr)
+}
+
+fn assert_downloaded(setup: &Setup, output: &Output, tarball: &[u8]) -> String {
+    let (stdout, stderr) = assert_exit(output, 0);
+    let path = Path::new(stdout.trim());
+    assert_eq!(path, setup.out().join(NAME));
+    assert_eq!(
+        std::fs::read(path).unwrap(),
+        tarball,
+        "downloaded bytes differ"
+    );
+    assert_eq!(
+        setup.leftovers(),
+        [NAME],
+        "only the verified tarball is left"
+    );
+    assert!(stderr.contains(&sha256_hex(tarball)), "{stderr}");
+    stderr
+}
+
+#[test]
+fn a_good_release_downloads_and_verifies() {
+    let setup = Setup::new();
+    let tarball = setup.key_publish();
+    let output = setup.download(&["--version", VERSION]);
+    let stderr = assert_downloaded(&setup, &output, &tarball);
+    assert!(stderr.contains("verified"), "{stderr}");
+    assert_eq!(setup.mirror.seen(&setup.tarball_path()).len(), 1);
+
+    // A second run finds the verified file and does not download it again.
+    let again = setup.download(&["--version", VERSION]);
+    let (_, stderr) = assert_exit(&again, 0);
+    assert!(stderr.contains("already here"), "{stderr}");
+    assert_eq!(setup.mirror.seen(&setup.tarball_path()).len(), 1);
+}
+
+impl Setup {
+    fn key_publish(&self) -> Vec<u8> {
+        self.mirror.publish(&self.key, VERSION, NAME, PAYLOAD)
+    }
+}
+
+#[test]
+fn latest_picks_the_newest_stable_release_from_the_feed() {
+    let setup = Setup::new();
+    setup
+        .mirror
+        .file("/releases", releases_feed(&["11.9.4", VERSION, "11.10.0"]));
+    let tarball = setup.key_publish();
+    let api = format!("{}/releases", setup.mirror.base_url);
+    let output = setup.download(&["--latest", "--releases-api", &api]);
+    let stderr = assert_downloaded(&setup, &output, &tarball);
+    assert!(
+        stderr.contains(&format!("newest release: {VERSION}")),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn team_edition_uses_its_own_file_name() {
+    let setup = Setup::new();
+    let name = format!("mattermost-team-{VERSION}-linux-arm64.tar.gz");
+    setup.mirror.publish(&setup.key, VERSION, &name, 1024);
+    let mut command = mm_install();
+    command
+        .args([
+            "download",
+            "--version",
+            VERSION,
+            "--edition",
+            "team",
+            "--arch",
+            "arm64",
+        ])
+        .args(["--release-url", &setup.mirror.base_url])
+        .arg("--keyring")
+        .arg(&setup.keyring)
+        .arg("--dir")
+        .arg(setup.out());
+    let output = run(&mut command);
+    let (stdout, _) = assert_exit(&output, 0);
+    assert!(stdout.trim().ends_with(&name), "{stdout}");
+}
+
+#[test]
+fn a_tampered_byte_fails_verification_and_leaves_nothing() {
+    let setup = Setup::new();
+    let mut tarball = setup.key_publish();
+    let middle = tarball.len() / 2;
+    tarball[middle] ^= 0x01;
+    setup.mirror.file(&setup.tarball_path(), tarball);
+    let output = setup.download(&["--version", VERSION]);
+    let (_, stderr) = assert_exit(&output, 3);
+    assert!(stderr.contains("BAD signature"), "{stderr}");
+    assert!(stderr.contains("hint:"), "{stderr}");
+    assert!(
+        setup.leftovers().is_empty(),
+        "left behind: {:?}",
+        setup.leftovers()
+    );
+}
+
+#[test]
+fn a_signature_by_an_untrusted_key_is_refused() {
+    let setup = Setup::new();
+    let tarball = setup.key_publish();
+    let stranger = TestKey::generate("stranger");
+    let sig_path = format!("{}.sig", setup.tarball_path());
+    setup
+        .mirror
+        .file(&sig_path, stranger.sign(&tarball, HashAlgorithm::Sha256));
+    let output = setup.download(&["--version", VERSION]);
+    let (_, stderr) = assert_exit(&output, 3);
+    assert!(stderr.contains("not trusted"), "{stderr}");
+    assert!(setup.leftovers().is_empty());
+    assert!(
+        setup.mirror.seen(&setup.tarball_path()).is_empty(),
+        "tarball fetched before the signer was checked"
+    );
+
+    // Without --keyring only Mattermost's pinned key is trusted.
+    let mut command = mm_install();
+    command
+        .args([
+            "download",
+            "--version",
+            VERSION,
+            "--arch",
+            "amd64",
+            "--release-url",
+        ])
+        .arg(&setup.mirror.base_url)
+        .arg("--dir")
+        .arg(setup.out());
+    let (_, stderr) = assert_exit(&run(&mut command), 3);
+    assert!(
+        stderr.contains("A1B31D46F0F3A10B02CF2D44F8F2C31744774B28"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn a_sha1_signature_is_refused_even_from_a_trusted_key() {
+    let mut setup = Setup::new();
+    setup.key = TestKey::generate_rsa("rsa-release");
+    setup.keyring = setup.key.write_public(setup.dir.path(), "rsa-key.asc");
+    let tarball = setup.key_publish();
+    let sig_path = format!("{}.sig", setup.tarball_path());
+    setup
+        .mirror
+        .file(&sig_path, setup.key.sign(&tarball, HashAlgorithm::Sha1));
+    let (_, stderr) = assert_exit(&setup.download(&["--version", VERSION]), 3);
+    assert!(stderr.contains("SHA1"), "{stderr}");
+    assert!(setup.leftovers().is_empty());
+}
+
+#[test]
+fn an_rsa_key_with_a_sha512_signature_verifies() {
+    let mut setup = Setup::new();
+    setup.key = TestKey::generate_rsa("rsa-release");
+    setup.keyring = setup.key.write_public(setup.dir.path(), "rsa-key.asc");
+    let tarball = setup.key_publish();
+    let sig_path = format!("{}.sig", setup.tarball_path());
+    setup
+        .mirror
+        .file(&sig_path, setup.key.sign(&tarball, HashAlgorithm::Sha512));
+    assert_downloaded(&setup, &setup.download(&["--version", VERSION]), &tarball);
+}
+
+#[test]
+fn checksums_given_or_published_are_enforced() {
+    let setup = Setup::new();
+    let tarball = setup.key_publish();
+    let good = sha256_hex(&tarball);
+    assert_downloaded(
+        &setup,
+        &setup.download(&["--version", VERSION, "--sha256", &good]),
+        &tarball,
+    );
+    std::fs::remove_dir_all(setup.out()).unwrap();
+
+    let wrong = "0".repeat(64);
+    let (_, stderr) = assert_exit(
+        &setup.download(&["--version", VERSION, "--sha256", &wrong]),
+        3,
+    );
+    assert!(stderr.contains("checksum mismatch"), "{stderr}");
+    assert!(setup.leftovers().is_empty());
+
+    let sums = format!("{}.sha256", setup.tarball_path());
+    setup
+        .mirror
+        .file(&sums, format!("{wrong}  {NAME}\n").into_bytes());
+    let (_, stderr) = assert_exit(&setup.download(&["--version", VERSION]), 3);
+    assert!(stderr.contains("checksum mismatch"), "{stderr}");
+    assert!(setup.leftovers().is_empty());
+
+    setup
+        .mirror
+        .file(&sums, format!("{good}  {NAME}\n").into_bytes());
+    assert_downloaded(&setup, &setup.download(&["--version", VERSION]), &tarball);
+}
+
+#[test]
+fn an_interrupted_transfer_resumes_with_range() {
+    let setup = Setup::new();
+    let tarball = setup.key_publish();
+    let cut = tarball.len() / 3;
+    setup.mirror.route(
+        &setup.tarball_path(),
+        Route::CutFirst {
+            after: cut,
+            times: 1,
+            then: Box::new(Route::File {
+                body: tarball.clone(),
+                content_type: "application/gzip",
+            }),
+        },
+    );
+    let stderr = assert_downloaded(&setup, &setup.download(&["--version", VERSION]), &tarball);
+    assert!(stderr.contains("retrying"), "{stderr}");
+    let seen = setup.mirror.seen(&setup.tarball_path());
+    assert_eq!(seen.len(), 2, "{seen:?}");
+    assert_eq!(seen[0].range, None);
+    let resumed_at: usize = seen[1].range.as_deref().unwrap()["bytes=".len()..]
+        .trim_end_matches('-')
+        .parse()
+        .unwrap();
+    assert!(
+        resumed_at > 0 && resumed_at <= cut,
+        "resumed at {resumed_at}, cut at {cut}"
+    );
+}
+
+#[test]
+fn a_partial_file_from_an_earlier_run_is_resumed() {
+    let setup = Setup::new();
+    let tarball = setup.key_publish();
+    std::fs::create_dir_all(setup.out()).unwrap();
+    let half = tarball.len() / 2;
+    std::fs::write(
+        setup.out().join(format!("{NAME}.partial")),
+        &tarball[..half],
+    )
+    .unwrap();
+    let stderr = assert_downloaded(&setup, &setup.download(&["--version", VERSION]), &tarball);
+    assert!(stderr.contains("resuming"), "{stderr}");
+    let seen = setup.mirror.seen(&setup.tarball_path());
+    assert_eq!(seen.len(), 1);
+    assert_eq!(
+        seen[0].range.as_deref(),
+        Some(format!("bytes={half}-").as_str())
+    );
+}
+
+#[test]
+fn a_corrupt_partial_file_is_caught_and_deleted() {
+    let setup = Setup::new();
+    let tarball = setup.key_publish();
+    std::fs::create_dir_all(setup.out()).unwrap();
+    let mut partial = tarball[..tarball.len() / 2].to_vec();
+    partial[100] ^= 0xff;
+    std::fs::write(setup.out().join(format!("{NAME}.partial")), &partial).unwrap();
+    let (_, stderr) = assert_exit(&setup.download(&["--version", VERSION]), 3);
+    assert!(stderr.contains("BAD signature"), "{stderr}");
+    assert!(setup.leftovers().is_empty(), "{:?}", setup.leftovers());
+    // The next run starts clean and succeeds.
+    assert_downloaded(&setup, &setup.download(&["--version", VERSION]), &tarball);
+}
+
+#[test]
+fn a_server_that_ignores_range_makes_the_download_start_over() {
+    let setup = Setup::new();
+    let tarball = setup.key_publish();
+    setup
+        .mirror
+        .route(&setup.tarball_path(), Route::IgnoresRange(tarball.clone()));
+    std::fs::create_dir_all(setup.out()).unwrap();
+    std::fs::write(
+        setup.out().join(format!("{NAME}.partial")),
+        &tarball[..1000],
+    )
+    .unwrap();
+    let stderr = assert_downloaded(&setup, &setup.download(&["--version", VERSION]), &tarball);
+    assert!(stderr.contains("starting over"), "{stderr}");
+}
+
+#[test]
+fn server_errors_are_retried_then_succeed() {
+    let setup = Setup::new();
+    let tarball = setup.key_publish();
+    setup.mirror.route(
+        &setup.tarball_path(),
+        Route::FailFirst {
+            status: 500,
+            times: 2,
+            then: Box::new(Route::File {
+                body: tarball.clone(),
+                content_type: "application/gzip",
+            }),
+        },
+    );
+    let stderr = assert_downloaded(&setup, &setup.download(&["--version", VERSION]), &tarball);
+    assert!(stderr.contains("HTTP 500; retrying"), "{stderr}");
+    assert_eq!(setup.mirror.seen(&setup.tarball_path()).len(), 3);
+}
+
+#[test]
+fn persistent_server_errors_give_up_with_exit_1() {
+    let setup = Setup::new();
+    let tarball = setup.key_publish();
+    setup.mirror.route(
+        &setup.tarball_path(),
+        Route::FailFirst {
+            status: 503,
+            times: 100,
+            then: Box::new(Route::File {
+                body: tarball,
+                content_type: "application/gzip",
+            }),
+        },
+    );
+    let (_, stderr) = assert_exit(&setup.download(&["--version", VERSION]), 1);
+    assert!(stderr.contains("giving up after 5 attempts"), "{stderr}");
+    assert_eq!(setup.mirror.seen(&setup.tarball_path()).len(), 5);
+}
+
+#[test]
+fn an_unknown_version_names_the_url_tried() {
+    let setup = Setup::new();
+    setup.key_publish();
+    let (_, stderr) = assert_exit(&setup.download(&["--version", "11.99.0"]), 1);
+    let url = format!(
+        "{}/11.99.0/mattermost-11.99.0-linux-amd64.tar.gz",
+        setup.mirror.base_url
+    );
+    assert!(stderr.contains(&url), "{stderr}");
+    assert!(stderr.contains("hint: check --version"), "{stderr}");
+    assert!(setup.leftovers().is_empty());
+}
+
+#[test]
+fn invalid_version_text_is_a_usage_error() {
+    let setup = Setup::new();
+    for bad in ["latest", "11.10", "11.10.0-beta1"] {
+        let (_, stderr) = assert_exit(&setup.download(&["--version", bad]), 2);
+        assert!(stderr.contains(bad), "{stderr}");
+    }
+    let (_, stderr) = assert_exit(&setup.download(&[]), 2);
+    assert!(stderr.contains("--version"), "{stderr}");
+}
+
+#[test]
+fn a_missing_signature_is_a_verification_failure() {
+    let setup = Setup::new();
+    let tarball = setup.key_publish();
+    setup.mirror.route(
+        &format!("{}.sig", setup.tarball_path()),
+        Route::FailFirst {
+            status: 404,
+            times: 100,
+            then: Box::new(Route::IgnoresRange(Vec::new())),
+        },
+    );
+    drop(tarball);
+    let (_, stderr) = assert_exit(&setup.download(&["--version", VERSION]), 3);
+    assert!(stderr.contains("no signature is published"), "{stderr}");
+    assert!(setup.leftovers().is_empty());
+}
+
+#[test]
+fn an_html_page_instead_of_a_tarball_is_refused() {
+    let setup = Setup::new();
+    setup.key_publish();
+    setup.mirror.route(
+        &setup.tarball_path(),
+        Route::File {
+            body: b"<html><body>Please log in</body></html>".to_vec(),
+            content_type: "text/html; charset=utf-8",
+        },
+    );
+    let (_, stderr) = assert_exit(&setup.download(&["--version", VERSION]), 3);
+    assert!(stderr.contains("text/html"), "{stderr}");
+    assert!(setup.leftovers().is_empty(), "{:?}", setup.leftovers());
+}
+
+#[test]
+fn a_download_larger_than_the_free_space_is_refused_before_writing() {
+    let setup = Setup::new();
+    setup.key_publish();
+    setup.mirror.route(&setup.tarball_path(), Route::Enormous);
+    let (_, stderr) = assert_exit(&setup.download(&["--version", VERSION]), 1);
+    assert!(stderr.contains("not enough free space"), "{stderr}");
+}
+
+#[test]
+fn an_unreachable_server_is_retried_then_reported() {
+    let setup = Setup::new();
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}", closed.local_addr().unwrap());
+    drop(closed);
+    let mut command = mm_install();
+    command
+        .args([
+            "download",
+            "--version",
+            VERSION,
+            "--arch",
+            "amd64",
+            "--release-url",
+            &url,
+        ])
+        .arg("--dir")
+        .arg(setup.out())
+        .env("MM_INSTALL_RETRY_BASE_MS", "1");
+    let (_, stderr) = assert_exit(&run(&mut command), 1);
+    assert!(stderr.contains("cannot reach"), "{stderr}");
+    assert!(stderr.contains(&url), "{stderr}");
+}
+
+#[test]
+fn proxy_environment_variables_are_honoured() {
+    let setup = Setup::new();
+    let tarball = setup.key_publish();
+    // The release URL's host does not exist; only the proxy (our mirror) can answer for it.
+    let mut command = mm_install();
+    command
+        .args([
+            "download",
+            "--no-progress",
+            "--version",
+            VERSION,
+            "--arch",
+            "amd64",
+        ])
+        .args(["--release-url", "http://releases.mirror.invalid"])
+        .arg("--keyring")
+        .arg(&setup.keyring)
+        .arg("--dir")
+        .arg(setup.out())
+        .env("HTTP_PROXY", &setup.mirror.base_url)
+        .env("MM_INSTALL_RETRY_BASE_MS", "1");
+    assert_downloaded(&setup, &run(&mut command), &tarball);
+    let seen = setup.mirror.seen(&setup.tarball_path());
+    assert!(seen.iter().all(|s| s.via_proxy), "{seen:?}");
+}

@@ -1,0 +1,10 @@
+//! The integration suite: one test binary that runs the real `mm-install` CLI against fixtures
+//! and a loopback release mirror built in code. Nothing here leaves loopback or touches the
+//! host's /etc, /opt, users or services.
+
+#![allow(clippy::disallowed_methods)] // fixtures may use std::fs directly
+
+mod common;
+mod detect_os;
+mod download;
+mod mirror;

@@ -1,0 +1,410 @@
+//! A local Mattermost release mirror for the tests: tarballs shaped like Mattermost's, signed at
+//! test time with a freshly generated OpenPGP key, a GitHub-shaped releases feed, and an HTTP/1.1
+//! server on 127.0.0.1 whose routes can fail on purpose (404, 500 then success, a connection cut
+//! mid-body, an HTML page instead of a tarball, a server that ignores `Range`). It also answers
+//! proxy-style absolute-form requests, so a test can point `HTTP_PROXY` at it.
+
+use std::collections::HashMap;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{Shutdown, TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::thread;
+
+use pgp::composed::{
+    ArmorOptions, DetachedSignature, KeyType, SecretKeyParamsBuilder, SignedSecretKey,
+};
+use pgp::crypto::hash::HashAlgorithm;
+use pgp::ser::Serialize;
+use pgp::types::Password;
+use rand::{RngCore, SeedableRng};
+
+/// An OpenPGP signing key generated for one test.
+pub struct TestKey {
+    secret: SignedSecretKey,
+}
+
+impl TestKey {
+    /// An Ed25519 key: fast to generate.
+    pub fn generate(name: &str) -> TestKey {
+        Self::generate_with(name, KeyType::Ed25519Legacy)
+    }
+
+    /// An RSA-2048 key like Mattermost's own (slower to generate; it can also make the SHA-1
+    /// signatures that Ed25519 refuses).
+    pub fn generate_rsa(name: &str) -> TestKey {
+        Self::generate_with(name, KeyType::Rsa(2048))
+    }
+
+    fn generate_with(name: &str, key_type: KeyType) -> TestKey {
+        let params = SecretKeyParamsBuilder::default()
+            .key_type(key_type)
+            .can_certify(true)
+            .can_sign(true)
+            .primary_user_id(format!("{name} <{name}@mirror.test>"))
+            .build()
+            .expect("key parameters");
+        let secret = params
+            .generate(rand::thread_rng())
+            .expect("generate test key");
+        TestKey { secret }
+    }
+
+    /// The public key, ASCII-armored, written to `dir/<name>.asc` for `--keyring`.
+    pub fn write_public(&self, dir: &Path, name: &str) -> PathBuf {
+        let armored = self
+            .secret
+            .to_public_key()
+            .to_armored_string(ArmorOptions::default())
+            .expect("armor public key");
+        crate::common::write_file(dir, name, armored.as_bytes())
+    }
+
+    /// A binary detached signature over `data`.
+    pub fn sign(&self, data: &[u8], hash: HashAlgorithm) -> Vec<u8> {
+        DetachedSignature::sign_binary_data(
+            rand::thread_rng(),
+            &self.secret.primary_key,
+            &Password::empty(),
+            hash,
+            data,
+        )
+        .expect("sign")
+        .to_bytes()
+        .expect("serialize signature")
+    }
+}
+
+/// A gzip-compressed tar shaped like a Mattermost release: one top-level `mattermost/` with
+/// `bin/mattermost`, `config/config.json` (0600), the web client, and `payload_bytes` of
+/// incompressible data so transfers are big enough to interrupt.
+pub fn release_tarball(version: &str, payload_bytes: usize) -> Vec<u8> {
+    let mut payload = vec![0u8; payload_bytes];
+    rand::rngs::StdRng::seed_from_u64(payload_bytes as u64).fill_bytes(&mut payload);
+    let files: Vec<(&str, u32, Vec<u8>)> = vec![
+        (
+            "mattermost/bin/mattermost",
+            0o755,
+            format!("#!/bin/sh\necho 'Version: {version}'\n").into_bytes(),
+        ),
+        ("mattermost/bin/mmctl", 0o755, b"#!/bin/sh\n".to_vec()),
+        (
+            "mattermost/config/config.json",
+            0o600,
+            br#"{"ServiceSettings":{"SiteURL":""}}"#.to_vec(),
+        ),
+        (
+            "mattermost/client/root.html",
+            0o644,
+            b"<html></html>".to_vec(),
+        ),
+        ("mattermost/NOTICE.txt", 0o644, b"notice\n".to_vec()),
+        ("mattermost/prepackaged_plugins/payload.bin", 0o644, payload),
+    ];
+    let encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    let mut builder = tar::Builder::new(encoder);
+    for dir in [
+        "mattermost/",
+        "mattermost/bin/",
+        "mattermost/config/",
+        "mattermost/logs/",
+    ] {
+        let mut header = tar::Header::new_gnu();
+        header.set_entry_type(tar::EntryType::Directory);
+        header.set_mode(0o755);
+        header.set_size(0);
+        builder
+            .append_data(&mut header, dir, std::io::empty())
+            .expect("tar dir");
+    }
+    for (path, mode, data) in files {
+        let mut header = tar::Header::new_gnu();
+        header.set_mode(mode);
+        header.set_size(data.len() as u64);
+        builder
+            .append_data(&mut header, path, data.as_slice())
+            .expect("tar file");
+    }
+    builder
+        .into_inner()
+        .expect("finish tar")
+        .finish()
+        .expect("finish gzip")
+}
+
+/// A GitHub-shaped releases feed listing `stable` versions plus a draft and a pre-release that
+/// are newer and must be ignored.
+pub fn releases_feed(stable: &[&str]) -> Vec<u8> {
+    let mut entries: Vec<serde_json::Value> = stable
+        .iter()
+        .map(|v| serde_json::json!({"tag_name": format!("v{v}"), "draft": false, "prerelease": false}))
+        .collect();
+    entries.push(serde_json::json!({"tag_name": "v99.0.0", "draft": true, "prerelease": false}));
+    entries
+        .push(serde_json::json!({"tag_name": "v98.0.0-rc1", "draft": false, "prerelease": true}));
+    serde_json::to_vec(&entries).expect("feed json")
+}
+
+/// How the mirror answers one path.
+#[derive(Clone)]
+pub enum Route {
+    /// The bytes, honouring `Range: bytes=N-` with 206.
+    File {
+        body: Vec<u8>,
+        content_type: &'static str,
+    },
+    /// The bytes, always 200 and whole, whatever `Range` says.
+    IgnoresRange(Vec<u8>),
+    /// Answer `status` for the first `times` requests, then behave like `then`.
+    FailFirst {
+        status: u16,
+        times: usize,
+        then: Box<Route>,
+    },
+    /// Send full headers but only `after` bytes of the body, then close, for the first `times`
+    /// requests; then behave like the inner route.
+    CutFirst {
+        after: usize,
+        times: usize,
+        then: Box<Route>,
+    },
+    /// Headers claiming an enormous body, and no body.
+    Enormous,
+}
+
+/// One request as the mirror saw it.
+#[derive(Clone, Debug)]
+pub struct Seen {
+    pub path: String,
+    pub range: Option<String>,
+    /// `true` when the request line carried an absolute URL (the client used us as a proxy).
+    pub via_proxy: bool,
+}
+
+/// A running mirror on 127.0.0.1; stops when the test process ends.
+pub struct Mirror {
+    pub base_url: String,
+    routes: Arc<Mutex<HashMap<String, Route>>>,
+    seen: Arc<Mutex<Vec<Seen>>>,
+}
+
+impl Mirror {
+    pub fn start() -> Mirror {
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind mirror");
+        let base_url = format!("http://{}", listener.local_addr().expect("mirror addr"));
+        let routes: Arc<Mutex<HashMap<String, Route>>> = Arc::default();
+        let seen: Arc<Mutex<Vec<Seen>>> = Arc::default();
+        let (r, s) = (routes.clone(), seen.clone());
+        thread::spawn(move || {
+            for stream in listener.incoming().flatten() {
+                let (r, s) = (r.clone(), s.clone());
+                thread::spawn(move || serve(stream, &r, &s));
+            }
+        });
+        Mirror {
+            base_url,
+            routes,
+            seen,
+        }
+    }
+
+    pub fn route(&self, path: &str, route: Route) {
+        self.routes.lock().unwrap().insert(path.to_string(), route);
+    }
+
+    /// Serve a file with the default content type.
+    pub fn file(&self, path: &str, body: Vec<u8>) {
+        self.route(
+            path,
+            Route::File {
+                body,
+                content_type: "application/octet-stream",
+            },
+        );
+    }
+
+    /// Every request for `path` so far.
+    pub fn seen(&self, path: &str) -> Vec<Seen> {
+        self.seen
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|s| s.path == path)
+            .cloned()
+            .collect()
+    }
+
+    /// Publish a signed release: tarball, `.sig` by `key`, returning the tarball bytes.
+    pub fn publish(
+        &self,
+        key: &TestKey,
+        version: &str,
+        file_name: &str,
+        payload: usize,
+    ) -> Vec<u8> {
+        let tarball = release_tarball(version, payload);
+        self.file(&format!("/{version}/{file_name}"), tarball.clone());
+        self.file(
+            &format!("/{version}/{file_name}.sig"),
+            key.sign(&tarball, HashAlgorithm::Sha256),
+        );
+        tarball
+    }
+}
+
+fn serve(stream: TcpStream, routes: &Mutex<HashMap<String, Route>>, seen: &Mutex<Vec<Seen>>) {
+    let mut reader = BufReader::new(stream.try_clone().expect("clone stream"));
+    serve_request(stream, &mut reader, routes, seen, false);
+}
+
+/// Read one request's line and headers: (method, target, Range header).
+fn read_head(reader: &mut BufReader<TcpStream>) -> Option<(String, String, Option<String>)> {
+    let mut request_line = String::new();
+    if reader.read_line(&mut request_line).ok()? == 0 {
+        return None;
+    }
+    let mut words = request_line.split_whitespace();
+    let method = words.next()?.to_string();
+    let target = words.next()?.to_string();
+    let mut range = None;
+    loop {
+        let mut line = String::new();
+        if reader.read_line(&mut line).unwrap_or(0) == 0 || line == "\r\n" {
+            break;
+        }
+        if let Some((name, value)) = line.split_once(':') {
+            if name.eq_ignore_ascii_case("range") {
+                range = Some(value.trim().to_string());
+            }
+        }
+    }
+    Some((method, target, range))
+}
+
+fn serve_request(
+    mut stream: TcpStream,
+    reader: &mut BufReader<TcpStream>,
+    routes: &Mutex<HashMap<String, Route>>,
+    seen: &Mutex<Vec<Seen>>,
+    tunnelled: bool,
+) {
+    let Some((method, target, range)) = read_head(reader) else {
+        return;
+    };
+    if method == "CONNECT" {
+        // Act as the proxy: open the "tunnel" and answer the request sent through it ourselves.
+        let _ = stream.write_all(b"HTTP/1.1 200 Connection established\r\n\r\n");
+        return serve_request(stream, reader, routes, seen, true);
+    }
+    let via_proxy = tunnelled || target.starts_with("http://");
+    let path = match target.strip_prefix("http://") {
+        Some(rest) => rest
+            .find('/')
+            .map_or("/".to_string(), |i| rest[i..].to_string()),
+        None => target,
+    };
+    seen.lock().unwrap().push(Seen {
+        path: path.clone(),
+        range: range.clone(),
+        via_proxy,
+    });
+    let route = {
+        let mut routes = routes.lock().unwrap();
+        let Some(route) = routes.get_mut(&path) else {
+            respond(&mut stream, 404, "text/plain", &[], b"not found");
+            return;
+        };
+        take_turn(route)
+    };
+    match route {
+        Route::File { body, content_type } => {
+            let start = range
+                .as_deref()
+                .and_then(|r| r.strip_prefix("bytes="))
+                .and_then(|r| r.strip_suffix('-'))
+                .and_then(|n| n.parse::<usize>().ok());
+            match start {
+                Some(start) if start >= body.len() => {
+                    respond(&mut stream, 416, content_type, &[], b"")
+                }
+                Some(start) => {
+                    let header = format!(
+                        "Content-Range: bytes {start}-{}/{}",
+                        body.len() - 1,
+                        body.len()
+                    );
+                    respond(&mut stream, 206, content_type, &[&header], &body[start..]);
+                }
+                None => respond(&mut stream, 200, content_type, &[], &body),
+            }
+        }
+        Route::IgnoresRange(body) => {
+            respond(&mut stream, 200, "application/octet-stream", &[], &body)
+        }
+        Route::FailFirst { status, .. } => {
+            let page = format!("<html><body>error {status}</body></html>");
+            respond(&mut stream, status, "text/html", &[], page.as_bytes());
+        }
+        Route::CutFirst { after, then, .. } => {
+            let Route::File { body, .. } = *then else {
+                panic!("CutFirst wraps a File route")
+            };
+            let head = format!(
+                "HTTP/1.1 200 OK\r\nContent-Type: application/octet-stream\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+                body.len()
+            );
+            let _ = stream.write_all(head.as_bytes());
+            let _ = stream.write_all(&body[..after.min(body.len())]);
+            let _ = stream.flush();
+            let _ = stream.shutdown(Shutdown::Both);
+        }
+        Route::Enormous => {
+            let head = "HTTP/1.1 200 OK\r\nContent-Type: application/gzip\r\nContent-Length: 1152921504606846976\r\nConnection: close\r\n\r\n";
+            let _ = stream.write_all(head.as_bytes());
+            let _ = stream.shutdown(Shutdown::Both);
+        }
+    }
+    // Wait for the client to close, so it sees the whole answer.
+    let _ = reader.read(&mut [0u8; 1]);
+}
+
+/// The behaviour for this request, advancing FailFirst/CutFirst counters.
+fn take_turn(route: &mut Route) -> Route {
+    match route {
+        Route::FailFirst { times, then, .. } | Route::CutFirst { times, then, .. }
+            if *times == 0 =>
+        {
+            let inner = (**then).clone();
+            *route = inner;
+            take_turn(route)
+        }
+        Route::FailFirst { times, .. } | Route::CutFirst { times, .. } => {
+            *times -= 1;
+            route.clone()
+        }
+        other => other.clone(),
+    }
+}
+
+fn respond(stream: &mut TcpStream, status: u16, content_type: &str, headers: &[&str], body: &[u8]) {
+    let reason = match status {
+        200 => "OK",
+        206 => "Partial Content",
+        404 => "Not Found",
+        416 => "Range Not Satisfiable",
+        500 => "Internal Server Error",
+        _ => "Status",
+    };
+    let mut head = format!(
+        "HTTP/1.1 {status} {reason}\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\nConnection: close\r\n",
+        body.len()
+    );
+    for header in headers {
+        head.push_str(header);
+        head.push_str("\r\n");
+    }
+    head.push_str("\r\n");
+    let _ = stream.write_all(head.as_bytes());
+    let _ = stream.write_all(body);
+    let _ = stream.flush();
+}
