@@ -186,17 +186,27 @@ impl<'k> StreamVerifier<'k> {
         }
     }
 
-    /// Finish both checks. `file` names the data in messages; `expected_sha256` is lower- or
-    /// upper-case hex.
+    /// Finish both checks on everything fed so far and start over, so the verifier is ready
+    /// for another copy of the file. `file` names the data in messages; `expected_sha256` is
+    /// lower- or upper-case hex.
     pub fn finish(
-        self,
+        &mut self,
         file: &Path,
         expected_sha256: Option<&str>,
     ) -> Result<Verified, VerifyError> {
         let file = file.display().to_string();
-        let sha256 = match self.separate_sha256 {
+        let fresh =
+            self.hash_alg
+                .new_hasher()
+                .map_err(|err| VerifyError::UnacceptableSignature {
+                    source_name: self.signature.source_name.clone(),
+                    reason: err.to_string(),
+                })?;
+        let mut hasher = std::mem::replace(&mut self.signature_hasher, fresh);
+        let separate_sha256 = self.separate_sha256.as_mut().map(std::mem::take);
+        let sha256 = match separate_sha256 {
             Some(sha256) => hex::encode(sha256.finalize()),
-            None => hex::encode(self.signature_hasher.box_clone().finalize()),
+            None => hex::encode(hasher.box_clone().finalize()),
         };
         if let Some(expected) = expected_sha256 {
             if !expected.eq_ignore_ascii_case(&sha256) {
@@ -217,7 +227,7 @@ impl<'k> StreamVerifier<'k> {
         let config = sig
             .config()
             .ok_or_else(|| bad("unsupported signature packet".into()))?;
-        let mut hasher = self.signature_hasher;
+        // The OpenPGP digest: data, then the signature's hashed part, then the v4 trailer.
         let hashed_len = config
             .hash_signature_data(&mut hasher)
             .map_err(|e| bad(e.to_string()))?;
@@ -229,7 +239,6 @@ impl<'k> StreamVerifier<'k> {
             ));
         }
         self.signer.verify_digest(sig, &digest).map_err(bad)?;
-        debug_assert_eq!(Some(self.hash_alg), sig.hash_alg());
         let mut warnings = Vec::new();
         if let Some(date) = &self.signer.pinned_key_expired_on {
             warnings.push(format!(
@@ -239,7 +248,7 @@ impl<'k> StreamVerifier<'k> {
         }
         Ok(Verified {
             sha256,
-            signer_fingerprint: self.signer.fingerprint,
+            signer_fingerprint: self.signer.fingerprint.clone(),
             warnings,
         })
     }

@@ -539,3 +539,16 @@ fn proxy_environment_variables_are_honoured() {
     let seen = setup.mirror.seen(&setup.tarball_path());
     assert!(seen.iter().all(|s| s.via_proxy), "{seen:?}");
 }
+
+#[test]
+fn a_stale_file_at_the_destination_is_replaced_by_a_verified_download() {
+    let setup = Setup::new();
+    let tarball = setup.key_publish();
+    std::fs::create_dir_all(setup.out()).unwrap();
+    std::fs::write(setup.out().join(NAME), b"an older, unverified copy").unwrap();
+    let stderr = assert_downloaded(&setup, &setup.download(&["--version", VERSION]), &tarball);
+    assert!(
+        stderr.contains("deleting it and downloading again"),
+        "{stderr}"
+    );
+}
