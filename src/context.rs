@@ -1,18 +1,153 @@
 //! The outside world as one value: the filesystem root every path is resolved under, and the
-//! environment. Tests hand the core a temporary root instead of `/`, so nothing touches the host.
+//! runner that executes system commands (`systemctl`, `useradd`, `psql`, `nginx -t`, package
+//! managers). Tests hand the core a temporary root and a recording runner instead of `/` and
+//! the real one, so nothing touches the host.
 
+use std::fmt;
+use std::io::Write;
 use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::sync::Arc;
 
-/// Where the core reads and writes the system.
-#[derive(Clone, Debug)]
+/// One command to run: program, arguments, optional standard input.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CommandLine {
+    pub program: String,
+    pub args: Vec<String>,
+    /// Bytes fed to the command's stdin (SQL with a password, for example). Never logged.
+    pub stdin: Option<Vec<u8>>,
+    /// Extra environment variables (`PGPASSWORD`, `DEBIAN_FRONTEND`). Values are never logged.
+    pub env: Vec<(String, String)>,
+}
+
+impl CommandLine {
+    pub fn new(program: &str, args: &[&str]) -> Self {
+        CommandLine {
+            program: program.to_string(),
+            args: args.iter().map(|a| a.to_string()).collect(),
+            stdin: None,
+            env: Vec::new(),
+        }
+    }
+
+    /// Set an environment variable for the command.
+    pub fn with_env(mut self, name: &str, value: &str) -> Self {
+        self.env.push((name.to_string(), value.to_string()));
+        self
+    }
+
+    /// Feed `input` to the command's standard input.
+    pub fn with_stdin(mut self, input: impl Into<Vec<u8>>) -> Self {
+        self.stdin = Some(input.into());
+        self
+    }
+}
+
+impl fmt::Display for CommandLine {
+    /// The command as a shell-like line, for logs and error messages (stdin is not shown).
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.program)?;
+        for arg in &self.args {
+            if arg.is_empty() || arg.contains(|c: char| c.is_whitespace() || c == '\'') {
+                write!(f, " '{}'", arg.replace('\'', "'\\''"))?;
+            } else {
+                write!(f, " {arg}")?;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// What a finished command produced.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct CommandOutput {
+    /// The exit status; `None` when the command was killed by a signal.
+    pub status: Option<i32>,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl CommandOutput {
+    pub fn success(&self) -> bool {
+        self.status == Some(0)
+    }
+}
+
+/// Runs system commands. The real one is [`HostRunner`]; tests record and script answers.
+pub trait CommandRunner: Send + Sync {
+    /// Run `command` to completion. `Err` only when it could not be started at all.
+    fn run(&self, command: &CommandLine) -> std::io::Result<CommandOutput>;
+}
+
+/// Runs commands on the host with `std::process::Command`, with a minimal, predictable
+/// environment (`PATH`, `LANG=C`) so output parsing does not depend on the caller's locale.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct HostRunner;
+
+impl CommandRunner for HostRunner {
+    fn run(&self, command: &CommandLine) -> std::io::Result<CommandOutput> {
+        let mut child = std::process::Command::new(&command.program)
+            .args(&command.args)
+            .env("LC_ALL", "C")
+            .env(
+                "PATH",
+                "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+            )
+            .stdin(if command.stdin.is_some() {
+                Stdio::piped()
+            } else {
+                Stdio::null()
+            })
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .map_err(|err| {
+                std::io::Error::new(
+                    err.kind(),
+                    format!("cannot run `{}`: {err}", command.program),
+                )
+            })?;
+        if let (Some(input), Some(mut stdin)) = (&command.stdin, child.stdin.take()) {
+            stdin.write_all(input)?;
+        }
+        let output = child.wait_with_output()?;
+        Ok(CommandOutput {
+            status: output.status.code(),
+            stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+        })
+    }
+}
+
+/// Where the core reads and writes the system, and how it runs commands.
+#[derive(Clone)]
 pub struct Context {
     root: PathBuf,
+    runner: Arc<dyn CommandRunner>,
+}
+
+impl fmt::Debug for Context {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Context")
+            .field("root", &self.root)
+            .finish_non_exhaustive()
+    }
 }
 
 impl Context {
-    /// A context acting on the tree below `root` (`/` for the live system).
+    /// A context acting on the tree below `root` (`/` for the live system), running commands
+    /// on the host.
     pub fn new(root: impl Into<PathBuf>) -> Self {
-        Context { root: root.into() }
+        Context {
+            root: root.into(),
+            runner: Arc::new(HostRunner),
+        }
+    }
+
+    /// The same root, with commands run by `runner`.
+    pub fn with_runner(mut self, runner: Arc<dyn CommandRunner>) -> Self {
+        self.runner = runner;
+        self
     }
 
     /// The root prefix.
@@ -30,6 +165,11 @@ impl Context {
         let system_path = system_path.as_ref();
         let relative = system_path.strip_prefix("/").unwrap_or(system_path);
         self.root.join(relative)
+    }
+
+    /// Run a system command through the context's runner.
+    pub fn run(&self, command: &CommandLine) -> std::io::Result<CommandOutput> {
+        self.runner.run(command)
     }
 }
 
@@ -56,5 +196,31 @@ mod tests {
         );
         assert!(!ctx.is_live_system());
         assert!(Context::default().is_live_system());
+    }
+
+    #[test]
+    fn the_host_runner_feeds_stdin_and_captures_output() {
+        let ctx = Context::default();
+        let output = ctx
+            .run(&CommandLine::new("sh", &["-c", "cat; echo err >&2; exit 3"]).with_stdin("hi"))
+            .unwrap();
+        assert_eq!(
+            output,
+            CommandOutput {
+                status: Some(3),
+                stdout: "hi".into(),
+                stderr: "err\n".into()
+            }
+        );
+        let err = ctx
+            .run(&CommandLine::new("/nonexistent/tool", &[]))
+            .unwrap_err();
+        assert!(err.to_string().contains("/nonexistent/tool"), "{err}");
+    }
+
+    #[test]
+    fn command_lines_print_like_shell() {
+        let line = CommandLine::new("psql", &["-c", "SELECT 1", "it's"]);
+        assert_eq!(line.to_string(), "psql -c 'SELECT 1' 'it'\\''s'");
     }
 }

@@ -5,9 +5,12 @@
 //! - [`release`]: Mattermost versions, editions, download URLs and the releases feed;
 //! - [`fetch`]: resumable downloads and OpenPGP + SHA-256 verification;
 //! - [`archive`]: safe extraction of a release tarball into a staging directory;
+//! - [`journal`]: operations as journaled, undoable transactions;
+//! - [`render`]: the systemd unit and nginx site from templates, and config.json edits;
 //! - [`context`]: the outside world (filesystem root, environment) as one value;
 //! - [`report`]: how the core tells the CLI about progress without printing;
 //! - [`exit`]: the stable exit codes;
+//! - [`system`]: users, files, services, packages, PostgreSQL, nginx, SELinux and firewalld;
 //! - [`cli`]: clap, output and progress bars; the only module that prints.
 
 pub mod archive;
@@ -16,5 +19,10 @@ pub mod context;
 pub mod exit;
 pub mod fetch;
 pub mod host;
+pub mod journal;
+pub mod ops;
 pub mod release;
+pub mod render;
 pub mod report;
+pub mod state;
+pub mod system;

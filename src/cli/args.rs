@@ -8,13 +8,16 @@ use crate::host::Arch;
 use crate::release::{DEFAULT_RELEASE_URL, DEFAULT_RELEASES_API, Edition, Version};
 
 /// Install, upgrade and roll back a self-hosted Mattermost server, with verified downloads.
+///
+/// Without a command, `mm-install` runs `mm-install install`, asking its questions on the
+/// terminal.
 #[derive(Debug, Parser)]
 #[command(name = "mm-install", version, about, max_term_width = 100)]
 pub struct Cli {
     #[command(flatten)]
     pub global: GlobalArgs,
     #[command(subcommand)]
-    pub command: Command,
+    pub command: Option<Command>,
 }
 
 /// Flags every command accepts.
@@ -45,6 +48,9 @@ pub struct GlobalArgs {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Install Mattermost on this server (or below --root): PostgreSQL, the release, systemd,
+    /// nginx; then prove it works through nginx.
+    Install(InstallArgs),
     /// Show the operating system, its support level and the facts the installer uses.
     DetectOs(DetectOsArgs),
     /// Download a release and verify its signature and checksum (for air-gapped mirrors).
@@ -76,6 +82,65 @@ pub struct ReleaseSelector {
     pub latest: bool,
 }
 
+/// Which release to install: like [`ReleaseSelector`], but neither flag means the default
+/// version this mm-install ships with.
+#[derive(Debug, Default, Args)]
+#[group(required = false, multiple = false)]
+pub struct OptionalReleaseSelector {
+    /// The Mattermost version (default: the version this mm-install was released with).
+    #[arg(long, value_name = "X.Y.Z")]
+    pub version: Option<Version>,
+    /// The newest stable release listed by --releases-api.
+    #[arg(long)]
+    pub latest: bool,
+}
+
+#[derive(Debug, Default, Args)]
+pub struct InstallArgs {
+    #[command(flatten)]
+    pub release: OptionalReleaseSelector,
+    /// enterprise (default) or team.
+    #[arg(long, value_name = "enterprise|team")]
+    pub edition: Option<Edition>,
+    /// Install for this architecture instead of the host's.
+    #[arg(long, value_name = "amd64|arm64")]
+    pub arch: Option<Arch>,
+    /// The URL users will reach Mattermost at, e.g. https://chat.example.com.
+    #[arg(long, value_name = "URL")]
+    pub site_url: Option<String>,
+    /// Use this existing PostgreSQL (>= 14) instead of installing one locally,
+    /// e.g. postgres://mmuser:PASSWORD@db.example.com:5432/mattermost?sslmode=require.
+    #[arg(long, value_name = "URL", conflicts_with = "no_database")]
+    pub database_url: Option<String>,
+    /// Leave the database unconfigured (only with --root, for images configured at first boot).
+    #[arg(long)]
+    pub no_database: bool,
+    /// TLS certificate (full chain, PEM) for nginx; requires --tls-key.
+    #[arg(long, value_name = "FILE", requires = "tls_key")]
+    pub tls_cert: Option<PathBuf>,
+    /// TLS private key (PEM) for nginx; requires --tls-cert.
+    #[arg(long, value_name = "FILE", requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
+    /// Install from this release tarball instead of downloading (air-gapped servers).
+    #[arg(long, value_name = "FILE", requires = "signature")]
+    pub tarball: Option<PathBuf>,
+    /// The tarball's detached OpenPGP signature (with --tarball).
+    #[arg(long, value_name = "FILE", requires = "tarball")]
+    pub signature: Option<PathBuf>,
+    /// Expected SHA-256 of the tarball.
+    #[arg(long, value_name = "HEX")]
+    pub sha256: Option<String>,
+    /// Install on a platform Mattermost does not support.
+    #[arg(long)]
+    pub allow_unsupported: bool,
+    /// Answer yes to the final confirmation (required without a terminal).
+    #[arg(short, long)]
+    pub yes: bool,
+    /// Print the plan and change nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+}
+
 #[derive(Debug, Args)]
 pub struct DownloadArgs {
     #[command(flatten)]
@@ -95,4 +160,16 @@ pub struct DownloadArgs {
     /// Read the detached signature from FILE instead of <tarball URL>.sig.
     #[arg(long, value_name = "FILE")]
     pub signature: Option<PathBuf>,
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    use super::*;
+
+    #[test]
+    fn the_command_line_definition_is_consistent() {
+        Cli::command().debug_assert();
+    }
 }

@@ -4,7 +4,9 @@ use std::time::Duration;
 
 use anyhow::Context as _;
 
-use super::args::{Cli, Command, DetectOsArgs, DownloadArgs, GlobalArgs, ReleaseSelector};
+use super::args::{
+    Cli, Command, DetectOsArgs, DownloadArgs, GlobalArgs, InstallArgs, ReleaseSelector,
+};
 use super::output::Printer;
 use crate::context::Context;
 use crate::fetch::download::ChecksumSource;
@@ -23,8 +25,10 @@ pub const RETRY_BASE_MS_ENV: &str = "MM_INSTALL_RETRY_BASE_MS";
 /// Run the parsed command line.
 pub fn run(cli: Cli, printer: &Printer) -> anyhow::Result<()> {
     match cli.command {
-        Command::DetectOs(args) => detect_os(&cli.global, args, printer),
-        Command::Download(args) => download(&cli.global, args, printer),
+        None => super::install::run(&cli.global, InstallArgs::default(), printer),
+        Some(Command::Install(args)) => super::install::run(&cli.global, args, printer),
+        Some(Command::DetectOs(args)) => detect_os(&cli.global, args, printer),
+        Some(Command::Download(args)) => download(&cli.global, args, printer),
     }
 }
 
@@ -81,13 +85,23 @@ fn download(global: &GlobalArgs, args: DownloadArgs, printer: &Printer) -> anyho
 }
 
 /// The version named on the command line, or the newest one from the releases feed.
-fn resolve_version(
+pub fn resolve_version(
     client: &HttpClient,
     global: &GlobalArgs,
     selector: &ReleaseSelector,
     reporter: &dyn Reporter,
 ) -> anyhow::Result<Version> {
-    match &selector.version {
+    latest_or(client, global, selector.version.as_ref(), reporter)
+}
+
+/// `version` when given, otherwise the newest release from the feed.
+pub fn latest_or(
+    client: &HttpClient,
+    global: &GlobalArgs,
+    version: Option<&Version>,
+    reporter: &dyn Reporter,
+) -> anyhow::Result<Version> {
+    match version {
         Some(version) => Ok(version.clone()),
         None => {
             let version = newest_release(client, &global.releases_api, reporter)?;
@@ -98,7 +112,7 @@ fn resolve_version(
 }
 
 /// The embedded Mattermost key plus every `--keyring` file.
-fn keyring(global: &GlobalArgs) -> anyhow::Result<Keyring> {
+pub fn keyring(global: &GlobalArgs) -> anyhow::Result<Keyring> {
     let mut keyring = Keyring::mattermost()?;
     for path in &global.keyring {
         keyring.add_file(path)?;
@@ -106,7 +120,7 @@ fn keyring(global: &GlobalArgs) -> anyhow::Result<Keyring> {
     Ok(keyring)
 }
 
-fn http_client() -> anyhow::Result<HttpClient> {
+pub fn http_client() -> anyhow::Result<HttpClient> {
     let mut retry = RetryPolicy::default();
     if let Ok(text) = std::env::var(RETRY_BASE_MS_ENV) {
         let millis: u64 = text.parse().with_context(|| {

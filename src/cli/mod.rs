@@ -4,7 +4,9 @@
 
 mod args;
 mod commands;
+mod install;
 mod output;
+mod prompt;
 
 use clap::Parser;
 
@@ -12,6 +14,8 @@ use crate::archive::ArchiveError;
 use crate::exit::{Diagnostic, ExitCode};
 use crate::fetch::FetchError;
 use crate::host::HostError;
+use crate::journal::JournalError;
+use crate::ops::install::InstallError;
 use crate::release::ReleaseError;
 
 pub use args::Cli;
@@ -27,6 +31,17 @@ pub fn main() -> std::process::ExitCode {
             printer.error(&format!("{err:#}"), hint.as_deref());
             code.into()
         }
+    }
+}
+
+/// A command line that cannot work (a missing answer without a terminal, for example): exit 2.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct UsageError(pub String);
+
+impl Diagnostic for UsageError {
+    fn exit_code(&self) -> ExitCode {
+        ExitCode::Usage
     }
 }
 
@@ -46,6 +61,15 @@ fn diagnose(err: &anyhow::Error) -> (ExitCode, Option<String>) {
             return of(e);
         }
         if let Some(e) = cause.downcast_ref::<ArchiveError>() {
+            return of(e);
+        }
+        if let Some(e) = cause.downcast_ref::<InstallError>() {
+            return of(e);
+        }
+        if let Some(e) = cause.downcast_ref::<JournalError>() {
+            return of(e);
+        }
+        if let Some(e) = cause.downcast_ref::<UsageError>() {
             return of(e);
         }
     }

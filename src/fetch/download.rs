@@ -165,6 +165,14 @@ fn load_signature(
     }
 }
 
+fn read_signature(path: &Path) -> Result<ReleaseSignature, FetchError> {
+    let bytes = fs_err::read(path)?;
+    Ok(ReleaseSignature::parse(
+        &bytes,
+        &path.display().to_string(),
+    )?)
+}
+
 fn load_checksum(
     client: &HttpClient,
     request: &DownloadRequest,
@@ -305,6 +313,22 @@ fn parse_content_range(value: &str) -> Option<(u64, Option<u64>)> {
     let (span, total) = range.split_once('/')?;
     let start = span.split_once('-')?.0.trim().parse().ok()?;
     Some((start, total.trim().parse().ok()))
+}
+
+/// Verify a tarball already on disk (an air-gapped install's `--tarball FILE --signature FILE`)
+/// against `keyring` and, when given, a SHA-256.
+pub fn verify_local_file(
+    keyring: &Keyring,
+    tarball: &Path,
+    signature: &Path,
+    expected_sha256: Option<&str>,
+) -> Result<Verified, FetchError> {
+    let mut verifier = StreamVerifier::new(keyring, read_signature(signature)?)?;
+    verifier.update_from(fs_err::File::open(tarball)?)?;
+    let expected = expected_sha256
+        .map(|hex| super::parse_sha256(hex, "--sha256"))
+        .transpose()?;
+    Ok(verifier.finish(tarball, expected.as_deref())?)
 }
 
 #[cfg(test)]

@@ -7,7 +7,10 @@ pub mod http;
 pub mod keyring;
 pub mod verify;
 
-pub use download::{DownloadRequest, Downloaded, SignatureSource, download_release};
+pub use download::{
+    ChecksumSource, DownloadRequest, Downloaded, SignatureSource, download_release,
+    verify_local_file,
+};
 pub use http::{HttpClient, RetryPolicy};
 pub use keyring::{Keyring, MATTERMOST_RELEASE_KEY_FINGERPRINT};
 pub use verify::{VerifyError, parse_sha256};

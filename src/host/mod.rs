@@ -8,7 +8,7 @@ use crate::context::Context;
 use crate::exit::{Diagnostic, ExitCode};
 
 /// Declares a field-less enum whose variants are named by fixed lowercase keywords, used as is
-/// in JSON output (`Serialize`) and in text output (`Display`), so the two never disagree.
+/// in JSON (`Serialize`, `Deserialize`) and in text output (`Display`), so they never disagree.
 macro_rules! keyword_enum {
     (
         $(#[$meta:meta])*
@@ -40,6 +40,16 @@ macro_rules! keyword_enum {
         impl serde::Serialize for $name {
             fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
                 serializer.serialize_str(self.as_str())
+            }
+        }
+
+        impl<'de> serde::Deserialize<'de> for $name {
+            fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+                let keyword = <std::borrow::Cow<'de, str>>::deserialize(deserializer)?;
+                match keyword.as_ref() {
+                    $( $keyword => Ok($name::$variant), )+
+                    other => Err(serde::de::Error::unknown_variant(other, &[$($keyword),+])),
+                }
             }
         }
     };

@@ -11,6 +11,10 @@ pub use version::Version;
 
 use crate::exit::{Diagnostic, ExitCode};
 
+/// The Mattermost version installed when none is given. Shipping a security release is this
+/// one-line change (see docs/releasing.md); nothing else names a default version.
+pub const DEFAULT_VERSION: &str = "11.10.0";
+
 /// What can go wrong while naming or discovering a release.
 #[derive(Debug, thiserror::Error)]
 pub enum ReleaseError {

@@ -7,4 +7,6 @@
 mod common;
 mod detect_os;
 mod download;
+mod install_root;
 mod mirror;
+mod render;

@@ -91,7 +91,7 @@ pub fn release_tarball(version: &str, payload_bytes: usize) -> Vec<u8> {
         (
             "mattermost/config/config.json",
             0o600,
-            br#"{"ServiceSettings":{"SiteURL":""}}"#.to_vec(),
+            CONFIG_JSON.as_bytes().to_vec(),
         ),
         (
             "mattermost/client/root.html",
@@ -125,6 +125,65 @@ pub fn release_tarball(version: &str, payload_bytes: usize) -> Vec<u8> {
             .append_data(&mut header, path, data.as_slice())
             .expect("tar file");
     }
+    builder
+        .into_inner()
+        .expect("finish tar")
+        .finish()
+        .expect("finish gzip")
+}
+
+/// A trimmed `config.json` shaped like the one in Mattermost's tarball (4-space indents, the
+/// sections and keys the installer edits among others it must leave alone).
+pub const CONFIG_JSON: &str = r#"{
+    "ServiceSettings": {
+        "SiteURL": "",
+        "WebsocketURL": "",
+        "ListenAddress": ":8065",
+        "ConnectionSecurity": "",
+        "EnableCustomEmoji": true
+    },
+    "TeamSettings": {
+        "SiteName": "Mattermost",
+        "MaxUsersPerTeam": 50,
+        "EnableOpenServer": false
+    },
+    "SqlSettings": {
+        "DriverName": "postgres",
+        "DataSource": "postgres://mmuser:mostest@localhost/mattermost_test?sslmode=disable\u0026connect_timeout=10\u0026binary_parameters=yes",
+        "MaxIdleConns": 20
+    },
+    "LogSettings": {
+        "EnableConsole": true,
+        "ConsoleLevel": "INFO"
+    },
+    "FileSettings": {
+        "DriverName": "local",
+        "Directory": "./data/",
+        "MaxFileSize": 104857600
+    },
+    "PluginSettings": {
+        "Enable": true,
+        "Directory": "./plugins",
+        "ClientDirectory": "./client/plugins"
+    }
+}
+"#;
+
+/// A signed-looking release whose archive tries to write outside its tree.
+pub fn hostile_tarball() -> Vec<u8> {
+    let encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    let mut builder = tar::Builder::new(encoder);
+    let mut add = |name: &[u8], data: &[u8]| {
+        let mut header = tar::Header::new_gnu();
+        header.as_old_mut().name[..name.len()].copy_from_slice(name);
+        header.set_mode(0o755);
+        header.set_size(data.len() as u64);
+        header.set_entry_type(tar::EntryType::Regular);
+        header.set_cksum();
+        builder.append(&header, data).expect("tar entry");
+    };
+    add(b"mattermost/bin/mattermost", b"#!/bin/sh\n");
+    add(b"mattermost/../../../../etc/evil", b"owned\n");
     builder
         .into_inner()
         .expect("finish tar")

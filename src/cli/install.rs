@@ -1,0 +1,242 @@
+//! `mm-install install` (and bare `mm-install`): gather the answers (flags, or questions on a
+//! terminal), run the pre-flight checks, show the plan, confirm, install, and print what the
+//! admin still has to do to be production-ready.
+
+use std::path::Path;
+
+use super::UsageError;
+use super::args::{GlobalArgs, InstallArgs};
+use super::commands::{http_client, keyring, latest_or};
+use super::output::Printer;
+use super::prompt::Asker;
+use crate::context::Context;
+use crate::host::Arch;
+use crate::ops::install::{self, DatabaseChoice, InstallOptions, TarballSource};
+use crate::release::{Artifact, DEFAULT_VERSION, Edition, Version};
+use crate::render::TlsFiles;
+use crate::report::Reporter;
+
+/// Run the install command.
+pub fn run(global: &GlobalArgs, args: InstallArgs, printer: &Printer) -> anyhow::Result<()> {
+    let ctx = Context::new(&global.root);
+    let asker = Asker::new(args.yes);
+    let options = gather_options(global, &args, &asker, printer)?;
+    let platform = install::preflight(&ctx, &options, printer)?;
+    let plan = install::plan(&ctx, platform, &options)?;
+    let mut text = format!(
+        "plan: install Mattermost {} ({}, {}) on {}{}\n",
+        options.artifact.version,
+        options.artifact.edition,
+        options.artifact.arch,
+        plan.platform.pretty_name,
+        if ctx.is_live_system() {
+            String::new()
+        } else {
+            format!(" below {}", ctx.root().display())
+        }
+    );
+    for (number, step) in plan.steps.iter().enumerate() {
+        text.push_str(&format!(
+            "  {:>2}. {}\n",
+            number + 1,
+            step.description(&options)
+        ));
+    }
+    if args.dry_run {
+        printer.data(text.trim_end());
+        return Ok(());
+    }
+    printer.step(text.trim_end());
+    if !args.yes {
+        if !asker.is_interactive() {
+            return Err(UsageError(
+                "pass --yes to install without a terminal (review the plan with --dry-run first)"
+                    .into(),
+            )
+            .into());
+        }
+        if !asker.confirm("Install now?", false)? {
+            return Err(UsageError("cancelled; nothing was changed".into()).into());
+        }
+    }
+    let client = http_client()?;
+    let keyring = keyring(global)?;
+    let report = install::execute(&ctx, &plan, &options, &client, &keyring, printer)?;
+    for warning in &report.warnings {
+        printer.warn(warning);
+    }
+    printer.step(&summary(
+        &ctx,
+        &options,
+        &plan.platform,
+        report.version_id.as_deref(),
+    ));
+    printer.data(&format!(
+        "installed Mattermost {}",
+        report.installation.version
+    ));
+    Ok(())
+}
+
+/// The options from flags, questions on a terminal, and defaults.
+fn gather_options(
+    global: &GlobalArgs,
+    args: &InstallArgs,
+    asker: &Asker,
+    reporter: &dyn Reporter,
+) -> anyhow::Result<InstallOptions> {
+    let site_url = asker.text(
+        args.site_url.clone(),
+        "--site-url URL",
+        "Site URL users will reach Mattermost at (e.g. https://chat.example.com)",
+    )?;
+    let edition = match args.edition {
+        Some(edition) => edition,
+        None => [Edition::Enterprise, Edition::Team][asker.choose(
+            "Edition",
+            &[
+                "Enterprise (default; free without a licence)",
+                "Team (MIT licensed)",
+            ],
+        )?],
+    };
+    let database = if let Some(url) = &args.database_url {
+        DatabaseChoice::External(url.clone())
+    } else if args.no_database {
+        DatabaseChoice::Skip
+    } else if asker.choose(
+        "Database",
+        &[
+            "install PostgreSQL on this server",
+            "use an existing PostgreSQL server",
+        ],
+    )? == 1
+    {
+        DatabaseChoice::External(asker.text(
+            None,
+            "--database-url URL",
+            "PostgreSQL URL (postgres://user:password@host:5432/db?sslmode=require)",
+        )?)
+    } else {
+        DatabaseChoice::Local
+    };
+    let tls = match (&args.tls_cert, &args.tls_key) {
+        (Some(certificate), Some(key)) => Some(TlsFiles {
+            certificate: certificate.clone(),
+            key: key.clone(),
+        }),
+        _ if asker.is_interactive()
+            && asker.confirm(
+                "Configure TLS in nginx with an existing certificate and key?",
+                false,
+            )? =>
+        {
+            Some(TlsFiles {
+                certificate: asker.path("--tls-cert FILE", "Certificate file (full chain, PEM)")?,
+                key: asker.path("--tls-key FILE", "Private key file (PEM)")?,
+            })
+        }
+        _ => None,
+    };
+    let arch = match args.arch {
+        Some(arch) => arch,
+        None => Arch::host()?,
+    };
+    let version = match (&args.tarball, &args.release.version, args.release.latest) {
+        (_, Some(version), _) => version.clone(),
+        (Some(tarball), None, _) => version_from_file_name(tarball)?,
+        (None, None, true) => latest_or(&http_client()?, global, None, reporter)?,
+        (None, None, false) => DEFAULT_VERSION.parse()?,
+    };
+    let source = match (&args.tarball, &args.signature) {
+        (Some(tarball), Some(signature)) => TarballSource::Local {
+            tarball: tarball.clone(),
+            signature: signature.clone(),
+            sha256: args.sha256.clone(),
+        },
+        _ => TarballSource::Mirror {
+            release_url: global.release_url.clone(),
+            sha256: args.sha256.clone(),
+        },
+    };
+    Ok(InstallOptions {
+        artifact: Artifact {
+            version,
+            edition,
+            arch,
+        },
+        source,
+        site_url: site_url.trim_end_matches('/').to_string(),
+        database,
+        tls,
+        allow_unsupported: args.allow_unsupported,
+    })
+}
+
+/// `mattermost[-team]-X.Y.Z-linux-ARCH.tar.gz` → X.Y.Z.
+fn version_from_file_name(tarball: &Path) -> anyhow::Result<Version> {
+    let name = tarball
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let version = name
+        .strip_prefix("mattermost-")
+        .map(|rest| rest.strip_prefix("team-").unwrap_or(rest))
+        .and_then(|rest| rest.split("-linux-").next())
+        .and_then(|text| text.parse::<Version>().ok());
+    version.ok_or_else(|| {
+        UsageError(format!(
+            "cannot tell the version from the file name {name}; pass --version X.Y.Z with --tarball"
+        ))
+        .into()
+    })
+}
+
+/// What was installed, and what the admin still has to do.
+fn summary(
+    ctx: &Context,
+    options: &InstallOptions,
+    platform: &crate::host::Platform,
+    version_id: Option<&str>,
+) -> String {
+    let mut text = format!("Mattermost {} is installed", options.artifact.version);
+    if ctx.is_live_system() {
+        let url = if options.site_url.is_empty() {
+            "http://<this server>".to_string()
+        } else {
+            options.site_url.clone()
+        };
+        text.push_str(&format!(" and answering at {url}"));
+        if let Some(version_id) = version_id {
+            text.push_str(&format!(
+                " (X-Version-Id {version_id}; websocket through nginx: OK)"
+            ));
+        }
+    } else {
+        text.push_str(&format!(
+            " below {} (enabled, not started)",
+            ctx.root().display()
+        ));
+    }
+    text.push('.');
+    if let Some(statement) = &platform.statement {
+        text.push_str(&format!("\n{statement}"));
+    }
+    text.push_str("\n\nTo make this server production-ready:");
+    let mut checklist = Vec::new();
+    if options.tls.is_none() {
+        checklist.push("serve it over TLS: get a certificate (e.g. certbot --nginx) or re-run with --tls-cert/--tls-key".to_string());
+    }
+    checklist.extend([
+        "create the first account now: the first user becomes the system admin".to_string(),
+        "configure SMTP (System Console > Environment > SMTP) so invitations and notifications are emailed".into(),
+        format!("back up the database and {}/data, {}/config and {}/plugins regularly", install::INSTALL_DIR, install::INSTALL_DIR, install::INSTALL_DIR),
+        "allow only ports 80 and 443 through the firewall (Mattermost itself listens on 127.0.0.1:8065 only)".into(),
+        "subscribe to Mattermost's security-updates mailing list: https://mattermost.com/security-updates/".into(),
+    ]);
+    for item in checklist {
+        text.push_str(&format!("\n  - {item}"));
+    }
+    text.push_str("\nPlease see https://docs.mattermost.com for official documentation.");
+    text
+}

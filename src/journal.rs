@@ -1,0 +1,435 @@
+//! Operations as journaled transactions (rustup's `transaction.rs` is the model): before each
+//! change to the server, the way to undo it is written to `/var/lib/mm-install/journal.json`
+//! and fsync'd; after it, the step is marked done. A failed operation undoes its recorded steps
+//! in reverse. A run that was killed leaves the journal behind, and the next run of any command
+//! finds it and undoes the unfinished operation before doing anything else.
+
+use std::path::PathBuf;
+
+use serde::{Deserialize, Serialize};
+
+use crate::context::Context;
+use crate::exit::{Diagnostic, ExitCode};
+use crate::host::PackageManager;
+use crate::report::Reporter;
+use crate::system::{self, SystemError, files};
+
+/// The journal's path below the root.
+pub const JOURNAL_PATH: &str = "/var/lib/mm-install/journal.json";
+
+/// How to take one change back. Paths are system paths, resolved under the root at undo time.
+/// Every undo is idempotent: undoing a change that never happened is harmless.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "undo", rename_all = "snake_case")]
+pub enum Undo {
+    /// Nothing to undo (a check, or a change undone by a later step's undo).
+    Nothing,
+    /// Remove a file, symlink or directory tree that the step created.
+    RemovePath { path: PathBuf },
+    /// Put back a file the step replaced: `backup: Some(b)` means the file existed and `b` is
+    /// moved back over it if the step got as far as making `b`; `backup: None` means there was
+    /// no file before, so it is removed.
+    RestoreFile {
+        path: PathBuf,
+        backup: Option<PathBuf>,
+    },
+    /// Remove the system user and group the step created.
+    RemoveUser { name: String },
+    /// Remove the packages the step installed.
+    RemovePackages {
+        manager: PackageManager,
+        packages: Vec<String>,
+    },
+    /// Drop the database the step created.
+    DropDatabase { name: String },
+    /// Drop the role the step created.
+    DropRole { name: String },
+    /// Put a role's previous password (hash) back.
+    RestoreRolePassword { role: String, hash: Option<String> },
+    /// Run `systemctl <args>` (e.g. `disable mattermost.service`, `stop …`, `daemon-reload`).
+    Systemctl { args: Vec<String> },
+    /// Set an SELinux boolean back.
+    SelinuxBoolean { name: String, on: bool },
+    /// Remove the SELinux label rule for `<install_dir>/bin`.
+    SelinuxUnlabel { install_dir: String },
+    /// Close a firewalld service again.
+    FirewallClose { service: String },
+    /// Several undos, applied in the order given.
+    Many { undos: Vec<Undo> },
+}
+
+impl Undo {
+    /// Take the change back.
+    pub fn apply(&self, ctx: &Context) -> Result<(), SystemError> {
+        match self {
+            Undo::Nothing => Ok(()),
+            Undo::RemovePath { path } => Ok(files::remove_if_exists(&ctx.path(path))?),
+            Undo::RestoreFile { path, backup } => match backup {
+                Some(backup) if ctx.path(backup).exists() => {
+                    Ok(fs_err::rename(ctx.path(backup), ctx.path(path))?)
+                }
+                Some(_) => Ok(()),
+                None => Ok(files::remove_if_exists(&ctx.path(path))?),
+            },
+            Undo::RemoveUser { name } => system::users::remove_system_user(ctx, name),
+            Undo::RemovePackages { manager, packages } => {
+                system::packages::remove(ctx, *manager, packages)
+            }
+            Undo::DropDatabase { name } => system::postgres::drop_database(ctx, name),
+            Undo::DropRole { name } => system::postgres::drop_role(ctx, name),
+            Undo::RestoreRolePassword { role, hash } => {
+                system::postgres::set_role_password(ctx, role, hash.as_deref())
+            }
+            Undo::Systemctl { args } => {
+                let args: Vec<&str> = args.iter().map(String::as_str).collect();
+                system::services::systemctl(ctx, &args)
+            }
+            Undo::SelinuxBoolean { name, on } => {
+                system::security::set_selinux_boolean(ctx, name, *on)
+            }
+            Undo::SelinuxUnlabel { install_dir } => {
+                system::security::unlabel_binaries(ctx, install_dir)
+            }
+            Undo::FirewallClose { service } => {
+                system::security::set_firewall_service(ctx, service, false)
+            }
+            Undo::Many { undos } => undos.iter().try_for_each(|undo| undo.apply(ctx)),
+        }
+    }
+}
+
+/// One recorded step.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Entry {
+    pub description: String,
+    pub undo: Undo,
+    /// `false` while the step runs: it may have been half done when the process died.
+    pub done: bool,
+}
+
+/// The journal file's content.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Journal {
+    /// `install`, `upgrade`, `rollback`.
+    pub operation: String,
+    /// The process that wrote it, for messages.
+    pub pid: u32,
+    pub entries: Vec<Entry>,
+}
+
+/// What can go wrong with the journal itself or with undoing.
+#[derive(Debug, thiserror::Error)]
+pub enum JournalError {
+    #[error("cannot write the journal {path}: {source}")]
+    Write {
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("the journal {path} is unreadable: {reason}")]
+    Corrupt { path: String, reason: String },
+    #[error("undoing the {operation} failed; the server needs manual attention:\n{failures}")]
+    UndoFailed { operation: String, failures: String },
+}
+
+impl Diagnostic for JournalError {
+    fn exit_code(&self) -> ExitCode {
+        match self {
+            JournalError::UndoFailed { .. } => ExitCode::ManualAttention,
+            _ => ExitCode::Failure,
+        }
+    }
+
+    fn hint(&self) -> Option<String> {
+        match self {
+            JournalError::UndoFailed { .. } => Some(format!(
+                "fix each listed step by hand; {JOURNAL_PATH} still lists what is left, and the next mm-install run retries it"
+            )),
+            JournalError::Corrupt { path, .. } => Some(format!(
+                "inspect {path}; move it away once the server is in a known state"
+            )),
+            JournalError::Write { .. } => None,
+        }
+    }
+}
+
+/// An operation in progress.
+pub struct Transaction<'a> {
+    ctx: &'a Context,
+    journal: Journal,
+}
+
+impl<'a> Transaction<'a> {
+    /// Start `operation`. The caller has already run [`recover`], so no journal exists.
+    pub fn begin(ctx: &'a Context, operation: &str) -> Result<Self, JournalError> {
+        let transaction = Transaction {
+            ctx,
+            journal: Journal {
+                operation: operation.to_string(),
+                pid: std::process::id(),
+                entries: Vec::new(),
+            },
+        };
+        transaction.save()?;
+        Ok(transaction)
+    }
+
+    /// Run one change: record `undo` first, then `run`, then mark the step done. If `run`
+    /// fails its undo stays recorded (the step may be half done) and the error is returned;
+    /// the caller then calls [`Transaction::rollback`].
+    pub fn step<T, E>(
+        &mut self,
+        reporter: &dyn Reporter,
+        description: &str,
+        undo: Undo,
+        run: impl FnOnce() -> Result<T, E>,
+    ) -> Result<T, StepError<E>> {
+        reporter.step(description);
+        self.journal.entries.push(Entry {
+            description: description.to_string(),
+            undo,
+            done: false,
+        });
+        self.save().map_err(StepError::Journal)?;
+        let value = run().map_err(StepError::Step)?;
+        if let Some(entry) = self.journal.entries.last_mut() {
+            entry.done = true;
+        }
+        self.save().map_err(StepError::Journal)?;
+        Ok(value)
+    }
+
+    /// Undo every recorded step in reverse and remove the journal.
+    pub fn rollback(self, reporter: &dyn Reporter) -> Result<(), JournalError> {
+        undo_all(self.ctx, self.journal, reporter)
+    }
+
+    /// Keep every change: the operation is complete.
+    pub fn commit(self) -> Result<(), JournalError> {
+        remove_journal(self.ctx)
+    }
+
+    fn save(&self) -> Result<(), JournalError> {
+        save(self.ctx, &self.journal)
+    }
+}
+
+/// A step failed, or the journal could not record it.
+#[derive(Debug)]
+pub enum StepError<E> {
+    Step(E),
+    Journal(JournalError),
+}
+
+fn save(ctx: &Context, journal: &Journal) -> Result<(), JournalError> {
+    let path = ctx.path(JOURNAL_PATH);
+    let write_error = |source| JournalError::Write {
+        path: path.display().to_string(),
+        source,
+    };
+    let text = serde_json::to_vec_pretty(journal)
+        .map_err(|err| write_error(std::io::Error::other(err)))?;
+    files::write_atomic(&path, &text, 0o600).map_err(write_error)
+}
+
+fn remove_journal(ctx: &Context) -> Result<(), JournalError> {
+    let path = ctx.path(JOURNAL_PATH);
+    files::remove_if_exists(&path).map_err(|source| JournalError::Write {
+        path: path.display().to_string(),
+        source,
+    })
+}
+
+/// Undo `journal`'s steps in reverse, keeping the journal up to date so an interrupted undo is
+/// resumed by the next run; remove it when everything is undone.
+fn undo_all(
+    ctx: &Context,
+    mut journal: Journal,
+    reporter: &dyn Reporter,
+) -> Result<(), JournalError> {
+    let mut failures = Vec::new();
+    // Steps whose undo failed, latest first; they stay in the journal for a later retry.
+    let mut failed: Vec<Entry> = Vec::new();
+    while let Some(entry) = journal.entries.pop() {
+        if entry.undo != Undo::Nothing {
+            reporter.step(&format!("undoing: {}", entry.description));
+        }
+        if let Err(err) = entry.undo.apply(ctx) {
+            failures.push(format!("- {}: {err}", entry.description));
+            failed.push(entry);
+        }
+        let mut remaining = journal.clone();
+        remaining.entries.extend(failed.iter().rev().cloned());
+        save(ctx, &remaining)?;
+    }
+    if failures.is_empty() {
+        remove_journal(ctx)
+    } else {
+        Err(JournalError::UndoFailed {
+            operation: journal.operation,
+            failures: failures.join("\n"),
+        })
+    }
+}
+
+/// If an earlier run left a journal (it was killed, or its undo failed), undo what it recorded.
+/// Returns the interrupted operation's name when there was one.
+pub fn recover(ctx: &Context, reporter: &dyn Reporter) -> Result<Option<String>, JournalError> {
+    let path = ctx.path(JOURNAL_PATH);
+    let text = match fs_err::read(&path) {
+        Ok(text) => text,
+        Err(err) if err.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(err) => {
+            return Err(JournalError::Corrupt {
+                path: path.display().to_string(),
+                reason: err.to_string(),
+            });
+        }
+    };
+    let journal: Journal = serde_json::from_slice(&text).map_err(|err| JournalError::Corrupt {
+        path: path.display().to_string(),
+        reason: err.to_string(),
+    })?;
+    let operation = journal.operation.clone();
+    reporter.warn(&format!(
+        "an earlier {operation} (pid {}) did not finish; undoing its {} recorded step(s) first",
+        journal.pid,
+        journal.entries.len()
+    ));
+    undo_all(ctx, journal, reporter)?;
+    Ok(Some(operation))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::report::Silent;
+
+    fn ctx() -> (tempfile::TempDir, Context) {
+        let dir = tempfile::tempdir().unwrap();
+        let ctx = Context::new(dir.path());
+        (dir, ctx)
+    }
+
+    #[test]
+    fn a_failed_operation_undoes_its_steps_in_reverse() {
+        let (dir, ctx) = ctx();
+        let mut tx = Transaction::begin(&ctx, "install").unwrap();
+        let created = dir.path().join("opt/mattermost");
+        tx.step(
+            &Silent,
+            "create the tree",
+            Undo::RemovePath {
+                path: "/opt/mattermost".into(),
+            },
+            || fs_err::create_dir_all(&created),
+        )
+        .unwrap();
+        let file = dir.path().join("etc/app.conf");
+        fs_err::create_dir_all(file.parent().unwrap()).unwrap();
+        fs_err::write(&file, "original").unwrap();
+        let backup = files::backup(&file).unwrap();
+        let undo = Undo::RestoreFile {
+            path: "/etc/app.conf".into(),
+            backup: Some(backup.strip_prefix(dir.path()).unwrap().to_path_buf()),
+        };
+        tx.step(&Silent, "edit the config", undo, || {
+            fs_err::write(&file, "changed")
+        })
+        .unwrap();
+        let failed: Result<(), StepError<&str>> =
+            tx.step(&Silent, "a step that fails", Undo::Nothing, || Err("boom"));
+        assert!(matches!(failed, Err(StepError::Step("boom"))));
+        tx.rollback(&Silent).unwrap();
+        assert!(!created.exists());
+        assert_eq!(fs_err::read_to_string(&file).unwrap(), "original");
+        assert!(!ctx.path(JOURNAL_PATH).exists());
+    }
+
+    #[test]
+    fn a_journal_left_by_a_killed_run_is_undone_by_the_next_run() {
+        let (dir, ctx) = ctx();
+        let mut tx = Transaction::begin(&ctx, "install").unwrap();
+        let created = dir.path().join("opt/mattermost");
+        tx.step(
+            &Silent,
+            "create",
+            Undo::RemovePath {
+                path: "/opt/mattermost".into(),
+            },
+            || fs_err::create_dir_all(&created),
+        )
+        .unwrap();
+        std::mem::forget(tx); // the process "dies" here
+        assert!(created.exists());
+        assert_eq!(recover(&ctx, &Silent).unwrap().as_deref(), Some("install"));
+        assert!(!created.exists());
+        assert_eq!(recover(&ctx, &Silent).unwrap(), None);
+    }
+
+    #[test]
+    fn every_undo_survives_the_journal_file() {
+        let undo = Undo::Many {
+            undos: vec![
+                Undo::RemovePath {
+                    path: "/opt/mattermost".into(),
+                },
+                Undo::RestoreFile {
+                    path: "/etc/x".into(),
+                    backup: None,
+                },
+                Undo::RemovePackages {
+                    manager: PackageManager::Dnf,
+                    packages: vec!["nginx".into()],
+                },
+                Undo::RestoreRolePassword {
+                    role: "mmuser".into(),
+                    hash: Some("SCRAM-SHA-256$x".into()),
+                },
+                Undo::Many {
+                    undos: vec![Undo::Nothing],
+                },
+            ],
+        };
+        let text = serde_json::to_string(&undo).unwrap();
+        assert_eq!(serde_json::from_str::<Undo>(&text).unwrap(), undo);
+    }
+
+    #[test]
+    fn a_commit_keeps_the_changes_and_removes_the_journal() {
+        let (dir, ctx) = ctx();
+        let mut tx = Transaction::begin(&ctx, "install").unwrap();
+        let created = dir.path().join("opt/mattermost");
+        tx.step(
+            &Silent,
+            "create",
+            Undo::RemovePath {
+                path: "/opt/mattermost".into(),
+            },
+            || fs_err::create_dir_all(&created),
+        )
+        .unwrap();
+        tx.commit().unwrap();
+        assert!(created.exists());
+        assert_eq!(recover(&ctx, &Silent).unwrap(), None);
+    }
+
+    #[test]
+    fn an_undo_that_fails_keeps_the_journal_and_asks_for_attention() {
+        use std::sync::Arc;
+        let (_dir, ctx) = ctx();
+        let runner = Arc::new(crate::system::fake::FakeRunner::default());
+        runner.answer("systemctl", 1, "");
+        let ctx = ctx.with_runner(runner);
+        let mut tx = Transaction::begin(&ctx, "install").unwrap();
+        let undo = Undo::Systemctl {
+            args: vec!["disable".into(), "mattermost.service".into()],
+        };
+        tx.step(&Silent, "enable the service", undo, || Ok::<_, ()>(()))
+            .unwrap();
+        let err = tx.rollback(&Silent).unwrap_err();
+        assert_eq!(err.exit_code(), ExitCode::ManualAttention);
+        assert!(err.to_string().contains("enable the service"), "{err}");
+        assert!(ctx.path(JOURNAL_PATH).exists());
+    }
+}

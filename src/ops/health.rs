@@ -1,0 +1,189 @@
+//! Proof that a server works the way users reach it: through nginx, `/api/v4/system/ping`
+//! answers `{"status":"OK"}` with the expected version in `X-Version-Id`, and a websocket
+//! handshake to `/api/v4/websocket` is answered with `101 Switching Protocols` (a proxy that
+//! drops the `Upgrade`/`Connection` headers is exactly what gives users the red
+//! "Mattermost unreachable" bar).
+
+use std::io::{BufRead, BufReader, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::time::{Duration, Instant};
+
+use crate::exit::{Diagnostic, ExitCode};
+use crate::release::Version;
+use crate::report::Reporter;
+
+/// Where to knock: the proxy's address and the `Host` it serves.
+#[derive(Clone, Debug)]
+pub struct Probe {
+    pub address: SocketAddr,
+    pub host: String,
+}
+
+/// A failed health check.
+#[derive(Debug, thiserror::Error)]
+pub enum HealthError {
+    #[error("{what} through {address} (Host: {host}) failed: {detail}")]
+    Failed {
+        what: &'static str,
+        address: SocketAddr,
+        host: String,
+        detail: String,
+    },
+}
+
+impl Diagnostic for HealthError {
+    fn exit_code(&self) -> ExitCode {
+        ExitCode::Failure
+    }
+
+    fn hint(&self) -> Option<String> {
+        Some("see `journalctl -u mattermost` and `journalctl -u nginx`; a websocket failure usually means the proxy drops the Upgrade/Connection headers".into())
+    }
+}
+
+/// What the checks saw.
+#[derive(Clone, Debug)]
+pub struct Healthy {
+    /// The `X-Version-Id` header (`<version>.<build>.<hash>.<licensed>`).
+    pub version_id: String,
+}
+
+/// Ping, then the websocket handshake, retrying both for up to `patience` while the server
+/// finishes starting.
+pub fn check(
+    probe: &Probe,
+    expected: &Version,
+    patience: Duration,
+    reporter: &dyn Reporter,
+) -> Result<Healthy, HealthError> {
+    reporter.step(&format!(
+        "checking http://{}/api/v4/system/ping (Host: {})",
+        probe.address, probe.host
+    ));
+    let deadline = Instant::now() + patience;
+    let version_id = retry_until(deadline, || ping(probe, expected))?;
+    reporter.step(&format!(
+        "checking a websocket handshake through http://{}/api/v4/websocket",
+        probe.address
+    ));
+    retry_until(deadline, || websocket(probe))?;
+    Ok(Healthy { version_id })
+}
+
+fn retry_until<T>(
+    deadline: Instant,
+    mut attempt: impl FnMut() -> Result<T, HealthError>,
+) -> Result<T, HealthError> {
+    loop {
+        match attempt() {
+            Ok(value) => return Ok(value),
+            Err(err) if Instant::now() >= deadline => return Err(err),
+            Err(_) => std::thread::sleep(Duration::from_millis(500)),
+        }
+    }
+}
+
+/// An HTTP answer: status line, lower-cased header names with values, body.
+struct Answer {
+    status: String,
+    headers: Vec<(String, String)>,
+    body: String,
+}
+
+/// Send one HTTP/1.1 request and read the status line and headers (and the body if
+/// `read_body`).
+fn exchange(probe: &Probe, request: &str, read_body: bool) -> std::io::Result<Answer> {
+    let mut stream = TcpStream::connect_timeout(&probe.address, Duration::from_secs(5))?;
+    stream.set_read_timeout(Some(Duration::from_secs(10)))?;
+    stream.write_all(request.as_bytes())?;
+    let mut reader = BufReader::new(stream);
+    let mut status = String::new();
+    reader.read_line(&mut status)?;
+    let mut headers = Vec::new();
+    loop {
+        let mut line = String::new();
+        if reader.read_line(&mut line)? == 0 || line.trim().is_empty() {
+            break;
+        }
+        if let Some((name, value)) = line.split_once(':') {
+            headers.push((name.trim().to_ascii_lowercase(), value.trim().to_string()));
+        }
+    }
+    let mut body = String::new();
+    if read_body {
+        std::io::Read::read_to_string(&mut reader, &mut body)?;
+    }
+    Ok(Answer {
+        status: status.trim().to_string(),
+        headers,
+        body,
+    })
+}
+
+fn ping(probe: &Probe, expected: &Version) -> Result<String, HealthError> {
+    let fail = |detail: String| HealthError::Failed {
+        what: "the ping",
+        address: probe.address,
+        host: probe.host.clone(),
+        detail,
+    };
+    let request = format!(
+        "GET /api/v4/system/ping HTTP/1.1\r\nHost: {}\r\nAccept: application/json\r\nConnection: close\r\n\r\n",
+        probe.host
+    );
+    let Answer {
+        status,
+        headers,
+        body,
+    } = exchange(probe, &request, true).map_err(|e| fail(e.to_string()))?;
+    if !status.contains(" 200") {
+        return Err(fail(format!("answered `{status}`")));
+    }
+    let json: serde_json::Value = serde_json::from_str(body.trim())
+        .map_err(|_| fail(format!("answered `{}` instead of JSON", excerpt(&body))))?;
+    if json["status"] != "OK" {
+        return Err(fail(format!(
+            "status is {} instead of \"OK\"",
+            json["status"]
+        )));
+    }
+    let version_id = headers
+        .iter()
+        .find(|(name, _)| name == "x-version-id")
+        .map(|(_, value)| value.clone())
+        .ok_or_else(|| fail("no X-Version-Id header: is this Mattermost?".into()))?;
+    if !version_id.starts_with(&format!("{expected}.")) {
+        return Err(fail(format!(
+            "the server reports version `{version_id}`, expected {expected}"
+        )));
+    }
+    Ok(version_id)
+}
+
+fn websocket(probe: &Probe) -> Result<(), HealthError> {
+    let fail = |detail: String| HealthError::Failed {
+        what: "the websocket handshake",
+        address: probe.address,
+        host: probe.host.clone(),
+        detail,
+    };
+    let request = format!(
+        "GET /api/v4/websocket HTTP/1.1\r\nHost: {}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+         Sec-WebSocket-Key: bW0taW5zdGFsbC1wcm9iZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n",
+        probe.host
+    );
+    let status = exchange(probe, &request, false)
+        .map_err(|e| fail(e.to_string()))?
+        .status;
+    if status.contains(" 101") {
+        Ok(())
+    } else {
+        Err(fail(format!(
+            "answered `{status}` instead of 101 Switching Protocols"
+        )))
+    }
+}
+
+fn excerpt(text: &str) -> String {
+    text.trim().chars().take(120).collect()
+}

@@ -1,0 +1,1045 @@
+//! `mm-install install`: a fresh server becomes a working Mattermost behind nginx.
+//!
+//! Three phases. **Pre-flight** checks everything it can before any change (root, OS support,
+//! an existing install, ports, the database, TLS files). **Planning** turns the options and the
+//! host's state into an ordered list of [`Step`]s; `--dry-run` prints it. **Execution** fetches
+//! and verifies the release (a cache, not a server change), then runs each step inside a
+//! journaled [`Transaction`], so a failure, including a failed health check at the end, undoes
+//! everything and leaves no half-installed server behind.
+//!
+//! With `--root DIR` (image building) every write goes below DIR, the user is created with
+//! `useradd --root`, the unit is enabled with `systemctl --root`, and nothing is started,
+//! installed or reloaded on the host.
+
+use std::net::{SocketAddr, TcpListener};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use crate::archive::{ArchiveError, extract_release};
+use crate::context::Context;
+use crate::exit::{Diagnostic, ExitCode};
+use crate::fetch::verify::Verified;
+use crate::fetch::{
+    ChecksumSource, DownloadRequest, FetchError, HttpClient, Keyring, SignatureSource,
+    download_release, verify_local_file,
+};
+use crate::host::{self, Family, HostError, PackageManager, Platform, Support};
+use crate::journal::{JournalError, StepError, Transaction, Undo, recover};
+use crate::ops::health::{self, HealthError, Probe};
+use crate::release::Artifact;
+use crate::render::{
+    self, NginxOptions, OwnedSettings, RenderError, Templates, TlsFiles, UnitOptions,
+};
+use crate::report::Reporter;
+use crate::state::{Installation, State, now_rfc3339};
+use crate::system::nginx::SiteLayout;
+use crate::system::{self, SystemError, files, postgres, security, services, users};
+
+/// Where Mattermost lives, as in Mattermost's own documentation.
+pub const INSTALL_DIR: &str = "/opt/mattermost";
+/// The service account and group.
+pub const SERVICE_USER: &str = "mattermost";
+/// The systemd unit.
+pub const UNIT_FILE: &str = "/etc/systemd/system/mattermost.service";
+/// The local database and its role.
+pub const DATABASE_NAME: &str = "mattermost";
+pub const DATABASE_ROLE: &str = "mmuser";
+/// Mattermost listens here; only nginx talks to it.
+pub const LISTEN_ADDRESS: &str = "127.0.0.1:8065";
+/// Verified tarballs are kept here.
+pub const CACHE_DIR: &str = "/var/lib/mm-install/cache";
+/// Files the install moves out of the way (e.g. nginx's stock default site) are kept here.
+pub const SET_ASIDE_DIR: &str = "/var/lib/mm-install/set-aside";
+
+/// Where the release comes from.
+#[derive(Clone, Debug)]
+pub enum TarballSource {
+    /// Download from the release server or a mirror.
+    Mirror {
+        release_url: String,
+        sha256: Option<String>,
+    },
+    /// Air-gapped: a tarball and its detached signature already on disk.
+    Local {
+        tarball: PathBuf,
+        signature: PathBuf,
+        sha256: Option<String>,
+    },
+}
+
+/// Which database Mattermost uses.
+#[derive(Clone, Debug)]
+pub enum DatabaseChoice {
+    /// Install (if needed) and provision PostgreSQL on this host.
+    Local,
+    /// An existing PostgreSQL ≥ 14 at this URL.
+    External(String),
+    /// No database settings (image building with `--root`; configured at first boot).
+    Skip,
+}
+
+/// Everything the user decided.
+#[derive(Clone, Debug)]
+pub struct InstallOptions {
+    pub artifact: Artifact,
+    pub source: TarballSource,
+    /// `https://chat.example.com`, or empty for none (nginx then answers any host name).
+    pub site_url: String,
+    pub database: DatabaseChoice,
+    pub tls: Option<TlsFiles>,
+    pub allow_unsupported: bool,
+}
+
+/// Why the install did not happen.
+#[derive(Debug, thiserror::Error)]
+pub enum InstallError {
+    #[error("mm-install must run as root to install a server")]
+    NotRoot,
+    #[error("{name} is not a supported platform: {reason}")]
+    Unsupported { name: String, reason: String },
+    #[error("Mattermost is already installed in {path}")]
+    AlreadyInstalled { path: String },
+    #[error("port {port} is in use{holder}")]
+    PortBusy { port: u16, holder: String },
+    #[error("the database {what} runs PostgreSQL {found}, but Mattermost needs 14 or newer")]
+    DatabaseTooOld { what: String, found: String },
+    #[error("the local PostgreSQL already has a database `{name}`")]
+    DatabaseExists { name: String },
+    #[error("with --root, pass --database-url URL (an existing PostgreSQL) or --no-database")]
+    RootNeedsDatabase,
+    #[error("the TLS {what} {path} does not exist")]
+    MissingTlsFile { what: &'static str, path: String },
+    #[error("invalid site URL `{url}`: {reason}")]
+    InvalidSiteUrl { url: String, reason: String },
+    #[error(
+        "the install failed while trying to {step}: {cause}\nevery change was undone; the server is as it was before"
+    )]
+    RolledBack {
+        step: String,
+        cause: Box<InstallError>,
+    },
+    #[error(transparent)]
+    Fetch(#[from] FetchError),
+    #[error(transparent)]
+    Archive(#[from] ArchiveError),
+    #[error(transparent)]
+    System(#[from] SystemError),
+    #[error(transparent)]
+    Render(#[from] RenderError),
+    #[error(transparent)]
+    Journal(#[from] JournalError),
+    #[error(transparent)]
+    Health(#[from] HealthError),
+    #[error(transparent)]
+    Host(#[from] HostError),
+    #[error(transparent)]
+    Io(#[from] std::io::Error),
+}
+
+impl Diagnostic for InstallError {
+    fn exit_code(&self) -> ExitCode {
+        match self {
+            InstallError::Unsupported { .. } => ExitCode::Unsupported,
+            InstallError::RootNeedsDatabase
+            | InstallError::MissingTlsFile { .. }
+            | InstallError::InvalidSiteUrl { .. } => ExitCode::Usage,
+            InstallError::RolledBack { cause, .. } => cause.exit_code(),
+            InstallError::Fetch(err) => err.exit_code(),
+            InstallError::Archive(err) => err.exit_code(),
+            InstallError::Journal(err) => err.exit_code(),
+            InstallError::Host(err) => err.exit_code(),
+            _ => ExitCode::Failure,
+        }
+    }
+
+    fn hint(&self) -> Option<String> {
+        match self {
+            InstallError::NotRoot => {
+                Some("run it with sudo, or use --root DIR to build an image".into())
+            }
+            InstallError::Unsupported { .. } => {
+                Some("pass --allow-unsupported to try anyway (not supported by Mattermost)".into())
+            }
+            InstallError::AlreadyInstalled { .. } => {
+                Some("use `mm-install upgrade` to change the version of an existing server".into())
+            }
+            InstallError::PortBusy { .. } => Some(
+                "stop the program that holds the port, or free it, then run the install again"
+                    .into(),
+            ),
+            InstallError::DatabaseTooOld { .. } => {
+                Some("upgrade PostgreSQL to 14 or newer first".into())
+            }
+            InstallError::DatabaseExists { .. } => Some(
+                "point the install at it with --database-url, or drop it if it is a leftover"
+                    .into(),
+            ),
+            InstallError::RolledBack { cause, .. } => cause.hint(),
+            InstallError::Fetch(err) => err.hint(),
+            InstallError::Archive(err) => err.hint(),
+            InstallError::Journal(err) => err.hint(),
+            InstallError::Health(err) => err.hint(),
+            InstallError::Host(err) => err.hint(),
+            InstallError::System(err) => err.hint(),
+            _ => None,
+        }
+    }
+}
+
+/// One change the install makes, in order.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Step {
+    InstallPackages {
+        manager: PackageManager,
+        packages: Vec<String>,
+    },
+    InitializePostgres,
+    CreateUser,
+    /// `existing_role`: `None` when the role does not exist yet, otherwise its current
+    /// password hash (restored on undo).
+    ProvisionDatabase {
+        existing_role: Option<Option<String>>,
+    },
+    Extract {
+        staging: PathBuf,
+    },
+    PlaceTree {
+        staging: PathBuf,
+    },
+    Configure,
+    LabelBinaries,
+    WriteUnit,
+    EnableService,
+    StartService,
+    WriteNginxSite {
+        layout: SiteLayout,
+        set_aside_default: bool,
+    },
+    AllowNginxUpstream,
+    OpenFirewall {
+        services: Vec<String>,
+    },
+    ReloadNginx,
+    ProveItWorks,
+    RecordState,
+}
+
+impl Step {
+    /// The step as the plan and the log show it.
+    pub fn description(&self, options: &InstallOptions) -> String {
+        match self {
+            Step::InstallPackages { manager, packages } => {
+                format!("install {} with {manager}", packages.join(" "))
+            }
+            Step::InitializePostgres => "initialize and start PostgreSQL".into(),
+            Step::CreateUser => format!("create the system user and group `{SERVICE_USER}`"),
+            Step::ProvisionDatabase { existing_role } => format!(
+                "{} PostgreSQL role `{DATABASE_ROLE}` (new random password) and create the database `{DATABASE_NAME}`",
+                if existing_role.is_some() {
+                    "reset the password of the existing"
+                } else {
+                    "create the"
+                }
+            ),
+            Step::Extract { staging } => format!(
+                "extract {} into {}",
+                options.artifact.file_name(),
+                staging.display()
+            ),
+            Step::PlaceTree { .. } => {
+                format!("move the release to {INSTALL_DIR} and create {INSTALL_DIR}/data")
+            }
+            Step::Configure => format!(
+                "configure {INSTALL_DIR}/config/config.json (database, SiteURL `{}`, ListenAddress {LISTEN_ADDRESS}) and give the tree to `{SERVICE_USER}`",
+                options.site_url
+            ),
+            Step::LabelBinaries => format!("label {INSTALL_DIR}/bin for SELinux (bin_t)"),
+            Step::WriteUnit => format!("write {UNIT_FILE}"),
+            Step::EnableService => "enable mattermost.service".into(),
+            Step::StartService => "start mattermost.service and wait until it is ready".into(),
+            Step::WriteNginxSite {
+                layout,
+                set_aside_default,
+            } => {
+                let mut text = format!("write the nginx site {}", layout.site_file().display());
+                if *set_aside_default {
+                    text.push_str(" and disable nginx's stock `default` site, which also claims port 80 (a copy is kept in ");
+                    text.push_str(SET_ASIDE_DIR);
+                    text.push(')');
+                }
+                text
+            }
+            Step::AllowNginxUpstream => format!(
+                "allow nginx to connect to Mattermost (SELinux boolean {})",
+                security::NGINX_CONNECT_BOOLEAN
+            ),
+            Step::OpenFirewall { services } => format!(
+                "open the firewall (firewalld) for {}",
+                services.join(" and ")
+            ),
+            Step::ReloadNginx => "check the nginx configuration (nginx -t) and reload nginx".into(),
+            Step::ProveItWorks => {
+                "prove it works: ping and a websocket handshake through nginx".into()
+            }
+            Step::RecordState => format!("record the install in {}", crate::state::STATE_PATH),
+        }
+    }
+
+    /// How to take the step back, computed just before it runs, from the server's state at
+    /// that moment, so the journal is right whatever point a crash interrupts the step at.
+    fn undo(&self, ctx: &Context) -> Undo {
+        match self {
+            Step::InstallPackages { manager, packages } => Undo::RemovePackages {
+                manager: *manager,
+                packages: packages.clone(),
+            },
+            Step::InitializePostgres | Step::Configure | Step::ProveItWorks => Undo::Nothing,
+            Step::CreateUser => Undo::RemoveUser {
+                name: SERVICE_USER.into(),
+            },
+            Step::ProvisionDatabase { existing_role } => Undo::Many {
+                undos: vec![
+                    Undo::DropDatabase {
+                        name: DATABASE_NAME.into(),
+                    },
+                    match existing_role {
+                        None => Undo::DropRole {
+                            name: DATABASE_ROLE.into(),
+                        },
+                        Some(hash) => Undo::RestoreRolePassword {
+                            role: DATABASE_ROLE.into(),
+                            hash: hash.clone(),
+                        },
+                    },
+                ],
+            },
+            Step::Extract { staging } => Undo::RemovePath {
+                path: staging.clone(),
+            },
+            Step::PlaceTree { .. } => Undo::RemovePath {
+                path: INSTALL_DIR.into(),
+            },
+            Step::LabelBinaries => Undo::SelinuxUnlabel {
+                install_dir: INSTALL_DIR.into(),
+            },
+            Step::WriteUnit => Undo::Many {
+                undos: vec![
+                    restore_file_undo(ctx, Path::new(UNIT_FILE)),
+                    if ctx.is_live_system() {
+                        Undo::Systemctl {
+                            args: vec!["daemon-reload".into()],
+                        }
+                    } else {
+                        Undo::Nothing
+                    },
+                ],
+            },
+            Step::EnableService => Undo::Systemctl {
+                args: systemctl_args(ctx, &["disable", "mattermost.service"]),
+            },
+            Step::StartService => Undo::Systemctl {
+                args: vec!["stop".into(), "mattermost.service".into()],
+            },
+            Step::WriteNginxSite {
+                layout,
+                set_aside_default,
+            } => {
+                let mut undo = vec![restore_file_undo(ctx, layout.site_file())];
+                if let SiteLayout::SitesAvailable {
+                    enabled,
+                    stock_default,
+                    ..
+                } = layout
+                {
+                    if fs_err::symlink_metadata(ctx.path(enabled)).is_err() {
+                        undo.push(Undo::RemovePath {
+                            path: enabled.clone(),
+                        });
+                    }
+                    if *set_aside_default {
+                        undo.push(Undo::RestoreFile {
+                            path: stock_default.clone(),
+                            backup: Some(set_aside_path()),
+                        });
+                    }
+                }
+                if ctx.is_live_system() {
+                    undo.push(Undo::Systemctl {
+                        args: vec!["try-reload-or-restart".into(), "nginx.service".into()],
+                    });
+                }
+                Undo::Many { undos: undo }
+            }
+            Step::AllowNginxUpstream => Undo::SelinuxBoolean {
+                name: security::NGINX_CONNECT_BOOLEAN.into(),
+                on: false,
+            },
+            Step::OpenFirewall { services } => Undo::Many {
+                undos: services
+                    .iter()
+                    .map(|service| Undo::FirewallClose {
+                        service: service.clone(),
+                    })
+                    .collect(),
+            },
+            Step::ReloadNginx => Undo::Systemctl {
+                args: vec!["try-reload-or-restart".into(), "nginx.service".into()],
+            },
+            Step::RecordState => restore_file_undo(ctx, Path::new(crate::state::STATE_PATH)),
+        }
+    }
+}
+
+/// Undo for replacing `path`: put the backup back if the file existed, else remove it.
+fn restore_file_undo(ctx: &Context, path: &Path) -> Undo {
+    let existed = fs_err::symlink_metadata(ctx.path(path)).is_ok();
+    Undo::RestoreFile {
+        path: path.to_path_buf(),
+        backup: existed.then(|| files::backup_path(path)),
+    }
+}
+
+/// Where nginx's stock default site is kept while ours serves port 80.
+fn set_aside_path() -> PathBuf {
+    PathBuf::from(SET_ASIDE_DIR).join("nginx-sites-enabled-default")
+}
+
+/// `systemctl` arguments with `--root DIR` below another tree.
+fn systemctl_args(ctx: &Context, args: &[&str]) -> Vec<String> {
+    let mut all = Vec::new();
+    if !ctx.is_live_system() {
+        all.push("--root".to_string());
+        all.push(ctx.root().display().to_string());
+    }
+    all.extend(args.iter().map(|a| a.to_string()));
+    all
+}
+
+/// The checked platform and the steps to run.
+#[derive(Clone, Debug)]
+pub struct Plan {
+    pub platform: Platform,
+    pub steps: Vec<Step>,
+}
+
+/// The host name nginx serves and the proxy probes with.
+pub fn server_name(site_url: &str) -> Result<String, InstallError> {
+    if site_url.is_empty() {
+        return Ok("_".into());
+    }
+    let invalid = |reason: &str| InstallError::InvalidSiteUrl {
+        url: site_url.into(),
+        reason: reason.into(),
+    };
+    let rest = site_url
+        .strip_prefix("https://")
+        .or_else(|| site_url.strip_prefix("http://"))
+        .ok_or_else(|| invalid("it must start with https:// or http://"))?;
+    let authority = rest.split('/').next().unwrap_or("");
+    if rest.trim_end_matches('/').contains('/') {
+        return Err(invalid(
+            "Mattermost behind this proxy must be served at the root path",
+        ));
+    }
+    let host = authority
+        .rsplit_once(':')
+        .map_or(authority, |(host, _)| host);
+    if host.is_empty()
+        || !host
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '.' || c == '-')
+    {
+        return Err(invalid("it has no valid host name"));
+    }
+    Ok(host.to_ascii_lowercase())
+}
+
+/// Check everything that can be checked without changing the server.
+pub fn preflight(
+    ctx: &Context,
+    options: &InstallOptions,
+    reporter: &dyn Reporter,
+) -> Result<Platform, InstallError> {
+    if let Some(operation) = recover(ctx, reporter)? {
+        reporter.step(&format!("the interrupted {operation} was undone"));
+    }
+    if ctx.is_live_system() && !nix::unistd::geteuid().is_root() {
+        return Err(InstallError::NotRoot);
+    }
+    let platform = host::detect(ctx, None, Some(options.artifact.arch))?;
+    if let Some(statement) = &platform.statement {
+        reporter.step(statement);
+    }
+    for note in &platform.notes {
+        reporter.step(&format!("note: {note}"));
+    }
+    let refuse = |reason: String| InstallError::Unsupported {
+        name: platform.pretty_name.clone(),
+        reason,
+    };
+    if platform.support == Support::Unsupported {
+        let reason = platform
+            .notes
+            .first()
+            .cloned()
+            .unwrap_or_else(|| "Mattermost does not support it".into());
+        if !options.allow_unsupported {
+            return Err(refuse(reason));
+        }
+        reporter.warn(&format!(
+            "{}: {reason}; continuing because of --allow-unsupported",
+            platform.pretty_name
+        ));
+    }
+    if let Some(last) = &platform.last_supported_release {
+        let (major, minor, _) = options.artifact.version.triple();
+        if let Some((last_major, last_minor)) = last
+            .split_once('.')
+            .and_then(|(a, b)| Some((a.parse::<u64>().ok()?, b.parse::<u64>().ok()?)))
+        {
+            if (major, minor) > (last_major, last_minor) && !options.allow_unsupported {
+                return Err(refuse(format!(
+                    "Mattermost {} no longer supports it; the last release for it is v{last}",
+                    options.artifact.version
+                )));
+            }
+        }
+    }
+    if ctx.path(INSTALL_DIR).exists() {
+        return Err(InstallError::AlreadyInstalled {
+            path: ctx.path(INSTALL_DIR).display().to_string(),
+        });
+    }
+    server_name(&options.site_url)?;
+    if let Some(tls) = &options.tls {
+        for (what, path) in [("certificate", &tls.certificate), ("key", &tls.key)] {
+            if !path.exists() {
+                return Err(InstallError::MissingTlsFile {
+                    what,
+                    path: path.display().to_string(),
+                });
+            }
+        }
+    }
+    match &options.database {
+        DatabaseChoice::External(url) => {
+            let version = postgres::external_version_num(ctx, url)?;
+            if version < postgres::MINIMUM_VERSION_NUM {
+                return Err(InstallError::DatabaseTooOld {
+                    what: postgres::redact_password(url),
+                    found: describe_version_num(version),
+                });
+            }
+        }
+        DatabaseChoice::Local if !ctx.is_live_system() => {
+            return Err(InstallError::RootNeedsDatabase);
+        }
+        DatabaseChoice::Local => {
+            if services::is_active(ctx, "postgresql.service")? {
+                let version = postgres::local_version_num(ctx)?;
+                if version < postgres::MINIMUM_VERSION_NUM {
+                    return Err(InstallError::DatabaseTooOld {
+                        what: "on this host".into(),
+                        found: describe_version_num(version),
+                    });
+                }
+                if postgres::database_exists(ctx, DATABASE_NAME)? {
+                    return Err(InstallError::DatabaseExists {
+                        name: DATABASE_NAME.into(),
+                    });
+                }
+            }
+        }
+        DatabaseChoice::Skip => {}
+    }
+    if ctx.is_live_system() {
+        check_port_free(ctx, 8065, false)?;
+        check_port_free(ctx, 80, true)?;
+        if options.tls.is_some() {
+            check_port_free(ctx, 443, true)?;
+        }
+    }
+    Ok(platform)
+}
+
+fn describe_version_num(version: u32) -> String {
+    format!("{}.{}", version / 10000, version % 10000)
+}
+
+/// A port must be free, or (for 80/443) held by nginx, which we configure.
+fn check_port_free(ctx: &Context, port: u16, nginx_may_hold_it: bool) -> Result<(), InstallError> {
+    let free = TcpListener::bind(SocketAddr::from(([0, 0, 0, 0], port))).is_ok();
+    if free {
+        return Ok(());
+    }
+    let sport = format!("sport = :{port}");
+    let holder = system::run_probe(
+        ctx,
+        &crate::context::CommandLine::new("ss", &["-Hltnp", &sport]),
+    )
+    .map(|out| out.stdout)
+    .unwrap_or_default();
+    if nginx_may_hold_it && holder.contains("\"nginx\"") {
+        return Ok(());
+    }
+    let program = holder
+        .split("users:((\"")
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .map(|name| format!(" (held by {name})"))
+        .unwrap_or_default();
+    Err(InstallError::PortBusy {
+        port,
+        holder: program,
+    })
+}
+
+/// Turn the options and the host's state into the ordered steps.
+pub fn plan(
+    ctx: &Context,
+    platform: Platform,
+    options: &InstallOptions,
+) -> Result<Plan, InstallError> {
+    let live = ctx.is_live_system();
+    let mut steps = Vec::new();
+    let manager = platform.package_manager;
+    if live {
+        let mut wanted = vec!["nginx"];
+        if matches!(options.database, DatabaseChoice::Local) {
+            wanted.push(match platform.family {
+                Family::Rhel => "postgresql-server",
+                _ => "postgresql",
+            });
+        }
+        if let Some(manager) = manager {
+            let packages = system::packages::missing(ctx, manager, &wanted)?;
+            let postgres_new = packages.iter().any(|p| p.starts_with("postgresql"));
+            if !packages.is_empty() {
+                steps.push(Step::InstallPackages { manager, packages });
+            }
+            if postgres_new && platform.family == Family::Rhel {
+                steps.push(Step::InitializePostgres);
+            }
+        }
+    }
+    if users::lookup(ctx, SERVICE_USER)?.is_none() {
+        steps.push(Step::CreateUser);
+    }
+    if live && matches!(options.database, DatabaseChoice::Local) {
+        let existing_role = if services::is_active(ctx, "postgresql.service")? {
+            postgres::role_password_hash(ctx, DATABASE_ROLE)?
+        } else {
+            None
+        };
+        steps.push(Step::ProvisionDatabase { existing_role });
+    }
+    let staging = PathBuf::from(format!("/opt/.mattermost-staging-{}", std::process::id()));
+    steps.push(Step::Extract {
+        staging: staging.clone(),
+    });
+    steps.push(Step::PlaceTree { staging });
+    steps.push(Step::Configure);
+    let selinux = live && platform.family == Family::Rhel && security::selinux_enforcing(ctx);
+    if selinux {
+        steps.push(Step::LabelBinaries);
+    }
+    steps.push(Step::WriteUnit);
+    steps.push(Step::EnableService);
+    if live {
+        steps.push(Step::StartService);
+    }
+    let layout = SiteLayout::detect(ctx);
+    let set_aside_default = match &layout {
+        SiteLayout::SitesAvailable { stock_default, .. } => {
+            fs_err::symlink_metadata(ctx.path(stock_default)).is_ok()
+        }
+        SiteLayout::ConfD { .. } => false,
+    };
+    steps.push(Step::WriteNginxSite {
+        layout,
+        set_aside_default,
+    });
+    if live {
+        if selinux && !security::selinux_boolean(ctx, security::NGINX_CONNECT_BOOLEAN)? {
+            steps.push(Step::AllowNginxUpstream);
+        }
+        if platform.family == Family::Rhel && security::firewalld_running(ctx) {
+            let mut services = vec!["http".to_string()];
+            if options.tls.is_some() {
+                services.push("https".into());
+            }
+            let mut closed = Vec::new();
+            for service in services {
+                if !security::firewall_allows(ctx, &service)? {
+                    closed.push(service);
+                }
+            }
+            if !closed.is_empty() {
+                steps.push(Step::OpenFirewall { services: closed });
+            }
+        }
+        steps.push(Step::ReloadNginx);
+        steps.push(Step::ProveItWorks);
+    }
+    steps.push(Step::RecordState);
+    Ok(Plan { platform, steps })
+}
+
+/// What a finished install reports.
+#[derive(Clone, Debug)]
+pub struct InstallReport {
+    pub installation: Installation,
+    pub warnings: Vec<String>,
+    /// The proxy's answer to the ping (`X-Version-Id`), when the server was started.
+    pub version_id: Option<String>,
+}
+
+/// Values produced by one step and used by later ones.
+struct Progress {
+    tarball: PathBuf,
+    verified: Verified,
+    data_source: Option<String>,
+    ids: Option<users::Ids>,
+    version_id: Option<String>,
+}
+
+/// Fetch and verify the release, then run the plan as one transaction.
+pub fn execute(
+    ctx: &Context,
+    plan: &Plan,
+    options: &InstallOptions,
+    client: &HttpClient,
+    keyring: &Keyring,
+    reporter: &dyn Reporter,
+) -> Result<InstallReport, InstallError> {
+    let (tarball, verified) = obtain_release(ctx, options, client, keyring, reporter)?;
+    let mut progress = Progress {
+        tarball,
+        verified,
+        data_source: None,
+        ids: None,
+        version_id: None,
+    };
+    if let DatabaseChoice::External(url) = &options.database {
+        progress.data_source = Some(url.clone());
+    }
+    let mut transaction = Transaction::begin(ctx, "install")?;
+    for step in &plan.steps {
+        let description = step.description(options);
+        let result = transaction.step(reporter, &description, step.undo(ctx), || {
+            run_step(ctx, step, options, &mut progress, reporter)
+        });
+        if let Err(failure) = result {
+            let cause = match failure {
+                StepError::Step(err) => err,
+                StepError::Journal(err) => InstallError::Journal(err),
+            };
+            reporter.warn(&format!("{description}: {cause}"));
+            transaction.rollback(reporter)?;
+            return Err(InstallError::RolledBack {
+                step: description,
+                cause: Box::new(cause),
+            });
+        }
+    }
+    transaction.commit()?;
+    Ok(InstallReport {
+        installation: installation_record(options, &progress.verified),
+        warnings: progress.verified.warnings,
+        version_id: progress.version_id,
+    })
+}
+
+fn installation_record(options: &InstallOptions, verified: &Verified) -> Installation {
+    Installation {
+        version: options.artifact.version.to_string(),
+        edition: options.artifact.edition.to_string(),
+        arch: options.artifact.arch.to_string(),
+        install_dir: INSTALL_DIR.into(),
+        installed_at: now_rfc3339(),
+        tarball_sha256: verified.sha256.clone(),
+        signed_by: verified.signer_fingerprint.clone(),
+        site_url: options.site_url.clone(),
+        database: match options.database {
+            DatabaseChoice::Local => "local",
+            DatabaseChoice::External(_) => "external",
+            DatabaseChoice::Skip => "none",
+        }
+        .into(),
+    }
+}
+
+/// Download (or take the local file) and verify it before any server change.
+fn obtain_release(
+    ctx: &Context,
+    options: &InstallOptions,
+    client: &HttpClient,
+    keyring: &Keyring,
+    reporter: &dyn Reporter,
+) -> Result<(PathBuf, Verified), InstallError> {
+    match &options.source {
+        TarballSource::Local {
+            tarball,
+            signature,
+            sha256,
+        } => {
+            reporter.step(&format!("verifying {}", tarball.display()));
+            let verified = verify_local_file(keyring, tarball, signature, sha256.as_deref())?;
+            Ok((tarball.clone(), verified))
+        }
+        TarballSource::Mirror {
+            release_url,
+            sha256,
+        } => {
+            let artifact = &options.artifact;
+            let cache = ctx.path(CACHE_DIR);
+            fs_err::create_dir_all(&cache)?;
+            let request = DownloadRequest {
+                tarball_url: artifact.tarball_url(release_url),
+                signature: SignatureSource::Url(artifact.signature_url(release_url)),
+                checksum: match sha256 {
+                    Some(hex) => ChecksumSource::Given(hex.clone()),
+                    None => ChecksumSource::Published(artifact.checksum_url(release_url)),
+                },
+                destination: cache.join(artifact.file_name()),
+            };
+            let downloaded = download_release(client, keyring, &request, reporter)?;
+            Ok((downloaded.path, downloaded.verified))
+        }
+    }
+}
+
+/// Run one step.
+fn run_step(
+    ctx: &Context,
+    step: &Step,
+    options: &InstallOptions,
+    progress: &mut Progress,
+    reporter: &dyn Reporter,
+) -> Result<(), InstallError> {
+    match step {
+        Step::InstallPackages { manager, packages } => {
+            system::packages::install(ctx, *manager, packages)?;
+        }
+        Step::InitializePostgres => {
+            system::run_checked(
+                ctx,
+                &crate::context::CommandLine::new("postgresql-setup", &["--initdb"]),
+            )?;
+            services::systemctl(ctx, &["enable", "--now", "postgresql.service"])?;
+        }
+        Step::CreateUser => {
+            progress.ids = Some(users::create_system_user(ctx, SERVICE_USER, INSTALL_DIR)?);
+        }
+        Step::ProvisionDatabase { .. } => {
+            let version = postgres::local_version_num(ctx)?;
+            if version < postgres::MINIMUM_VERSION_NUM {
+                return Err(InstallError::DatabaseTooOld {
+                    what: "on this host".into(),
+                    found: describe_version_num(version),
+                });
+            }
+            if postgres::database_exists(ctx, DATABASE_NAME)? {
+                return Err(InstallError::DatabaseExists {
+                    name: DATABASE_NAME.into(),
+                });
+            }
+            let password = postgres::generate_password(32)?;
+            if postgres::role_password_hash(ctx, DATABASE_ROLE)?.is_some() {
+                postgres::set_role_password(ctx, DATABASE_ROLE, Some(&password))?;
+            } else {
+                postgres::create_role(ctx, DATABASE_ROLE, &password)?;
+            }
+            postgres::create_database(ctx, DATABASE_NAME, DATABASE_ROLE)?;
+            progress.data_source = Some(format!(
+                "postgres://{DATABASE_ROLE}:{password}@localhost:5432/{DATABASE_NAME}?sslmode=disable&connect_timeout=10"
+            ));
+        }
+        Step::Extract { staging } => {
+            let staging = ctx.path(staging);
+            if let Some(parent) = staging.parent() {
+                fs_err::create_dir_all(parent)?;
+            }
+            extract_release(&progress.tarball, &staging)?;
+        }
+        Step::PlaceTree { staging } => {
+            let staging = ctx.path(staging);
+            fs_err::rename(staging.join("mattermost"), ctx.path(INSTALL_DIR))?;
+            fs_err::remove_dir(&staging)?;
+            fs_err::create_dir_all(ctx.path(INSTALL_DIR).join("data"))?;
+        }
+        Step::Configure => configure(ctx, options, progress)?,
+        Step::LabelBinaries => security::label_binaries(ctx, INSTALL_DIR)?,
+        Step::WriteUnit => {
+            let local_database = matches!(options.database, DatabaseChoice::Local);
+            let unit = render::render_systemd_unit(
+                &templates(ctx),
+                &UnitOptions {
+                    install_dir: INSTALL_DIR.into(),
+                    user: SERVICE_USER.into(),
+                    group: SERVICE_USER.into(),
+                    local_database_unit: local_database.then(|| "postgresql.service".to_string()),
+                },
+            )?;
+            replace_file(&ctx.path(UNIT_FILE), unit.as_bytes())?;
+            if ctx.is_live_system() {
+                services::systemctl(ctx, &["daemon-reload"])?;
+            }
+        }
+        Step::EnableService => services::systemctl(ctx, &["enable", "mattermost.service"])?,
+        Step::StartService => services::systemctl(ctx, &["start", "mattermost.service"])?,
+        Step::WriteNginxSite {
+            layout,
+            set_aside_default,
+        } => {
+            write_nginx_site(ctx, options, layout, *set_aside_default)?;
+        }
+        Step::AllowNginxUpstream => {
+            security::set_selinux_boolean(ctx, security::NGINX_CONNECT_BOOLEAN, true)?
+        }
+        Step::OpenFirewall { services: wanted } => {
+            for service in wanted {
+                security::set_firewall_service(ctx, service, true)?;
+            }
+        }
+        Step::ReloadNginx => {
+            system::nginx::test_configuration(ctx)?;
+            if services::is_active(ctx, "nginx.service")? {
+                services::systemctl(ctx, &["reload", "nginx.service"])?;
+            } else {
+                services::systemctl(ctx, &["enable", "--now", "nginx.service"])?;
+            }
+        }
+        Step::ProveItWorks => {
+            let host = server_name(&options.site_url)?;
+            let probe = Probe {
+                address: SocketAddr::from(([127, 0, 0, 1], 80)),
+                host: if host == "_" {
+                    "localhost".into()
+                } else {
+                    host
+                },
+            };
+            if options.tls.is_some() {
+                reporter.warn("TLS is configured: checking through the plain-HTTP port is not possible (it redirects), so only the service itself is checked");
+                if !services::is_active(ctx, "mattermost.service")? {
+                    return Err(SystemError::Unexpected {
+                        what: "mattermost.service".into(),
+                        detail: "is not active".into(),
+                    }
+                    .into());
+                }
+            } else {
+                let healthy = health::check(
+                    &probe,
+                    &options.artifact.version,
+                    Duration::from_secs(90),
+                    reporter,
+                )?;
+                progress.version_id = Some(healthy.version_id);
+            }
+        }
+        Step::RecordState => {
+            let path = ctx.path(crate::state::STATE_PATH);
+            if path.exists() {
+                files::backup(&path)?;
+            }
+            let mut state = State::load(ctx)?;
+            state.record(installation_record(options, &progress.verified));
+            state.save(ctx)?;
+        }
+    }
+    Ok(())
+}
+
+/// Write `contents` to `path`, keeping a backup of what was there for undo.
+fn replace_file(path: &Path, contents: &[u8]) -> std::io::Result<()> {
+    if path.exists() {
+        files::backup(path)?;
+    }
+    files::write_atomic(path, contents, 0o644)
+}
+
+fn templates(ctx: &Context) -> Templates {
+    Templates::new(Some(ctx.path(render::OVERRIDE_DIR)))
+}
+
+/// Edit config.json (only the keys we own), then hand the tree to the service user.
+fn configure(
+    ctx: &Context,
+    options: &InstallOptions,
+    progress: &mut Progress,
+) -> Result<(), InstallError> {
+    let config_path = ctx.path(INSTALL_DIR).join("config/config.json");
+    let text = fs_err::read_to_string(&config_path)?;
+    let edited = render::apply_owned_settings(
+        &text,
+        &OwnedSettings {
+            driver_name: "postgres".into(),
+            data_source: progress.data_source.clone().unwrap_or_default(),
+            site_url: options.site_url.clone(),
+            listen_address: LISTEN_ADDRESS.into(),
+            file_directory: "./data/".into(),
+        },
+        &config_path,
+    )?;
+    files::write_atomic(&config_path, edited.as_bytes(), 0o600)?;
+    let ids = match progress.ids {
+        Some(ids) => ids,
+        None => users::lookup(ctx, SERVICE_USER)?.ok_or_else(|| SystemError::Unexpected {
+            what: format!("the user `{SERVICE_USER}`"),
+            detail: format!("is missing from {}", ctx.path("/etc/passwd").display()),
+        })?,
+    };
+    files::chown_recursive(&ctx.path(INSTALL_DIR), ids.uid, ids.gid)?;
+    Ok(())
+}
+
+/// Write the site, enable it, and set the stock default site aside.
+fn write_nginx_site(
+    ctx: &Context,
+    options: &InstallOptions,
+    layout: &SiteLayout,
+    set_aside_default: bool,
+) -> Result<(), InstallError> {
+    let config_text = fs_err::read_to_string(ctx.path(INSTALL_DIR).join("config/config.json"))?;
+    let http2 = if ctx.is_live_system() {
+        render::http2_syntax(&system::nginx::version_output(ctx)?)?
+    } else {
+        render::Http2Syntax::ListenFlag
+    };
+    let site = render::render_nginx_site(
+        &templates(ctx),
+        &NginxOptions {
+            server_name: server_name(&options.site_url)?,
+            upstream: LISTEN_ADDRESS.into(),
+            tls: options.tls.clone(),
+            http2,
+            client_max_body_size_mb: render::max_file_size_mb(&config_text)
+                .unwrap_or(render::DEFAULT_MAX_FILE_SIZE_MB),
+            default_server: matches!(layout, SiteLayout::SitesAvailable { .. }),
+        },
+    )?;
+    replace_file(&ctx.path(layout.site_file()), site.as_bytes())?;
+    if let SiteLayout::SitesAvailable {
+        available,
+        enabled,
+        stock_default,
+    } = layout
+    {
+        let link = ctx.path(enabled);
+        if fs_err::symlink_metadata(&link).is_err() {
+            std::os::unix::fs::symlink(available, &link).map_err(|err| {
+                std::io::Error::new(
+                    err.kind(),
+                    format!("cannot create the symlink {}: {err}", link.display()),
+                )
+            })?;
+        }
+        if set_aside_default {
+            fs_err::create_dir_all(ctx.path(SET_ASIDE_DIR))?;
+            fs_err::rename(ctx.path(stock_default), ctx.path(set_aside_path()))?;
+        }
+    }
+    Ok(())
+}

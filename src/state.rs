@@ -1,0 +1,72 @@
+//! The tool's record of what it installed: `/var/lib/mm-install/state.json` (the current
+//! installation and the ones before it), read by later upgrades, rollbacks and `status`.
+
+use serde::{Deserialize, Serialize};
+
+use crate::context::Context;
+use crate::system::files;
+
+/// The state file's path below the root.
+pub const STATE_PATH: &str = "/var/lib/mm-install/state.json";
+
+/// One installed release.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Installation {
+    pub version: String,
+    pub edition: String,
+    pub arch: String,
+    pub install_dir: String,
+    /// RFC 3339 time of the install or upgrade.
+    pub installed_at: String,
+    /// SHA-256 of the verified tarball and the fingerprint of the key that signed it.
+    pub tarball_sha256: String,
+    pub signed_by: String,
+    pub site_url: String,
+    /// `local`, `external` or `none`.
+    pub database: String,
+}
+
+/// Everything the tool remembers.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct State {
+    pub current: Option<Installation>,
+    /// Earlier installations, oldest first.
+    #[serde(default)]
+    pub history: Vec<Installation>,
+}
+
+impl State {
+    /// Read the state file; a missing file is an empty state.
+    pub fn load(ctx: &Context) -> std::io::Result<State> {
+        match fs_err::read(ctx.path(STATE_PATH)) {
+            Ok(bytes) => serde_json::from_slice(&bytes).map_err(|err| {
+                std::io::Error::new(
+                    std::io::ErrorKind::InvalidData,
+                    format!("{} is not valid: {err}", ctx.path(STATE_PATH).display()),
+                )
+            }),
+            Err(err) if err.kind() == std::io::ErrorKind::NotFound => Ok(State::default()),
+            Err(err) => Err(err),
+        }
+    }
+
+    /// Write the state file atomically.
+    pub fn save(&self, ctx: &Context) -> std::io::Result<()> {
+        let text = serde_json::to_vec_pretty(self).map_err(std::io::Error::other)?;
+        files::write_atomic(&ctx.path(STATE_PATH), &text, 0o644)
+    }
+
+    /// Make `installation` current, keeping the previous one in the history.
+    pub fn record(&mut self, installation: Installation) {
+        if let Some(previous) = self.current.replace(installation) {
+            self.history.push(previous);
+        }
+    }
+}
+
+/// Now as RFC 3339 in UTC.
+pub fn now_rfc3339() -> String {
+    jiff::Timestamp::now()
+        .strftime("%Y-%m-%dT%H:%M:%SZ")
+        .to_string()
+}

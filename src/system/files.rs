@@ -1,0 +1,98 @@
+//! Files on the server: atomic writes with a chosen mode, backups for undo, and recursive
+//! ownership changes that never follow symlinks.
+
+use std::io::Write;
+use std::os::unix::fs::PermissionsExt;
+
+use fs_err::os::unix::fs::OpenOptionsExt;
+use std::path::{Path, PathBuf};
+
+/// Write `contents` to `path` atomically (temporary file, fsync, rename, fsync of the directory)
+/// with permission bits `mode`.
+pub fn write_atomic(path: &Path, contents: &[u8], mode: u32) -> std::io::Result<()> {
+    let dir = path.parent().unwrap_or(Path::new("/"));
+    fs_err::create_dir_all(dir)?;
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let temporary = dir.join(format!(".{name}.mm-install-tmp"));
+    let mut file = fs_err::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(mode)
+        .open(&temporary)?;
+    file.write_all(contents)?;
+    fs_err::set_permissions(&temporary, std::fs::Permissions::from_mode(mode))?;
+    file.sync_all()?;
+    drop(file);
+    fs_err::rename(&temporary, path)?;
+    fs_err::File::open(dir)?.sync_all()
+}
+
+/// Where [`backup`] keeps the copy of `path`: `<path>.mm-install-backup`, a fixed name so an
+/// undo recorded before the copy was made knows where to look.
+pub fn backup_path(path: &Path) -> PathBuf {
+    let mut name = path.as_os_str().to_owned();
+    name.push(".mm-install-backup");
+    PathBuf::from(name)
+}
+
+/// Copy `path` to [`backup_path`], keeping its mode; returns the backup's path. Used before
+/// changing a file we do not own.
+pub fn backup(path: &Path) -> std::io::Result<PathBuf> {
+    let backup = backup_path(path);
+    fs_err::copy(path, &backup)?;
+    Ok(backup)
+}
+
+/// Remove a file, symlink or directory tree if it exists.
+pub fn remove_if_exists(path: &Path) -> std::io::Result<()> {
+    match fs_err::symlink_metadata(path) {
+        Ok(meta) if meta.is_dir() => fs_err::remove_dir_all(path),
+        Ok(_) => fs_err::remove_file(path),
+        Err(err) if err.kind() == std::io::ErrorKind::NotFound => Ok(()),
+        Err(err) => Err(err),
+    }
+}
+
+/// `chown -hR uid:gid path`: every entry below `path`, symlinks themselves not their targets.
+pub fn chown_recursive(path: &Path, uid: u32, gid: u32) -> std::io::Result<()> {
+    std::os::unix::fs::lchown(path, Some(uid), Some(gid)).map_err(|err| {
+        std::io::Error::new(
+            err.kind(),
+            format!("cannot change the owner of {}: {err}", path.display()),
+        )
+    })?;
+    if fs_err::symlink_metadata(path)?.is_dir() {
+        for entry in fs_err::read_dir(path)? {
+            chown_recursive(&entry?.path(), uid, gid)?;
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn atomic_writes_set_the_mode_and_leave_no_temporary_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("etc/app/config.json");
+        write_atomic(&path, b"{}", 0o600).unwrap();
+        assert_eq!(fs_err::read(&path).unwrap(), b"{}");
+        assert_eq!(
+            fs_err::metadata(&path).unwrap().permissions().mode() & 0o777,
+            0o600
+        );
+        assert_eq!(fs_err::read_dir(path.parent().unwrap()).unwrap().count(), 1);
+        let copy = backup(&path).unwrap();
+        write_atomic(&path, b"new", 0o644).unwrap();
+        assert_eq!(fs_err::read(&copy).unwrap(), b"{}");
+        remove_if_exists(&path).unwrap();
+        remove_if_exists(&path).unwrap();
+        assert!(!path.exists());
+    }
+}

@@ -1,0 +1,156 @@
+//! Changing the server: system users, files and ownership, systemd services, packages,
+//! PostgreSQL, nginx, SELinux and firewalld. Every function goes through the [`Context`] (root
+//! prefix and command runner), so tests run it against a temporary root and scripted commands.
+//! Each change has an inverse here too, used by the journal to undo it.
+
+pub mod files;
+pub mod nginx;
+pub mod packages;
+pub mod postgres;
+pub mod security;
+pub mod services;
+pub mod users;
+
+use crate::context::{CommandLine, CommandOutput, Context};
+use crate::exit::{Diagnostic, ExitCode};
+
+/// What can go wrong while changing the server.
+#[derive(Debug, thiserror::Error)]
+pub enum SystemError {
+    #[error("`{command}` failed (exit status {status}): {stderr}")]
+    CommandFailed {
+        command: String,
+        status: String,
+        stderr: String,
+    },
+    #[error("cannot run `{command}`: {source}")]
+    CommandNotRun {
+        command: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{what}: {detail}")]
+    Unexpected { what: String, detail: String },
+    #[error(transparent)]
+    Io(#[from] std::io::Error),
+}
+
+impl Diagnostic for SystemError {
+    fn exit_code(&self) -> ExitCode {
+        ExitCode::Failure
+    }
+
+    fn hint(&self) -> Option<String> {
+        match self {
+            SystemError::CommandNotRun { .. } => {
+                Some("is the tool installed and on PATH? mm-install runs as root".into())
+            }
+            _ => None,
+        }
+    }
+}
+
+/// Run `command` and require exit status 0.
+pub fn run_checked(ctx: &Context, command: &CommandLine) -> Result<CommandOutput, SystemError> {
+    let output = ctx
+        .run(command)
+        .map_err(|source| SystemError::CommandNotRun {
+            command: command.to_string(),
+            source,
+        })?;
+    if output.success() {
+        Ok(output)
+    } else {
+        Err(SystemError::CommandFailed {
+            command: command.to_string(),
+            status: output
+                .status
+                .map_or("killed by a signal".into(), |s| s.to_string()),
+            stderr: output.stderr.trim().to_string(),
+        })
+    }
+}
+
+/// Run `command` and return its output whatever the exit status (for probes).
+pub fn run_probe(ctx: &Context, command: &CommandLine) -> Result<CommandOutput, SystemError> {
+    ctx.run(command)
+        .map_err(|source| SystemError::CommandNotRun {
+            command: command.to_string(),
+            source,
+        })
+}
+
+/// `--root DIR` arguments for tools that support acting on another tree (`useradd`,
+/// `systemctl`), empty on the live system.
+fn root_args(ctx: &Context) -> Vec<String> {
+    if ctx.is_live_system() {
+        Vec::new()
+    } else {
+        vec!["--root".to_string(), ctx.root().display().to_string()]
+    }
+}
+
+#[cfg(test)]
+pub mod fake {
+    //! A scripted command runner for unit tests: records every command and answers from rules.
+
+    use std::sync::Mutex;
+
+    use crate::context::{CommandLine, CommandOutput, CommandRunner};
+
+    type Rule = (String, CommandOutput);
+
+    /// Answers a command whose `program args…` line starts with a rule's prefix with that
+    /// rule's output (the last matching rule wins); anything else succeeds with no output.
+    #[derive(Default)]
+    pub struct FakeRunner {
+        rules: Mutex<Vec<Rule>>,
+        pub log: Mutex<Vec<CommandLine>>,
+    }
+
+    impl FakeRunner {
+        pub fn answer(&self, prefix: &str, status: i32, stdout: &str) {
+            let output = CommandOutput {
+                status: Some(status),
+                stdout: stdout.to_string(),
+                stderr: if status == 0 {
+                    String::new()
+                } else {
+                    format!("{prefix} failed")
+                },
+            };
+            self.rules
+                .lock()
+                .unwrap()
+                .push((prefix.to_string(), output));
+        }
+
+        /// Every command run so far, as display lines.
+        pub fn lines(&self) -> Vec<String> {
+            self.log
+                .lock()
+                .unwrap()
+                .iter()
+                .map(|c| c.to_string())
+                .collect()
+        }
+    }
+
+    impl CommandRunner for FakeRunner {
+        fn run(&self, command: &CommandLine) -> std::io::Result<CommandOutput> {
+            self.log.lock().unwrap().push(command.clone());
+            let line = command.to_string();
+            let rules = self.rules.lock().unwrap();
+            let answer = rules
+                .iter()
+                .rev()
+                .find(|(prefix, _)| line.starts_with(prefix.as_str()));
+            Ok(answer
+                .map(|(_, output)| output.clone())
+                .unwrap_or(CommandOutput {
+                    status: Some(0),
+                    ..CommandOutput::default()
+                }))
+        }
+    }
+}

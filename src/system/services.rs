@@ -1,0 +1,33 @@
+//! systemd: daemon-reload, enable, start, stop, disable, is-active. Below another root only
+//! `systemctl --root DIR enable/disable` make sense; nothing is started there.
+
+use super::{SystemError, root_args, run_checked, run_probe};
+use crate::context::{CommandLine, Context};
+
+/// Run `systemctl [--root DIR] <args>`.
+pub fn systemctl(ctx: &Context, args: &[&str]) -> Result<(), SystemError> {
+    let mut all = root_args(ctx);
+    all.extend(args.iter().map(|a| a.to_string()));
+    run_checked(
+        ctx,
+        &CommandLine {
+            args: all,
+            ..CommandLine::new("systemctl", &[])
+        },
+    )
+    .map(drop)
+}
+
+/// `true` when the unit is active (`systemctl is-active`).
+pub fn is_active(ctx: &Context, unit: &str) -> Result<bool, SystemError> {
+    Ok(run_probe(
+        ctx,
+        &CommandLine::new("systemctl", &["is-active", "--quiet", unit]),
+    )?
+    .success())
+}
+
+/// `true` when systemd knows the unit (`systemctl cat` succeeds).
+pub fn unit_exists(ctx: &Context, unit: &str) -> Result<bool, SystemError> {
+    Ok(run_probe(ctx, &CommandLine::new("systemctl", &["cat", unit]))?.success())
+}

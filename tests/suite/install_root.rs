@@ -1,0 +1,391 @@
+//! `mm-install install --root DIR` (image building) against the loopback mirror: every write
+//! lands below DIR, nothing is started, and a hostile or tampered release leaves DIR as it was.
+//! These tests run as root (useradd --root chroots), which CI is.
+
+use std::os::unix::fs::{MetadataExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+use std::process::Output;
+
+use crate::common::{mm_install, run, texts};
+use crate::mirror::{Mirror, TestKey, hostile_tarball};
+
+const VERSION: &str = "11.10.1";
+const NAME: &str = "mattermost-11.10.1-linux-amd64.tar.gz";
+
+struct Image {
+    dir: tempfile::TempDir,
+    mirror: Mirror,
+    key: TestKey,
+    keyring: PathBuf,
+}
+
+impl Image {
+    /// A Debian-like tree with accounts files, systemd and nginx's stock layout.
+    fn new() -> Image {
+        assert!(
+            nix::unistd::geteuid().is_root(),
+            "the --root install tests need root (useradd --root chroots); run them as root, as CI does"
+        );
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().join("root");
+        let write = |path: &str, text: &str| {
+            let path = root.join(path);
+            std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+            std::fs::write(path, text).unwrap();
+        };
+        write(
+            "etc/os-release",
+            "PRETTY_NAME=\"Debian GNU/Linux 12 (bookworm)\"\nNAME=\"Debian GNU/Linux\"\nVERSION_ID=\"12\"\nID=debian\n",
+        );
+        write("usr/lib/systemd/systemd", "");
+        std::fs::create_dir_all(root.join("opt")).unwrap();
+        write("etc/passwd", "root:x:0:0:root:/root:/bin/bash\n");
+        write("etc/group", "root:x:0:\n");
+        write("etc/shadow", "root:*:19000:0:99999:7:::\n");
+        write("etc/gshadow", "root:*::\n");
+        write(
+            "etc/nginx/sites-available/default",
+            "server { listen 80 default_server; }\n",
+        );
+        std::fs::create_dir_all(root.join("etc/nginx/sites-enabled")).unwrap();
+        std::os::unix::fs::symlink(
+            "/etc/nginx/sites-available/default",
+            root.join("etc/nginx/sites-enabled/default"),
+        )
+        .unwrap();
+        let key = TestKey::generate("release");
+        let keyring = key.write_public(dir.path(), "key.asc");
+        Image {
+            dir,
+            mirror: Mirror::start(),
+            key,
+            keyring,
+        }
+    }
+
+    fn root(&self) -> PathBuf {
+        self.dir.path().join("root")
+    }
+
+    fn install(&self, extra: &[&str]) -> Output {
+        let mut command = mm_install();
+        command
+            .args([
+                "install",
+                "--no-progress",
+                "--arch",
+                "amd64",
+                "--version",
+                VERSION,
+            ])
+            .arg("--root")
+            .arg(self.root())
+            .args(["--release-url", &self.mirror.base_url])
+            .arg("--keyring")
+            .arg(&self.keyring)
+            .args(extra)
+            .env("MM_INSTALL_RETRY_BASE_MS", "1");
+        run(&mut command)
+    }
+
+    /// Every path below the root, for before/after comparisons, leaving out what is not the
+    /// server's: mm-install's own cache and journal under /var/lib/mm-install, and the `-`
+    /// backups and lock file that useradd/userdel always leave beside the account files.
+    fn tree(&self) -> Vec<String> {
+        fn walk(base: &Path, dir: &Path, out: &mut Vec<String>) {
+            for entry in std::fs::read_dir(dir).unwrap() {
+                let path = entry.unwrap().path();
+                out.push(path.strip_prefix(base).unwrap().display().to_string());
+                if std::fs::symlink_metadata(&path).unwrap().is_dir() {
+                    walk(base, &path, out);
+                }
+            }
+        }
+        let mut out = Vec::new();
+        walk(&self.root(), &self.root(), &mut out);
+        out.retain(|p| {
+            !["var", "var/lib"].contains(&p.as_str()) && !p.starts_with("var/lib/mm-install")
+        });
+        out.retain(|p| !(p.starts_with("etc/") && (p.ends_with('-') || p.ends_with(".pwd.lock"))));
+        out.sort();
+        out
+    }
+}
+
+fn exit_code(output: &Output, code: i32) -> (String, String) {
+    let (stdout, stderr) = texts(output);
+    assert_eq!(
+        output.status.code(),
+        Some(code),
+        "stdout:\n{stdout}\nstderr:\n{stderr}"
+    );
+    (stdout, stderr)
+}
+
+const STANDARD: [&str; 4] = [
+    "--no-database",
+    "--site-url",
+    "https://chat.example.test",
+    "--yes",
+];
+
+#[test]
+fn an_image_install_writes_only_below_the_root() {
+    let image = Image::new();
+    image.mirror.publish(&image.key, VERSION, NAME, 4096);
+    let host_had_opt_mattermost = Path::new("/opt/mattermost").exists();
+    let (stdout, stderr) = exit_code(&image.install(&STANDARD), 0);
+    assert!(stdout.contains("installed Mattermost 11.10.1"), "{stdout}");
+    assert!(stderr.contains("production-ready"), "{stderr}");
+    assert!(stderr.contains("https://docs.mattermost.com"), "{stderr}");
+    let root = image.root();
+
+    // The release, its data directory, owned by the user created below the root.
+    let passwd = std::fs::read_to_string(root.join("etc/passwd")).unwrap();
+    let entry = passwd
+        .lines()
+        .find(|l| l.starts_with("mattermost:"))
+        .expect("user below the root");
+    let uid: u32 = entry.split(':').nth(2).unwrap().parse().unwrap();
+    assert!(
+        std::fs::read_to_string(root.join("etc/group"))
+            .unwrap()
+            .contains("\nmattermost:")
+    );
+    assert!(root.join("opt/mattermost/bin/mattermost").is_file());
+    assert!(root.join("opt/mattermost/data").is_dir());
+    let config = root.join("opt/mattermost/config/config.json");
+    let meta = std::fs::metadata(&config).unwrap();
+    assert_eq!(meta.permissions().mode() & 0o777, 0o600);
+    assert_eq!(meta.uid(), uid);
+    assert_eq!(
+        std::fs::metadata(root.join("opt/mattermost/bin/mattermost"))
+            .unwrap()
+            .uid(),
+        uid
+    );
+
+    // config.json: our keys changed, everything else kept in order.
+    let json: serde_json::Value = serde_json::from_slice(&std::fs::read(&config).unwrap()).unwrap();
+    assert_eq!(
+        json["ServiceSettings"]["SiteURL"],
+        "https://chat.example.test"
+    );
+    assert_eq!(json["ServiceSettings"]["ListenAddress"], "127.0.0.1:8065");
+    assert_eq!(json["ServiceSettings"]["EnableCustomEmoji"], true);
+    assert_eq!(json["TeamSettings"]["MaxUsersPerTeam"], 50);
+    assert_eq!(json["FileSettings"]["Directory"], "./data/");
+    let sections: Vec<&String> = json.as_object().unwrap().keys().collect();
+    assert_eq!(
+        sections,
+        [
+            "ServiceSettings",
+            "TeamSettings",
+            "SqlSettings",
+            "LogSettings",
+            "FileSettings",
+            "PluginSettings"
+        ]
+    );
+
+    // systemd: the unit, enabled with systemctl --root.
+    let unit = std::fs::read_to_string(root.join("etc/systemd/system/mattermost.service")).unwrap();
+    assert!(
+        unit.contains("Type=notify") && unit.contains("ExecStart=/opt/mattermost/bin/mattermost"),
+        "{unit}"
+    );
+    assert!(
+        std::fs::symlink_metadata(
+            root.join("etc/systemd/system/multi-user.target.wants/mattermost.service")
+        )
+        .is_ok(),
+        "the unit is not enabled"
+    );
+
+    // nginx: our site enabled, the stock default set aside.
+    let site = std::fs::read_to_string(root.join("etc/nginx/sites-available/mattermost")).unwrap();
+    assert!(site.contains("server_name chat.example.test;"), "{site}");
+    assert!(
+        site.contains("proxy_set_header Upgrade $http_upgrade;"),
+        "{site}"
+    );
+    assert!(std::fs::symlink_metadata(root.join("etc/nginx/sites-enabled/mattermost")).is_ok());
+    assert!(std::fs::symlink_metadata(root.join("etc/nginx/sites-enabled/default")).is_err());
+    assert!(
+        std::fs::symlink_metadata(
+            root.join("var/lib/mm-install/set-aside/nginx-sites-enabled-default")
+        )
+        .is_ok()
+    );
+
+    // The tool's state, no journal left, nothing on the host.
+    let state: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(root.join("var/lib/mm-install/state.json")).unwrap())
+            .unwrap();
+    assert_eq!(state["current"]["version"], VERSION);
+    assert_eq!(state["current"]["database"], "none");
+    assert!(!root.join("var/lib/mm-install/journal.json").exists());
+    assert_eq!(
+        Path::new("/opt/mattermost").exists(),
+        host_had_opt_mattermost
+    );
+
+    // A second install refuses and points to upgrade.
+    let (_, stderr) = exit_code(&image.install(&STANDARD), 1);
+    assert!(
+        stderr.contains("already installed") && stderr.contains("upgrade"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn a_hostile_release_is_refused_and_the_root_is_left_as_it_was() {
+    let image = Image::new();
+    let tarball = hostile_tarball();
+    image
+        .mirror
+        .file(&format!("/{VERSION}/{NAME}"), tarball.clone());
+    image.mirror.file(
+        &format!("/{VERSION}/{NAME}.sig"),
+        image
+            .key
+            .sign(&tarball, pgp::crypto::hash::HashAlgorithm::Sha256),
+    );
+    let before = image.tree();
+    let (_, stderr) = exit_code(&image.install(&STANDARD), 3);
+    assert!(stderr.contains(".."), "{stderr}");
+    assert!(stderr.contains("every change was undone"), "{stderr}");
+    assert_eq!(image.tree(), before, "the root changed");
+    assert!(!image.dir.path().join("etc/evil").exists());
+    assert!(
+        !std::fs::read_to_string(image.root().join("etc/passwd"))
+            .unwrap()
+            .contains("mattermost")
+    );
+}
+
+#[test]
+fn a_tampered_release_is_refused_before_any_change() {
+    let image = Image::new();
+    let mut tarball = image.mirror.publish(&image.key, VERSION, NAME, 4096);
+    let last = tarball.len() - 10;
+    tarball[last] ^= 1;
+    image.mirror.file(&format!("/{VERSION}/{NAME}"), tarball);
+    let before = image.tree();
+    let (_, stderr) = exit_code(&image.install(&STANDARD), 3);
+    assert!(stderr.contains("BAD signature"), "{stderr}");
+    assert_eq!(image.tree(), before);
+}
+
+#[test]
+fn dry_run_prints_the_plan_and_changes_nothing() {
+    let image = Image::new();
+    image.mirror.publish(&image.key, VERSION, NAME, 4096);
+    let before = image.tree();
+    let (stdout, _) = exit_code(
+        &image.install(&[
+            "--no-database",
+            "--site-url",
+            "https://chat.example.test",
+            "--dry-run",
+        ]),
+        0,
+    );
+    for expected in [
+        "create the system user",
+        "extract mattermost-11.10.1-linux-amd64.tar.gz",
+        "write /etc/systemd/system/mattermost.service",
+        "nginx's stock `default` site",
+    ] {
+        assert!(
+            stdout.contains(expected),
+            "missing `{expected}` in:\n{stdout}"
+        );
+    }
+    assert_eq!(image.tree(), before);
+    assert!(
+        image.mirror.seen(&format!("/{VERSION}/{NAME}")).is_empty(),
+        "a dry run downloaded the release"
+    );
+}
+
+#[test]
+fn missing_answers_without_a_terminal_are_usage_errors() {
+    let image = Image::new();
+    let (_, stderr) = exit_code(&image.install(&["--no-database", "--yes"]), 2);
+    assert!(stderr.contains("--site-url"), "{stderr}");
+    let (_, stderr) = exit_code(
+        &image.install(&["--no-database", "--site-url", "https://chat.example.test"]),
+        2,
+    );
+    assert!(stderr.contains("--yes"), "{stderr}");
+    let (_, stderr) = exit_code(
+        &image.install(&["--site-url", "https://chat.example.test", "--yes"]),
+        2,
+    );
+    assert!(
+        stderr.contains("--database-url") && stderr.contains("--no-database"),
+        "{stderr}"
+    );
+    let (_, stderr) = exit_code(
+        &image.install(&["--no-database", "--site-url", "chat.example.test", "--yes"]),
+        2,
+    );
+    assert!(stderr.contains("https://"), "{stderr}");
+}
+
+#[test]
+fn an_unsupported_system_is_refused_with_exit_6() {
+    let image = Image::new();
+    std::fs::write(
+        image.root().join("etc/os-release"),
+        "NAME=\"Alpine Linux\"\nID=alpine\nVERSION_ID=3.20.0\n",
+    )
+    .unwrap();
+    let (_, stderr) = exit_code(&image.install(&STANDARD), 6);
+    assert!(
+        stderr.contains("Alpine") && stderr.contains("--allow-unsupported"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn rhel_equivalents_print_the_program_statement() {
+    let image = Image::new();
+    image.mirror.publish(&image.key, VERSION, NAME, 4096);
+    std::fs::write(
+        image.root().join("etc/os-release"),
+        "NAME=\"Rocky Linux\"\nVERSION_ID=\"9.4\"\nID=\"rocky\"\nID_LIKE=\"rhel centos fedora\"\nPRETTY_NAME=\"Rocky Linux 9.4 (Blue Onyx)\"\n",
+    )
+    .unwrap();
+    let (stdout, _) = exit_code(
+        &image.install(&[
+            "--no-database",
+            "--site-url",
+            "https://chat.example.test",
+            "--dry-run",
+        ]),
+        0,
+    );
+    assert!(stdout.contains("Rocky Linux"), "{stdout}");
+    let mut command = mm_install();
+    command
+        .args([
+            "install",
+            "--arch",
+            "amd64",
+            "--no-database",
+            "--site-url",
+            "https://c.example.test",
+            "--dry-run",
+            "--version",
+            VERSION,
+        ])
+        .arg("--root")
+        .arg(image.root());
+    let (_, stderr) = texts(&run(&mut command));
+    assert!(
+        stderr.contains("This deployment uses Rocky Linux as an equivalent to the officially supported version of Red Hat Enterprise Linux."),
+        "{stderr}"
+    );
+}
