@@ -55,6 +55,46 @@ pub enum Command {
     DetectOs(DetectOsArgs),
     /// Download a release and verify its signature and checksum (for air-gapped mirrors).
     Download(DownloadArgs),
+    /// Print a rendered template: the systemd unit or the nginx site mm-install would write.
+    Render(RenderArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct RenderArgs {
+    #[command(subcommand)]
+    pub template: RenderTemplate,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum RenderTemplate {
+    /// The systemd unit (`/etc/systemd/system/mattermost.service`).
+    Systemd {
+        /// Order the unit after the local PostgreSQL (as an install with a local database does).
+        #[arg(long)]
+        local_database: bool,
+    },
+    /// The nginx site.
+    Nginx {
+        /// The site URL; its host becomes `server_name` (default: any host name).
+        #[arg(long, value_name = "URL", default_value = "")]
+        site_url: String,
+        /// Serve HTTPS with this certificate (and redirect HTTP); requires --tls-key.
+        #[arg(long, value_name = "FILE", requires = "tls_key")]
+        tls_cert: Option<PathBuf>,
+        /// The TLS private key; requires --tls-cert.
+        #[arg(long, value_name = "FILE", requires = "tls_cert")]
+        tls_key: Option<PathBuf>,
+        /// The nginx version whose HTTP/2 syntax to use (default: `http2` on the listen line,
+        /// as nginx before 1.25.1 needs).
+        #[arg(long, value_name = "VERSION", default_value = "1.22.1")]
+        nginx_version: String,
+        /// The largest upload in MiB (Mattermost's FileSettings.MaxFileSize).
+        #[arg(long, value_name = "MIB", default_value_t = crate::render::DEFAULT_MAX_FILE_SIZE_MB)]
+        max_upload_mb: u64,
+        /// Do not claim port 80 as nginx's default server (RHEL's conf.d layout).
+        #[arg(long)]
+        no_default_server: bool,
+    },
 }
 
 #[derive(Debug, Args)]

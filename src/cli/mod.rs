@@ -69,6 +69,9 @@ fn diagnose(err: &anyhow::Error) -> (ExitCode, Option<String>) {
         if let Some(e) = cause.downcast_ref::<JournalError>() {
             return of(e);
         }
+        if let Some(e) = cause.downcast_ref::<crate::render::RenderError>() {
+            return of(e);
+        }
         if let Some(e) = cause.downcast_ref::<UsageError>() {
             return of(e);
         }
