@@ -7,6 +7,8 @@
 mod common;
 mod detect_os;
 mod download;
+mod guest;
+mod guest_smoke;
 mod install_root;
 mod mirror;
 mod render;
