@@ -8,8 +8,6 @@ use super::args::{
     Cli, Command, DetectOsArgs, DownloadArgs, GlobalArgs, InstallArgs, ReleaseSelector,
     RenderTemplate,
 };
-use crate::ops::install;
-use crate::render::{self, NginxOptions, Templates, TlsFiles, UnitOptions};
 use super::output::Printer;
 use crate::context::Context;
 use crate::fetch::download::ChecksumSource;
@@ -18,7 +16,9 @@ use crate::fetch::{
     newest_release,
 };
 use crate::host::{self, Arch};
+use crate::ops::install;
 use crate::release::{Artifact, Version};
+use crate::render::{self, NginxOptions, Templates, TlsFiles, UnitOptions};
 use crate::report::Reporter;
 
 /// Environment variable: base delay in milliseconds before the first retry of a failed request
@@ -36,26 +36,43 @@ pub fn run(cli: Cli, printer: &Printer) -> anyhow::Result<()> {
     }
 }
 
-fn render_template(global: &GlobalArgs, template: RenderTemplate, printer: &Printer) -> anyhow::Result<()> {
+fn render_template(
+    global: &GlobalArgs,
+    template: RenderTemplate,
+    printer: &Printer,
+) -> anyhow::Result<()> {
     let ctx = Context::new(&global.root);
     let templates = Templates::new(Some(ctx.path(render::OVERRIDE_DIR)));
     let text = match template {
-        RenderTemplate::Systemd { local_database } => render::render_systemd_unit(&templates, &UnitOptions {
-            install_dir: install::INSTALL_DIR.into(),
-            user: install::SERVICE_USER.into(),
-            group: install::SERVICE_USER.into(),
-            local_database_unit: local_database.then(|| "postgresql.service".to_string()),
-        })?,
-        RenderTemplate::Nginx { site_url, tls_cert, tls_key, nginx_version, max_upload_mb, no_default_server } => {
-            render::render_nginx_site(&templates, &NginxOptions {
+        RenderTemplate::Systemd { local_database } => render::render_systemd_unit(
+            &templates,
+            &UnitOptions {
+                install_dir: install::INSTALL_DIR.into(),
+                user: install::SERVICE_USER.into(),
+                group: install::SERVICE_USER.into(),
+                local_database_unit: local_database.then(|| "postgresql.service".to_string()),
+            },
+        )?,
+        RenderTemplate::Nginx {
+            site_url,
+            tls_cert,
+            tls_key,
+            nginx_version,
+            max_upload_mb,
+            no_default_server,
+        } => render::render_nginx_site(
+            &templates,
+            &NginxOptions {
                 server_name: install::server_name(&site_url)?,
                 upstream: install::LISTEN_ADDRESS.into(),
-                tls: tls_cert.zip(tls_key).map(|(certificate, key)| TlsFiles { certificate, key }),
+                tls: tls_cert
+                    .zip(tls_key)
+                    .map(|(certificate, key)| TlsFiles { certificate, key }),
                 http2: render::http2_syntax(&format!("nginx version: nginx/{nginx_version}"))?,
                 client_max_body_size_mb: max_upload_mb,
                 default_server: !no_default_server,
-            })?
-        }
+            },
+        )?,
     };
     printer.data(text.trim_end());
     Ok(())

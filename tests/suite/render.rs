@@ -532,21 +532,42 @@ fn systemd_analyze_catches_mistakes() {
 #[test]
 fn the_render_command_prints_what_install_would_write() {
     let mut command = crate::common::mm_install();
-    command.args(["render", "nginx", "--site-url", "https://chat.example.test", "--nginx-version", "1.26.0"]);
+    command.args([
+        "render",
+        "nginx",
+        "--site-url",
+        "https://chat.example.test",
+        "--nginx-version",
+        "1.26.0",
+    ]);
     let output = crate::common::run(&mut command);
     let (stdout, stderr) = crate::common::texts(&output);
     assert!(output.status.success(), "{stderr}");
-    assert!(stdout.contains("server_name chat.example.test;"), "{stdout}");
-    assert!(stdout.contains("proxy_set_header Connection \"upgrade\";"), "{stdout}");
+    assert!(
+        stdout.contains("server_name chat.example.test;"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("proxy_set_header Connection \"upgrade\";"),
+        "{stdout}"
+    );
 
     let mut command = crate::common::mm_install();
     command.args(["render", "systemd", "--local-database"]);
     let output = crate::common::run(&mut command);
     let (stdout, _) = crate::common::texts(&output);
-    assert!(stdout.contains("Type=notify") && stdout.contains("After=postgresql.service"), "{stdout}");
+    assert!(
+        stdout.contains("Type=notify") && stdout.contains("After=postgresql.service"),
+        "{stdout}"
+    );
 
     let mut command = crate::common::mm_install();
     command.args(["render", "nginx", "--site-url", "chat.example.test"]);
     let output = crate::common::run(&mut command);
-    assert_eq!(output.status.code(), Some(2), "{:?}", crate::common::texts(&output));
+    assert_eq!(
+        output.status.code(),
+        Some(2),
+        "{:?}",
+        crate::common::texts(&output)
+    );
 }
