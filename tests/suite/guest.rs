@@ -466,7 +466,7 @@ fn host_ok(program: &str, args: &[&str]) -> Output {
 // Directories and the cached base root
 
 /// `<target>/e2e`, honouring CARGO_TARGET_DIR.
-fn e2e_dir() -> PathBuf {
+pub fn e2e_dir() -> PathBuf {
     let manifest = Path::new(env!("CARGO_MANIFEST_DIR"));
     let target = std::env::var_os("CARGO_TARGET_DIR")
         .map(PathBuf::from)

@@ -9,6 +9,7 @@ mod detect_os;
 mod download;
 mod guest;
 mod guest_smoke;
+mod install_guest;
 mod install_root;
 mod mirror;
 mod render;

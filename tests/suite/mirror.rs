@@ -76,17 +76,35 @@ impl TestKey {
 }
 
 /// A gzip-compressed tar shaped like a Mattermost release: one top-level `mattermost/` with
-/// `bin/mattermost`, `config/config.json` (0600), the web client, and `payload_bytes` of
-/// incompressible data so transfers are big enough to interrupt.
+/// `bin/mattermost` (a script printing its version), `config/config.json` (0600), the web client,
+/// and `payload_bytes` of incompressible data so transfers are big enough to interrupt.
 pub fn release_tarball(version: &str, payload_bytes: usize) -> Vec<u8> {
     let mut payload = vec![0u8; payload_bytes];
     rand::rngs::StdRng::seed_from_u64(payload_bytes as u64).fill_bytes(&mut payload);
-    let files: Vec<(&str, u32, Vec<u8>)> = vec![
-        (
-            "mattermost/bin/mattermost",
-            0o755,
-            format!("#!/bin/sh\necho 'Version: {version}'\n").into_bytes(),
-        ),
+    let server = format!("#!/bin/sh\necho 'Version: {version}'\n").into_bytes();
+    tarball_with_server(
+        server,
+        vec![("mattermost/prepackaged_plugins/payload.bin", 0o644, payload)],
+    )
+}
+
+/// A release whose `bin/mattermost` is the stand-in server (`standin/`), configured by
+/// `standin_json` (see standin/README.md), for installs that really start the server.
+pub fn standin_tarball(standin_binary: &[u8], standin_json: &str) -> Vec<u8> {
+    tarball_with_server(
+        standin_binary.to_vec(),
+        vec![(
+            "mattermost/bin/standin.json",
+            0o644,
+            standin_json.as_bytes().to_vec(),
+        )],
+    )
+}
+
+/// The release layout around `server` (as `bin/mattermost`) plus `extra` files.
+fn tarball_with_server(server: Vec<u8>, extra: Vec<(&str, u32, Vec<u8>)>) -> Vec<u8> {
+    let mut files: Vec<(&str, u32, Vec<u8>)> = vec![
+        ("mattermost/bin/mattermost", 0o755, server),
         ("mattermost/bin/mmctl", 0o755, b"#!/bin/sh\n".to_vec()),
         (
             "mattermost/config/config.json",
@@ -99,8 +117,8 @@ pub fn release_tarball(version: &str, payload_bytes: usize) -> Vec<u8> {
             b"<html></html>".to_vec(),
         ),
         ("mattermost/NOTICE.txt", 0o644, b"notice\n".to_vec()),
-        ("mattermost/prepackaged_plugins/payload.bin", 0o644, payload),
     ];
+    files.extend(extra);
     let encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
     let mut builder = tar::Builder::new(encoder);
     for dir in [
@@ -249,7 +267,12 @@ pub struct Mirror {
 
 impl Mirror {
     pub fn start() -> Mirror {
-        let listener = TcpListener::bind("127.0.0.1:0").expect("bind mirror");
+        Self::start_on("127.0.0.1")
+    }
+
+    /// A mirror listening on `address` (e.g. a booted guest's view of the host).
+    pub fn start_on(address: &str) -> Mirror {
+        let listener = TcpListener::bind((address, 0)).expect("bind mirror");
         let base_url = format!("http://{}", listener.local_addr().expect("mirror addr"));
         let routes: Arc<Mutex<HashMap<String, Route>>> = Arc::default();
         let seen: Arc<Mutex<Vec<Seen>>> = Arc::default();
@@ -302,12 +325,15 @@ impl Mirror {
         payload: usize,
     ) -> Vec<u8> {
         let tarball = release_tarball(version, payload);
-        self.file(&format!("/{version}/{file_name}"), tarball.clone());
-        self.file(
-            &format!("/{version}/{file_name}.sig"),
-            key.sign(&tarball, HashAlgorithm::Sha256),
-        );
+        self.publish_tarball(key, version, file_name, tarball.clone());
         tarball
+    }
+
+    /// Publish `tarball` and its signature by `key` as `/<version>/<file_name>`.
+    pub fn publish_tarball(&self, key: &TestKey, version: &str, file_name: &str, tarball: Vec<u8>) {
+        let signature = key.sign(&tarball, HashAlgorithm::Sha256);
+        self.file(&format!("/{version}/{file_name}"), tarball);
+        self.file(&format!("/{version}/{file_name}.sig"), signature);
     }
 }
 

@@ -1,0 +1,329 @@
+//! The product's main job, end to end: `mm-install install --yes` inside a booted Debian guest
+//! with systemd, real nginx and real PostgreSQL, against the release mirror on the host (or an
+//! air-gapped tarball), with the stand-in server (`standin/`) as `bin/mattermost`. A good
+//! release ends in a working server behind nginx; a server that fails to start ends in a guest
+//! exactly as it was.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::sync::OnceLock;
+
+use crate::common::{texts, write_file};
+use crate::guest::{Guest, e2e_dir};
+use crate::mirror::{Mirror, TestKey, standin_tarball};
+
+const VERSION: &str = "11.10.1";
+const NAME: &str = "mattermost-11.10.1-linux-amd64.tar.gz";
+const SITE_HOST: &str = "chat.mm.test";
+
+/// The stand-in server, built once per test run into its own target directory (so this works
+/// while cargo holds the main one).
+fn standin_binary() -> &'static [u8] {
+    static BINARY: OnceLock<Vec<u8>> = OnceLock::new();
+    BINARY.get_or_init(|| {
+        let target = e2e_dir().join("standin-target");
+        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+        let status = Command::new(cargo)
+            .args(["build", "--locked", "-p", "mm-standin", "--target-dir"])
+            .arg(&target)
+            .current_dir(env!("CARGO_MANIFEST_DIR"))
+            .status()
+            .expect("run cargo build -p mm-standin");
+        assert!(status.success(), "cargo build -p mm-standin failed");
+        std::fs::read(target.join("debug/mm-standin")).expect("read the stand-in binary")
+    })
+}
+
+/// Everything the guest gets in /srv/artifacts: mm-install, the trusted key, and releases.
+struct Artifacts {
+    dir: tempfile::TempDir,
+    key: TestKey,
+}
+
+impl Artifacts {
+    fn new() -> Artifacts {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::copy(
+            env!("CARGO_BIN_EXE_mm-install"),
+            dir.path().join("mm-install"),
+        )
+        .unwrap();
+        let key = TestKey::generate("release");
+        key.write_public(dir.path(), "key.asc");
+        Artifacts { dir, key }
+    }
+
+    fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// A signed stand-in release written beside mm-install (for `--tarball`).
+    fn add_release(&self, standin_json: &str) -> PathBuf {
+        let tarball = standin_tarball(standin_binary(), standin_json);
+        let signature = self
+            .key
+            .sign(&tarball, pgp::crypto::hash::HashAlgorithm::Sha256);
+        write_file(self.path(), &format!("{NAME}.sig"), &signature);
+        write_file(self.path(), NAME, &tarball)
+    }
+}
+
+fn standin_json(fail_start: bool) -> String {
+    format!(r#"{{"version": "{VERSION}", "fail_start": {fail_start}}}"#)
+}
+
+fn install_args() -> Vec<String> {
+    [
+        "/srv/artifacts/mm-install",
+        "install",
+        "--yes",
+        "--no-progress",
+        "--keyring",
+        "/srv/artifacts/key.asc",
+        "--site-url",
+        &format!("http://{SITE_HOST}"),
+        "--version",
+        VERSION,
+    ]
+    .map(String::from)
+    .to_vec()
+}
+
+fn run_in(guest: &Guest, args: &[String]) -> Output {
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    guest.run(&args)
+}
+
+fn stdout(output: &Output) -> String {
+    texts(output).0.trim().to_string()
+}
+
+#[test]
+fn install_on_a_fresh_server_leaves_mattermost_working_behind_nginx() {
+    let artifacts = Artifacts::new();
+    let guest = Guest::boot(artifacts.path());
+    // The release comes from the mirror on the host, the only address the guest can reach.
+    let mirror = Mirror::start_on(guest.host_address());
+    let tarball = standin_tarball(standin_binary(), &standin_json(false));
+    mirror.publish_tarball(&artifacts.key, VERSION, NAME, tarball);
+    let mut args = install_args();
+    args.extend(["--release-url".into(), mirror.base_url.clone()]);
+
+    let output = run_in(&guest, &args);
+    let (out, err) = texts(&output);
+    assert!(
+        output.status.success(),
+        "install failed\nstdout:\n{out}\nstderr:\n{err}\nmattermost journal:\n{}",
+        guest.journal("mattermost")
+    );
+    assert!(
+        out.contains(&format!("installed Mattermost {VERSION}")),
+        "{out}"
+    );
+    assert!(err.contains("websocket through nginx: OK"), "{err}");
+    assert_eq!(mirror.seen(&format!("/{VERSION}/{NAME}")).len(), 1);
+
+    // The service runs, is enabled, and answers through nginx, websocket included.
+    assert_eq!(
+        stdout(&guest.run(&["systemctl", "is-active", "mattermost"])),
+        "active"
+    );
+    assert_eq!(
+        stdout(&guest.run(&["systemctl", "is-enabled", "mattermost"])),
+        "enabled"
+    );
+    let ping = guest.run(&[
+        "curl",
+        "-sS",
+        "-i",
+        "-H",
+        &format!("Host: {SITE_HOST}"),
+        "http://127.0.0.1/api/v4/system/ping",
+    ]);
+    let ping = stdout(&ping);
+    assert!(ping.contains("\"status\":\"OK\""), "{ping}");
+    assert!(
+        ping.to_ascii_lowercase()
+            .contains(&format!("x-version-id: {VERSION}.")),
+        "{ping}"
+    );
+    let upgrade = guest.run(&[
+        "curl",
+        "-sS",
+        "-i",
+        "--max-time",
+        "3",
+        "-H",
+        &format!("Host: {SITE_HOST}"),
+        "-H",
+        "Connection: Upgrade",
+        "-H",
+        "Upgrade: websocket",
+        "-H",
+        "Sec-WebSocket-Version: 13",
+        "-H",
+        "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==",
+        "http://127.0.0.1/api/v4/websocket",
+    ]);
+    assert!(stdout(&upgrade).starts_with("HTTP/1.1 101"), "{upgrade:?}");
+    // Mattermost itself only listens on loopback.
+    let listening = stdout(&guest.run(&["ss", "-Hltn", "sport = :8065"]));
+    assert!(listening.contains("127.0.0.1:8065"), "{listening}");
+
+    // Files, ownership and modes.
+    let config = stdout(&guest.run(&[
+        "stat",
+        "-c",
+        "%U:%G %a",
+        "/opt/mattermost/config/config.json",
+    ]));
+    assert_eq!(config, "mattermost:mattermost 600");
+    let data = stdout(&guest.run(&["stat", "-c", "%U %F", "/opt/mattermost/data"]));
+    assert_eq!(data, "mattermost directory");
+    let config_json = stdout(&guest.run(&["cat", "/opt/mattermost/config/config.json"]));
+    let json: serde_json::Value = serde_json::from_str(&config_json).unwrap();
+    assert_eq!(
+        json["ServiceSettings"]["SiteURL"],
+        format!("http://{SITE_HOST}")
+    );
+    assert_eq!(
+        json["TeamSettings"]["MaxUsersPerTeam"], 50,
+        "an unrelated key changed"
+    );
+    let data_source = json["SqlSettings"]["DataSource"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let password = data_source
+        .split(':')
+        .nth(2)
+        .unwrap()
+        .split('@')
+        .next()
+        .unwrap()
+        .to_string();
+    assert!(password.len() >= 32, "{data_source}");
+    assert!(
+        !out.contains(&password) && !err.contains(&password),
+        "the database password was printed"
+    );
+
+    // PostgreSQL: the role and the database it owns.
+    let owner = guest.run(&[
+        "runuser",
+        "-u",
+        "postgres",
+        "--",
+        "psql",
+        "-tAc",
+        "SELECT pg_get_userbyid(datdba) FROM pg_database WHERE datname = 'mattermost'",
+    ]);
+    assert_eq!(stdout(&owner), "mmuser", "{owner:?}");
+
+    // nginx: our site enabled, the stock default set aside, the configuration valid.
+    assert!(
+        guest
+            .run(&["test", "-L", "/etc/nginx/sites-enabled/mattermost"])
+            .status
+            .success()
+    );
+    assert!(
+        !guest
+            .run(&["test", "-e", "/etc/nginx/sites-enabled/default"])
+            .status
+            .success()
+    );
+    assert!(guest.run(&["nginx", "-t", "-q"]).status.success());
+
+    // The record, and no journal left behind.
+    let state = stdout(&guest.run(&["cat", "/var/lib/mm-install/state.json"]));
+    assert!(
+        state.contains(&format!("\"version\": \"{VERSION}\"")),
+        "{state}"
+    );
+    assert!(
+        !guest
+            .run(&["test", "-e", "/var/lib/mm-install/journal.json"])
+            .status
+            .success()
+    );
+
+    // A second install refuses and changes nothing.
+    let again = run_in(&guest, &args);
+    assert_eq!(again.status.code(), Some(1), "{again:?}");
+    assert!(texts(&again).1.contains("mm-install upgrade"), "{again:?}");
+    assert_eq!(
+        stdout(&guest.run(&["systemctl", "is-active", "mattermost"])),
+        "active"
+    );
+}
+
+#[test]
+fn a_server_that_fails_to_start_is_undone_completely() {
+    let artifacts = Artifacts::new();
+    let tarball = artifacts.add_release(&standin_json(true));
+    let guest = Guest::boot(artifacts.path());
+    let before_default = stdout(&guest.run(&["readlink", "/etc/nginx/sites-enabled/default"]));
+    let mut args = install_args();
+    args.extend([
+        "--tarball".into(),
+        format!(
+            "/srv/artifacts/{}",
+            tarball.file_name().unwrap().to_string_lossy()
+        ),
+        "--signature".into(),
+        format!("/srv/artifacts/{NAME}.sig"),
+    ]);
+
+    let output = run_in(&guest, &args);
+    let (_, err) = texts(&output);
+    assert_eq!(output.status.code(), Some(1), "{err}");
+    assert!(err.contains("start mattermost.service"), "{err}");
+    assert!(err.contains("every change was undone"), "{err}");
+
+    // Nothing of the install is left.
+    for path in [
+        "/opt/mattermost",
+        "/etc/systemd/system/mattermost.service",
+        "/etc/nginx/sites-enabled/mattermost",
+        "/etc/nginx/sites-available/mattermost",
+        "/var/lib/mm-install/journal.json",
+        "/var/lib/mm-install/state.json",
+    ] {
+        assert!(
+            !guest.run(&["test", "-e", path]).status.success(),
+            "{path} is left behind"
+        );
+    }
+    assert!(
+        !guest
+            .run(&["getent", "passwd", "mattermost"])
+            .status
+            .success(),
+        "the user is left behind"
+    );
+    let leftovers = guest.run(&[
+        "runuser", "-u", "postgres", "--", "psql", "-tAc",
+        "SELECT (SELECT count(*) FROM pg_database WHERE datname = 'mattermost') + (SELECT count(*) FROM pg_roles WHERE rolname = 'mmuser')",
+    ]);
+    assert_eq!(stdout(&leftovers), "0", "database or role left behind");
+    // nginx serves its stock default site again.
+    assert_eq!(
+        stdout(&guest.run(&["readlink", "/etc/nginx/sites-enabled/default"])),
+        before_default
+    );
+    assert_eq!(
+        stdout(&guest.run(&["systemctl", "is-active", "nginx"])),
+        "active"
+    );
+    let page = guest.run(&[
+        "curl",
+        "-sS",
+        "-o",
+        "/dev/null",
+        "-w",
+        "%{http_code}",
+        "http://127.0.0.1/",
+    ]);
+    assert_eq!(stdout(&page), "200");
+}
