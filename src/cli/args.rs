@@ -57,6 +57,13 @@ pub enum Command {
     Download(DownloadArgs),
     /// Print a rendered template: the systemd unit or the nginx site mm-install would write.
     Render(RenderArgs),
+    /// Print the man page (roff) generated from this command line definition.
+    Man,
+    /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
+    Completions {
+        #[arg(value_name = "SHELL")]
+        shell: clap_complete::Shell,
+    },
 }
 
 #[derive(Debug, Args)]

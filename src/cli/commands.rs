@@ -3,6 +3,7 @@
 use std::time::Duration;
 
 use anyhow::Context as _;
+use clap::CommandFactory;
 
 use super::args::{
     Cli, Command, DetectOsArgs, DownloadArgs, GlobalArgs, InstallArgs, ReleaseSelector,
@@ -33,6 +34,21 @@ pub fn run(cli: Cli, printer: &Printer) -> anyhow::Result<()> {
         Some(Command::DetectOs(args)) => detect_os(&cli.global, args, printer),
         Some(Command::Download(args)) => download(&cli.global, args, printer),
         Some(Command::Render(args)) => render_template(&cli.global, args.template, printer),
+        Some(Command::Man) => {
+            let mut page = Vec::new();
+            clap_mangen::Man::new(Cli::command()).render(&mut page)?;
+            std::io::Write::write_all(&mut std::io::stdout(), &page)?;
+            Ok(())
+        }
+        Some(Command::Completions { shell }) => {
+            clap_complete::generate(
+                shell,
+                &mut Cli::command(),
+                "mm-install",
+                &mut std::io::stdout(),
+            );
+            Ok(())
+        }
     }
 }
 

@@ -11,5 +11,6 @@ mod guest;
 mod guest_smoke;
 mod install_guest;
 mod install_root;
+mod man_completions;
 mod mirror;
 mod render;
