@@ -10,7 +10,7 @@ use std::sync::OnceLock;
 
 use crate::common::{texts, write_file};
 use crate::guest::{Guest, e2e_dir};
-use crate::mirror::{Mirror, TestKey, standin_tarball};
+use crate::mirror::{Mirror, TestKey, hostile_tarball, standin_tarball};
 
 const VERSION: &str = "11.10.1";
 const NAME: &str = "mattermost-11.10.1-linux-amd64.tar.gz";
@@ -326,4 +326,45 @@ fn a_server_that_fails_to_start_is_undone_completely() {
         "http://127.0.0.1/",
     ]);
     assert_eq!(stdout(&page), "200");
+}
+
+/// What an install may change in a guest, listed: users, files under the paths it writes, the
+/// enabled nginx sites, systemd units, databases and roles.
+fn guest_snapshot(guest: &Guest) -> String {
+    stdout(&guest.sh(
+        "getent passwd | cut -d: -f1; getent group | cut -d: -f1; \
+         find /opt /etc/nginx /etc/systemd/system | sort; \
+         runuser -u postgres -- psql -tAc 'SELECT datname FROM pg_database UNION ALL SELECT rolname FROM pg_roles'; \
+         systemctl list-unit-files --no-legend | sort",
+    ))
+}
+
+#[test]
+fn a_hostile_release_leaves_the_guest_unchanged() {
+    let artifacts = Artifacts::new();
+    let tarball = hostile_tarball();
+    let signature = artifacts
+        .key
+        .sign(&tarball, pgp::crypto::hash::HashAlgorithm::Sha256);
+    write_file(artifacts.path(), NAME, &tarball);
+    write_file(artifacts.path(), &format!("{NAME}.sig"), &signature);
+    let guest = Guest::boot(artifacts.path());
+    let before = guest_snapshot(&guest);
+    let mut args = install_args();
+    args.extend([
+        "--tarball".into(),
+        format!("/srv/artifacts/{NAME}"),
+        "--signature".into(),
+        format!("/srv/artifacts/{NAME}.sig"),
+    ]);
+    let output = run_in(&guest, &args);
+    let (_, err) = texts(&output);
+    assert_eq!(output.status.code(), Some(3), "{err}");
+    assert!(err.contains("every change was undone"), "{err}");
+    assert_eq!(guest_snapshot(&guest), before);
+    assert!(!guest.run(&["test", "-e", "/etc/evil"]).status.success());
+    assert_eq!(
+        stdout(&guest.run(&["systemctl", "is-active", "nginx"])),
+        "active"
+    );
 }
