@@ -124,6 +124,8 @@ impl CommandRunner for HostRunner {
 pub struct Context {
     root: PathBuf,
     runner: Arc<dyn CommandRunner>,
+    /// Acting on a running system (start services, install packages) rather than on an image.
+    live: bool,
 }
 
 impl fmt::Debug for Context {
@@ -138,9 +140,23 @@ impl Context {
     /// A context acting on the tree below `root` (`/` for the live system), running commands
     /// on the host.
     pub fn new(root: impl Into<PathBuf>) -> Self {
+        let root = root.into();
+        let live = root == Path::new("/");
+        Context {
+            root,
+            runner: Arc::new(HostRunner),
+            live,
+        }
+    }
+
+    /// A live system whose files are below `root` and whose commands go to `runner`: lets unit
+    /// tests drive the live-system logic without touching the host.
+    #[cfg(test)]
+    pub fn live_for_test(root: impl Into<PathBuf>, runner: Arc<dyn CommandRunner>) -> Self {
         Context {
             root: root.into(),
-            runner: Arc::new(HostRunner),
+            runner,
+            live: true,
         }
     }
 
@@ -155,9 +171,9 @@ impl Context {
         &self.root
     }
 
-    /// `true` when acting on the live system rather than on a tree below another directory.
+    /// `true` when acting on the live system rather than on an image below another directory.
     pub fn is_live_system(&self) -> bool {
-        self.root == Path::new("/")
+        self.live
     }
 
     /// Map an absolute system path such as `/etc/os-release` into the root prefix.

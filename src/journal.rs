@@ -46,8 +46,11 @@ pub enum Undo {
     DropRole { name: String },
     /// Put a role's previous password (hash) back.
     RestoreRolePassword { role: String, hash: Option<String> },
-    /// Run `systemctl <args>` (e.g. `disable mattermost.service`, `stop …`, `daemon-reload`).
+    /// Run `systemctl <args>` (e.g. `disable mattermost.service`, `stop …`, `daemon-reload`);
+    /// `--root DIR` is added when the context acts on an image.
     Systemctl { args: Vec<String> },
+    /// `dnf module reset -y <module>`: forget a module stream the step enabled.
+    DnfModuleReset { module: String },
     /// Set an SELinux boolean back.
     SelinuxBoolean { name: String, on: bool },
     /// Remove the SELinux label rule for `<install_dir>/bin`.
@@ -84,6 +87,11 @@ impl Undo {
                 let args: Vec<&str> = args.iter().map(String::as_str).collect();
                 system::services::systemctl(ctx, &args)
             }
+            Undo::DnfModuleReset { module } => system::run_checked(
+                ctx,
+                &crate::context::CommandLine::new("dnf", &["module", "reset", "-y", module]),
+            )
+            .map(drop),
             Undo::SelinuxBoolean { name, on } => {
                 system::security::set_selinux_boolean(ctx, name, *on)
             }

@@ -16,7 +16,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use crate::archive::{ArchiveError, extract_release};
-use crate::context::Context;
+use crate::context::{CommandLine, Context};
 use crate::exit::{Diagnostic, ExitCode};
 use crate::fetch::verify::Verified;
 use crate::fetch::{
@@ -46,6 +46,8 @@ pub const DATABASE_NAME: &str = "mattermost";
 pub const DATABASE_ROLE: &str = "mmuser";
 /// Mattermost listens here; only nginx talks to it.
 pub const LISTEN_ADDRESS: &str = "127.0.0.1:8065";
+/// Free space required on the filesystems of /opt (the release) and /var/lib (the cache).
+pub const MINIMUM_FREE_BYTES: u64 = 1 << 30;
 /// Verified tarballs are kept here.
 pub const CACHE_DIR: &str = "/var/lib/mm-install/cache";
 /// Files the install moves out of the way (e.g. nginx's stock default site) are kept here.
@@ -103,6 +105,16 @@ pub enum InstallError {
     PortBusy { port: u16, holder: String },
     #[error("the database {what} runs PostgreSQL {found}, but Mattermost needs 14 or newer")]
     DatabaseTooOld { what: String, found: String },
+    #[error("{platform} has no PostgreSQL 14 or newer in its own repositories")]
+    NoSuitablePostgres { platform: String },
+    #[error(
+        "not enough free space in {dir}: {available} bytes available, mm-install needs at least {needed}"
+    )]
+    NoSpace {
+        dir: String,
+        available: u64,
+        needed: u64,
+    },
     #[error("the local PostgreSQL already has a database `{name}`")]
     DatabaseExists { name: String },
     #[error("with --root, pass --database-url URL (an existing PostgreSQL) or --no-database")]
@@ -170,6 +182,14 @@ impl Diagnostic for InstallError {
             InstallError::DatabaseTooOld { .. } => {
                 Some("upgrade PostgreSQL to 14 or newer first".into())
             }
+            InstallError::NoSuitablePostgres { .. } => Some(
+                "install PostgreSQL 14+ from the PostgreSQL project's repositories first, or use an existing server with --database-url"
+                    .into(),
+            ),
+            InstallError::NoSpace { .. } => Some(
+                "free some space: the download, its extraction and the installed release need about 1 GiB each"
+                    .into(),
+            ),
             InstallError::DatabaseExists { .. } => Some(
                 "point the install at it with --database-url, or drop it if it is a leftover"
                     .into(),
@@ -189,11 +209,17 @@ impl Diagnostic for InstallError {
 /// One change the install makes, in order.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Step {
+    EnablePostgresStream {
+        stream: String,
+    },
     InstallPackages {
         manager: PackageManager,
         packages: Vec<String>,
     },
-    InitializePostgres,
+    /// Start PostgreSQL, creating its cluster first where the package does not (`initdb`).
+    InitializePostgres {
+        initdb: bool,
+    },
     CreateUser,
     /// `existing_role`: `None` when the role does not exist yet, otherwise its current
     /// password hash (restored on undo).
@@ -231,7 +257,15 @@ impl Step {
             Step::InstallPackages { manager, packages } => {
                 format!("install {} with {manager}", packages.join(" "))
             }
-            Step::InitializePostgres => "initialize and start PostgreSQL".into(),
+            Step::EnablePostgresStream { stream } => {
+                format!(
+                    "enable the PostgreSQL {stream} module stream (dnf module enable postgresql:{stream})"
+                )
+            }
+            Step::InitializePostgres { initdb: true } => {
+                "initialize PostgreSQL (postgresql-setup --initdb), enable and start it".into()
+            }
+            Step::InitializePostgres { initdb: false } => "enable and start PostgreSQL".into(),
             Step::CreateUser => format!("create the system user and group `{SERVICE_USER}`"),
             Step::ProvisionDatabase { existing_role } => format!(
                 "{} PostgreSQL role `{DATABASE_ROLE}` (new random password) and create the database `{DATABASE_NAME}`",
@@ -293,7 +327,17 @@ impl Step {
                 manager: *manager,
                 packages: packages.clone(),
             },
-            Step::InitializePostgres | Step::Configure | Step::ProveItWorks => Undo::Nothing,
+            Step::EnablePostgresStream { .. } => Undo::DnfModuleReset {
+                module: "postgresql".into(),
+            },
+            Step::InitializePostgres { .. } => Undo::Systemctl {
+                args: vec![
+                    "disable".into(),
+                    "--now".into(),
+                    "postgresql.service".into(),
+                ],
+            },
+            Step::Configure | Step::ProveItWorks => Undo::Nothing,
             Step::CreateUser => Undo::RemoveUser {
                 name: SERVICE_USER.into(),
             },
@@ -335,7 +379,7 @@ impl Step {
                 ],
             },
             Step::EnableService => Undo::Systemctl {
-                args: systemctl_args(ctx, &["disable", "mattermost.service"]),
+                args: vec!["disable".into(), "mattermost.service".into()],
             },
             Step::StartService => Undo::Systemctl {
                 args: vec!["stop".into(), "mattermost.service".into()],
@@ -404,15 +448,41 @@ fn set_aside_path() -> PathBuf {
     PathBuf::from(SET_ASIDE_DIR).join("nginx-sites-enabled-default")
 }
 
-/// `systemctl` arguments with `--root DIR` below another tree.
-fn systemctl_args(ctx: &Context, args: &[&str]) -> Vec<String> {
-    let mut all = Vec::new();
-    if !ctx.is_live_system() {
-        all.push("--root".to_string());
-        all.push(ctx.root().display().to_string());
+/// Which package provides a PostgreSQL >= 14 server on a platform, and the dnf module stream to
+/// enable first where the distribution's default stream is older.
+struct PostgresPackage {
+    package: &'static str,
+    module_stream: Option<&'static str>,
+}
+
+fn postgres_packages(platform: &Platform) -> Result<PostgresPackage, InstallError> {
+    let major = platform
+        .version_id
+        .as_deref()
+        .and_then(|v| v.split('.').next())
+        .and_then(|m| m.parse::<u32>().ok());
+    let too_old = || InstallError::NoSuitablePostgres {
+        platform: platform.pretty_name.clone(),
+    };
+    let plain = |package| {
+        Ok(PostgresPackage {
+            package,
+            module_stream: None,
+        })
+    };
+    match (platform.family, platform.id.as_str(), major) {
+        (Family::Debian, _, _) => plain("postgresql"),
+        (_, "amzn", Some(year)) if year >= 2022 => plain("postgresql15-server"),
+        (_, "amzn", _) => Err(too_old()),
+        (_, "fedora", _) => plain("postgresql-server"),
+        // RHEL 8 and 9 (and rebuilds) default to PostgreSQL 10 and 13: enable the 15 stream.
+        (Family::Rhel, _, Some(8 | 9)) => Ok(PostgresPackage {
+            package: "postgresql-server",
+            module_stream: Some("15"),
+        }),
+        (Family::Rhel, _, Some(major)) if major >= 10 => plain("postgresql-server"),
+        _ => Err(too_old()),
     }
-    all.extend(args.iter().map(|a| a.to_string()));
-    all
 }
 
 /// The checked platform and the steps to run.
@@ -505,6 +575,16 @@ pub fn preflight(
             }
         }
     }
+    for dir in ["/opt", "/var/lib"] {
+        let available = host::available_bytes(&ctx.path(dir))?;
+        if available < MINIMUM_FREE_BYTES {
+            return Err(InstallError::NoSpace {
+                dir: ctx.path(dir).display().to_string(),
+                available,
+                needed: MINIMUM_FREE_BYTES,
+            });
+        }
+    }
     if ctx.path(INSTALL_DIR).exists() {
         return Err(InstallError::AlreadyInstalled {
             path: ctx.path(INSTALL_DIR).display().to_string(),
@@ -573,12 +653,9 @@ fn check_port_free(ctx: &Context, port: u16, nginx_may_hold_it: bool) -> Result<
         return Ok(());
     }
     let sport = format!("sport = :{port}");
-    let holder = system::run_probe(
-        ctx,
-        &crate::context::CommandLine::new("ss", &["-Hltnp", &sport]),
-    )
-    .map(|out| out.stdout)
-    .unwrap_or_default();
+    let holder = system::run_probe(ctx, &CommandLine::new("ss", &["-Hltnp", &sport]))
+        .map(|out| out.stdout)
+        .unwrap_or_default();
     if nginx_may_hold_it && holder.contains("\"nginx\"") {
         return Ok(());
     }
@@ -601,31 +678,42 @@ pub fn plan(
     options: &InstallOptions,
 ) -> Result<Plan, InstallError> {
     let live = ctx.is_live_system();
+    let local_database = matches!(options.database, DatabaseChoice::Local);
     let mut steps = Vec::new();
-    let manager = platform.package_manager;
     if live {
-        let mut wanted = vec!["nginx"];
-        if matches!(options.database, DatabaseChoice::Local) {
-            wanted.push(match platform.family {
-                Family::Rhel => "postgresql-server",
-                _ => "postgresql",
-            });
+        let manager = platform
+            .package_manager
+            .ok_or_else(|| InstallError::Unsupported {
+                name: platform.pretty_name.clone(),
+                reason: "it has no package manager mm-install knows (apt, dnf, yum)".into(),
+            })?;
+        let mut packages = system::packages::missing(ctx, manager, &["nginx"])?;
+        let postgres_running = services::is_active(ctx, "postgresql.service")?;
+        if local_database && !postgres_running {
+            let choice = postgres_packages(&platform)?;
+            let missing = system::packages::missing(ctx, manager, &[choice.package])?;
+            if !missing.is_empty() {
+                if let Some(stream) = choice.module_stream {
+                    steps.push(Step::EnablePostgresStream {
+                        stream: stream.into(),
+                    });
+                }
+                packages.extend(missing);
+            }
         }
-        if let Some(manager) = manager {
-            let packages = system::packages::missing(ctx, manager, &wanted)?;
-            let postgres_new = packages.iter().any(|p| p.starts_with("postgresql"));
-            if !packages.is_empty() {
-                steps.push(Step::InstallPackages { manager, packages });
-            }
-            if postgres_new && platform.family == Family::Rhel {
-                steps.push(Step::InitializePostgres);
-            }
+        if !packages.is_empty() {
+            steps.push(Step::InstallPackages { manager, packages });
+        }
+        if local_database && !postgres_running {
+            steps.push(Step::InitializePostgres {
+                initdb: platform.family == Family::Rhel,
+            });
         }
     }
     if users::lookup(ctx, SERVICE_USER)?.is_none() {
         steps.push(Step::CreateUser);
     }
-    if live && matches!(options.database, DatabaseChoice::Local) {
+    if live && local_database {
         let existing_role = if services::is_active(ctx, "postgresql.service")? {
             postgres::role_password_hash(ctx, DATABASE_ROLE)?
         } else {
@@ -821,11 +909,17 @@ fn run_step(
         Step::InstallPackages { manager, packages } => {
             system::packages::install(ctx, *manager, packages)?;
         }
-        Step::InitializePostgres => {
+        Step::EnablePostgresStream { stream } => {
+            let module = format!("postgresql:{stream}");
             system::run_checked(
                 ctx,
-                &crate::context::CommandLine::new("postgresql-setup", &["--initdb"]),
+                &CommandLine::new("dnf", &["module", "enable", "-y", &module]),
             )?;
+        }
+        Step::InitializePostgres { initdb } => {
+            if *initdb {
+                system::run_checked(ctx, &CommandLine::new("postgresql-setup", &["--initdb"]))?;
+            }
             services::systemctl(ctx, &["enable", "--now", "postgresql.service"])?;
         }
         Step::CreateUser => {
@@ -1042,4 +1136,244 @@ fn write_nginx_site(
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use super::*;
+    use crate::host::{Arch, OsRelease, classify};
+    use crate::release::Edition;
+    use crate::system::fake::FakeRunner;
+
+    fn platform(os_release: &str) -> Platform {
+        classify(&OsRelease::parse(os_release), Arch::Amd64, Some(true))
+    }
+
+    fn options() -> InstallOptions {
+        InstallOptions {
+            artifact: Artifact {
+                version: "11.10.1".parse().unwrap(),
+                edition: Edition::Enterprise,
+                arch: Arch::Amd64,
+            },
+            source: TarballSource::Mirror {
+                release_url: "http://mirror.test".into(),
+                sha256: None,
+            },
+            site_url: "https://chat.example.com".into(),
+            database: DatabaseChoice::Local,
+            tls: None,
+            allow_unsupported: false,
+        }
+    }
+
+    fn live_host(runner: &Arc<FakeRunner>) -> (tempfile::TempDir, Context) {
+        let dir = tempfile::tempdir().unwrap();
+        fs_err::create_dir_all(dir.path().join("etc")).unwrap();
+        fs_err::write(dir.path().join("etc/passwd"), "root:x:0:0::/root:/bin/sh\n").unwrap();
+        let ctx = Context::live_for_test(dir.path(), runner.clone());
+        (dir, ctx)
+    }
+
+    fn kinds(plan: &Plan) -> Vec<String> {
+        plan.steps
+            .iter()
+            .map(|step| {
+                format!("{step:?}")
+                    .split([' ', '{'])
+                    .next()
+                    .unwrap()
+                    .to_string()
+            })
+            .collect()
+    }
+
+    #[test]
+    fn debian_with_nginx_and_postgresql_running_gets_the_short_plan() {
+        let runner = Arc::new(FakeRunner::default());
+        runner.answer(
+            "dpkg-query -W -f=${Status} nginx",
+            0,
+            "install ok installed",
+        );
+        let (dir, ctx) = live_host(&runner);
+        fs_err::create_dir_all(dir.path().join("etc/nginx/sites-available")).unwrap();
+        fs_err::create_dir_all(dir.path().join("etc/nginx/sites-enabled")).unwrap();
+        std::os::unix::fs::symlink(
+            "../sites-available/default",
+            dir.path().join("etc/nginx/sites-enabled/default"),
+        )
+        .unwrap();
+        let plan = plan(
+            &ctx,
+            platform("ID=debian\nVERSION_ID=12\nNAME=Debian\n"),
+            &options(),
+        )
+        .unwrap();
+        assert_eq!(
+            kinds(&plan),
+            [
+                "CreateUser",
+                "ProvisionDatabase",
+                "Extract",
+                "PlaceTree",
+                "Configure",
+                "WriteUnit",
+                "EnableService",
+                "StartService",
+                "WriteNginxSite",
+                "ReloadNginx",
+                "ProveItWorks",
+                "RecordState"
+            ]
+        );
+        assert!(plan.steps.contains(&Step::ProvisionDatabase {
+            existing_role: None
+        }));
+        assert!(matches!(
+            plan.steps
+                .iter()
+                .find(|s| matches!(s, Step::WriteNginxSite { .. })),
+            Some(Step::WriteNginxSite {
+                layout: SiteLayout::SitesAvailable { .. },
+                set_aside_default: true
+            })
+        ));
+    }
+
+    #[test]
+    fn rocky_9_gets_a_newer_postgresql_stream_selinux_and_firewalld() {
+        let runner = Arc::new(FakeRunner::default());
+        runner.answer("rpm -q", 1, "");
+        runner.answer("systemctl is-active --quiet postgresql.service", 3, "");
+        runner.answer("getenforce", 0, "Enforcing\n");
+        runner.answer("getsebool", 0, "httpd_can_network_connect --> off\n");
+        runner.answer("firewall-cmd --permanent --query-service", 1, "no\n");
+        let (_dir, ctx) = live_host(&runner);
+        let rocky = platform(
+            "ID=\"rocky\"\nID_LIKE=\"rhel centos fedora\"\nVERSION_ID=\"9.4\"\nNAME=\"Rocky Linux\"\n",
+        );
+        let plan = plan(&ctx, rocky, &options()).unwrap();
+        assert_eq!(
+            plan.steps[0],
+            Step::EnablePostgresStream {
+                stream: "15".into()
+            }
+        );
+        assert_eq!(
+            plan.steps[1],
+            Step::InstallPackages {
+                manager: PackageManager::Dnf,
+                packages: vec!["nginx".into(), "postgresql-server".into()]
+            }
+        );
+        assert_eq!(plan.steps[2], Step::InitializePostgres { initdb: true });
+        assert!(plan.steps.contains(&Step::LabelBinaries));
+        assert!(plan.steps.contains(&Step::AllowNginxUpstream));
+        assert!(plan.steps.contains(&Step::OpenFirewall {
+            services: vec!["http".into()]
+        }));
+        let site = plan
+            .steps
+            .iter()
+            .find(|s| matches!(s, Step::WriteNginxSite { .. }))
+            .unwrap();
+        assert_eq!(
+            site,
+            &Step::WriteNginxSite {
+                layout: SiteLayout::ConfD {
+                    file: "/etc/nginx/conf.d/mattermost.conf".into()
+                },
+                set_aside_default: false
+            }
+        );
+        // The undo of the stream and of opening the firewall are recorded.
+        assert_eq!(
+            plan.steps[0].undo(&ctx),
+            Undo::DnfModuleReset {
+                module: "postgresql".into()
+            }
+        );
+    }
+
+    #[test]
+    fn amazon_linux_2_has_no_suitable_postgresql() {
+        let runner = Arc::new(FakeRunner::default());
+        runner.answer("rpm -q", 1, "");
+        runner.answer("systemctl is-active --quiet postgresql.service", 3, "");
+        let (_dir, ctx) = live_host(&runner);
+        let amazon = platform(
+            "ID=\"amzn\"\nID_LIKE=\"centos rhel fedora\"\nVERSION_ID=\"2\"\nNAME=\"Amazon Linux\"\n",
+        );
+        let err = plan(&ctx, amazon, &options()).unwrap_err();
+        assert!(
+            matches!(err, InstallError::NoSuitablePostgres { .. }),
+            "{err}"
+        );
+        assert!(err.hint().unwrap().contains("--database-url"));
+    }
+
+    #[test]
+    fn an_existing_role_gets_its_password_back_on_undo() {
+        let runner = Arc::new(FakeRunner::default());
+        runner.answer("dpkg-query", 0, "install ok installed");
+        runner.answer(
+            "runuser -u postgres -- psql",
+            0,
+            "exists:SCRAM-SHA-256$4096:old\n",
+        );
+        let (_dir, ctx) = live_host(&runner);
+        let plan = plan(
+            &ctx,
+            platform("ID=debian\nVERSION_ID=12\nNAME=Debian\n"),
+            &options(),
+        )
+        .unwrap();
+        let step = plan
+            .steps
+            .iter()
+            .find(|s| matches!(s, Step::ProvisionDatabase { .. }))
+            .unwrap();
+        assert_eq!(
+            step.undo(&ctx),
+            Undo::Many {
+                undos: vec![
+                    Undo::DropDatabase {
+                        name: DATABASE_NAME.into()
+                    },
+                    Undo::RestoreRolePassword {
+                        role: DATABASE_ROLE.into(),
+                        hash: Some("SCRAM-SHA-256$4096:old".into())
+                    },
+                ]
+            }
+        );
+    }
+
+    #[test]
+    fn site_urls_become_server_names() {
+        assert_eq!(server_name("").unwrap(), "_");
+        assert_eq!(
+            server_name("https://Chat.Example.com/").unwrap(),
+            "chat.example.com"
+        );
+        assert_eq!(
+            server_name("http://chat.example.com:8080").unwrap(),
+            "chat.example.com"
+        );
+        for bad in [
+            "chat.example.com",
+            "https://",
+            "https://chat.example.com/mattermost",
+            "ftp://x",
+            "https://exa mple.com",
+        ] {
+            assert!(
+                matches!(server_name(bad), Err(InstallError::InvalidSiteUrl { .. })),
+                "{bad}"
+            );
+        }
+    }
 }

@@ -83,7 +83,7 @@ pub fn run_probe(ctx: &Context, command: &CommandLine) -> Result<CommandOutput, 
 /// `--root DIR` arguments for tools that support acting on another tree (`useradd`,
 /// `systemctl`), empty on the live system.
 fn root_args(ctx: &Context) -> Vec<String> {
-    if ctx.is_live_system() {
+    if ctx.root() == std::path::Path::new("/") {
         Vec::new()
     } else {
         vec!["--root".to_string(), ctx.root().display().to_string()]
