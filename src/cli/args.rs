@@ -207,6 +207,10 @@ pub struct DownloadArgs {
     /// Read the detached signature from FILE instead of <tarball URL>.sig.
     #[arg(long, value_name = "FILE")]
     pub signature: Option<PathBuf>,
+    /// After verification, safely extract the release into DIR (which must not exist yet) and
+    /// print the path of its `mattermost/` tree instead of the tarball's.
+    #[arg(long, value_name = "DIR")]
+    pub extract: Option<PathBuf>,
 }
 
 #[cfg(test)]

@@ -142,7 +142,14 @@ fn download(global: &GlobalArgs, args: DownloadArgs, printer: &Printer) -> anyho
         downloaded.verified.signer_fingerprint,
         downloaded.verified.sha256
     ));
-    printer.data(&downloaded.path.display().to_string());
+    match &args.extract {
+        Some(staging) => {
+            let tree = crate::archive::extract_release(&downloaded.path, staging)?;
+            printer.step(&format!("extracted into {}", tree.display()));
+            printer.data(&tree.display().to_string());
+        }
+        None => printer.data(&downloaded.path.display().to_string()),
+    }
     Ok(())
 }
 

@@ -552,3 +552,37 @@ fn a_stale_file_at_the_destination_is_replaced_by_a_verified_download() {
         "{stderr}"
     );
 }
+
+#[test]
+fn extract_unpacks_the_verified_release_and_refuses_a_hostile_one() {
+    let setup = Setup::new();
+    setup.key_publish();
+    let tree_dir = setup.dir.path().join("tree");
+    let output = setup.download(&[
+        "--version",
+        VERSION,
+        "--extract",
+        tree_dir.to_str().unwrap(),
+    ]);
+    let (stdout, _) = assert_exit(&output, 0);
+    assert_eq!(Path::new(stdout.trim()), tree_dir.join("mattermost"));
+    assert!(tree_dir.join("mattermost/bin/mattermost").is_file());
+
+    let hostile = crate::mirror::hostile_tarball();
+    setup.mirror.file(&setup.tarball_path(), hostile.clone());
+    let sig = format!("{}.sig", setup.tarball_path());
+    setup
+        .mirror
+        .file(&sig, setup.key.sign(&hostile, HashAlgorithm::Sha256));
+    std::fs::remove_dir_all(setup.out()).unwrap();
+    let hostile_dir = setup.dir.path().join("hostile");
+    let output = setup.download(&[
+        "--version",
+        VERSION,
+        "--extract",
+        hostile_dir.to_str().unwrap(),
+    ]);
+    let (_, stderr) = assert_exit(&output, 3);
+    assert!(stderr.contains(".."), "{stderr}");
+    assert!(!hostile_dir.exists());
+}
