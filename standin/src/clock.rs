@@ -41,12 +41,19 @@ fn format_log_timestamp(secs: i64, millis: u32) -> String {
     )
 }
 
+/// Milliseconds since the Unix epoch, now: Mattermost's `create_at`/`update_at` timestamps.
+pub fn now_millis() -> i64 {
+    let (secs, millis) = now_parts();
+    secs * 1000 + i64::from(millis)
+}
+
 /// `Wed, 15 Jan 2025 10:04:05 GMT`, the IMF-fixdate of RFC 9110 for the `Date` header.
 pub fn http_date() -> String {
     format_http_date(now_parts().0)
 }
 
-fn format_http_date(secs: i64) -> String {
+/// The IMF-fixdate of `secs` seconds since the epoch (cookie `Expires`).
+pub fn format_http_date(secs: i64) -> String {
     const DAYS: [&str; 7] = ["Thu", "Fri", "Sat", "Sun", "Mon", "Tue", "Wed"];
     const MONTHS: [&str; 12] = [
         "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",

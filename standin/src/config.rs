@@ -150,6 +150,43 @@ impl Config {
         }
     }
 
+    /// An integer setting, with the same precedence as [`Config::string`].
+    pub fn int(&self, section: &str, key: &str) -> Result<Option<i64>, String> {
+        let name = Config::env_name(section, key);
+        if let Some(v) = self.env.get(&name) {
+            return v
+                .trim()
+                .parse()
+                .map(Some)
+                .map_err(|_| format!("{name}={v:?} is not an integer"));
+        }
+        match self.raw.get(section).and_then(|s| s.get(key)) {
+            None | Some(Value::Null) => Ok(None),
+            Some(v) => v
+                .as_i64()
+                .map(Some)
+                .ok_or_else(|| format!("{section}.{key} must be an integer")),
+        }
+    }
+
+    /// A list of strings; the environment form separates the items with spaces, as Go's
+    /// envconfig does.
+    pub fn strings(&self, section: &str, key: &str) -> Result<Option<Vec<String>>, String> {
+        if let Some(v) = self.env.get(&Config::env_name(section, key)) {
+            return Ok(Some(v.split_whitespace().map(str::to_string).collect()));
+        }
+        let invalid = || format!("{section}.{key} must be a list of strings");
+        match self.raw.get(section).and_then(|s| s.get(key)) {
+            None | Some(Value::Null) => Ok(None),
+            Some(Value::Array(items)) => items
+                .iter()
+                .map(|i| i.as_str().map(str::to_string).ok_or_else(invalid))
+                .collect::<Result<Vec<_>, _>>()
+                .map(Some),
+            Some(_) => Err(invalid()),
+        }
+    }
+
     /// The file store directory, relative paths taken from the working directory.
     pub fn file_directory_path(&self) -> PathBuf {
         PathBuf::from(&self.file_directory)
@@ -195,8 +232,9 @@ mod tests {
         "ServiceSettings": {"SiteURL": "", "ListenAddress": "127.0.0.1:8065"},
         "SqlSettings": {"DriverName": "postgres",
                         "DataSource": "postgres://mmuser:pw@db:5432/mattermost?sslmode=disable"},
-        "FileSettings": {"Directory": "/srv/mm-data/"},
-        "TeamSettings": {"EnableOpenServer": false}
+        "FileSettings": {"Directory": "/srv/mm-data/", "MaxFileSize": 1024},
+        "TeamSettings": {"EnableOpenServer": false,
+                         "ExperimentalDefaultChannels": ["town-square", "off-topic"]}
     }"#;
 
     #[test]
@@ -215,6 +253,16 @@ mod tests {
             Ok(Some(String::new()))
         );
         assert_eq!(c.string("ServiceSettings", "Nope"), Ok(None));
+        assert_eq!(c.int("FileSettings", "MaxFileSize"), Ok(Some(1024)));
+        assert_eq!(
+            c.strings("TeamSettings", "ExperimentalDefaultChannels"),
+            Ok(Some(vec![
+                "town-square".to_string(),
+                "off-topic".to_string()
+            ]))
+        );
+        assert!(c.int("FileSettings", "Directory").is_err());
+        assert!(c.strings("FileSettings", "Directory").is_err());
     }
 
     #[test]
@@ -227,6 +275,11 @@ mod tests {
                 ("MM_SQLSETTINGS_DATASOURCE", "postgres://u:p@other/db"),
                 ("MM_FILESETTINGS_DIRECTORY", "./files/"),
                 ("MM_TEAMSETTINGS_ENABLEOPENSERVER", "true"),
+                ("MM_FILESETTINGS_MAXFILESIZE", "2048"),
+                (
+                    "MM_TEAMSETTINGS_EXPERIMENTALDEFAULTCHANNELS",
+                    "town-square extra",
+                ),
                 ("PATH", "/usr/bin"),
             ]),
         )
@@ -236,6 +289,11 @@ mod tests {
         assert_eq!(c.file_directory, "./files/");
         assert_eq!(c.driver_name, "postgres");
         assert_eq!(c.bool("TeamSettings", "EnableOpenServer"), Ok(Some(true)));
+        assert_eq!(c.int("FileSettings", "MaxFileSize"), Ok(Some(2048)));
+        assert_eq!(
+            c.strings("TeamSettings", "ExperimentalDefaultChannels"),
+            Ok(Some(vec!["town-square".to_string(), "extra".to_string()]))
+        );
     }
 
     #[test]

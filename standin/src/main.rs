@@ -13,6 +13,7 @@ use std::time::Duration;
 
 use mm_standin::config::{self, Config};
 use mm_standin::identity::Identity;
+use mm_standin::settings::Settings;
 use mm_standin::{database, filestore, logging, notify, server, signals};
 
 /// Environment variable bounding how long startup waits for the database (milliseconds).
@@ -122,6 +123,7 @@ fn start(identity: &Identity, config: &Config) -> Result<(), String> {
         ));
     }
     let data_source = database::parse_data_source(&config.data_source)?;
+    let settings = Settings::from_config(config)?;
     let wait_ms = match std::env::var(DB_WAIT_ENV) {
         Ok(v) => v
             .trim()
@@ -170,6 +172,7 @@ fn start(identity: &Identity, config: &Config) -> Result<(), String> {
         identity.version_id(),
         data_source,
         config.file_directory_path(),
+        settings,
     );
     server::run(listener, Arc::new(app));
     Ok(())

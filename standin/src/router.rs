@@ -9,8 +9,12 @@ use crate::server::App;
 pub enum Reply {
     /// An ordinary response.
     Response(Response),
-    /// Switch the connection to the websocket protocol; carries the client's `Sec-WebSocket-Key`.
-    WebSocket { key: String },
+    /// Switch the connection to the websocket protocol; carries the client's `Sec-WebSocket-Key`
+    /// and the user the upgrade request authenticated (if it carried a valid token).
+    WebSocket {
+        key: String,
+        user_id: Option<String>,
+    },
 }
 
 impl From<Response> for Reply {

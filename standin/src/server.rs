@@ -1,14 +1,13 @@
-//! The HTTP server: shared state ([`App`]), the accept loop with one thread per connection,
-//! dispatch through the [`Router`], the headers every response carries, the web-app fallback
-//! for non-API paths, and the websocket upgrade with its `hello` event.
+//! The HTTP server: shared state ([`App`]: settings, the in-memory [`Store`], the websocket
+//! [`Hub`]), the accept loop with one thread per connection, dispatch through the [`Router`],
+//! the headers every response carries, the web-app fallback for non-API paths, and the
+//! websocket upgrade (with `hello` at once when the upgrade request was authenticated).
 
 use std::io::{BufReader, Write};
 use std::net::{TcpListener, TcpStream};
 use std::path::PathBuf;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
-
-use serde_json::json;
 
 use crate::api;
 use crate::database::{self, DataSource};
@@ -16,10 +15,14 @@ use crate::filestore;
 use crate::http::{ReadError, Request, Response};
 use crate::ids::new_id;
 use crate::router::{Call, Found, Reply, Router};
+use crate::settings::Settings;
+use crate::store::{Audience, Outgoing, Store};
 use crate::websocket::{self, Hub, accept_key};
 
 /// How long a client may take to send its request.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+/// How long a write to a websocket client may block before the connection is dropped.
+const WEBSOCKET_WRITE_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// The web app's stand-in page.
 const INDEX_HTML: &str = "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\">\
@@ -36,20 +39,49 @@ pub struct App {
     pub database: DataSource,
     /// The local file store directory.
     pub file_directory: PathBuf,
+    /// The config.json settings the API consults.
+    pub settings: Settings,
+    /// Users, teams, channels, posts and files, in memory.
+    store: Mutex<Store>,
     /// Open websocket connections.
     pub hub: Hub,
     router: Router,
 }
 
 impl App {
-    pub fn new(version_id: String, database: DataSource, file_directory: PathBuf) -> App {
+    pub fn new(
+        version_id: String,
+        database: DataSource,
+        file_directory: PathBuf,
+        settings: Settings,
+    ) -> App {
         App {
             version_id,
             hostname: "standin".to_string(),
             database,
             file_directory,
+            settings,
+            store: Mutex::new(Store::default()),
             hub: Hub::default(),
             router: Router::new(api::routes()),
+        }
+    }
+
+    /// The store, locked. Do not hold it while writing to sockets: collect [`Outgoing`] events
+    /// and [`App::publish`] them after unlocking.
+    pub fn store(&self) -> MutexGuard<'_, Store> {
+        self.store.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Sends each event to the authenticated connections of its audience.
+    pub fn publish(&self, events: Vec<Outgoing>) {
+        for out in events {
+            self.hub
+                .broadcast(&out.event, &|peer| match (&out.audience, peer.user()) {
+                    (_, None) => false,
+                    (Audience::All, Some(_)) => true,
+                    (Audience::Users(ids), Some(user)) => ids.contains(&user),
+                });
         }
     }
 
@@ -134,16 +166,20 @@ fn handle(app: &App, stream: TcpStream) {
                 .finish(resp, &request_id)
                 .write_to(&mut writer, head_only);
         }
-        Reply::WebSocket { key } => upgrade(app, reader, writer, &key, &request_id),
+        Reply::WebSocket { key, user_id } => {
+            upgrade(app, reader, writer, &key, user_id.as_deref(), &request_id)
+        }
     }
 }
 
-/// Completes the handshake, registers the connection, says hello and serves it until it closes.
+/// Completes the handshake, registers the connection, says hello if the upgrade request was
+/// authenticated, and serves it until it closes.
 fn upgrade(
     app: &App,
     mut reader: BufReader<TcpStream>,
     mut writer: TcpStream,
     key: &str,
+    user_id: Option<&str>,
     request_id: &str,
 ) {
     let resp = Response::new(101)
@@ -159,18 +195,15 @@ fn upgrade(
     }
     let _ = writer.flush();
     let _ = reader.get_ref().set_read_timeout(None);
+    // A client that stops reading must not block the request threads that publish events.
+    let _ = writer.set_write_timeout(Some(WEBSOCKET_WRITE_TIMEOUT));
     let connection_id = new_id();
     let peer = app.hub.register(connection_id.clone(), writer);
-    let hello = websocket::event(
-        "hello",
-        json!({
-            "server_version": app.version_id,
-            "connection_id": connection_id,
-            "server_hostname": app.hostname,
-        }),
-        websocket::no_broadcast(),
-    );
-    if peer.send_event(hello).is_ok() {
+    let greeted = match user_id {
+        Some(user_id) => api::websocket::authenticated(app, &peer, user_id).is_ok(),
+        None => true,
+    };
+    if greeted {
         websocket::serve(&peer, &mut reader, &mut |peer, text| {
             api::websocket::on_message(app, peer, text)
         });

@@ -192,7 +192,7 @@ pub fn no_broadcast() -> Value {
 pub struct Peer {
     /// The `connection_id` announced in `hello`.
     pub connection_id: String,
-    /// The authenticated user, once a later module knows it.
+    /// The authenticated user; connections without one receive no events.
     pub user_id: Mutex<Option<String>>,
     writer: Mutex<TcpStream>,
     seq: AtomicI64,
@@ -211,10 +211,34 @@ impl Peer {
         self.send_frame(&Frame::new(opcode::TEXT, text.as_bytes().to_vec()))
     }
 
-    /// Sends an event built by [`event`], numbering it with this connection's next `seq`.
+    /// Sends an event built by [`event`], numbering it with this connection's next `seq`; the
+    /// numbering happens under the write lock, so events leave in `seq` order.
     pub fn send_event(&self, mut event: Value) -> io::Result<()> {
+        let mut w = self.writer.lock().unwrap_or_else(|p| p.into_inner());
         event["seq"] = json!(self.seq.fetch_add(1, Ordering::SeqCst));
-        self.send_text(&event.to_string())
+        let frame = Frame::new(opcode::TEXT, event.to_string().into_bytes());
+        w.write_all(&frame.encode(None))?;
+        w.flush()
+    }
+
+    /// The authenticated user, if any.
+    pub fn user(&self) -> Option<String> {
+        self.user_id
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+
+    /// Marks the connection as authenticated for `user_id`: from now on it receives events.
+    pub fn set_user(&self, user_id: &str) {
+        *self.user_id.lock().unwrap_or_else(|p| p.into_inner()) = Some(user_id.to_string());
+    }
+
+    /// Drops the connection without a close frame (as gorilla's `Conn.Close` does); the
+    /// reading loop then ends.
+    pub fn drop_connection(&self) {
+        let w = self.writer.lock().unwrap_or_else(|p| p.into_inner());
+        let _ = w.shutdown(Shutdown::Both);
     }
 }
 
@@ -252,13 +276,28 @@ impl Hub {
         self.len() == 0
     }
 
-    /// Sends `event` to every connection `to` accepts; returns how many received it.
+    /// The distinct users of the authenticated connections.
+    pub fn users(&self) -> Vec<String> {
+        let mut users: Vec<String> = self.lock().values().filter_map(|p| p.user()).collect();
+        users.sort();
+        users.dedup();
+        users
+    }
+
+    /// Sends `event` to every connection `to` accepts; returns how many received it. A
+    /// connection whose write fails (or times out) is dropped.
     pub fn broadcast(&self, event: &Value, to: &dyn Fn(&Peer) -> bool) -> usize {
         let peers: Vec<Arc<Peer>> = self.lock().values().cloned().collect();
         peers
             .iter()
             .filter(|p| to(p))
-            .filter(|p| p.send_event(event.clone()).is_ok())
+            .filter(|p| match p.send_event(event.clone()) {
+                Ok(()) => true,
+                Err(_) => {
+                    p.drop_connection();
+                    false
+                }
+            })
             .count()
     }
 
