@@ -93,6 +93,7 @@ impl CommandRunner for HostRunner {
                 "PATH",
                 "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
             )
+            .envs(command.env.iter().map(|(name, value)| (name, value)))
             .stdin(if command.stdin.is_some() {
                 Stdio::piped()
             } else {

@@ -51,12 +51,25 @@ pub enum Undo {
     Systemctl { args: Vec<String> },
     /// `dnf module reset -y <module>`: forget a module stream the step enabled.
     DnfModuleReset { module: String },
+    /// Start a service again (clearing systemd's start rate limit first).
+    StartService { unit: String },
     /// Set an SELinux boolean back.
     SelinuxBoolean { name: String, on: bool },
     /// Remove the SELinux label rule for `<install_dir>/bin`.
     SelinuxUnlabel { install_dir: String },
     /// Close a firewalld service again.
     FirewallClose { service: String },
+    /// Move `from` back to `to` (if `from` exists and `to` does not).
+    Rename { from: PathBuf, to: PathBuf },
+    /// Copy `from` over `to` (if `from` exists), keeping `to`'s owner.
+    CopyFile { from: PathBuf, to: PathBuf },
+    /// Restore the database from `dump` (connection from `config`'s DataSource), unless its
+    /// schema still has `unless_fingerprint` (nothing to undo then).
+    RestoreDatabase {
+        dump: PathBuf,
+        config: PathBuf,
+        unless_fingerprint: Option<String>,
+    },
     /// Several undos, applied in the order given.
     Many { undos: Vec<Undo> },
 }
@@ -92,6 +105,7 @@ impl Undo {
                 &crate::context::CommandLine::new("dnf", &["module", "reset", "-y", module]),
             )
             .map(drop),
+            Undo::StartService { unit } => system::services::start(ctx, unit),
             Undo::SelinuxBoolean { name, on } => {
                 system::security::set_selinux_boolean(ctx, name, *on)
             }
@@ -100,6 +114,41 @@ impl Undo {
             }
             Undo::FirewallClose { service } => {
                 system::security::set_firewall_service(ctx, service, false)
+            }
+            Undo::Rename { from, to } => {
+                let (from, to) = (ctx.path(from), ctx.path(to));
+                if fs_err::symlink_metadata(&from).is_ok() && fs_err::symlink_metadata(&to).is_err()
+                {
+                    if let Some(parent) = to.parent() {
+                        fs_err::create_dir_all(parent)?;
+                    }
+                    fs_err::rename(&from, &to)?;
+                }
+                Ok(())
+            }
+            Undo::CopyFile { from, to } => {
+                if ctx.path(from).exists() {
+                    fs_err::copy(ctx.path(from), ctx.path(to))?;
+                }
+                Ok(())
+            }
+            Undo::RestoreDatabase {
+                dump,
+                config,
+                unless_fingerprint,
+            } => {
+                let text = fs_err::read_to_string(ctx.path(config))?;
+                let json: serde_json::Value = serde_json::from_str(&text).unwrap_or_default();
+                let data_source = json["SqlSettings"]["DataSource"]
+                    .as_str()
+                    .unwrap_or_default();
+                let connection = system::postgres::Connection::from_data_source(data_source)?;
+                if let Some(expected) = unless_fingerprint {
+                    if &system::postgres::schema_fingerprint(ctx, &connection)? == expected {
+                        return Ok(());
+                    }
+                }
+                system::postgres::restore(ctx, &connection, &ctx.path(dump))
             }
             Undo::Many { undos } => undos.iter().try_for_each(|undo| undo.apply(ctx)),
         }

@@ -5,7 +5,9 @@
 //! - [`release`]: Mattermost versions, editions, download URLs and the releases feed;
 //! - [`fetch`]: resumable downloads and OpenPGP + SHA-256 verification;
 //! - [`archive`]: safe extraction of a release tarball into a staging directory;
-//! - [`journal`]: operations as journaled, undoable transactions;
+//! - [`journal`]: operations as journaled, undoable transactions; [`lock`]: one at a time;
+//! - [`ops`]: install, upgrade, rollback and their health checks; [`state`], [`settings`]: what
+//!   the tool remembers and how the admin configures it;
 //! - [`render`]: the systemd unit and nginx site from templates, and config.json edits;
 //! - [`context`]: the outside world (filesystem root, environment) as one value;
 //! - [`report`]: how the core tells the CLI about progress without printing;
@@ -20,9 +22,12 @@ pub mod exit;
 pub mod fetch;
 pub mod host;
 pub mod journal;
+pub mod lock;
+pub mod notify;
 pub mod ops;
 pub mod release;
 pub mod render;
 pub mod report;
+pub mod settings;
 pub mod state;
 pub mod system;

@@ -24,6 +24,21 @@ pub struct Installation {
     pub site_url: String,
     /// `local`, `external` or `none`.
     pub database: String,
+    /// nginx serves the site over TLS (health checks go to port 443).
+    #[serde(default)]
+    pub tls: bool,
+}
+
+/// A release replaced by an upgrade (or a rollback), kept for `mm-install rollback`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct KeptRelease {
+    pub installation: Installation,
+    /// Where its tree was moved to, e.g. `/opt/mattermost-11.9.2-20261125T081500`.
+    pub tree: String,
+    /// The backups taken just before it was replaced (config.json, database dump).
+    pub backup_dir: String,
+    /// RFC 3339 time it was replaced.
+    pub replaced_at: String,
 }
 
 /// Everything the tool remembers.
@@ -33,6 +48,9 @@ pub struct State {
     /// Earlier installations, oldest first.
     #[serde(default)]
     pub history: Vec<Installation>,
+    /// Replaced releases still on disk for rollbacks, oldest first.
+    #[serde(default)]
+    pub kept: Vec<KeptRelease>,
 }
 
 impl State {

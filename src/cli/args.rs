@@ -57,6 +57,18 @@ pub enum Command {
     Download(DownloadArgs),
     /// Print a rendered template: the systemd unit or the nginx site mm-install would write.
     Render(RenderArgs),
+    /// Print the Deployment Solutions Program statements for a tier (filled in for this
+    /// system), or check a README for them.
+    Docs(DocsArgs),
+    /// Upgrade to the newest release the policy allows (or --version X), with a backup, a
+    /// health check and automatic rollback; safe to run unattended from cron or a timer.
+    Upgrade(UpgradeArgs),
+    /// Go back to the release before the current one (or --to VERSION), optionally with the
+    /// database as it was before that upgrade.
+    Rollback(RollbackArgs),
+    /// Show the installed version, the newest one the policy allows, the service, and the kept
+    /// releases and backups.
+    Status(StatusArgs),
     /// Print the man page (roff) generated from this command line definition.
     Man,
     /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
@@ -102,6 +114,71 @@ pub enum RenderTemplate {
         #[arg(long)]
         no_default_server: bool,
     },
+    /// The unattended-upgrade service and timer (mm-install-upgrade.service and .timer).
+    Timer {
+        /// Print only the service (`service`) or only the timer (`timer`); both by default.
+        #[arg(long, value_name = "service|timer")]
+        only: Option<String>,
+        /// The mm-install executable the service runs.
+        #[arg(long, value_name = "PATH", default_value = "/usr/bin/mm-install")]
+        binary: PathBuf,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct DocsArgs {
+    /// The program tier whose statements to print or check.
+    #[arg(long, value_name = "community|registered|certified")]
+    pub tier: crate::ops::docs::Tier,
+    /// Check FILE (the README or equivalent) for the tier's statements instead of printing
+    /// them: a line per requirement, exit 1 if any is missing or altered.
+    #[arg(long, value_name = "FILE")]
+    pub check: Option<PathBuf>,
+    /// Name the RHEL equivalent this os-release file describes instead of this system's
+    /// (read as given, not below --root).
+    #[arg(long, value_name = "FILE", conflicts_with = "check")]
+    pub os_release: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct UpgradeArgs {
+    /// Upgrade to exactly this version.
+    #[arg(long, value_name = "X.Y.Z", conflicts_with = "latest")]
+    pub version: Option<Version>,
+    /// Upgrade to the newest release the policy allows (the default).
+    #[arg(long)]
+    pub latest: bool,
+    /// Which releases are allowed: patch (same MAJOR.MINOR; the default), minor (same MAJOR) or
+    /// latest. Overrides `policy` in /etc/mm-install/mm-install.toml.
+    #[arg(long, value_name = "patch|minor|latest")]
+    pub policy: Option<crate::settings::Policy>,
+    /// Do not ask for confirmation on a terminal (nothing is ever asked without one).
+    #[arg(short, long)]
+    pub yes: bool,
+    /// Print the plan and change nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct RollbackArgs {
+    /// Roll back to this kept version instead of the one before the current release.
+    #[arg(long, value_name = "X.Y.Z")]
+    pub to: Option<Version>,
+    /// Also restore the database dump taken before that upgrade: everything written since is
+    /// lost.
+    #[arg(long)]
+    pub restore_database: bool,
+    /// Do not ask for confirmation.
+    #[arg(short, long)]
+    pub yes: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct StatusArgs {
+    /// Print JSON.
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Debug, Args)]

@@ -34,6 +34,10 @@ pub fn run(cli: Cli, printer: &Printer) -> anyhow::Result<()> {
         Some(Command::DetectOs(args)) => detect_os(&cli.global, args, printer),
         Some(Command::Download(args)) => download(&cli.global, args, printer),
         Some(Command::Render(args)) => render_template(&cli.global, args.template, printer),
+        Some(Command::Docs(args)) => super::docs::run(&cli.global, args, printer),
+        Some(Command::Upgrade(args)) => super::upgrade::upgrade(&cli.global, args, printer),
+        Some(Command::Rollback(args)) => super::upgrade::rollback(&cli.global, args, printer),
+        Some(Command::Status(args)) => super::upgrade::status(&cli.global, args, printer),
         Some(Command::Man) => {
             let mut page = Vec::new();
             clap_mangen::Man::new(Cli::command()).render(&mut page)?;
@@ -69,6 +73,24 @@ fn render_template(
                 local_database_unit: local_database.then(|| "postgresql.service".to_string()),
             },
         )?,
+        RenderTemplate::Timer { only, binary } => {
+            let (service, timer) = render::render_upgrade_timer(&templates, &binary)?;
+            match only.as_deref() {
+                Some("service") => service,
+                Some("timer") => timer,
+                None => format!(
+                    "# {}\n{service}\n# {}\n{timer}",
+                    render::UPGRADE_SERVICE,
+                    render::UPGRADE_TIMER
+                ),
+                Some(other) => {
+                    return Err(super::UsageError(format!(
+                        "--only {other}: expected service or timer"
+                    ))
+                    .into());
+                }
+            }
+        }
         RenderTemplate::Nginx {
             site_url,
             tls_cert,

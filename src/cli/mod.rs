@@ -4,9 +4,11 @@
 
 mod args;
 mod commands;
+mod docs;
 mod install;
 mod output;
 mod prompt;
+mod upgrade;
 
 use clap::Parser;
 
@@ -70,6 +72,18 @@ fn diagnose(err: &anyhow::Error) -> (ExitCode, Option<String>) {
             return of(e);
         }
         if let Some(e) = cause.downcast_ref::<crate::render::RenderError>() {
+            return of(e);
+        }
+        if let Some(e) = cause.downcast_ref::<crate::ops::docs::DocsError>() {
+            return of(e);
+        }
+        if let Some(e) = cause.downcast_ref::<crate::ops::upgrade::UpgradeError>() {
+            return of(e);
+        }
+        if let Some(e) = cause.downcast_ref::<crate::lock::LockError>() {
+            return of(e);
+        }
+        if let Some(e) = cause.downcast_ref::<crate::settings::SettingsError>() {
             return of(e);
         }
         if let Some(e) = cause.downcast_ref::<UsageError>() {

@@ -151,6 +151,40 @@ impl HttpClient {
     }
 }
 
+impl HttpClient {
+    /// POST `body` as JSON to `url` once (no retries: a notification must not hold up the
+    /// operation it reports on).
+    pub fn post_json(&self, url: &str, body: &serde_json::Value) -> Result<(), FetchError> {
+        let text = body.to_string();
+        let response = self
+            .agent
+            .post(url)
+            .header("Content-Type", "application/json")
+            .send(text.as_bytes())
+            .map_err(|err| FetchError::Network {
+                url: redact_query(url),
+                reason: err.to_string(),
+            })?;
+        let status = response.status().as_u16();
+        if (200..300).contains(&status) {
+            Ok(())
+        } else {
+            Err(FetchError::Status {
+                url: redact_query(url),
+                status,
+            })
+        }
+    }
+}
+
+/// A webhook URL's secret is its path: show only scheme and host in messages.
+fn redact_query(url: &str) -> String {
+    match url.split_once("://") {
+        Some((scheme, rest)) => format!("{scheme}://{}/…", rest.split('/').next().unwrap_or("")),
+        None => "the webhook URL".into(),
+    }
+}
+
 /// Classify a ureq error: connection trouble and timeouts are worth retrying, the rest is not.
 pub fn network_error(url: &str, err: ureq::Error) -> AttemptError {
     let transient = matches!(

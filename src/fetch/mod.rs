@@ -17,7 +17,7 @@ pub use verify::{VerifyError, parse_sha256};
 
 use crate::exit::{Diagnostic, ExitCode};
 use crate::host::HostError;
-use crate::release::{ReleaseError, Version, newest_stable};
+use crate::release::{ReleaseError, Version, stable_versions};
 use crate::report::Reporter;
 
 /// Bytes read or written per step while streaming.
@@ -107,17 +107,33 @@ impl Diagnostic for FetchError {
     }
 }
 
-/// Ask the releases feed at `api_url` for the newest stable Mattermost version.
-pub fn newest_release(
+/// Every stable Mattermost version the releases feed at `api_url` lists, oldest first.
+pub fn stable_releases(
     client: &HttpClient,
     api_url: &str,
     reporter: &dyn Reporter,
-) -> Result<Version, FetchError> {
-    reporter.step(&format!("asking {api_url} for the newest release"));
+) -> Result<Vec<Version>, FetchError> {
+    reporter.step(&format!("asking {api_url} for the releases"));
     let body = client
         .get_small(api_url, reporter)?
         .ok_or_else(|| FetchError::NotFound {
             url: api_url.to_string(),
         })?;
-    Ok(newest_stable(api_url, &body)?)
+    Ok(stable_versions(api_url, &body)?)
+}
+
+/// The newest stable Mattermost version in the releases feed at `api_url`.
+pub fn newest_release(
+    client: &HttpClient,
+    api_url: &str,
+    reporter: &dyn Reporter,
+) -> Result<Version, FetchError> {
+    stable_releases(client, api_url, reporter)?
+        .pop()
+        .ok_or_else(|| {
+            ReleaseError::EmptyFeed {
+                url: api_url.to_string(),
+            }
+            .into()
+        })
 }

@@ -12,11 +12,20 @@ use crate::exit::{Diagnostic, ExitCode};
 use crate::release::Version;
 use crate::report::Reporter;
 
-/// Where to knock: the proxy's address and the `Host` it serves.
+/// Where to knock: the proxy's address, the `Host` it serves, and whether it speaks TLS there.
 #[derive(Clone, Debug)]
 pub struct Probe {
     pub address: SocketAddr,
     pub host: String,
+    /// Talk TLS (nginx's port 443). The certificate is not checked: the probe proves the
+    /// proxy and the server work, on this host's loopback, whatever certificate is installed.
+    pub tls: bool,
+}
+
+impl Probe {
+    fn scheme(&self) -> &'static str {
+        if self.tls { "https" } else { "http" }
+    }
 }
 
 /// A failed health check.
@@ -57,13 +66,16 @@ pub fn check(
     reporter: &dyn Reporter,
 ) -> Result<Healthy, HealthError> {
     reporter.step(&format!(
-        "checking http://{}/api/v4/system/ping (Host: {})",
-        probe.address, probe.host
+        "checking {}://{}/api/v4/system/ping (Host: {})",
+        probe.scheme(),
+        probe.address,
+        probe.host
     ));
     let deadline = Instant::now() + patience;
     let version_id = retry_until(deadline, || ping(probe, expected))?;
     reporter.step(&format!(
-        "checking a websocket handshake through http://{}/api/v4/websocket",
+        "checking a websocket handshake through {}://{}/api/v4/websocket",
+        probe.scheme(),
         probe.address
     ));
     retry_until(deadline, || websocket(probe))?;
@@ -93,9 +105,15 @@ struct Answer {
 /// Send one HTTP/1.1 request and read the status line and headers (and the body if
 /// `read_body`).
 fn exchange(probe: &Probe, request: &str, read_body: bool) -> std::io::Result<Answer> {
-    let mut stream = TcpStream::connect_timeout(&probe.address, Duration::from_secs(5))?;
+    let stream = TcpStream::connect_timeout(&probe.address, Duration::from_secs(5))?;
     stream.set_read_timeout(Some(Duration::from_secs(10)))?;
+    let mut stream: Box<dyn ReadWrite> = if probe.tls {
+        Box::new(tls_stream(stream, &probe.host)?)
+    } else {
+        Box::new(stream)
+    };
     stream.write_all(request.as_bytes())?;
+    stream.flush()?;
     let mut reader = BufReader::new(stream);
     let mut status = String::new();
     reader.read_line(&mut status)?;
@@ -181,6 +199,81 @@ fn websocket(probe: &Probe) -> Result<(), HealthError> {
         Err(fail(format!(
             "answered `{status}` instead of 101 Switching Protocols"
         )))
+    }
+}
+
+/// A byte stream either plain or wrapped in TLS.
+trait ReadWrite: std::io::Read + Write {}
+impl<T: std::io::Read + Write> ReadWrite for T {}
+
+/// A TLS client connection to our own proxy on loopback, with SNI set to `host`.
+fn tls_stream(
+    stream: TcpStream,
+    host: &str,
+) -> std::io::Result<rustls::StreamOwned<rustls::ClientConnection, TcpStream>> {
+    let provider = std::sync::Arc::new(rustls::crypto::ring::default_provider());
+    let config = rustls::ClientConfig::builder_with_provider(provider.clone())
+        .with_safe_default_protocol_versions()
+        .map_err(std::io::Error::other)?
+        .dangerous()
+        .with_custom_certificate_verifier(std::sync::Arc::new(AnyCertificate(provider)))
+        .with_no_client_auth();
+    let name = rustls::pki_types::ServerName::try_from(host.to_string()).unwrap_or_else(|_| {
+        rustls::pki_types::ServerName::try_from("localhost").expect("a valid name")
+    });
+    let connection = rustls::ClientConnection::new(std::sync::Arc::new(config), name)
+        .map_err(std::io::Error::other)?;
+    Ok(rustls::StreamOwned::new(connection, stream))
+}
+
+/// Accepts any server certificate (but still checks the handshake signatures): the probe
+/// talks to this host's own nginx over loopback to prove the proxying works; whether the
+/// certificate suits the users' browsers is the admin's choice of certificate.
+#[derive(Debug)]
+struct AnyCertificate(std::sync::Arc<rustls::crypto::CryptoProvider>);
+
+impl rustls::client::danger::ServerCertVerifier for AnyCertificate {
+    fn verify_server_cert(
+        &self,
+        _end_entity: &rustls::pki_types::CertificateDer<'_>,
+        _intermediates: &[rustls::pki_types::CertificateDer<'_>],
+        _server_name: &rustls::pki_types::ServerName<'_>,
+        _ocsp_response: &[u8],
+        _now: rustls::pki_types::UnixTime,
+    ) -> Result<rustls::client::danger::ServerCertVerified, rustls::Error> {
+        Ok(rustls::client::danger::ServerCertVerified::assertion())
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &rustls::pki_types::CertificateDer<'_>,
+        dss: &rustls::DigitallySignedStruct,
+    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls12_signature(
+            message,
+            cert,
+            dss,
+            &self.0.signature_verification_algorithms,
+        )
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &rustls::pki_types::CertificateDer<'_>,
+        dss: &rustls::DigitallySignedStruct,
+    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls13_signature(
+            message,
+            cert,
+            dss,
+            &self.0.signature_verification_algorithms,
+        )
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<rustls::SignatureScheme> {
+        self.0.signature_verification_algorithms.supported_schemes()
     }
 }
 

@@ -854,6 +854,7 @@ fn installation_record(options: &InstallOptions, verified: &Verified) -> Install
             DatabaseChoice::Skip => "none",
         }
         .into(),
+        tls: options.tls.is_some(),
     }
 }
 
@@ -981,7 +982,7 @@ fn run_step(
             }
         }
         Step::EnableService => services::systemctl(ctx, &["enable", "mattermost.service"])?,
-        Step::StartService => services::systemctl(ctx, &["start", "mattermost.service"])?,
+        Step::StartService => services::start(ctx, "mattermost.service")?,
         Step::WriteNginxSite {
             layout,
             set_aside_default,
@@ -1006,32 +1007,23 @@ fn run_step(
         }
         Step::ProveItWorks => {
             let host = server_name(&options.site_url)?;
+            let tls = options.tls.is_some();
             let probe = Probe {
-                address: SocketAddr::from(([127, 0, 0, 1], 80)),
+                address: SocketAddr::from(([127, 0, 0, 1], if tls { 443 } else { 80 })),
                 host: if host == "_" {
                     "localhost".into()
                 } else {
                     host
                 },
+                tls,
             };
-            if options.tls.is_some() {
-                reporter.warn("TLS is configured: checking through the plain-HTTP port is not possible (it redirects), so only the service itself is checked");
-                if !services::is_active(ctx, "mattermost.service")? {
-                    return Err(SystemError::Unexpected {
-                        what: "mattermost.service".into(),
-                        detail: "is not active".into(),
-                    }
-                    .into());
-                }
-            } else {
-                let healthy = health::check(
-                    &probe,
-                    &options.artifact.version,
-                    Duration::from_secs(90),
-                    reporter,
-                )?;
-                progress.version_id = Some(healthy.version_id);
-            }
+            let healthy = health::check(
+                &probe,
+                &options.artifact.version,
+                Duration::from_secs(90),
+                reporter,
+            )?;
+            progress.version_id = Some(healthy.version_id);
         }
         Step::RecordState => {
             let path = ctx.path(crate::state::STATE_PATH);

@@ -1,4 +1,7 @@
-//! The operations users run: [`install`] (and the [`health`] checks that prove it worked).
+//! The operations users run: [`install`], [`upgrade`] and rollback (and the [`health`] checks
+//! that prove they worked).
 
+pub mod docs;
 pub mod health;
 pub mod install;
+pub mod upgrade;

@@ -37,15 +37,6 @@ pub fn stable_versions(url: &str, body: &[u8]) -> Result<Vec<Version>, ReleaseEr
     Ok(versions)
 }
 
-/// The newest stable version in the feed.
-pub fn newest_stable(url: &str, body: &[u8]) -> Result<Version, ReleaseError> {
-    stable_versions(url, body)?
-        .pop()
-        .ok_or_else(|| ReleaseError::EmptyFeed {
-            url: url.to_string(),
-        })
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -53,7 +44,7 @@ mod tests {
     const URL: &str = "http://mirror.test/releases";
 
     #[test]
-    fn picks_the_newest_stable_release() {
+    fn lists_only_stable_releases_oldest_first() {
         let body = br#"[
             {"tag_name": "v11.11.0-rc1", "draft": false, "prerelease": true},
             {"tag_name": "v11.12.0", "draft": true, "prerelease": false},
@@ -62,7 +53,6 @@ mod tests {
             {"tag_name": "v11.10.0", "draft": false, "prerelease": false},
             {"tag_name": "desktop-v6.0.0", "draft": false, "prerelease": false}
         ]"#;
-        assert_eq!(newest_stable(URL, body).unwrap().to_string(), "11.10.2");
         let all: Vec<String> = stable_versions(URL, body)
             .unwrap()
             .iter()
@@ -73,9 +63,9 @@ mod tests {
 
     #[test]
     fn explains_bad_and_empty_feeds() {
-        let err = newest_stable(URL, b"<html>rate limited</html>").unwrap_err();
+        let err = stable_versions(URL, b"<html>rate limited</html>").unwrap_err();
         assert!(err.to_string().contains(URL), "{err}");
-        let err = newest_stable(URL, br#"[{"tag_name":"v1.0.0","prerelease":true}]"#).unwrap_err();
-        assert!(matches!(err, ReleaseError::EmptyFeed { .. }));
+        let only_candidates = br#"[{"tag_name":"v1.0.0","prerelease":true}]"#;
+        assert!(stable_versions(URL, only_candidates).unwrap().is_empty());
     }
 }

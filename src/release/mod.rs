@@ -6,7 +6,7 @@ mod feed;
 mod version;
 
 pub use artifact::{Artifact, DEFAULT_RELEASE_URL, Edition};
-pub use feed::{DEFAULT_RELEASES_API, newest_stable, stable_versions};
+pub use feed::{DEFAULT_RELEASES_API, stable_versions};
 pub use version::Version;
 
 use crate::exit::{Diagnostic, ExitCode};

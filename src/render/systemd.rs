@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 
 use minijinja::context;
 
-use super::templates::UNIT;
+use super::templates::{UNIT, UPGRADE_SERVICE_UNIT, UPGRADE_TIMER_UNIT};
 use super::{RenderError, Templates, check_path, check_token};
 
 /// Directories `ProtectHome=true` makes inaccessible, so the server cannot live under them.
@@ -58,6 +58,15 @@ pub fn render_systemd_unit(t: &Templates, o: &UnitOptions) -> Result<String, Ren
             local_database_unit => o.local_database_unit.as_deref(),
         },
     )
+}
+
+/// The unattended-upgrade service and timer (`mm-install-upgrade.service`, `.timer`), for
+/// `binary` (the installed mm-install, e.g. `/usr/bin/mm-install`).
+pub fn render_upgrade_timer(t: &Templates, binary: &Path) -> Result<(String, String), RenderError> {
+    let binary = check_path(UPGRADE_SERVICE_UNIT.name, "mm-install binary", binary)?;
+    let service = t.render(&UPGRADE_SERVICE_UNIT, context! { binary })?;
+    let timer = t.render(&UPGRADE_TIMER_UNIT, context! {})?;
+    Ok((service, timer))
 }
 
 #[cfg(test)]

@@ -14,6 +14,10 @@ use super::RenderError;
 pub const SYSTEMD_UNIT: &str = "mattermost.service";
 /// The nginx site's file name, in `templates/` and in the override directory.
 pub const NGINX_SITE: &str = "nginx-mattermost.conf";
+/// The unattended-upgrade service's file name.
+pub const UPGRADE_SERVICE: &str = "mm-install-upgrade.service";
+/// The unattended-upgrade timer's file name.
+pub const UPGRADE_TIMER: &str = "mm-install-upgrade.timer";
 /// Where admins put their own templates, under the filesystem root mm-install acts on.
 pub const OVERRIDE_DIR: &str = "/etc/mm-install/templates";
 
@@ -34,6 +38,18 @@ pub(super) const UNIT: BuiltIn = BuiltIn {
 pub(super) const SITE: BuiltIn = BuiltIn {
     name: NGINX_SITE,
     text: include_str!("../../templates/nginx-mattermost.conf"),
+};
+
+/// The built-in unattended-upgrade service.
+pub(super) const UPGRADE_SERVICE_UNIT: BuiltIn = BuiltIn {
+    name: UPGRADE_SERVICE,
+    text: include_str!("../../templates/mm-install-upgrade.service"),
+};
+
+/// The built-in unattended-upgrade timer.
+pub(super) const UPGRADE_TIMER_UNIT: BuiltIn = BuiltIn {
+    name: UPGRADE_TIMER,
+    text: include_str!("../../templates/mm-install-upgrade.timer"),
 };
 
 /// Where templates come from: the built-in ones, unless the override directory has a file of

@@ -196,12 +196,195 @@ pub fn generate_password(length: usize) -> Result<String, SystemError> {
     Ok(password)
 }
 
+/// A Mattermost `DataSource` turned into what libpq tools take: a URL without the password
+/// (for `-d`, which is visible in `ps`) and the password on its own (for `PGPASSWORD`, which is
+/// not). Query parameters libpq does not know (Mattermost's `binary_parameters`) are dropped.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Connection {
+    url: String,
+    password: Option<String>,
+}
+
+impl std::fmt::Debug for Connection {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Connection")
+            .field("url", &self.url)
+            .finish_non_exhaustive()
+    }
+}
+
+/// libpq connection parameters that may appear in a Mattermost DataSource.
+const LIBPQ_PARAMETERS: [&str; 7] = [
+    "sslmode",
+    "connect_timeout",
+    "sslrootcert",
+    "sslcert",
+    "sslkey",
+    "application_name",
+    "target_session_attrs",
+];
+
+impl Connection {
+    /// Parse `postgres://user:password@host:port/db?params`.
+    pub fn from_data_source(data_source: &str) -> Result<Connection, SystemError> {
+        let invalid = || SystemError::Unexpected {
+            what: format!("the database URL {}", redact_password(data_source)),
+            detail: "is not a postgres://user:password@host/database URL".into(),
+        };
+        let (scheme, rest) = data_source.split_once("://").ok_or_else(invalid)?;
+        if scheme != "postgres" && scheme != "postgresql" {
+            return Err(invalid());
+        }
+        let (authority_and_path, query) = rest.split_once('?').unwrap_or((rest, ""));
+        let (userinfo, host_and_path) = authority_and_path.rsplit_once('@').ok_or_else(invalid)?;
+        let (user, password) = match userinfo.split_once(':') {
+            Some((user, password)) => (user, Some(percent_decode(password))),
+            None => (userinfo, None),
+        };
+        let kept: Vec<&str> = query
+            .split('&')
+            .filter(|pair| {
+                pair.split('=')
+                    .next()
+                    .is_some_and(|key| LIBPQ_PARAMETERS.contains(&key))
+            })
+            .collect();
+        let mut url = format!("postgres://{user}@{host_and_path}");
+        if !kept.is_empty() {
+            url.push('?');
+            url.push_str(&kept.join("&"));
+        }
+        Ok(Connection { url, password })
+    }
+
+    /// `command` pointed at this database.
+    fn command(&self, program: &str, args: &[&str]) -> CommandLine {
+        let mut command = CommandLine::new(program, args);
+        command.args.extend(["-d".to_string(), self.url.clone()]);
+        if let Some(password) = &self.password {
+            command = command.with_env("PGPASSWORD", password);
+        }
+        command.with_env("PGCONNECT_TIMEOUT", "10")
+    }
+}
+
+fn percent_decode(text: &str) -> String {
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let hex = bytes
+            .get(i + 1..i + 3)
+            .and_then(|h| std::str::from_utf8(h).ok());
+        match (bytes[i], hex.and_then(|h| u8::from_str_radix(h, 16).ok())) {
+            (b'%', Some(byte)) => {
+                out.push(byte);
+                i += 3;
+            }
+            (byte, _) => {
+                out.push(byte);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// `pg_dump -Fc` of the database into `file` (custom format, restorable with [`restore`]).
+pub fn dump(
+    ctx: &Context,
+    connection: &Connection,
+    file: &std::path::Path,
+) -> Result<(), SystemError> {
+    let file = file.display().to_string();
+    run_checked(
+        ctx,
+        &connection.command("pg_dump", &["-Fc", "--no-owner", "-f", &file]),
+    )
+    .map(drop)
+}
+
+/// Put the database back exactly as it was in `file`: the current `public` schema is renamed
+/// aside, the dump restored into a fresh one in a single transaction, and the old schema
+/// dropped only once the restore succeeded (renamed back if it did not).
+pub fn restore(
+    ctx: &Context,
+    connection: &Connection,
+    file: &std::path::Path,
+) -> Result<(), SystemError> {
+    const ASIDE: &str = "mm_install_replaced";
+    let psql = |sql: &str| {
+        run_checked(
+            ctx,
+            &connection.command("psql", &["-X", "-q", "-v", "ON_ERROR_STOP=1", "-c", sql]),
+        )
+        .map(drop)
+    };
+    psql(&format!("DROP SCHEMA IF EXISTS {ASIDE} CASCADE"))?;
+    psql(&format!(
+        "BEGIN; ALTER SCHEMA public RENAME TO {ASIDE}; CREATE SCHEMA public; COMMIT;"
+    ))?;
+    let mut command = connection.command(
+        "pg_restore",
+        &["--no-owner", "--single-transaction", "--exit-on-error"],
+    );
+    command.args.push(file.display().to_string());
+    match run_checked(ctx, &command) {
+        Ok(_) => psql(&format!("DROP SCHEMA {ASIDE} CASCADE")),
+        Err(err) => {
+            psql(&format!(
+                "BEGIN; DROP SCHEMA public CASCADE; ALTER SCHEMA {ASIDE} RENAME TO public; COMMIT;"
+            ))?;
+            Err(err)
+        }
+    }
+}
+
+/// A fingerprint of the database schema (tables, columns, types, indexes): it changes when a
+/// new Mattermost version migrates the schema, which makes a database restore necessary on
+/// rollback.
+pub fn schema_fingerprint(ctx: &Context, connection: &Connection) -> Result<String, SystemError> {
+    let sql = "SELECT md5(coalesce((SELECT string_agg(table_name || '.' || column_name || ':' || data_type, ',' \
+               ORDER BY table_name, column_name) FROM information_schema.columns WHERE table_schema = 'public'), '') \
+               || coalesce((SELECT string_agg(indexname, ',' ORDER BY indexname) FROM pg_indexes WHERE schemaname = 'public'), ''))";
+    let command = connection.command(
+        "psql",
+        &["-X", "-q", "-tA", "-v", "ON_ERROR_STOP=1", "-c", sql],
+    );
+    Ok(run_checked(ctx, &command)?.stdout.trim().to_string())
+}
+
 #[cfg(test)]
 mod tests {
     use std::sync::Arc;
 
     use super::*;
     use crate::system::fake::FakeRunner;
+
+    #[test]
+    fn data_sources_become_password_free_urls() {
+        let connection = Connection::from_data_source(
+            "postgres://mmuser:p%40ss@localhost:5432/mattermost?sslmode=disable&connect_timeout=10&binary_parameters=yes",
+        )
+        .unwrap();
+        assert_eq!(
+            connection.url,
+            "postgres://mmuser@localhost:5432/mattermost?sslmode=disable&connect_timeout=10"
+        );
+        assert_eq!(connection.password.as_deref(), Some("p@ss"));
+        assert!(!format!("{connection:?}").contains("p@ss"));
+        let command = connection.command("pg_dump", &["-Fc"]);
+        assert!(!command.to_string().contains("p@ss"));
+        assert!(
+            command
+                .env
+                .contains(&("PGPASSWORD".to_string(), "p@ss".to_string()))
+        );
+        let err = Connection::from_data_source("mysql://u:secret@h/db")
+            .unwrap_err()
+            .to_string();
+        assert!(!err.contains("secret"), "{err}");
+    }
 
     #[test]
     fn passwords_are_random_and_url_safe() {

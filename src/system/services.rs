@@ -18,6 +18,14 @@ pub fn systemctl(ctx: &Context, args: &[&str]) -> Result<(), SystemError> {
     .map(drop)
 }
 
+/// Start `unit`, clearing systemd's start rate limit first: an upgrade, its rollback and a
+/// retry may restart the service more often than `StartLimitBurst` allows, and an admin tool
+/// must still be able to start it.
+pub fn start(ctx: &Context, unit: &str) -> Result<(), SystemError> {
+    run_probe(ctx, &CommandLine::new("systemctl", &["reset-failed", unit]))?;
+    systemctl(ctx, &["start", unit])
+}
+
 /// `true` when the unit is active (`systemctl is-active`).
 pub fn is_active(ctx: &Context, unit: &str) -> Result<bool, SystemError> {
     Ok(run_probe(

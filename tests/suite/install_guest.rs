@@ -1,6 +1,6 @@
 //! The product's main job, end to end: `mm-install install --yes` inside a booted Debian guest
 //! with systemd, real nginx and real PostgreSQL, against the release mirror on the host (or an
-//! air-gapped tarball), with the stand-in server (`standin/`) as `bin/mattermost`. A good
+//! air-gapped tarball), with the stand-in server (`tests/standin/`) as `bin/mattermost`. A good
 //! release ends in a working server behind nginx; a server that fails to start ends in a guest
 //! exactly as it was.
 
@@ -12,13 +12,13 @@ use crate::common::{texts, write_file};
 use crate::guest::{Guest, e2e_dir};
 use crate::mirror::{Mirror, TestKey, hostile_tarball, standin_tarball};
 
-const VERSION: &str = "11.10.1";
-const NAME: &str = "mattermost-11.10.1-linux-amd64.tar.gz";
-const SITE_HOST: &str = "chat.mm.test";
+pub const VERSION: &str = "11.10.1";
+pub const NAME: &str = "mattermost-11.10.1-linux-amd64.tar.gz";
+pub const SITE_HOST: &str = "chat.mm.test";
 
 /// The stand-in server, built once per test run into its own target directory (so this works
 /// while cargo holds the main one).
-fn standin_binary() -> &'static [u8] {
+pub fn standin_binary() -> &'static [u8] {
     static BINARY: OnceLock<Vec<u8>> = OnceLock::new();
     BINARY.get_or_init(|| {
         let target = e2e_dir().join("standin-target");
@@ -35,13 +35,13 @@ fn standin_binary() -> &'static [u8] {
 }
 
 /// Everything the guest gets in /srv/artifacts: mm-install, the trusted key, and releases.
-struct Artifacts {
-    dir: tempfile::TempDir,
-    key: TestKey,
+pub struct Artifacts {
+    pub dir: tempfile::TempDir,
+    pub key: TestKey,
 }
 
 impl Artifacts {
-    fn new() -> Artifacts {
+    pub fn new() -> Artifacts {
         let dir = tempfile::tempdir().unwrap();
         std::fs::copy(
             env!("CARGO_BIN_EXE_mm-install"),
@@ -53,7 +53,7 @@ impl Artifacts {
         Artifacts { dir, key }
     }
 
-    fn path(&self) -> &Path {
+    pub fn path(&self) -> &Path {
         self.dir.path()
     }
 
@@ -72,7 +72,7 @@ fn standin_json(fail_start: bool) -> String {
     format!(r#"{{"version": "{VERSION}", "fail_start": {fail_start}}}"#)
 }
 
-fn install_args() -> Vec<String> {
+pub fn install_args() -> Vec<String> {
     [
         "/srv/artifacts/mm-install",
         "install",
@@ -89,12 +89,12 @@ fn install_args() -> Vec<String> {
     .to_vec()
 }
 
-fn run_in(guest: &Guest, args: &[String]) -> Output {
+pub fn run_in(guest: &Guest, args: &[String]) -> Output {
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
     guest.run(&args)
 }
 
-fn stdout(output: &Output) -> String {
+pub fn stdout(output: &Output) -> String {
     texts(output).0.trim().to_string()
 }
 
@@ -366,5 +366,77 @@ fn a_hostile_release_leaves_the_guest_unchanged() {
     assert_eq!(
         stdout(&guest.run(&["systemctl", "is-active", "nginx"])),
         "active"
+    );
+}
+
+#[test]
+fn a_tls_install_is_proven_over_https_and_redirects_plain_http() {
+    let artifacts = Artifacts::new();
+    let tarball = artifacts.add_release(&standin_json(false));
+    let generated = Command::new("openssl")
+        .args([
+            "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj",
+        ])
+        .arg(format!("/CN={SITE_HOST}"))
+        .arg("-keyout")
+        .arg(artifacts.path().join("key.pem"))
+        .arg("-out")
+        .arg(artifacts.path().join("cert.pem"))
+        .output()
+        .expect("run openssl (installed by .ci/run)");
+    assert!(generated.status.success(), "{generated:?}");
+    let guest = Guest::boot(artifacts.path());
+    let mut args = install_args();
+    args.retain(|a| !a.starts_with("http://"));
+    let site = args.iter().position(|a| a == "--site-url").unwrap();
+    args.insert(site + 1, format!("https://{SITE_HOST}"));
+    args.extend(
+        [
+            "--tarball",
+            &format!(
+                "/srv/artifacts/{}",
+                tarball.file_name().unwrap().to_string_lossy()
+            ),
+            "--signature",
+            &format!("/srv/artifacts/{NAME}.sig"),
+            "--tls-cert",
+            "/srv/artifacts/cert.pem",
+            "--tls-key",
+            "/srv/artifacts/key.pem",
+        ]
+        .map(String::from),
+    );
+    let output = run_in(&guest, &args);
+    let (_, err) = texts(&output);
+    assert!(output.status.success(), "{err}\n{}", guest.journal("nginx"));
+    assert!(
+        err.contains(&format!(
+            "checking https://127.0.0.1:443/api/v4/system/ping (Host: {SITE_HOST})"
+        )),
+        "{err}"
+    );
+    let ping = guest.run(&[
+        "curl",
+        "-sS",
+        "-k",
+        "--resolve",
+        &format!("{SITE_HOST}:443:127.0.0.1"),
+        &format!("https://{SITE_HOST}/api/v4/system/ping"),
+    ]);
+    assert!(stdout(&ping).contains("\"status\":\"OK\""), "{ping:?}");
+    let redirect = guest.run(&[
+        "curl",
+        "-sS",
+        "-o",
+        "/dev/null",
+        "-w",
+        "%{http_code} %{redirect_url}",
+        "-H",
+        &format!("Host: {SITE_HOST}"),
+        "http://127.0.0.1/api/v4/system/ping",
+    ]);
+    assert_eq!(
+        stdout(&redirect),
+        format!("301 https://{SITE_HOST}/api/v4/system/ping")
     );
 }

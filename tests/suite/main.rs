@@ -6,6 +6,7 @@
 
 mod common;
 mod detect_os;
+mod docs_check;
 mod download;
 mod guest;
 mod guest_smoke;
@@ -14,3 +15,4 @@ mod install_root;
 mod man_completions;
 mod mirror;
 mod render;
+mod upgrade_guest;

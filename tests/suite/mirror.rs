@@ -88,8 +88,8 @@ pub fn release_tarball(version: &str, payload_bytes: usize) -> Vec<u8> {
     )
 }
 
-/// A release whose `bin/mattermost` is the stand-in server (`standin/`), configured by
-/// `standin_json` (see standin/README.md), for installs that really start the server.
+/// A release whose `bin/mattermost` is the stand-in server (`tests/standin/`), configured by
+/// `standin_json` (see tests/standin/README.md), for installs that really start the server.
 pub fn standin_tarball(standin_binary: &[u8], standin_json: &str) -> Vec<u8> {
     tarball_with_server(
         standin_binary.to_vec(),
@@ -117,6 +117,11 @@ fn tarball_with_server(server: Vec<u8>, extra: Vec<(&str, u32, Vec<u8>)>) -> Vec
             b"<html></html>".to_vec(),
         ),
         ("mattermost/NOTICE.txt", 0o644, b"notice\n".to_vec()),
+        (
+            "mattermost/ENTERPRISE-EDITION-LICENSE.txt",
+            0o644,
+            b"licence\n".to_vec(),
+        ),
     ];
     files.extend(extra);
     let encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());

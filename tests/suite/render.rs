@@ -442,6 +442,17 @@ fn websocket_handshake_fails_without_the_upgrade_headers() {
 /// against), the Mattermost binary as an executable stub, and `unit` as
 /// /etc/systemd/system/mattermost.service; returns `systemd-analyze verify`'s output.
 fn verify_unit(unit: &str, with_binary: bool) -> Output {
+    let binaries: &[&str] = if with_binary {
+        &["opt/mattermost/bin/mattermost"]
+    } else {
+        &[]
+    };
+    verify_units(&[("mattermost.service", unit)], binaries)
+}
+
+/// `systemd-analyze verify` of `units` (file name, text) in /etc/systemd/system of a temporary
+/// root that also has the host's units and executable stubs at `binaries` (relative paths).
+fn verify_units(units: &[(&str, &str)], binaries: &[&str]) -> Output {
     let analyze = tool("systemd-analyze", "systemd");
     let root = tempfile::tempdir().expect("temp dir");
     let host_units = ["/usr/lib/systemd/system", "/lib/systemd/system"]
@@ -451,30 +462,65 @@ fn verify_unit(unit: &str, with_binary: bool) -> Output {
         .unwrap_or_else(|| {
             panic!("systemd's units are not installed; `apt-get install systemd` (see .ci/run)")
         });
-    let units = root.path().join("usr/lib/systemd/system");
-    std::fs::create_dir_all(&units).expect("unit dir");
+    let system_units = root.path().join("usr/lib/systemd/system");
+    std::fs::create_dir_all(&system_units).expect("unit dir");
     for entry in std::fs::read_dir(host_units).expect("read the host's unit dir") {
         let entry = entry.expect("dir entry");
         if entry.file_type().expect("file type").is_file() {
-            std::fs::copy(entry.path(), units.join(entry.file_name())).expect("copy unit");
+            std::fs::copy(entry.path(), system_units.join(entry.file_name())).expect("copy unit");
         }
     }
-    if with_binary {
-        let bin = root.path().join("opt/mattermost/bin");
-        std::fs::create_dir_all(&bin).expect("bin dir");
-        let binary = bin.join("mattermost");
+    for binary in binaries {
+        let binary = root.path().join(binary);
+        std::fs::create_dir_all(binary.parent().expect("a parent")).expect("bin dir");
         std::fs::write(&binary, "#!/bin/sh\n").expect("stub binary");
         std::fs::set_permissions(&binary, std::fs::Permissions::from_mode(0o755))
             .expect("chmod stub");
     }
     let unit_dir = root.path().join("etc/systemd/system");
     std::fs::create_dir_all(&unit_dir).expect("etc unit dir");
-    let path = unit_dir.join("mattermost.service");
-    std::fs::write(&path, unit).expect("write unit");
-    run(Command::new(analyze)
+    let mut command = Command::new(analyze);
+    // The man page named in Documentation= ships with the package, not in this temporary root.
+    command
         .arg("verify")
-        .arg(format!("--root={}", root.path().display()))
-        .arg(&path))
+        .arg("--man=no")
+        .arg(format!("--root={}", root.path().display()));
+    for (name, text) in units {
+        let path = unit_dir.join(name);
+        std::fs::write(&path, text).expect("write unit");
+        command.arg(path);
+    }
+    run(&mut command)
+}
+
+#[test]
+fn systemd_accepts_the_upgrade_timer_and_its_service() {
+    let (service, timer) = mm_install::render::render_upgrade_timer(
+        &Templates::new(None),
+        Path::new("/usr/bin/mm-install"),
+    )
+    .expect("render the timer");
+    assert!(
+        timer.contains("Persistent=true") && timer.contains("RandomizedDelaySec="),
+        "{timer}"
+    );
+    assert!(
+        service.contains("ExecStart=/usr/bin/mm-install upgrade --latest"),
+        "{service}"
+    );
+    let output = verify_units(
+        &[
+            ("mm-install-upgrade.service", &service),
+            ("mm-install-upgrade.timer", &timer),
+        ],
+        &["usr/bin/mm-install"],
+    );
+    assert!(
+        output.status.success() && output.stderr.is_empty() && output.stdout.is_empty(),
+        "systemd-analyze verify complained:\n{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        stderr(&output)
+    );
 }
 
 fn unit(local_database_unit: Option<&str>) -> String {

@@ -1,0 +1,294 @@
+//! `mm-install upgrade`, `mm-install rollback` and `mm-install status`: take the lock, finish
+//! or undo an interrupted operation, decide the target from the flags and the policy, show the
+//! plan, and report (and notify the webhook) what happened. Without a terminal nothing is ever
+//! asked, so `upgrade --latest` is safe from cron or a systemd timer.
+
+use std::path::Path;
+
+use super::UsageError;
+use super::args::{GlobalArgs, RollbackArgs, StatusArgs, UpgradeArgs};
+use super::commands::{http_client, keyring};
+use super::output::Printer;
+use super::prompt::Asker;
+use crate::context::Context;
+use crate::fetch::stable_releases;
+use crate::journal::recover;
+use crate::lock::OperationLock;
+use crate::notify::notify;
+use crate::ops::upgrade;
+use crate::release::{Artifact, Version};
+use crate::report::Reporter;
+use crate::settings::Settings;
+use crate::state::State;
+
+/// The live system, locked, with any interrupted operation undone.
+fn prepare(
+    global: &GlobalArgs,
+    operation: &str,
+    printer: &Printer,
+) -> anyhow::Result<(Context, OperationLock, Settings)> {
+    let ctx = Context::new(&global.root);
+    if !ctx.is_live_system() {
+        return Err(UsageError(format!(
+            "{operation} acts on a running server; it does not support --root"
+        ))
+        .into());
+    }
+    let lock = OperationLock::acquire(&ctx, operation)?;
+    if let Some(interrupted) = recover(&ctx, printer)? {
+        printer.step(&format!(
+            "the interrupted {interrupted} was undone; the server is back as it was before it"
+        ));
+    }
+    let settings = Settings::load(&ctx)?;
+    Ok((ctx, lock, settings))
+}
+
+pub fn upgrade(global: &GlobalArgs, args: UpgradeArgs, printer: &Printer) -> anyhow::Result<()> {
+    let (ctx, _lock, settings) = prepare(global, "upgrade", printer)?;
+    let client = http_client()?;
+    let result = run_upgrade(&ctx, global, &args, &settings, &client, printer);
+    let message = match &result {
+        Ok(Some(text)) => Some(text.clone()),
+        Ok(None) => None,
+        Err(err) => Some(format!("upgrade failed: {err:#}")),
+    };
+    if let (Some(message), false) = (message, args.dry_run) {
+        notify(&client, &settings.webhook_url, &message, printer);
+    }
+    result.map(drop)
+}
+
+/// Run the upgrade; returns the message for the webhook (`None`: nothing worth telling).
+fn run_upgrade(
+    ctx: &Context,
+    global: &GlobalArgs,
+    args: &UpgradeArgs,
+    settings: &Settings,
+    client: &crate::fetch::HttpClient,
+    printer: &Printer,
+) -> anyhow::Result<Option<String>> {
+    let installed = upgrade::installed(ctx)?;
+    if installed.adopted {
+        printer.step(&format!(
+            "no mm-install state: adopting the Mattermost {} installed by hand in {}",
+            installed.installation.version,
+            crate::ops::install::INSTALL_DIR
+        ));
+    }
+    let current: Version = installed.installation.version.parse()?;
+    let policy = args.policy.unwrap_or(settings.policy);
+    let (target, held_back) = match &args.version {
+        Some(version) => (version.clone(), None),
+        None => {
+            let available = stable_releases(client, &global.releases_api, printer)?;
+            let allowed = upgrade::newest_allowed(&current, &available, policy);
+            let newest = available.last().cloned();
+            let held_back = newest.filter(|n| Some(n) != allowed.as_ref() && *n > current);
+            match allowed.filter(|v| *v > current) {
+                Some(version) => (version, held_back),
+                None => {
+                    printer.step(&format!(
+                        "Mattermost {current} is up to date (policy: {policy})"
+                    ));
+                    if let Some(newer) = &held_back {
+                        let text = format!(
+                            "Mattermost {newer} is available but the `{policy}` policy holds it back (installed: {current})"
+                        );
+                        printer.step(&text);
+                        printer.data(&format!("up to date: {current}"));
+                        return Ok(Some(text));
+                    }
+                    printer.data(&format!("up to date: {current}"));
+                    return Ok(None);
+                }
+            }
+        }
+    };
+    if target <= current {
+        printer.data(&format!("up to date: {current}"));
+        return Ok(None);
+    }
+    let artifact = Artifact {
+        version: target.clone(),
+        edition: installed.installation.edition.parse()?,
+        arch: installed.installation.arch.parse()?,
+    };
+    let plan = upgrade::plan_upgrade(ctx, installed, artifact, settings)?;
+    let mut text = format!("plan: upgrade Mattermost {current} to {target}\n");
+    for (number, step) in plan.steps.iter().enumerate() {
+        text.push_str(&format!("  {:>2}. {}\n", number + 1, step.description()));
+    }
+    if args.dry_run {
+        printer.data(text.trim_end());
+        return Ok(None);
+    }
+    printer.step(text.trim_end());
+    let asker = Asker::new(args.yes);
+    if asker.is_interactive() && !asker.confirm(&format!("Upgrade to {target} now?"), false)? {
+        return Err(UsageError("cancelled; nothing was changed".into()).into());
+    }
+    let keyring = keyring(global)?;
+    let outcome = upgrade::execute_upgrade(
+        ctx,
+        plan,
+        &global.release_url,
+        client,
+        &keyring,
+        settings,
+        printer,
+    )?;
+    for warning in &outcome.warnings {
+        printer.warn(warning);
+    }
+    for pruned in &outcome.pruned {
+        printer.step(&format!(
+            "removed the old release and backups of {pruned} (keep = {})",
+            settings.keep
+        ));
+    }
+    let mut message = format!(
+        "upgraded Mattermost {} to {} (downtime {:.1}s)",
+        outcome.from,
+        outcome.to,
+        outcome.downtime.as_secs_f64()
+    );
+    if let Some(newer) = held_back {
+        message.push_str(&format!(
+            "; {newer} is available but held back by the `{policy}` policy"
+        ));
+    }
+    printer.step(&message);
+    printer.data(&format!("upgraded: {} -> {}", outcome.from, outcome.to));
+    Ok(Some(message))
+}
+
+pub fn rollback(global: &GlobalArgs, args: RollbackArgs, printer: &Printer) -> anyhow::Result<()> {
+    let (ctx, _lock, settings) = prepare(global, "rollback", printer)?;
+    let (installed, kept, steps) =
+        upgrade::plan_rollback(&ctx, args.to.as_ref(), args.restore_database, &settings)?;
+    let mut text = format!(
+        "plan: roll Mattermost {} back to {}\n",
+        installed.installation.version, kept.installation.version
+    );
+    for (number, step) in steps.iter().enumerate() {
+        text.push_str(&format!("  {:>2}. {}\n", number + 1, step.description()));
+    }
+    printer.step(text.trim_end());
+    let asker = Asker::new(args.yes);
+    if args.restore_database {
+        printer.warn(&format!(
+            "the database goes back to its state of {} (before the upgrade from {}): posts, users and settings changed since then are LOST",
+            kept.replaced_at, kept.installation.version
+        ));
+        if !args.yes && !asker.is_interactive() {
+            return Err(UsageError(
+                "--restore-database loses data: pass --yes to confirm without a terminal".into(),
+            )
+            .into());
+        }
+    }
+    if asker.is_interactive() && !asker.confirm("Roll back now?", false)? {
+        return Err(UsageError("cancelled; nothing was changed".into()).into());
+    }
+    let outcome = upgrade::execute_rollback(&ctx, installed, kept, steps, printer)?;
+    let message = format!(
+        "rolled Mattermost {} back to {} (downtime {:.1}s)",
+        outcome.from,
+        outcome.to,
+        outcome.downtime.as_secs_f64()
+    );
+    printer.step(&message);
+    notify(&http_client()?, &settings.webhook_url, &message, printer);
+    printer.data(&format!("rolled back: {} -> {}", outcome.from, outcome.to));
+    Ok(())
+}
+
+pub fn status(global: &GlobalArgs, args: StatusArgs, printer: &Printer) -> anyhow::Result<()> {
+    let ctx = Context::new(&global.root);
+    let settings = Settings::load(&ctx)?;
+    let installed = upgrade::installed(&ctx)?;
+    let current: Version = installed.installation.version.parse()?;
+    let newest_allowed = match stable_releases(
+        &http_client()?,
+        &global.releases_api,
+        &crate::report::Silent,
+    ) {
+        Ok(available) => upgrade::newest_allowed(&current, &available, settings.policy)
+            .map(|v| v.to_string())
+            .unwrap_or_else(|| current.to_string()),
+        Err(err) => format!("unknown ({err})"),
+    };
+    let active = crate::system::services::is_active(&ctx, "mattermost.service").unwrap_or(false);
+    let state = State::load(&ctx)?;
+    let kept: Vec<serde_json::Value> = state
+        .kept
+        .iter()
+        .map(|k| {
+            serde_json::json!({
+                "version": k.installation.version,
+                "tree": k.tree,
+                "tree_bytes": size(&ctx.path(&k.tree)),
+                "backup_dir": k.backup_dir,
+                "backup_bytes": size(&ctx.path(&k.backup_dir)),
+                "replaced_at": k.replaced_at,
+            })
+        })
+        .collect();
+    let report = serde_json::json!({
+        "installed_version": current.to_string(),
+        "adopted": installed.adopted,
+        "policy": settings.policy.to_string(),
+        "newest_allowed": newest_allowed,
+        "service_active": active,
+        "kept": kept,
+        "interrupted_operation": ctx.path(crate::journal::JOURNAL_PATH).exists(),
+    });
+    if args.json {
+        printer.data(&serde_json::to_string_pretty(&report)?);
+        return Ok(());
+    }
+    let mut text = format!(
+        "installed:       Mattermost {current}{}\nnewest allowed:  {newest_allowed} (policy: {})\nservice:         {}\n",
+        if installed.adopted {
+            " (installed by hand; adopted on the first upgrade)"
+        } else {
+            ""
+        },
+        settings.policy,
+        if active { "active" } else { "NOT active" }
+    );
+    if state.kept.is_empty() {
+        text.push_str("kept releases:   none\n");
+    }
+    for k in &state.kept {
+        text.push_str(&format!(
+            "kept release:    {} in {} ({} MiB), backups {} ({} MiB)\n",
+            k.installation.version,
+            k.tree,
+            size(&ctx.path(&k.tree)) >> 20,
+            k.backup_dir,
+            size(&ctx.path(&k.backup_dir)) >> 20
+        ));
+    }
+    printer.data(text.trim_end());
+    Ok(())
+}
+
+/// Bytes used by the files below `path` (0 when it is gone).
+fn size(path: &Path) -> u64 {
+    let Ok(meta) = fs_err::symlink_metadata(path) else {
+        return 0;
+    };
+    if !meta.is_dir() {
+        return meta.len();
+    }
+    fs_err::read_dir(path)
+        .map(|entries| {
+            entries
+                .filter_map(Result::ok)
+                .map(|e| size(&e.path()))
+                .sum()
+        })
+        .unwrap_or(0)
+}

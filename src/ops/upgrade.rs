@@ -1,0 +1,917 @@
+//! `mm-install upgrade` and `mm-install rollback`: one command instead of Mattermost's manual
+//! procedure, as a journaled transaction whose downtime is a handful of renames.
+//!
+//! While the old server still runs, the new release is fetched, verified and extracted into a
+//! staging tree beside `/opt/mattermost` (same filesystem), owned by the service user, and
+//! config.json and the database are backed up. Then: stop; move the state folders (`config`,
+//! `data`, `logs`, `plugins`, `client/plugins`, and any extra `preserve` path) into the new tree
+//! with `rename(2)`; move the old tree aside (kept for rollback) and the new one into place;
+//! restore file capabilities; start; prove health through the proxy (served version included).
+//! Any failure undoes the journal in reverse: the new server is stopped, the trees and state
+//! folders swapped back, the database restored if the new version changed its schema, and the
+//! old server started and checked again (exit 4; exit 10 if even that fails).
+//!
+//! A rollback is the same swap towards a kept tree, optionally with the matching database dump.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use crate::context::{CommandLine, Context};
+use crate::exit::{Diagnostic, ExitCode};
+use crate::fetch::{
+    ChecksumSource, DownloadRequest, FetchError, HttpClient, Keyring, SignatureSource,
+    download_release,
+};
+use crate::journal::{JournalError, StepError, Transaction, Undo};
+use crate::ops::health::{self, HealthError, Probe};
+use crate::ops::install::{CACHE_DIR, INSTALL_DIR, SERVICE_USER, server_name};
+use crate::release::{Artifact, Edition, ReleaseError, Version};
+use crate::report::Reporter;
+use crate::settings::{Policy, Settings};
+use crate::state::{Installation, KeptRelease, State, now_rfc3339};
+use crate::system::{self, SystemError, files, postgres, services, users};
+
+/// Backups of config.json and the database, one directory per upgrade.
+pub const BACKUP_DIR: &str = "/var/lib/mm-install/backups";
+/// The folders of `/opt/mattermost` that belong to the admin, never to a release.
+pub const STATE_FOLDERS: [&str; 5] = ["config", "data", "logs", "plugins", "client/plugins"];
+/// How long the new (or restored) server has to answer after `systemctl start` returned.
+const HEALTH_PATIENCE: Duration = Duration::from_secs(90);
+
+/// Why an upgrade or rollback did not complete.
+#[derive(Debug, thiserror::Error)]
+pub enum UpgradeError {
+    #[error("no Mattermost installation found in {path}")]
+    NotInstalled { path: String },
+    #[error("cannot tell the installed version: `{command}` printed `{output}`")]
+    UnknownVersion { command: String, output: String },
+    #[error("Mattermost {target} is not newer than the installed {installed}")]
+    NotNewer { installed: Version, target: Version },
+    #[error("there is no kept release to roll back to{detail}")]
+    NothingToRollBack { detail: String },
+    #[error(
+        "the upgrade to {target} failed while trying to {step}: {cause}\nit was rolled back: Mattermost {installed} is running again and answering"
+    )]
+    RolledBack {
+        installed: String,
+        target: String,
+        step: String,
+        cause: Box<UpgradeError>,
+    },
+    #[error(
+        "the {operation} failed while trying to {step}: {cause}\nundoing it failed too: {undo}"
+    )]
+    NeedsAttention {
+        operation: String,
+        step: String,
+        cause: Box<UpgradeError>,
+        undo: String,
+    },
+    #[error(
+        "the rollback failed while trying to {step}: {cause}\nit was undone: Mattermost {installed} is running again"
+    )]
+    RollbackUndone {
+        installed: String,
+        step: String,
+        cause: Box<UpgradeError>,
+    },
+    #[error(transparent)]
+    Fetch(#[from] FetchError),
+    #[error(transparent)]
+    Archive(#[from] crate::archive::ArchiveError),
+    #[error(transparent)]
+    System(#[from] SystemError),
+    #[error(transparent)]
+    Journal(#[from] JournalError),
+    #[error(transparent)]
+    Health(#[from] HealthError),
+    #[error(transparent)]
+    Release(#[from] ReleaseError),
+    #[error(transparent)]
+    Render(#[from] crate::render::RenderError),
+    #[error(transparent)]
+    Io(#[from] std::io::Error),
+}
+
+impl Diagnostic for UpgradeError {
+    fn exit_code(&self) -> ExitCode {
+        match self {
+            UpgradeError::RolledBack { .. } | UpgradeError::RollbackUndone { .. } => {
+                ExitCode::UpgradeRolledBack
+            }
+            UpgradeError::NeedsAttention { .. } => ExitCode::ManualAttention,
+            UpgradeError::Fetch(err) => err.exit_code(),
+            UpgradeError::Archive(err) => err.exit_code(),
+            UpgradeError::Journal(err) => err.exit_code(),
+            UpgradeError::Release(err) => err.exit_code(),
+            _ => ExitCode::Failure,
+        }
+    }
+
+    fn hint(&self) -> Option<String> {
+        match self {
+            UpgradeError::NotInstalled { .. } => Some("install first with `mm-install install`".into()),
+            UpgradeError::NotNewer { .. } => Some("to go back to an older release, use `mm-install rollback`".into()),
+            UpgradeError::RolledBack { .. } => Some("see `journalctl -u mattermost` for why the new version failed; the backups are in /var/lib/mm-install/backups".into()),
+            UpgradeError::NeedsAttention { .. } => Some(format!("{} lists the steps still to undo; the next mm-install run retries them", crate::journal::JOURNAL_PATH)),
+            UpgradeError::Fetch(err) => err.hint(),
+            UpgradeError::Archive(err) => err.hint(),
+            UpgradeError::Journal(err) => err.hint(),
+            UpgradeError::Health(err) => err.hint(),
+            UpgradeError::System(err) => err.hint(),
+            UpgradeError::Release(err) => err.hint(),
+            _ => None,
+        }
+    }
+}
+
+/// What is installed now, from mm-install's state or, for a server installed by hand per
+/// Mattermost's documentation, from the server itself (adoption).
+#[derive(Clone, Debug)]
+pub struct Installed {
+    pub installation: Installation,
+    /// `true` when there was no state file: the install was made by hand and is adopted.
+    pub adopted: bool,
+}
+
+/// Read the installed release.
+pub fn installed(ctx: &Context) -> Result<Installed, UpgradeError> {
+    let tree = ctx.path(INSTALL_DIR);
+    if !tree.join("bin/mattermost").exists() {
+        return Err(UpgradeError::NotInstalled {
+            path: tree.display().to_string(),
+        });
+    }
+    if let Some(installation) = State::load(ctx)?.current {
+        return Ok(Installed {
+            installation,
+            adopted: false,
+        });
+    }
+    let version = server_version(ctx)?;
+    let config = fs_err::read_to_string(tree.join("config/config.json"))?;
+    let json: serde_json::Value = serde_json::from_str(&config).unwrap_or_default();
+    // Team Edition ships MIT-COMPILED-LICENSE.md, Enterprise Edition its own licence file.
+    let edition = if tree.join("MIT-COMPILED-LICENSE.md").exists() {
+        Edition::Team
+    } else {
+        Edition::Enterprise
+    };
+    Ok(Installed {
+        installation: Installation {
+            version: version.to_string(),
+            edition: edition.to_string(),
+            arch: crate::host::Arch::host()
+                .map(|a| a.to_string())
+                .unwrap_or_else(|_| "amd64".into()),
+            install_dir: INSTALL_DIR.into(),
+            installed_at: String::new(),
+            tarball_sha256: String::new(),
+            signed_by: String::new(),
+            site_url: json["ServiceSettings"]["SiteURL"]
+                .as_str()
+                .unwrap_or("")
+                .to_string(),
+            database: "adopted".into(),
+            tls: json["ServiceSettings"]["SiteURL"]
+                .as_str()
+                .is_some_and(|u| u.starts_with("https://")),
+        },
+        adopted: true,
+    })
+}
+
+/// `bin/mattermost version`, run as the service user as Mattermost's docs say.
+fn server_version(ctx: &Context) -> Result<Version, UpgradeError> {
+    let binary = format!("{INSTALL_DIR}/bin/mattermost");
+    let command = CommandLine::new("runuser", &["-u", SERVICE_USER, "--", &binary, "version"]);
+    let output = system::run_checked(ctx, &command)?;
+    output
+        .stdout
+        .lines()
+        .find_map(|line| line.strip_prefix("Version:"))
+        .and_then(|text| text.trim().parse::<Version>().ok())
+        .ok_or_else(|| UpgradeError::UnknownVersion {
+            command: command.to_string(),
+            output: output.stdout.trim().to_string(),
+        })
+}
+
+/// The newest version in `available` that `policy` allows from `installed`.
+pub fn newest_allowed(
+    installed: &Version,
+    available: &[Version],
+    policy: Policy,
+) -> Option<Version> {
+    let (major, minor, _) = installed.triple();
+    available
+        .iter()
+        .filter(|v| match policy {
+            Policy::Patch => v.triple().0 == major && v.triple().1 == minor,
+            Policy::Minor => v.triple().0 == major,
+            Policy::Latest => true,
+        })
+        .max()
+        .cloned()
+}
+
+/// One change of an upgrade or rollback.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Step {
+    /// Extract the verified release into `staging` and give it to the service user.
+    Extract {
+        staging: PathBuf,
+    },
+    /// Copy config.json and `pg_dump` the database into `dir`.
+    Backup {
+        dir: PathBuf,
+    },
+    Stop,
+    /// No change; its undo restores the database from `dir` if the schema no longer matches.
+    GuardDatabase {
+        dir: PathBuf,
+        fingerprint: String,
+    },
+    /// Restore the database from the dump in `dir` (rollback with `--restore-database`).
+    RestoreDatabase {
+        dir: PathBuf,
+    },
+    /// Move the state folders from the live tree into `to`. On undo they move back, and
+    /// config.json is put back from `config_backup` when given (the state before the new
+    /// version could rewrite it).
+    MoveState {
+        to: PathBuf,
+        paths: Vec<PathBuf>,
+        config_backup: Option<PathBuf>,
+    },
+    /// Move the live tree to `outgoing` and `incoming` into its place.
+    SwapTrees {
+        incoming: PathBuf,
+        outgoing: PathBuf,
+    },
+    /// Give the new server binary the file capabilities the old one had.
+    RestoreCapabilities {
+        capabilities: String,
+    },
+    Start,
+    Verify,
+}
+
+impl Step {
+    pub fn description(&self) -> String {
+        match self {
+            Step::Extract { staging } => {
+                format!("extract the verified release into {}", staging.display())
+            }
+            Step::Backup { dir } => format!(
+                "back up config.json and the database (pg_dump) into {}",
+                dir.display()
+            ),
+            Step::Stop => "stop mattermost.service".into(),
+            Step::GuardDatabase { .. } => {
+                "remember the database schema (restored from the backup on rollback if it changed)"
+                    .into()
+            }
+            Step::RestoreDatabase { dir } => {
+                format!("restore the database from {}/database.dump", dir.display())
+            }
+            Step::MoveState { to, paths, .. } => format!(
+                "move {} into {}",
+                paths
+                    .iter()
+                    .map(|p| p.display().to_string())
+                    .collect::<Vec<_>>()
+                    .join(", "),
+                to.display()
+            ),
+            Step::SwapTrees { incoming, outgoing } => format!(
+                "move {INSTALL_DIR} to {} and {} to {INSTALL_DIR}",
+                outgoing.display(),
+                incoming.display()
+            ),
+            Step::RestoreCapabilities { capabilities } => {
+                format!("restore the file capabilities of bin/mattermost ({capabilities})")
+            }
+            Step::Start => "start mattermost.service and wait until it is ready".into(),
+            Step::Verify => {
+                "prove it works: ping (served version) and a websocket handshake through the proxy"
+                    .into()
+            }
+        }
+    }
+
+    fn undo(&self) -> Undo {
+        let live = PathBuf::from(INSTALL_DIR);
+        match self {
+            Step::Extract { staging } => Undo::RemovePath {
+                path: staging.clone(),
+            },
+            Step::Backup { .. }
+            | Step::RestoreCapabilities { .. }
+            | Step::Verify
+            | Step::RestoreDatabase { .. } => Undo::Nothing,
+            Step::Stop => Undo::StartService {
+                unit: "mattermost.service".into(),
+            },
+            Step::GuardDatabase { dir, fingerprint } => Undo::RestoreDatabase {
+                dump: dir.join("database.dump"),
+                config: live.join("config/config.json"),
+                unless_fingerprint: Some(fingerprint.clone()),
+            },
+            Step::MoveState {
+                to,
+                paths,
+                config_backup,
+            } => {
+                let mut undos: Vec<Undo> = paths
+                    .iter()
+                    .rev()
+                    .map(|p| Undo::Rename {
+                        from: to.join(p),
+                        to: live.join(p),
+                    })
+                    .collect();
+                if let Some(backup) = config_backup {
+                    undos.push(Undo::CopyFile {
+                        from: backup.clone(),
+                        to: live.join("config/config.json"),
+                    });
+                }
+                Undo::Many { undos }
+            }
+            Step::SwapTrees { incoming, outgoing } => Undo::Many {
+                undos: vec![
+                    Undo::Rename {
+                        from: live.clone(),
+                        to: incoming.clone(),
+                    },
+                    Undo::Rename {
+                        from: outgoing.clone(),
+                        to: live,
+                    },
+                ],
+            },
+            Step::Start => Undo::Systemctl {
+                args: vec!["stop".into(), "mattermost.service".into()],
+            },
+        }
+    }
+}
+
+/// Everything an upgrade needs, decided before any change.
+#[derive(Clone, Debug)]
+pub struct UpgradePlan {
+    pub installed: Installed,
+    pub target: Artifact,
+    pub steps: Vec<Step>,
+    pub backup_dir: PathBuf,
+    pub staging: PathBuf,
+    pub previous_tree: PathBuf,
+}
+
+/// Names that sort by time: `20261125T081500`.
+fn stamp() -> String {
+    jiff::Timestamp::now().strftime("%Y%m%dT%H%M%S").to_string()
+}
+
+/// The state folders (and `preserve` extras) that exist in the live tree.
+fn state_paths(ctx: &Context, settings: &Settings) -> Vec<PathBuf> {
+    STATE_FOLDERS
+        .iter()
+        .map(PathBuf::from)
+        .chain(settings.preserve.iter().cloned())
+        .filter(|p| fs_err::symlink_metadata(ctx.path(INSTALL_DIR).join(p)).is_ok())
+        .collect()
+}
+
+/// Plan the upgrade of `installed` to `target`.
+pub fn plan_upgrade(
+    ctx: &Context,
+    installed: Installed,
+    target: Artifact,
+    settings: &Settings,
+) -> Result<UpgradePlan, UpgradeError> {
+    let from: Version = installed.installation.version.parse()?;
+    if target.version <= from {
+        return Err(UpgradeError::NotNewer {
+            installed: from,
+            target: target.version,
+        });
+    }
+    let stamp = stamp();
+    let backup_dir =
+        PathBuf::from(BACKUP_DIR).join(format!("{stamp}-{from}-to-{}", target.version));
+    let staging = PathBuf::from(format!("/opt/.mattermost-upgrade-{}", std::process::id()));
+    let new_tree = staging.join("mattermost");
+    let previous_tree = PathBuf::from(format!("{INSTALL_DIR}-{from}-{stamp}"));
+    let capabilities = file_capabilities(ctx)?;
+    // The schema as the running version left it: also proves the database is reachable before
+    // anything changes.
+    let connection = connection(ctx, &PathBuf::from(INSTALL_DIR).join("config/config.json"))?;
+    let fingerprint = postgres::schema_fingerprint(ctx, &connection)?;
+    let mut steps = vec![
+        Step::Extract {
+            staging: staging.clone(),
+        },
+        Step::Backup {
+            dir: backup_dir.clone(),
+        },
+        Step::Stop,
+        Step::GuardDatabase {
+            dir: backup_dir.clone(),
+            fingerprint,
+        },
+        Step::MoveState {
+            to: new_tree.clone(),
+            paths: state_paths(ctx, settings),
+            config_backup: Some(backup_dir.join("config.json")),
+        },
+        Step::SwapTrees {
+            incoming: new_tree,
+            outgoing: previous_tree.clone(),
+        },
+    ];
+    if let Some(capabilities) = capabilities {
+        steps.push(Step::RestoreCapabilities { capabilities });
+    }
+    steps.extend([Step::Start, Step::Verify]);
+    Ok(UpgradePlan {
+        installed,
+        target,
+        steps,
+        backup_dir,
+        staging,
+        previous_tree,
+    })
+}
+
+/// `getcap bin/mattermost` (e.g. `cap_net_bind_service=ep`), if any.
+fn file_capabilities(ctx: &Context) -> Result<Option<String>, UpgradeError> {
+    let binary = ctx
+        .path(INSTALL_DIR)
+        .join("bin/mattermost")
+        .display()
+        .to_string();
+    let output = match system::run_probe(ctx, &CommandLine::new("getcap", &[&binary])) {
+        Ok(output) => output,
+        Err(_) => return Ok(None), // no getcap: no capabilities can have been set with setcap
+    };
+    Ok(output
+        .stdout
+        .split_whitespace()
+        .nth(1)
+        .map(str::to_string)
+        .filter(|c| c.starts_with("cap_")))
+}
+
+/// Where the server is reached for the health check: through our nginx site when mm-install
+/// installed it, else directly on Mattermost's own listen address.
+fn probe_for(ctx: &Context, installed: &Installed) -> Result<Probe, UpgradeError> {
+    let installation = &installed.installation;
+    if !installed.adopted {
+        let host = server_name(&installation.site_url).map_err(|err| SystemError::Unexpected {
+            what: "the recorded site URL".into(),
+            detail: err.to_string(),
+        })?;
+        return Ok(Probe {
+            address: SocketAddr::from(([127, 0, 0, 1], if installation.tls { 443 } else { 80 })),
+            host: if host == "_" {
+                "localhost".into()
+            } else {
+                host
+            },
+            tls: installation.tls,
+        });
+    }
+    let config = fs_err::read_to_string(ctx.path(INSTALL_DIR).join("config/config.json"))?;
+    let json: serde_json::Value = serde_json::from_str(&config).unwrap_or_default();
+    let listen = json["ServiceSettings"]["ListenAddress"]
+        .as_str()
+        .unwrap_or(":8065");
+    let port = listen
+        .rsplit(':')
+        .next()
+        .and_then(|p| p.parse().ok())
+        .unwrap_or(8065);
+    let tls = json["ServiceSettings"]["ConnectionSecurity"] == "TLS";
+    Ok(Probe {
+        address: SocketAddr::from(([127, 0, 0, 1], port)),
+        host: "localhost".into(),
+        tls,
+    })
+}
+
+/// The database connection from config.json's DataSource.
+fn connection(ctx: &Context, config: &Path) -> Result<postgres::Connection, UpgradeError> {
+    let text = fs_err::read_to_string(ctx.path(config))?;
+    let json: serde_json::Value =
+        serde_json::from_str(&text).map_err(|err| SystemError::Unexpected {
+            what: format!("{}", ctx.path(config).display()),
+            detail: format!("is not valid JSON: {err}"),
+        })?;
+    let data_source = json["SqlSettings"]["DataSource"]
+        .as_str()
+        .unwrap_or_default();
+    Ok(postgres::Connection::from_data_source(data_source)?)
+}
+
+/// What a finished upgrade or rollback reports.
+#[derive(Clone, Debug)]
+pub struct Outcome {
+    pub from: String,
+    pub to: String,
+    /// From `systemctl stop` to healthy again.
+    pub downtime: Duration,
+    pub warnings: Vec<String>,
+    /// Kept trees and backups removed by retention.
+    pub pruned: Vec<String>,
+}
+
+/// Fetch, verify and run the upgrade plan.
+pub fn execute_upgrade(
+    ctx: &Context,
+    plan: UpgradePlan,
+    release_url: &str,
+    client: &HttpClient,
+    keyring: &Keyring,
+    settings: &Settings,
+    reporter: &dyn Reporter,
+) -> Result<Outcome, UpgradeError> {
+    let artifact = &plan.target;
+    let cache = ctx.path(CACHE_DIR);
+    fs_err::create_dir_all(&cache)?;
+    let request = DownloadRequest {
+        tarball_url: artifact.tarball_url(release_url),
+        signature: SignatureSource::Url(artifact.signature_url(release_url)),
+        checksum: ChecksumSource::Published(artifact.checksum_url(release_url)),
+        destination: cache.join(artifact.file_name()),
+    };
+    let downloaded = download_release(client, keyring, &request, reporter)?;
+    let probe = probe_for(ctx, &plan.installed)?;
+    let from = plan.installed.installation.version.clone();
+    let to = plan.target.version.to_string();
+    let mut context = RunContext {
+        tarball: downloaded.path.clone(),
+        probe,
+        expected: plan.target.version.clone(),
+        stopped_at: None,
+    };
+    run_transaction(ctx, "upgrade", &plan.steps, &mut context, reporter).map_err(|failure| {
+        match failure {
+            Failure::RolledBack { step, cause } => UpgradeError::RolledBack {
+                installed: from.clone(),
+                target: to.clone(),
+                step,
+                cause,
+            },
+            Failure::Stuck { step, cause, undo } => UpgradeError::NeedsAttention {
+                operation: "upgrade".into(),
+                step,
+                cause,
+                undo,
+            },
+            Failure::Before(err) => err,
+        }
+    })?;
+    let downtime = context.stopped_at.map(|t| t.elapsed()).unwrap_or_default();
+    files::remove_if_exists(&ctx.path(&plan.staging))?;
+    // Record the new release, keep the old one for rollbacks, prune beyond `keep`.
+    let mut state = State::load(ctx)?;
+    let previous = plan.installed.installation.clone();
+    state.kept.push(KeptRelease {
+        installation: previous.clone(),
+        tree: plan.previous_tree.display().to_string(),
+        backup_dir: plan.backup_dir.display().to_string(),
+        replaced_at: now_rfc3339(),
+    });
+    state.record(Installation {
+        version: to.clone(),
+        edition: plan.target.edition.to_string(),
+        arch: plan.target.arch.to_string(),
+        installed_at: now_rfc3339(),
+        tarball_sha256: downloaded.verified.sha256.clone(),
+        signed_by: downloaded.verified.signer_fingerprint.clone(),
+        ..previous
+    });
+    let pruned = prune(ctx, &mut state, settings.keep)?;
+    state.save(ctx)?;
+    Ok(Outcome {
+        from,
+        to,
+        downtime,
+        warnings: downloaded.verified.warnings,
+        pruned,
+    })
+}
+
+/// Remove kept releases beyond `keep` (oldest first); never the only one.
+fn prune(ctx: &Context, state: &mut State, keep: usize) -> Result<Vec<String>, UpgradeError> {
+    let mut pruned = Vec::new();
+    while state.kept.len() > keep.max(1) {
+        let old = state.kept.remove(0);
+        files::remove_if_exists(&ctx.path(&old.tree))?;
+        files::remove_if_exists(&ctx.path(&old.backup_dir))?;
+        pruned.push(format!("{} ({})", old.installation.version, old.tree));
+    }
+    Ok(pruned)
+}
+
+/// Values the steps share while they run.
+struct RunContext {
+    tarball: PathBuf,
+    probe: Probe,
+    expected: Version,
+    stopped_at: Option<Instant>,
+}
+
+enum Failure {
+    /// Failed before the transaction started: nothing to undo.
+    Before(UpgradeError),
+    /// A step failed and everything was undone; the old server is healthy again.
+    RolledBack {
+        step: String,
+        cause: Box<UpgradeError>,
+    },
+    /// A step failed and undoing it failed too.
+    Stuck {
+        step: String,
+        cause: Box<UpgradeError>,
+        undo: String,
+    },
+}
+
+/// Run `steps` as one transaction; on failure undo them and check the old server again.
+fn run_transaction(
+    ctx: &Context,
+    operation: &str,
+    steps: &[Step],
+    run: &mut RunContext,
+    reporter: &dyn Reporter,
+) -> Result<(), Failure> {
+    let mut transaction =
+        Transaction::begin(ctx, operation).map_err(|e| Failure::Before(e.into()))?;
+    // Once the server was stopped, a failure must end with the previous server answering.
+    let mut stopped = false;
+    for step in steps {
+        stopped |= matches!(step, Step::Stop);
+        let description = step.description();
+        let result = transaction.step(reporter, &description, step.undo(), || {
+            crash_checkpoint(&description);
+            run_step(ctx, step, run, reporter)
+        });
+        if let Err(failure) = result {
+            let cause = match failure {
+                StepError::Step(err) => err,
+                StepError::Journal(err) => UpgradeError::Journal(err),
+            };
+            reporter.warn(&format!("{description}: {cause}; undoing"));
+            if let Err(undo) = transaction.rollback(reporter) {
+                return Err(Failure::Stuck {
+                    step: description,
+                    cause: Box::new(cause),
+                    undo: undo.to_string(),
+                });
+            }
+            // The old server must answer again.
+            if stopped {
+                if let Err(err) = check_old_server(ctx, run, reporter) {
+                    return Err(Failure::Stuck {
+                        step: description,
+                        cause: Box::new(cause),
+                        undo: err.to_string(),
+                    });
+                }
+            }
+            return Err(Failure::RolledBack {
+                step: description,
+                cause: Box::new(cause),
+            });
+        }
+    }
+    transaction.commit().map_err(|e| Failure::Before(e.into()))
+}
+
+/// After an undo: the previous server runs and answers (whatever version it reports).
+fn check_old_server(
+    ctx: &Context,
+    run: &RunContext,
+    reporter: &dyn Reporter,
+) -> Result<(), UpgradeError> {
+    if !services::is_active(ctx, "mattermost.service")? {
+        return Err(SystemError::Unexpected {
+            what: "mattermost.service".into(),
+            detail: "is not running after the undo".into(),
+        }
+        .into());
+    }
+    let version = server_version(ctx)?;
+    health::check(&run.probe, &version, HEALTH_PATIENCE, reporter)?;
+    Ok(())
+}
+
+/// Tests set `MM_INSTALL_CRASH_AT` to a step description prefix to kill the process (like a
+/// power cut or `kill -9`) after the step is journaled and before it runs.
+fn crash_checkpoint(description: &str) {
+    if let Ok(prefix) = std::env::var("MM_INSTALL_CRASH_AT") {
+        if !prefix.is_empty() && description.starts_with(&prefix) {
+            eprintln!(
+                "mm-install: crashing on purpose before `{description}` (MM_INSTALL_CRASH_AT)"
+            );
+            std::process::abort();
+        }
+    }
+}
+
+fn run_step(
+    ctx: &Context,
+    step: &Step,
+    run: &mut RunContext,
+    reporter: &dyn Reporter,
+) -> Result<(), UpgradeError> {
+    let live = ctx.path(INSTALL_DIR);
+    match step {
+        Step::Extract { staging } => {
+            let tree = crate::archive::extract_release(&run.tarball, &ctx.path(staging))?;
+            // The release's own state folders are replaced by the live ones.
+            for folder in STATE_FOLDERS {
+                files::remove_if_exists(&tree.join(folder))?;
+            }
+            let ids = users::lookup(ctx, SERVICE_USER)?.ok_or_else(|| SystemError::Unexpected {
+                what: format!("the user `{SERVICE_USER}`"),
+                detail: "does not exist".into(),
+            })?;
+            files::chown_recursive(&tree, ids.uid, ids.gid)?;
+        }
+        Step::Backup { dir } => {
+            let dir = ctx.path(dir);
+            fs_err::create_dir_all(&dir)?;
+            fs_err::copy(live.join("config/config.json"), dir.join("config.json"))?;
+            postgres::dump(
+                ctx,
+                &connection(ctx, &PathBuf::from(INSTALL_DIR).join("config/config.json"))?,
+                &dir.join("database.dump"),
+            )?;
+        }
+        Step::Stop => {
+            run.stopped_at = Some(Instant::now());
+            services::systemctl(ctx, &["stop", "mattermost.service"])?;
+        }
+        Step::RestoreDatabase { dir } => {
+            let connection =
+                connection(ctx, &PathBuf::from(INSTALL_DIR).join("config/config.json"))?;
+            postgres::restore(ctx, &connection, &ctx.path(dir).join("database.dump"))?;
+        }
+        Step::MoveState { to, paths, .. } => {
+            let to = ctx.path(to);
+            for path in paths {
+                let destination = to.join(path);
+                if let Some(parent) = destination.parent() {
+                    fs_err::create_dir_all(parent)?;
+                }
+                files::remove_if_exists(&destination)?;
+                fs_err::rename(live.join(path), &destination)?;
+            }
+        }
+        Step::SwapTrees { incoming, outgoing } => {
+            fs_err::rename(&live, ctx.path(outgoing))?;
+            fs_err::rename(ctx.path(incoming), &live)?;
+        }
+        Step::RestoreCapabilities { capabilities } => {
+            let binary = live.join("bin/mattermost").display().to_string();
+            system::run_checked(ctx, &CommandLine::new("setcap", &[capabilities, &binary]))?;
+        }
+        Step::Start => services::start(ctx, "mattermost.service")?,
+        Step::Verify => {
+            let healthy = health::check(&run.probe, &run.expected, HEALTH_PATIENCE, reporter)?;
+            reporter.step(&format!("healthy: X-Version-Id {}", healthy.version_id));
+        }
+        Step::GuardDatabase { .. } => {}
+    }
+    Ok(())
+}
+
+/// Plan a rollback to a kept release (`to`: a version, or the newest kept one).
+pub fn plan_rollback(
+    ctx: &Context,
+    to: Option<&Version>,
+    restore_database: bool,
+    settings: &Settings,
+) -> Result<(Installed, KeptRelease, Vec<Step>), UpgradeError> {
+    let installed = installed(ctx)?;
+    let state = State::load(ctx)?;
+    let kept = match to {
+        Some(version) => state
+            .kept
+            .iter()
+            .rev()
+            .find(|k| k.installation.version == version.to_string()),
+        None => state.kept.last(),
+    }
+    .cloned()
+    .ok_or_else(|| UpgradeError::NothingToRollBack {
+        detail: match to {
+            Some(version) => format!(
+                " at version {version} (kept: {})",
+                state
+                    .kept
+                    .iter()
+                    .map(|k| k.installation.version.clone())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+            None => String::new(),
+        },
+    })?;
+    let tree = PathBuf::from(&kept.tree);
+    if !ctx.path(&tree).join("bin/mattermost").exists() {
+        return Err(UpgradeError::NothingToRollBack {
+            detail: format!(": the kept tree {} is gone", tree.display()),
+        });
+    }
+    let outgoing = PathBuf::from(format!(
+        "{INSTALL_DIR}-{}-{}",
+        installed.installation.version,
+        stamp()
+    ));
+    let mut steps = vec![Step::Stop];
+    if restore_database {
+        steps.push(Step::RestoreDatabase {
+            dir: PathBuf::from(&kept.backup_dir),
+        });
+    }
+    steps.push(Step::MoveState {
+        to: tree.clone(),
+        paths: state_paths(ctx, settings),
+        config_backup: None,
+    });
+    steps.push(Step::SwapTrees {
+        incoming: tree,
+        outgoing,
+    });
+    steps.extend([Step::Start, Step::Verify]);
+    Ok((installed, kept, steps))
+}
+
+/// Run a planned rollback and record it.
+pub fn execute_rollback(
+    ctx: &Context,
+    installed: Installed,
+    kept: KeptRelease,
+    steps: Vec<Step>,
+    reporter: &dyn Reporter,
+) -> Result<Outcome, UpgradeError> {
+    let probe = probe_for(ctx, &installed)?;
+    let expected: Version = kept.installation.version.parse()?;
+    let from = installed.installation.version.clone();
+    let mut run = RunContext {
+        tarball: PathBuf::new(),
+        probe,
+        expected,
+        stopped_at: None,
+    };
+    run_transaction(ctx, "rollback", &steps, &mut run, reporter).map_err(
+        |failure| match failure {
+            Failure::RolledBack { step, cause } => UpgradeError::RollbackUndone {
+                installed: from.clone(),
+                step,
+                cause,
+            },
+            Failure::Stuck { step, cause, undo } => UpgradeError::NeedsAttention {
+                operation: "rollback".into(),
+                step,
+                cause,
+                undo,
+            },
+            Failure::Before(err) => err,
+        },
+    )?;
+    let downtime = run.stopped_at.map(|t| t.elapsed()).unwrap_or_default();
+    let outgoing = steps.iter().find_map(|s| match s {
+        Step::SwapTrees { outgoing, .. } => Some(outgoing.display().to_string()),
+        _ => None,
+    });
+    let mut state = State::load(ctx)?;
+    state.kept.retain(|k| k.tree != kept.tree);
+    if let Some(current) = state.current.take() {
+        state.kept.push(KeptRelease {
+            installation: current.clone(),
+            tree: outgoing.unwrap_or_default(),
+            backup_dir: kept.backup_dir.clone(),
+            replaced_at: now_rfc3339(),
+        });
+        state.history.push(current);
+    }
+    state.current = Some(Installation {
+        installed_at: now_rfc3339(),
+        ..kept.installation.clone()
+    });
+    state.save(ctx)?;
+    Ok(Outcome {
+        from,
+        to: kept.installation.version,
+        downtime,
+        warnings: Vec::new(),
+        pruned: Vec::new(),
+    })
+}

@@ -1,0 +1,284 @@
+//! `mm-install docs`: the statements of the Deployment Solutions Program printed for a tier
+//! (the RHEL-equivalence statement filled in from an os-release fixture), and `docs --check`
+//! on READMEs with every statement, one altered, one removed, lines wrapped differently, and a
+//! file that does not exist.
+
+use std::path::{Path, PathBuf};
+use std::process::Output;
+
+use crate::common::{mm_install, run, texts, write_file};
+
+const ROCKY_9: &str = r#"NAME="Rocky Linux"
+VERSION="9.4 (Blue Onyx)"
+ID="rocky"
+ID_LIKE="rhel centos fedora"
+VERSION_ID="9.4"
+PLATFORM_ID="platform:el9"
+PRETTY_NAME="Rocky Linux 9.4 (Blue Onyx)"
+ANSI_COLOR="0;32"
+LOGO="fedora-logo-icon"
+CPE_NAME="cpe:/o:rocky:rocky:9::baseos"
+HOME_URL="https://rockylinux.org/"
+BUG_REPORT_URL="https://bugs.rockylinux.org/"
+SUPPORT_END="2032-05-31"
+ROCKY_SUPPORT_PRODUCT="Rocky-Linux-9"
+ROCKY_SUPPORT_PRODUCT_VERSION="9.4"
+REDHAT_SUPPORT_PRODUCT="Rocky Linux"
+REDHAT_SUPPORT_PRODUCT_VERSION="9.4"
+"#;
+
+const DEBIAN_12: &str = r#"PRETTY_NAME="Debian GNU/Linux 12 (bookworm)"
+NAME="Debian GNU/Linux"
+VERSION_ID="12"
+VERSION="12 (bookworm)"
+VERSION_CODENAME=bookworm
+ID=debian
+HOME_URL="https://www.debian.org/"
+SUPPORT_URL="https://www.debian.org/support"
+BUG_REPORT_URL="https://bugs.debian.org/"
+"#;
+
+/// The equivalence statement for `os`, as the program words it.
+fn equivalence(os: &str) -> String {
+    format!(
+        "This deployment uses {os} as an equivalent to the officially supported version of Red Hat Enterprise Linux."
+    )
+}
+
+/// `text` with every whitespace run made one space, to look for wrapped sentences.
+fn flat(text: &str) -> String {
+    text.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+/// `mm-install docs --tier TIER --os-release FILE`, asserting it exits 0; its stdout.
+fn docs(tier: &str, os_release: &Path) -> String {
+    let output = run(mm_install()
+        .args(["docs", "--tier", tier, "--os-release"])
+        .arg(os_release));
+    let (stdout, stderr) = texts(&output);
+    assert_eq!(
+        output.status.code(),
+        Some(0),
+        "stdout:\n{stdout}\nstderr:\n{stderr}"
+    );
+    stdout
+}
+
+/// `mm-install docs --check FILE --tier TIER`.
+fn check(file: &Path, tier: &str) -> Output {
+    run(mm_install()
+        .args(["docs", "--check"])
+        .arg(file)
+        .args(["--tier", tier]))
+}
+
+/// The certified statements for a Debian host (every equivalent listed), written as
+/// `dir/README.md` between other sections, and that file's text.
+fn certified_readme(dir: &Path) -> (PathBuf, String) {
+    let debian = write_file(dir, "debian-os-release", DEBIAN_12.as_bytes());
+    let text = format!(
+        "# mm-install\n\nAn introduction.\n\n{}\n\n## Development\n\nMore text.\n",
+        docs("certified", &debian)
+    );
+    (write_file(dir, "README.md", text.as_bytes()), text)
+}
+
+/// Each paragraph (not headings or lists) wrapped again at `width` columns.
+fn rewrap(text: &str, width: usize) -> String {
+    text.split("\n\n")
+        .map(|block| {
+            let first = block.trim_start();
+            let list = first.starts_with("- ") || first.starts_with("1. ");
+            if first.starts_with('#') || list {
+                return block.to_owned();
+            }
+            let mut lines: Vec<String> = vec![String::new()];
+            for word in block.split_whitespace() {
+                let line = lines.last_mut().expect("one line");
+                if !line.is_empty() && line.len() + 1 + word.len() > width {
+                    lines.push(word.to_owned());
+                } else {
+                    if !line.is_empty() {
+                        line.push(' ');
+                    }
+                    line.push_str(word);
+                }
+            }
+            lines.join("\n")
+        })
+        .collect::<Vec<_>>()
+        .join("\n\n")
+}
+
+#[test]
+fn printed_statements_pass_their_own_check() {
+    let dir = tempfile::tempdir().unwrap();
+    let (readme, text) = certified_readme(dir.path());
+    let flat_text = flat(&text);
+    for os in [
+        "CentOS",
+        "Amazon Linux",
+        "Oracle Linux",
+        "Scientific Linux",
+        "Rocky Linux",
+        "AlmaLinux",
+    ] {
+        assert!(flat_text.contains(&equivalence(os)), "{os}:\n{text}");
+    }
+    for sentence in [
+        "Please see https://docs.mattermost.com for official documentation.",
+        "Following automated deployment, the following steps are required to make your system production-ready:",
+        "within 10 days.",
+        "is `mm-install for Mattermost by the mm-install developers`.",
+        "mm-install upgrade --latest",
+    ] {
+        assert!(flat_text.contains(sentence), "{sentence}:\n{text}");
+    }
+
+    let output = check(&readme, "certified");
+    let (stdout, stderr) = texts(&output);
+    assert_eq!(
+        output.status.code(),
+        Some(0),
+        "stdout:\n{stdout}\nstderr:\n{stderr}"
+    );
+    assert_eq!(stdout.lines().count(), 8, "{stdout}");
+    assert!(
+        stdout.lines().all(|line| line.starts_with("✓ ")),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("✓ Security updates: commitment"),
+        "{stdout}"
+    );
+    // The certified README meets the lower tiers too.
+    for tier in ["community", "registered"] {
+        assert_eq!(check(&readme, tier).status.code(), Some(0), "{tier}");
+    }
+}
+
+#[test]
+fn an_altered_statement_fails_naming_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let (readme, text) = certified_readme(dir.path());
+    // The rendered text may wrap between "10" and "days": change the number alone.
+    let flat_text = flat(&text);
+    assert!(flat_text.contains("within 10 days."));
+    let at = text
+        .match_indices("10")
+        .map(|(at, _)| at)
+        .find(|at| text[at + 2..].trim_start().starts_with("days."))
+        .unwrap();
+    let altered = format!("{}14{}", &text[..at], &text[at + 2..]);
+    assert!(flat(&altered).contains("within 14 days."));
+    std::fs::write(&readme, altered).unwrap();
+
+    let output = check(&readme, "certified");
+    let (stdout, stderr) = texts(&output);
+    assert_eq!(
+        output.status.code(),
+        Some(1),
+        "stdout:\n{stdout}\nstderr:\n{stderr}"
+    );
+    assert!(
+        stdout.contains("✗ Security updates: commitment: altered (`10` changed to `14`)"),
+        "{stdout}"
+    );
+    assert_eq!(stdout.matches('✗').count(), 1, "{stdout}");
+    assert!(
+        stderr.contains("error: ") && stderr.contains("Security updates: commitment (altered)"),
+        "{stderr}"
+    );
+    assert!(stderr.contains(&readme.display().to_string()), "{stderr}");
+    assert!(
+        stderr.contains("hint: ") && stderr.contains("mm-install docs --tier certified"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn a_removed_statement_fails_as_missing() {
+    let dir = tempfile::tempdir().unwrap();
+    let (readme, text) = certified_readme(dir.path());
+    let without: Vec<&str> = text
+        .split("\n\n")
+        .filter(|block| !block.contains("The name for this deployment solution"))
+        .collect();
+    assert_eq!(without.len() + 1, text.split("\n\n").count());
+    std::fs::write(&readme, without.join("\n\n")).unwrap();
+
+    let output = check(&readme, "certified");
+    let (stdout, stderr) = texts(&output);
+    assert_eq!(
+        output.status.code(),
+        Some(1),
+        "stdout:\n{stdout}\nstderr:\n{stderr}"
+    );
+    assert!(stdout.contains("✗ Branding: name: missing"), "{stdout}");
+    assert_eq!(stdout.matches('✗').count(), 1, "{stdout}");
+    assert!(stderr.contains("Branding: name (missing)"), "{stderr}");
+    // The community tier does not ask for branding.
+    assert_eq!(check(&readme, "community").status.code(), Some(0));
+}
+
+#[test]
+fn line_wrapping_does_not_matter() {
+    let dir = tempfile::tempdir().unwrap();
+    let (readme, text) = certified_readme(dir.path());
+    for width in [40, 72, 1000] {
+        let wrapped = rewrap(&text, width);
+        assert_ne!(wrapped, text);
+        std::fs::write(&readme, &wrapped).unwrap();
+        let output = check(&readme, "certified");
+        let (stdout, stderr) = texts(&output);
+        assert_eq!(
+            output.status.code(),
+            Some(0),
+            "width {width}\nstdout:\n{stdout}\nstderr:\n{stderr}\n{wrapped}"
+        );
+    }
+}
+
+#[test]
+fn the_statement_names_the_rhel_equivalent_of_the_os_release_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let rocky = write_file(dir.path(), "rocky-os-release", ROCKY_9.as_bytes());
+    let stdout = docs("registered", &rocky);
+    let flat_text = flat(&stdout);
+    assert!(flat_text.contains(&equivalence("Rocky Linux")), "{stdout}");
+    assert!(!flat_text.contains(&equivalence("CentOS")), "{stdout}");
+    assert!(flat_text.contains("### Branding"), "{stdout}");
+    assert!(!flat_text.contains("### Upgrade"), "{stdout}");
+    // The output passes the check of its tier.
+    let readme = write_file(dir.path(), "README.md", stdout.as_bytes());
+    assert_eq!(check(&readme, "registered").status.code(), Some(0));
+}
+
+#[test]
+fn a_missing_file_is_an_error_naming_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let missing = dir.path().join("NO-SUCH-README.md");
+    let output = check(&missing, "community");
+    let (stdout, stderr) = texts(&output);
+    assert_eq!(output.status.code(), Some(1), "{stdout}\n{stderr}");
+    assert!(stdout.is_empty(), "{stdout}");
+    assert!(
+        stderr.contains(&format!("error: cannot read {}", missing.display())),
+        "{stderr}"
+    );
+
+    let unreadable_os = run(mm_install()
+        .args(["docs", "--tier", "community", "--os-release"])
+        .arg(dir.path().join("no-os-release")));
+    let (_, stderr) = texts(&unreadable_os);
+    assert_eq!(unreadable_os.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("no-os-release"), "{stderr}");
+}
+
+#[test]
+fn an_unknown_tier_is_a_usage_error() {
+    let output = run(mm_install().args(["docs", "--tier", "gold"]));
+    let (_, stderr) = texts(&output);
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("gold"), "{stderr}");
+}
