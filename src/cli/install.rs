@@ -222,21 +222,18 @@ fn summary(
     if let Some(statement) = &platform.statement {
         text.push_str(&format!("\n{statement}"));
     }
-    text.push_str("\n\nTo make this server production-ready:");
-    let mut checklist = Vec::new();
-    if options.tls.is_none() {
-        checklist.push("serve it over TLS: get a certificate (e.g. certbot --nginx) or re-run with --tls-cert/--tls-key".to_string());
+    // The same list as the README's program statements (`mm-install docs`), TLS first unless
+    // this install already has it.
+    text.push_str(&format!(
+        "\n\n{}",
+        crate::ops::docs::PRODUCTION_READY_HEADING
+    ));
+    let steps = crate::ops::docs::PRODUCTION_READY_STEPS
+        .iter()
+        .skip(usize::from(options.tls.is_some()));
+    for step in steps {
+        text.push_str(&format!("\n  - {step}"));
     }
-    checklist.extend([
-        "create the first account now: the first user becomes the system admin".to_string(),
-        "configure SMTP (System Console > Environment > SMTP) so invitations and notifications are emailed".into(),
-        format!("back up the database and {}/data, {}/config and {}/plugins regularly", install::INSTALL_DIR, install::INSTALL_DIR, install::INSTALL_DIR),
-        "allow only ports 80 and 443 through the firewall (Mattermost itself listens on 127.0.0.1:8065 only)".into(),
-        "subscribe to Mattermost's security-updates mailing list: https://mattermost.com/security-updates/".into(),
-    ]);
-    for item in checklist {
-        text.push_str(&format!("\n  - {item}"));
-    }
-    text.push_str("\nPlease see https://docs.mattermost.com for official documentation.");
+    text.push_str(&format!("\n{}", crate::ops::docs::OFFICIAL_DOCS));
     text
 }

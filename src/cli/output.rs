@@ -28,7 +28,13 @@ impl Printer {
 
     /// A result for scripts: one line (or block) on stdout.
     pub fn data(&self, text: &str) {
-        println!("{text}");
+        use std::io::Write;
+        // A reader that stopped reading (`mm-install status | head -1`) is not an error.
+        if let Err(err) = writeln!(std::io::stdout().lock(), "{text}") {
+            if err.kind() != std::io::ErrorKind::BrokenPipe {
+                eprintln!("error: cannot write the output: {err}");
+            }
+        }
     }
 
     /// A failure, with what to do next.

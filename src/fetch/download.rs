@@ -56,7 +56,7 @@ pub fn download_release(
     request: &DownloadRequest,
     reporter: &dyn Reporter,
 ) -> Result<Downloaded, FetchError> {
-    let signature = load_signature(client, request, reporter)?;
+    let (signature, signature_bytes) = load_signature(client, request, reporter)?;
     let mut verifier = StreamVerifier::new(keyring, signature)?;
     let expected_sha256 = load_checksum(client, request, reporter)?;
     let destination = &request.destination;
@@ -69,6 +69,7 @@ pub fn download_release(
                     "{} is already here and verified",
                     destination.display()
                 ));
+                keep_signature(request, &signature_bytes)?;
                 return Ok(Downloaded {
                     path: destination.clone(),
                     bytes,
@@ -78,9 +79,8 @@ pub fn download_release(
             }
             Err(err) => {
                 reporter.warn(&format!("{err}; deleting it and downloading again"));
+                // `finish` left the verifier ready for a fresh copy.
                 fs_err::remove_file(destination)?;
-                verifier =
-                    StreamVerifier::new(keyring, load_signature(client, request, reporter)?)?;
             }
         }
     }
@@ -120,6 +120,7 @@ pub fn download_release(
             if let Some(dir) = destination.parent() {
                 fs_err::File::open(dir)?.sync_all()?;
             }
+            keep_signature(request, &signature_bytes)?;
             Ok(Downloaded {
                 path: destination.clone(),
                 bytes: position,
@@ -134,6 +135,17 @@ pub fn download_release(
     }
 }
 
+/// Write the downloaded signature beside the verified tarball (`<tarball>.sig`), so the
+/// directory can serve as a mirror or be carried to an air-gapped server as is.
+fn keep_signature(request: &DownloadRequest, bytes: &[u8]) -> Result<(), FetchError> {
+    if let SignatureSource::Url(_) = request.signature {
+        let mut path = request.destination.as_os_str().to_owned();
+        path.push(".sig");
+        crate::system::files::write_atomic(std::path::Path::new(&path), bytes, 0o644)?;
+    }
+    Ok(())
+}
+
 /// `<destination>.partial`.
 pub fn partial_path(destination: &Path) -> PathBuf {
     let mut name = destination.as_os_str().to_owned();
@@ -141,21 +153,22 @@ pub fn partial_path(destination: &Path) -> PathBuf {
     PathBuf::from(name)
 }
 
+/// The detached signature, parsed, and its bytes (kept beside the tarball).
 fn load_signature(
     client: &HttpClient,
     request: &DownloadRequest,
     reporter: &dyn Reporter,
-) -> Result<ReleaseSignature, FetchError> {
+) -> Result<(ReleaseSignature, Vec<u8>), FetchError> {
     match &request.signature {
         SignatureSource::File(path) => {
             let bytes = fs_err::read(path)?;
-            Ok(ReleaseSignature::parse(
-                &bytes,
-                &path.display().to_string(),
-            )?)
+            Ok((
+                ReleaseSignature::parse(&bytes, &path.display().to_string())?,
+                bytes,
+            ))
         }
         SignatureSource::Url(url) => match client.get_small(url, reporter)? {
-            Some(bytes) => Ok(ReleaseSignature::parse(&bytes, url)?),
+            Some(bytes) => Ok((ReleaseSignature::parse(&bytes, url)?, bytes)),
             None => {
                 // Tell "no such release" (exit 1) from "release without signature" (exit 3).
                 client.with_retries(reporter, || client.get(&request.tarball_url, 0).map(drop))?;

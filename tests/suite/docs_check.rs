@@ -282,3 +282,17 @@ fn an_unknown_tier_is_a_usage_error() {
     assert_eq!(output.status.code(), Some(2), "{stderr}");
     assert!(stderr.contains("gold"), "{stderr}");
 }
+
+#[test]
+fn our_own_readme_meets_the_certified_tier() {
+    let readme = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md");
+    let output = run(mm_install()
+        .args(["docs", "--tier", "certified", "--check"])
+        .arg(&readme));
+    let (stdout, stderr) = texts(&output);
+    assert!(
+        output.status.success(),
+        "README.md misses or alters a statement:\n{stdout}\n{stderr}"
+    );
+    assert!(!stdout.contains('✗'), "{stdout}");
+}

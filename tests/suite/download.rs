@@ -104,10 +104,12 @@ fn assert_downloaded(setup: &Setup, output: &Output, tarball: &[u8]) -> String {
         tarball,
         "downloaded bytes differ"
     );
+    let mut left = setup.leftovers();
+    left.sort();
     assert_eq!(
-        setup.leftovers(),
-        [NAME],
-        "only the verified tarball is left"
+        left,
+        [NAME.to_string(), format!("{NAME}.sig")],
+        "only the verified tarball and its signature are left"
     );
     assert!(stderr.contains(&sha256_hex(tarball)), "{stderr}");
     stderr
