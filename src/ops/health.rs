@@ -211,6 +211,17 @@ fn tls_stream(
     stream: TcpStream,
     host: &str,
 ) -> std::io::Result<rustls::StreamOwned<rustls::ClientConnection, TcpStream>> {
+    let name = rustls::pki_types::ServerName::try_from(host.to_string()).unwrap_or_else(|_| {
+        rustls::pki_types::ServerName::try_from("localhost").expect("a valid name")
+    });
+    let connection = rustls::ClientConnection::new(any_certificate_config()?, name)
+        .map_err(std::io::Error::other)?;
+    Ok(rustls::StreamOwned::new(connection, stream))
+}
+
+/// A TLS client configuration that accepts any server certificate (see [`AnyCertificate`]);
+/// shared with `mm-install verify --insecure`.
+pub(crate) fn any_certificate_config() -> std::io::Result<std::sync::Arc<rustls::ClientConfig>> {
     let provider = std::sync::Arc::new(rustls::crypto::ring::default_provider());
     let config = rustls::ClientConfig::builder_with_provider(provider.clone())
         .with_safe_default_protocol_versions()
@@ -218,12 +229,7 @@ fn tls_stream(
         .dangerous()
         .with_custom_certificate_verifier(std::sync::Arc::new(AnyCertificate(provider)))
         .with_no_client_auth();
-    let name = rustls::pki_types::ServerName::try_from(host.to_string()).unwrap_or_else(|_| {
-        rustls::pki_types::ServerName::try_from("localhost").expect("a valid name")
-    });
-    let connection = rustls::ClientConnection::new(std::sync::Arc::new(config), name)
-        .map_err(std::io::Error::other)?;
-    Ok(rustls::StreamOwned::new(connection, stream))
+    Ok(std::sync::Arc::new(config))
 }
 
 /// Accepts any server certificate (but still checks the handshake signatures): the probe

@@ -48,6 +48,18 @@ pub enum UpgradeError {
     UnknownVersion { command: String, output: String },
     #[error("Mattermost {target} is not newer than the installed {installed}")]
     NotNewer { installed: Version, target: Version },
+    #[error("upgrading from {from} to {to} is not a supported path: {reason}")]
+    UnsupportedPath {
+        from: Version,
+        to: Version,
+        reason: String,
+    },
+    #[error(
+        "not enough free space in {dir} for the new release and the backups: {available} bytes available"
+    )]
+    NoSpace { dir: String, available: u64 },
+    #[error("the database runs PostgreSQL {found}, but Mattermost needs 14 or newer")]
+    DatabaseTooOld { found: String },
     #[error("there is no kept release to roll back to{detail}")]
     NothingToRollBack { detail: String },
     #[error(
@@ -113,6 +125,9 @@ impl Diagnostic for UpgradeError {
         match self {
             UpgradeError::NotInstalled { .. } => Some("install first with `mm-install install`".into()),
             UpgradeError::NotNewer { .. } => Some("to go back to an older release, use `mm-install rollback`".into()),
+            UpgradeError::UnsupportedPath { .. } => Some("upgrade in steps with --version (see Mattermost's \"Prepare to upgrade\" guide)".into()),
+            UpgradeError::NoSpace { .. } => Some("free at least 1 GiB, or lower `keep` in /etc/mm-install/mm-install.toml so fewer old releases are kept".into()),
+            UpgradeError::DatabaseTooOld { .. } => Some("upgrade PostgreSQL to 14 or newer first".into()),
             UpgradeError::RolledBack { .. } => Some("see `journalctl -u mattermost` for why the new version failed; the backups are in /var/lib/mm-install/backups".into()),
             UpgradeError::NeedsAttention { .. } => Some(format!("{} lists the steps still to undo; the next mm-install run retries them", crate::journal::JOURNAL_PATH)),
             UpgradeError::Fetch(err) => err.hint(),
@@ -399,6 +414,21 @@ pub fn plan_upgrade(
             target: target.version,
         });
     }
+    check_upgrade_path(&from, &target.version)?;
+    for dir in ["/opt", "/var/lib"] {
+        let available = crate::host::available_bytes(&ctx.path(dir)).map_err(|err| {
+            SystemError::Unexpected {
+                what: format!("the free space in {dir}"),
+                detail: err.to_string(),
+            }
+        })?;
+        if available < crate::ops::install::MINIMUM_FREE_BYTES {
+            return Err(UpgradeError::NoSpace {
+                dir: ctx.path(dir).display().to_string(),
+                available,
+            });
+        }
+    }
     let stamp = stamp();
     let backup_dir =
         PathBuf::from(BACKUP_DIR).join(format!("{stamp}-{from}-to-{}", target.version));
@@ -409,6 +439,12 @@ pub fn plan_upgrade(
     // The schema as the running version left it: also proves the database is reachable before
     // anything changes.
     let connection = connection(ctx, &PathBuf::from(INSTALL_DIR).join("config/config.json"))?;
+    let server = postgres::version_num(ctx, &connection)?;
+    if server < postgres::MINIMUM_VERSION_NUM {
+        return Err(UpgradeError::DatabaseTooOld {
+            found: format!("{}.{}", server / 10000, server % 10000),
+        });
+    }
     let fingerprint = postgres::schema_fingerprint(ctx, &connection)?;
     let mut steps = vec![
         Step::Extract {
@@ -444,6 +480,31 @@ pub fn plan_upgrade(
         staging,
         previous_tree,
     })
+}
+
+/// Mattermost's supported upgrade paths: anything older than v7.1 must go to the v7.1 ESR first
+/// (refused here), and jumping more than one major version skips ESRs, which Mattermost calls
+/// "supported, but not tested" (refused: go through each major version's last ESR).
+pub fn check_upgrade_path(from: &Version, to: &Version) -> Result<(), UpgradeError> {
+    let ((from_major, from_minor, _), (to_major, _, _)) = (from.triple(), to.triple());
+    if (from_major, from_minor) < (7, 1) && (to_major, to.triple().1) > (7, 1) {
+        return Err(UpgradeError::UnsupportedPath {
+            from: from.clone(),
+            to: to.clone(),
+            reason: "Mattermost requires upgrading to the v7.1 ESR first".into(),
+        });
+    }
+    if to_major > from_major + 1 {
+        return Err(UpgradeError::UnsupportedPath {
+            from: from.clone(),
+            to: to.clone(),
+            reason: format!(
+                "it skips major version {}; Mattermost only guarantees compatibility with the last ESR, so upgrade through the ESR of each major version",
+                from_major + 1
+            ),
+        });
+    }
+    Ok(())
 }
 
 /// `getcap bin/mattermost` (e.g. `cap_net_bind_service=ep`), if any.
@@ -914,4 +975,47 @@ pub fn execute_rollback(
         warnings: Vec::new(),
         pruned: Vec::new(),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn v(text: &str) -> Version {
+        text.parse().unwrap()
+    }
+
+    #[test]
+    fn policies_pick_the_newest_allowed_release() {
+        let available: Vec<Version> = ["11.9.4", "11.10.1", "11.10.3", "11.11.0", "12.0.1"]
+            .map(v)
+            .to_vec();
+        assert_eq!(
+            newest_allowed(&v("11.10.1"), &available, Policy::Patch),
+            Some(v("11.10.3"))
+        );
+        assert_eq!(
+            newest_allowed(&v("11.10.1"), &available, Policy::Minor),
+            Some(v("11.11.0"))
+        );
+        assert_eq!(
+            newest_allowed(&v("11.10.1"), &available, Policy::Latest),
+            Some(v("12.0.1"))
+        );
+        assert_eq!(
+            newest_allowed(&v("10.11.2"), &available, Policy::Patch),
+            None
+        );
+    }
+
+    #[test]
+    fn upgrade_paths_follow_mattermosts_rules() {
+        assert!(check_upgrade_path(&v("11.10.1"), &v("12.0.0")).is_ok());
+        assert!(check_upgrade_path(&v("10.11.5"), &v("11.10.0")).is_ok());
+        let err = check_upgrade_path(&v("9.11.0"), &v("11.10.0")).unwrap_err();
+        assert!(err.to_string().contains("skips major version 10"), "{err}");
+        let err = check_upgrade_path(&v("6.3.0"), &v("7.8.0")).unwrap_err();
+        assert!(err.to_string().contains("v7.1 ESR"), "{err}");
+        assert!(check_upgrade_path(&v("6.3.0"), &v("7.1.9")).is_ok());
+    }
 }

@@ -340,6 +340,15 @@ pub fn restore(
     }
 }
 
+/// `server_version_num` of the server behind `connection`.
+pub fn version_num(ctx: &Context, connection: &Connection) -> Result<u32, SystemError> {
+    let command = connection.command(
+        "psql",
+        &["-X", "-q", "-tA", "-c", "SHOW server_version_num"],
+    );
+    parse_version_num(run_checked(ctx, &command)?.stdout.trim(), &connection.url)
+}
+
 /// A fingerprint of the database schema (tables, columns, types, indexes): it changes when a
 /// new Mattermost version migrates the schema, which makes a database restore necessary on
 /// rollback.
