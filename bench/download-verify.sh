@@ -1,7 +1,11 @@
 #!/usr/bin/env bash
 # Benchmark: `mm-install download` of a synthetic ~SIZE_MB release from a loopback nginx, against
-# the shell baseline `curl -o F URL && sha256sum F && gpgv --keyring key.gpg F.sig F` on the same
-# file in the same run. Prints the median wall time and peak RSS of each side and their time ratio.
+# what an administrator would type, on the same file in the same run. Two comparisons:
+#
+#   (a) `mm-install download`            vs (b) `curl -o F URL && sha256sum F && gpgv --keyring key.gpg F.sig F`
+#   (c) `mm-install download --extract X` vs (d) `curl -o F URL && sha256sum F && tar xzf F -C X`
+#
+# Prints, for each comparison, the median wall time and peak RSS of each side and their time ratio.
 #
 #   bash bench/download-verify.sh [SIZE_MB]      (default 512)
 #
@@ -9,7 +13,8 @@
 # KEEP_TMP=1 keeps the temporary directory for inspection.
 #
 # This is a benchmark, not a test: it never fails on the figures, only when a step errors
-# (a failed build, download or verification, or a downloaded file whose SHA-256 differs).
+# (a failed build, download, verification or extraction, a downloaded file whose SHA-256 differs,
+# or an extracted tree that lacks mattermost/bin/mattermost or differs from the source).
 # See docs/performance.md for the recorded figures.
 set -euo pipefail
 
@@ -79,9 +84,30 @@ log "making a ~${SIZE_MB} MB synthetic release"
 printf '#!/bin/sh\necho "mattermost %s (benchmark stub)"\n' "$VERSION" > "$WORK/stage/mattermost/bin/mattermost"
 chmod 755 "$WORK/stage/mattermost/bin/mattermost"
 printf '{"ServiceSettings": {"ListenAddress": ":8065"}}\n' > "$WORK/stage/mattermost/config/config.json"
-# Random bytes do not compress, so the gzip -1 tarball is ~SIZE_MB (MiB) plus a few KiB.
+# A release is not one file: a client/ tree of small compressible files (CLIENT_DIRS x
+# CLIENT_FILES of 1-8 KiB text) makes the extraction pay a per-entry cost (create, write, mode,
+# mtime) as well as the bulk copy.
+CLIENT_DIRS=16 CLIENT_FILES=32
+for d in $(seq -w 1 "$CLIENT_DIRS"); do
+    mkdir -p "$WORK/stage/mattermost/client/chunk$d"
+    for f in $(seq -w 1 "$CLIENT_FILES"); do
+        # $f is zero-padded: force base 10.
+        seq 1 $(( (10#$f % 8 + 1) * 20 )) |
+            sed "s/.*/export const v${d}_${f}_& = 'benchmark client asset, line &';/" \
+            > "$WORK/stage/mattermost/client/chunk$d/asset$f.js"
+    done
+done
+# Random bytes do not compress, so the gzip -1 tarball is ~SIZE_MB (MiB) plus a few hundred KiB.
+# gzip then stores the payload almost verbatim, so extracting is mostly copying: per downloaded
+# byte this is the cheapest case for both extractors, not the worst (see docs/performance.md).
 head -c $((SIZE_MB * 1024 * 1024)) /dev/urandom > "$WORK/stage/mattermost/payload.bin"
 tar -C "$WORK/stage" -cf - mattermost | gzip -1 > "$SRC"
+# What an extraction must reproduce: every regular file's path and SHA-256, and the file count.
+tree_manifest() { (cd "$1" && find mattermost -type f -print0 | sort -z | xargs -0 sha256sum); }
+tree_manifest "$WORK/stage" > "$WORK/source.manifest"
+SRC_FILES=$(wc -l < "$WORK/source.manifest")
+PAYLOAD_SHA=$(awk '$2 == "mattermost/payload.bin" { print $1 }' "$WORK/source.manifest")
+[[ -n $PAYLOAD_SHA ]] || die "the source manifest has no mattermost/payload.bin"
 rm -rf "$WORK/stage"
 SRC_BYTES=$(stat -c %s "$SRC")
 SRC_SHA=$(sha256sum "$SRC" | cut -d' ' -f1)
@@ -145,92 +171,158 @@ drop_caches() {
     if [[ $DROP_CACHES == yes ]]; then sync; echo 3 > /proc/sys/vm/drop_caches; fi
 }
 
-MM_TIMES=() MM_RSS=() BL_TIMES=() BL_RSS=()
+# The load matters: other builds on the machine slow both sides, and CPU-bound steps most.
+log "load before the runs: $(cut -d' ' -f1-3 /proc/loadavg) on $(nproc) CPUs"
 
+# Per comparison: "verify" (a vs b) and "extract" (c vs d). Arrays hold one entry per run.
+declare -A TIMES RSS
+record() { TIMES[$1]+="$2 "; RSS[$1]+="$3 "; }
+
+# Check an extracted tree against the source: the server binary is there and executable, and
+# every file (payload included) has the source's path and SHA-256. Prints the payload's SHA-256.
+check_tree() {
+    local side=$1 x=$2 i=$3
+    [[ -f $x/mattermost/bin/mattermost ]] || die "$side: no $x/mattermost/bin/mattermost (run $i)"
+    [[ -x $x/mattermost/bin/mattermost ]] || die "$side: $x/mattermost/bin/mattermost is not executable (run $i)"
+    tree_manifest "$x" > "$WORK/$side.manifest"
+    if ! cmp -s "$WORK/source.manifest" "$WORK/$side.manifest"; then
+        diff "$WORK/source.manifest" "$WORK/$side.manifest" | head -n 20 >&2 || true
+        die "$side: the extracted tree differs from the source (run $i)"
+    fi
+    awk '$2 == "mattermost/payload.bin" { print $1 }' "$WORK/$side.manifest"
+}
+
+# mm-install download [--extract X]. $2 is "verify" or "extract".
 run_mm() {
-    local i=$1 out=$WORK/out-mm-$i
-    rm -rf "$out"; mkdir -p "$out"
+    local i=$1 mode=$2 out=$WORK/out-mm-$i x=$WORK/x-mm-$i
+    rm -rf "$out" "$x"; mkdir -p "$out"
+    local extra=()
+    [[ $mode == extract ]] && extra=(--extract "$x")
     drop_caches
     local rc=0
     /usr/bin/time -f '%e %M' -o "$WORK/mm.time" \
         "$MM" download --version "$VERSION" --release-url "$BASE_URL" --keyring "$WORK/key.asc" \
-        --dir "$out" --arch amd64 --no-progress > "$WORK/mm.stdout" 2> "$WORK/mm.stderr" || rc=$?
+        --dir "$out" --arch amd64 --no-progress "${extra[@]}" > "$WORK/mm.stdout" 2> "$WORK/mm.stderr" || rc=$?
     if ((rc != 0)); then
         cat "$WORK/mm.stderr" >&2
-        die "mm-install download exited $rc (run $i)"
+        die "mm-install download${extra:+ --extract} exited $rc (run $i)"
     fi
     local printed expected=$out/$TARBALL
+    [[ $mode == extract ]] && expected=$x/mattermost
     printed=$(cat "$WORK/mm.stdout")
     [[ $printed == "$expected" ]] || die "mm-install printed '$printed', expected '$expected' (run $i)"
-    [[ -f $expected ]] || die "mm-install did not create $expected (run $i)"
+    [[ -f $out/$TARBALL ]] || die "mm-install did not create $out/$TARBALL (run $i)"
     local got
-    got=$(sha256sum "$expected" | cut -d' ' -f1)
+    got=$(sha256sum "$out/$TARBALL" | cut -d' ' -f1)
     [[ $got == "$SRC_SHA" ]] || die "mm-install's file has SHA-256 $got, the source $SRC_SHA (run $i)"
+    if [[ $mode == extract ]]; then
+        MM_PAYLOAD_SHA=$(check_tree mm-install "$x" "$i")
+    fi
     local t m
     read -r t m < "$WORK/mm.time"
-    MM_TIMES+=("$t"); MM_RSS+=("$m")
-    log "run $i mm-install: ${t} s, ${m} KiB"
-    rm -rf "$out"
+    record "mm-$mode" "$t" "$m"
+    log "run $i mm-install ($mode): ${t} s, ${m} KiB"
+    rm -rf "$out" "$x"
 }
 
+# The shell chain. $2 "verify": curl && sha256sum && gpgv; "extract": curl && sha256sum && tar xzf.
 run_baseline() {
-    local i=$1 out=$WORK/out-bl-$i
-    rm -rf "$out"; mkdir -p "$out"
-    # gpgv reads the signature from a file: fetch it first, outside the timing.
-    curl -fsS -o "$out/$TARBALL.sig" "$URL.sig"
+    local i=$1 mode=$2 out=$WORK/out-bl-$i x=$WORK/x-bl-$i
+    rm -rf "$out" "$x"; mkdir -p "$out"
+    local f=$out/$TARBALL rc=0 last
+    if [[ $mode == verify ]]; then
+        # gpgv reads the signature from a file: fetch it first, outside the timing.
+        curl -fsS -o "$out/$TARBALL.sig" "$URL.sig"
+        last=gpgv
+    else
+        # tar -C needs an existing directory (mm-install needs a missing one): create it here.
+        mkdir "$x"
+        last=tar
+    fi
     drop_caches
-    local f=$out/$TARBALL rc=0
     # The whole chain is timed by the outer /usr/bin/time; each process by its own (its wall time
-    # is only logged, its peak RSS counts: the chain's peak is the largest of the three).
+    # is only logged, its peak RSS counts: the chain's peak is the largest of the three). GNU tar
+    # runs `gzip -d` as its child; time's %M for tar covers that child too (wait4 reports the
+    # larger of the process's and its waited-for children's peaks).
     /usr/bin/time -f '%e %M' -o "$WORK/bl.time" sh -c '
         /usr/bin/time -f "%e %M" -o "$1/curl.time" curl -sS -o "$2" "$3" &&
         /usr/bin/time -f "%e %M" -o "$1/sha.time" sha256sum "$2" > "$1/sha.out" &&
-        /usr/bin/time -f "%e %M" -o "$1/gpgv.time" gpgv --keyring "$4" "$5" "$2" 2> "$1/gpgv.err"
-    ' sh "$WORK" "$f" "$URL" "$WORK/key.gpg" "$out/$TARBALL.sig" 2> "$WORK/bl.stderr" || rc=$?
+        if [ "$6" = verify ]; then
+            /usr/bin/time -f "%e %M" -o "$1/last.time" gpgv --keyring "$4" "$5" "$2" 2> "$1/last.err"
+        else
+            /usr/bin/time -f "%e %M" -o "$1/last.time" tar xzf "$2" -C "$7" 2> "$1/last.err"
+        fi
+    ' sh "$WORK" "$f" "$URL" "$WORK/key.gpg" "$out/$TARBALL.sig" "$mode" "$x" 2> "$WORK/bl.stderr" || rc=$?
     if ((rc != 0)); then
-        cat "$WORK/bl.stderr" "$WORK/gpgv.err" >&2 2>/dev/null || true
-        die "baseline chain exited $rc (run $i)"
+        cat "$WORK/bl.stderr" "$WORK/last.err" >&2 2>/dev/null || true
+        die "baseline chain ($mode) exited $rc (run $i)"
     fi
     local got
     got=$(cut -d' ' -f1 "$WORK/sha.out")
     [[ $got == "$SRC_SHA" ]] || die "baseline's file has SHA-256 $got, the source $SRC_SHA (run $i)"
-    local t outer_m ct c st s gt g m
+    if [[ $mode == extract ]]; then
+        BL_PAYLOAD_SHA=$(check_tree baseline "$x" "$i")
+    fi
+    local t outer_m ct c st s lt l m
     read -r t outer_m < "$WORK/bl.time"
     read -r ct c < <(tail -n1 "$WORK/curl.time")
     read -r st s < <(tail -n1 "$WORK/sha.time")
-    read -r gt g < <(tail -n1 "$WORK/gpgv.time")
-    m=$(printf '%s\n' "$c" "$s" "$g" | sort -n | tail -n1)
-    BL_TIMES+=("$t"); BL_RSS+=("$m")
-    log "run $i baseline: ${t} s, max ${m} KiB (curl $ct s $c KiB, sha256sum $st s $s KiB, gpgv $gt s $g KiB)"
-    rm -rf "$out"
+    read -r lt l < <(tail -n1 "$WORK/last.time")
+    m=$(printf '%s\n' "$c" "$s" "$l" | sort -n | tail -n1)
+    record "bl-$mode" "$t" "$m"
+    log "run $i baseline ($mode): ${t} s, max ${m} KiB (curl $ct s $c KiB, sha256sum $st s $s KiB, $last $lt s $l KiB)"
+    rm -rf "$out" "$x"
 }
 
-for i in $(seq 1 "$RUNS"); do
-    # Alternate which side goes first so neither always runs right after the other.
-    if ((i % 2)); then
-        run_mm "$i"
-        run_baseline "$i"
-    else
-        run_baseline "$i"
-        run_mm "$i"
-    fi
+# Both comparisons, one after the other, in the same run against the same nginx and tarball.
+# Alternate which side goes first so neither always runs right after the other.
+for mode in verify extract; do
+    for i in $(seq 1 "$RUNS"); do
+        if ((i % 2)); then
+            run_mm "$i" "$mode"
+            run_baseline "$i" "$mode"
+        else
+            run_baseline "$i" "$mode"
+            run_mm "$i" "$mode"
+        fi
+        if [[ $mode == extract ]]; then
+            # Both trees already matched the source manifest; say so explicitly for the payload.
+            [[ $MM_PAYLOAD_SHA == "$BL_PAYLOAD_SHA" && $MM_PAYLOAD_SHA == "$PAYLOAD_SHA" ]] ||
+                die "payload SHA-256 differs: mm-install $MM_PAYLOAD_SHA, baseline $BL_PAYLOAD_SHA, source $PAYLOAD_SHA (run $i)"
+            log "run $i: both sides extracted $SRC_FILES files; payload SHA-256 ${PAYLOAD_SHA:0:16}... on both"
+        fi
+    done
 done
+
+log "load after the runs: $(cut -d' ' -f1-3 /proc/loadavg) on $(nproc) CPUs"
 
 # --- 6. report -------------------------------------------------------------------------------
 median() { printf '%s\n' "$@" | sort -g | awk '{ v[NR] = $1 } END { if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
-MM_T=$(median "${MM_TIMES[@]}"); MM_M=$(median "${MM_RSS[@]}")
-BL_T=$(median "${BL_TIMES[@]}"); BL_M=$(median "${BL_RSS[@]}")
+maximum() { printf '%s\n' "$@" | sort -g | tail -n1; }
 
-awk -v size="$SRC_BYTES" -v runs="$RUNS" -v drop="$DROP_CACHES" \
-    -v mt="$MM_T" -v mm="$MM_M" -v bt="$BL_T" -v bm="$BL_M" \
-    -v mts="${MM_TIMES[*]}" -v bts="${BL_TIMES[*]}" 'BEGIN {
-    ratio = (bt > 0) ? mt / bt : 0
-    printf "\ndownload + verify of a %.1f MiB tarball (%d bytes) from nginx on 127.0.0.1\n", size / 1048576, size
-    printf "median of %d runs per side; page cache dropped before each run: %s\n\n", runs, drop
-    printf "%-44s %10s %15s %15s\n", "", "wall (s)", "peak RSS (MiB)", "MiB/s"
-    printf "%-44s %10.2f %15.1f %15.0f\n", "mm-install download", mt, mm / 1024, (mt > 0) ? size / 1048576 / mt : 0
-    printf "%-44s %10.2f %15.1f %15.0f\n", "curl -o F && sha256sum F && gpgv F.sig F", bt, bm / 1024, (bt > 0) ? size / 1048576 / bt : 0
-    printf "\nall runs (s): mm-install %s; baseline %s\n", mts, bts
-    printf "time ratio mm-install / baseline: %.2f  (target <= 1.0: %s)\n", ratio, (ratio <= 1.0) ? "met" : "NOT met"
-    printf "mm-install peak RSS: %.1f MiB  (target <= 32 MiB: %s)\n", mm / 1024, (mm <= 32768) ? "met" : "NOT met"
-}'
+# report TITLE MODE MM_LABEL BL_LABEL TIME_TARGET
+report() {
+    local title=$1 mode=$2 mm_label=$3 bl_label=$4 target=$5
+    # shellcheck disable=SC2206 # the arrays are space-separated numbers
+    local mts=(${TIMES[mm-$mode]}) mrs=(${RSS[mm-$mode]}) bts=(${TIMES[bl-$mode]}) brs=(${RSS[bl-$mode]})
+    awk -v title="$title" -v size="$SRC_BYTES" -v runs="$RUNS" -v drop="$DROP_CACHES" \
+        -v ml="$mm_label" -v bl="$bl_label" -v target="$target" \
+        -v mt="$(median "${mts[@]}")" -v mm="$(median "${mrs[@]}")" -v mmax="$(maximum "${mrs[@]}")" \
+        -v bt="$(median "${bts[@]}")" -v bm="$(median "${brs[@]}")" \
+        -v mts="${mts[*]}" -v bts="${bts[*]}" 'BEGIN {
+        ratio = (bt > 0) ? mt / bt : 0
+        printf "\n%s of a %.1f MiB tarball (%d bytes) from nginx on 127.0.0.1\n", title, size / 1048576, size
+        printf "median of %d runs per side; page cache dropped before each run: %s\n\n", runs, drop
+        printf "%-50s %10s %15s %15s\n", "", "wall (s)", "peak RSS (MiB)", "MiB/s"
+        printf "%-50s %10.2f %15.1f %15.0f\n", ml, mt, mm / 1024, (mt > 0) ? size / 1048576 / mt : 0
+        printf "%-50s %10.2f %15.1f %15.0f\n", bl, bt, bm / 1024, (bt > 0) ? size / 1048576 / bt : 0
+        printf "\nall runs (s): mm-install %s; baseline %s\n", mts, bts
+        printf "time ratio mm-install / baseline: %.2f  (target <= %s: %s)\n", ratio, target, (ratio <= target + 0) ? "met" : "NOT met"
+        printf "mm-install peak RSS: median %.1f MiB, max %.1f MiB  (target <= 32 MiB, on the max: %s)\n", mm / 1024, mmax / 1024, (mmax <= 32768) ? "met" : "NOT met"
+    }'
+}
+
+report "download + verify" verify "mm-install download" \
+    "curl -o F && sha256sum F && gpgv F.sig F" 1.0
+report "fetch + verify + extract" extract "mm-install download --extract X" \
+    "curl -o F && sha256sum F && tar xzf F -C X" 0.8

@@ -575,15 +575,12 @@ pub fn preflight(
             }
         }
     }
-    for dir in ["/opt", "/var/lib"] {
-        let available = host::available_bytes(&ctx.path(dir))?;
-        if available < MINIMUM_FREE_BYTES {
-            return Err(InstallError::NoSpace {
-                dir: ctx.path(dir).display().to_string(),
-                available,
-                needed: MINIMUM_FREE_BYTES,
-            });
-        }
+    if let Some((dir, available)) = short_of_space(ctx)? {
+        return Err(InstallError::NoSpace {
+            dir,
+            available,
+            needed: MINIMUM_FREE_BYTES,
+        });
     }
     if ctx.path(INSTALL_DIR).exists() {
         return Err(InstallError::AlreadyInstalled {
@@ -616,18 +613,7 @@ pub fn preflight(
         }
         DatabaseChoice::Local => {
             if services::is_active(ctx, "postgresql.service")? {
-                let version = postgres::local_version_num(ctx)?;
-                if version < postgres::MINIMUM_VERSION_NUM {
-                    return Err(InstallError::DatabaseTooOld {
-                        what: "on this host".into(),
-                        found: describe_version_num(version),
-                    });
-                }
-                if postgres::database_exists(ctx, DATABASE_NAME)? {
-                    return Err(InstallError::DatabaseExists {
-                        name: DATABASE_NAME.into(),
-                    });
-                }
+                check_local_database(ctx)?;
             }
         }
         DatabaseChoice::Skip => {}
@@ -640,6 +626,36 @@ pub fn preflight(
         }
     }
     Ok(platform)
+}
+
+/// The first of `/opt` (releases) and `/var/lib` (cache, backups) with less than
+/// [`MINIMUM_FREE_BYTES`] free, and what it has.
+pub fn short_of_space(ctx: &Context) -> Result<Option<(String, u64)>, HostError> {
+    for dir in ["/opt", "/var/lib"] {
+        let available = host::available_bytes(&ctx.path(dir))?;
+        if available < MINIMUM_FREE_BYTES {
+            return Ok(Some((ctx.path(dir).display().to_string(), available)));
+        }
+    }
+    Ok(None)
+}
+
+/// The local PostgreSQL can take Mattermost's database: version 14 or newer, no `mattermost`
+/// database yet.
+fn check_local_database(ctx: &Context) -> Result<(), InstallError> {
+    let version = postgres::local_version_num(ctx)?;
+    if version < postgres::MINIMUM_VERSION_NUM {
+        return Err(InstallError::DatabaseTooOld {
+            what: "on this host".into(),
+            found: describe_version_num(version),
+        });
+    }
+    if postgres::database_exists(ctx, DATABASE_NAME)? {
+        return Err(InstallError::DatabaseExists {
+            name: DATABASE_NAME.into(),
+        });
+    }
+    Ok(())
 }
 
 fn describe_version_num(version: u32) -> String {
@@ -927,18 +943,7 @@ fn run_step(
             progress.ids = Some(users::create_system_user(ctx, SERVICE_USER, INSTALL_DIR)?);
         }
         Step::ProvisionDatabase { .. } => {
-            let version = postgres::local_version_num(ctx)?;
-            if version < postgres::MINIMUM_VERSION_NUM {
-                return Err(InstallError::DatabaseTooOld {
-                    what: "on this host".into(),
-                    found: describe_version_num(version),
-                });
-            }
-            if postgres::database_exists(ctx, DATABASE_NAME)? {
-                return Err(InstallError::DatabaseExists {
-                    name: DATABASE_NAME.into(),
-                });
-            }
+            check_local_database(ctx)?;
             let password = postgres::generate_password(32)?;
             if postgres::role_password_hash(ctx, DATABASE_ROLE)?.is_some() {
                 postgres::set_role_password(ctx, DATABASE_ROLE, Some(&password))?;

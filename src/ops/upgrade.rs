@@ -415,19 +415,13 @@ pub fn plan_upgrade(
         });
     }
     check_upgrade_path(&from, &target.version)?;
-    for dir in ["/opt", "/var/lib"] {
-        let available = crate::host::available_bytes(&ctx.path(dir)).map_err(|err| {
-            SystemError::Unexpected {
-                what: format!("the free space in {dir}"),
-                detail: err.to_string(),
-            }
+    let shortage =
+        crate::ops::install::short_of_space(ctx).map_err(|err| SystemError::Unexpected {
+            what: "the free space".into(),
+            detail: err.to_string(),
         })?;
-        if available < crate::ops::install::MINIMUM_FREE_BYTES {
-            return Err(UpgradeError::NoSpace {
-                dir: ctx.path(dir).display().to_string(),
-                available,
-            });
-        }
+    if let Some((dir, available)) = shortage {
+        return Err(UpgradeError::NoSpace { dir, available });
     }
     let stamp = stamp();
     let backup_dir =

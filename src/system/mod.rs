@@ -80,14 +80,15 @@ pub fn run_probe(ctx: &Context, command: &CommandLine) -> Result<CommandOutput, 
         })
 }
 
-/// `--root DIR` arguments for tools that support acting on another tree (`useradd`,
-/// `systemctl`), empty on the live system.
-fn root_args(ctx: &Context) -> Vec<String> {
-    if ctx.root() == std::path::Path::new("/") {
-        Vec::new()
-    } else {
-        vec!["--root".to_string(), ctx.root().display().to_string()]
+/// `program [--root DIR] args…` for tools that can act on another tree (`useradd`, `userdel`,
+/// `groupdel`, `systemctl`): `--root` only when the context's root is not `/`.
+fn rooted(ctx: &Context, program: &str, args: &[&str]) -> CommandLine {
+    let mut command = CommandLine::new(program, &[]);
+    if ctx.root() != std::path::Path::new("/") {
+        command.args = vec!["--root".to_string(), ctx.root().display().to_string()];
     }
+    command.args.extend(args.iter().map(|arg| arg.to_string()));
+    command
 }
 
 #[cfg(test)]

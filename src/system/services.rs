@@ -1,21 +1,12 @@
 //! systemd: daemon-reload, enable, start, stop, disable, is-active. Below another root only
 //! `systemctl --root DIR enable/disable` make sense; nothing is started there.
 
-use super::{SystemError, root_args, run_checked, run_probe};
+use super::{SystemError, rooted, run_checked, run_probe};
 use crate::context::{CommandLine, Context};
 
 /// Run `systemctl [--root DIR] <args>`.
 pub fn systemctl(ctx: &Context, args: &[&str]) -> Result<(), SystemError> {
-    let mut all = root_args(ctx);
-    all.extend(args.iter().map(|a| a.to_string()));
-    run_checked(
-        ctx,
-        &CommandLine {
-            args: all,
-            ..CommandLine::new("systemctl", &[])
-        },
-    )
-    .map(drop)
+    run_checked(ctx, &rooted(ctx, "systemctl", args)).map(drop)
 }
 
 /// Start `unit`, clearing systemd's start rate limit first: an upgrade, its rollback and a

@@ -2,8 +2,8 @@
 //! `/etc/group`, created with `useradd --system --user-group` (with `--root DIR` below another
 //! tree), removed again on undo.
 
-use super::{SystemError, root_args, run_checked};
-use crate::context::{CommandLine, Context};
+use super::{SystemError, rooted, run_checked};
+use crate::context::Context;
 
 /// A user's numeric ids.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -45,27 +45,17 @@ pub fn group_exists(ctx: &Context, name: &str) -> Result<bool, SystemError> {
 /// `useradd --system --user-group` for a service account whose home is `home` and which cannot
 /// log in.
 pub fn create_system_user(ctx: &Context, name: &str, home: &str) -> Result<Ids, SystemError> {
-    let mut args = root_args(ctx);
-    args.extend(
-        [
-            "--system",
-            "--user-group",
-            "--home-dir",
-            home,
-            "--no-create-home",
-            "--shell",
-            "/usr/sbin/nologin",
-            name,
-        ]
-        .map(String::from),
-    );
-    run_checked(
-        ctx,
-        &CommandLine {
-            args,
-            ..CommandLine::new("useradd", &[])
-        },
-    )?;
+    let args = [
+        "--system",
+        "--user-group",
+        "--home-dir",
+        home,
+        "--no-create-home",
+        "--shell",
+        "/usr/sbin/nologin",
+        name,
+    ];
+    run_checked(ctx, &rooted(ctx, "useradd", &args))?;
     lookup(ctx, name)?.ok_or_else(|| SystemError::Unexpected {
         what: format!("useradd created `{name}`"),
         detail: format!("but it is not in {}", ctx.path("/etc/passwd").display()),
@@ -75,26 +65,10 @@ pub fn create_system_user(ctx: &Context, name: &str, home: &str) -> Result<Ids, 
 /// Remove the user and its group if they exist (undo of [`create_system_user`]).
 pub fn remove_system_user(ctx: &Context, name: &str) -> Result<(), SystemError> {
     if lookup(ctx, name)?.is_some() {
-        let mut args = root_args(ctx);
-        args.push(name.to_string());
-        run_checked(
-            ctx,
-            &CommandLine {
-                args,
-                ..CommandLine::new("userdel", &[])
-            },
-        )?;
+        run_checked(ctx, &rooted(ctx, "userdel", &[name]))?;
     }
     if group_exists(ctx, name)? {
-        let mut args = root_args(ctx);
-        args.push(name.to_string());
-        run_checked(
-            ctx,
-            &CommandLine {
-                args,
-                ..CommandLine::new("groupdel", &[])
-            },
-        )?;
+        run_checked(ctx, &rooted(ctx, "groupdel", &[name]))?;
     }
     Ok(())
 }
