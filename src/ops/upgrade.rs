@@ -1003,6 +1003,46 @@ mod tests {
     }
 
     #[test]
+    fn retention_removes_the_oldest_kept_releases_but_never_the_only_one() {
+        let dir = tempfile::tempdir().unwrap();
+        let ctx = Context::new(dir.path());
+        let mut state = State::default();
+        for version in ["11.8.0", "11.9.0", "11.10.0"] {
+            let tree = format!("/opt/mattermost-{version}-x");
+            let backup_dir = format!("/var/lib/mm-install/backups/{version}");
+            fs_err::create_dir_all(ctx.path(&tree)).unwrap();
+            fs_err::create_dir_all(ctx.path(&backup_dir)).unwrap();
+            let installation = Installation {
+                version: version.into(),
+                edition: "enterprise".into(),
+                arch: "amd64".into(),
+                install_dir: INSTALL_DIR.into(),
+                installed_at: String::new(),
+                tarball_sha256: String::new(),
+                signed_by: String::new(),
+                site_url: String::new(),
+                database: "local".into(),
+                tls: false,
+            };
+            state.kept.push(KeptRelease {
+                installation,
+                tree,
+                backup_dir,
+                replaced_at: String::new(),
+            });
+        }
+        let pruned = prune(&ctx, &mut state, 2).unwrap();
+        assert_eq!(pruned, ["11.8.0 (/opt/mattermost-11.8.0-x)"]);
+        assert!(!ctx.path("/opt/mattermost-11.8.0-x").exists());
+        assert!(!ctx.path("/var/lib/mm-install/backups/11.8.0").exists());
+        assert!(ctx.path("/opt/mattermost-11.9.0-x").exists());
+        // keep = 0 would delete everything: at least one stays.
+        prune(&ctx, &mut state, 0).unwrap();
+        assert_eq!(state.kept.len(), 1);
+        assert_eq!(state.kept[0].installation.version, "11.10.0");
+    }
+
+    #[test]
     fn upgrade_paths_follow_mattermosts_rules() {
         assert!(check_upgrade_path(&v("11.10.1"), &v("12.0.0")).is_ok());
         assert!(check_upgrade_path(&v("10.11.5"), &v("11.10.0")).is_ok());
