@@ -14,5 +14,7 @@ mod install_guest;
 mod install_root;
 mod man_completions;
 mod mirror;
+mod packages;
 mod render;
 mod upgrade_guest;
+mod verify_guest;
