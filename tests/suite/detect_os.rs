@@ -9,7 +9,7 @@ use serde_json::Value;
 
 use crate::common::{mm_install, run, texts, write_file};
 
-const ROCKY_9: &str = r#"NAME="Rocky Linux"
+pub const ROCKY_9: &str = r#"NAME="Rocky Linux"
 VERSION="9.4 (Blue Onyx)"
 ID="rocky"
 ID_LIKE="rhel centos fedora"
@@ -66,7 +66,7 @@ VENDOR_URL="https://aws.amazon.com/"
 SUPPORT_END="2029-06-30"
 "#;
 
-const DEBIAN_12: &str = r#"PRETTY_NAME="Debian GNU/Linux 12 (bookworm)"
+pub const DEBIAN_12: &str = r#"PRETTY_NAME="Debian GNU/Linux 12 (bookworm)"
 NAME="Debian GNU/Linux"
 VERSION_ID="12"
 VERSION="12 (bookworm)"
