@@ -69,6 +69,9 @@ pub enum Command {
     /// Show the installed version, the newest one the policy allows, the service, and the kept
     /// releases and backups.
     Status(StatusArgs),
+    /// Run the Deployment Solutions Program's four install tests against a live server, over
+    /// REST API v4 and the websocket: users, a team, posts, an image reply, live events.
+    Verify(VerifyArgs),
     /// Print the man page (roff) generated from this command line definition.
     Man,
     /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
@@ -181,6 +184,46 @@ pub struct StatusArgs {
     pub json: bool,
 }
 
+/// `mm-install verify`.
+#[derive(Debug, Args)]
+#[command(after_long_help = "\
+The tests: (1) create user 1, use it to create a team and post in Town Square; (2) create user 2,
+add it to the team and reply in the thread; (3) as user 1, reply with an uploaded PNG attached;
+(4) a websocket opened as user 1 through the site URL, held open for the whole run, receives the
+`posted` event of each post (a websocket that fails is the red \"Mattermost unreachable\" bar).
+A checklist is printed (✓/✗ per test); the exit code is 0 only if all four pass.
+
+On a server without accounts, user 1 becomes the system admin (the first account always does).
+Once a server has accounts (deactivated ones count, including those of an earlier verify), sign-up
+is closed, and the test users are created with --admin-token: a system admin's personal access
+token or session token.
+
+Afterwards the team is archived and both users are deactivated (the API does not delete them),
+unless --keep, which prints their names and passwords (and, with --json, their session tokens).")]
+pub struct VerifyArgs {
+    /// The site URL to test (default: the one recorded at install, else http://localhost).
+    #[arg(long, value_name = "URL")]
+    pub url: Option<String>,
+    /// Keep the test users and team instead of deactivating and archiving them.
+    #[arg(long)]
+    pub keep: bool,
+    /// Print a JSON report instead of the checklist.
+    #[arg(long)]
+    pub json: bool,
+    /// Accept any TLS certificate (a self-signed one).
+    #[arg(long)]
+    pub insecure: bool,
+    /// A system admin's personal access token or session token, needed once the server has
+    /// accounts.
+    #[arg(
+        long,
+        value_name = "TOKEN",
+        env = "MM_INSTALL_ADMIN_TOKEN",
+        hide_env_values = true
+    )]
+    pub admin_token: Option<String>,
+}
+
 #[derive(Debug, Args)]
 pub struct DetectOsArgs {
     /// Read this os-release file (as given, not below --root) instead of /etc/os-release.
@@ -257,6 +300,9 @@ pub struct InstallArgs {
     /// Install on a platform Mattermost does not support.
     #[arg(long)]
     pub allow_unsupported: bool,
+    /// After installing, run `mm-install verify` against the site URL.
+    #[arg(long)]
+    pub verify: bool,
     /// Answer yes to the final confirmation (required without a terminal).
     #[arg(short, long)]
     pub yes: bool,

@@ -38,6 +38,7 @@ pub fn run(cli: Cli, printer: &Printer) -> anyhow::Result<()> {
         Some(Command::Upgrade(args)) => super::upgrade::upgrade(&cli.global, args, printer),
         Some(Command::Rollback(args)) => super::upgrade::rollback(&cli.global, args, printer),
         Some(Command::Status(args)) => super::upgrade::status(&cli.global, args, printer),
+        Some(Command::Verify(args)) => super::verify::run(&cli.global, args, printer),
         Some(Command::Man) => {
             let mut page = Vec::new();
             clap_mangen::Man::new(Cli::command()).render(&mut page)?;

@@ -70,11 +70,29 @@ pub fn run(global: &GlobalArgs, args: InstallArgs, printer: &Printer) -> anyhow:
         &options,
         &plan.platform,
         report.version_id.as_deref(),
+        args.verify,
     ));
     printer.data(&format!(
         "installed Mattermost {}",
         report.installation.version
     ));
+    if args.verify {
+        if ctx.is_live_system() {
+            let url = if options.site_url.is_empty() {
+                crate::ops::verify::DEFAULT_URL
+            } else {
+                &options.site_url
+            };
+            super::verify::after_install(url, printer).map_err(|err| {
+                err.context(format!(
+                    "Mattermost {} is installed and stays installed, but it failed the install tests",
+                    report.installation.version
+                ))
+            })?;
+        } else {
+            printer.warn("--verify skipped: nothing runs below --root");
+        }
+    }
     Ok(())
 }
 
@@ -198,6 +216,7 @@ fn summary(
     options: &InstallOptions,
     platform: &crate::host::Platform,
     version_id: Option<&str>,
+    verifying: bool,
 ) -> String {
     let mut text = format!("Mattermost {} is installed", options.artifact.version);
     if ctx.is_live_system() {
@@ -232,6 +251,16 @@ fn summary(
         .iter()
         .skip(usize::from(options.tls.is_some()));
     for step in steps {
+        if verifying && step.starts_with("Create the first account") {
+            // The install tests sign up the first account (always a system admin) and
+            // deactivate it afterwards, which closes sign-up.
+            text.push_str(
+                "\n  - Create your admin account with `mmctl --local user create --system-admin …` \
+                 (needs ServiceSettings.EnableLocalMode): the install tests about to run use the \
+                 server's first account, and afterwards sign-up no longer makes anyone an admin.",
+            );
+            continue;
+        }
         text.push_str(&format!("\n  - {step}"));
     }
     text.push_str(&format!("\n{}", crate::ops::docs::OFFICIAL_DOCS));

@@ -9,6 +9,7 @@ mod install;
 mod output;
 mod prompt;
 mod upgrade;
+mod verify;
 
 use clap::Parser;
 
@@ -78,6 +79,9 @@ fn diagnose(err: &anyhow::Error) -> (ExitCode, Option<String>) {
             return of(e);
         }
         if let Some(e) = cause.downcast_ref::<crate::ops::upgrade::UpgradeError>() {
+            return of(e);
+        }
+        if let Some(e) = cause.downcast_ref::<crate::ops::verify::VerifyError>() {
             return of(e);
         }
         if let Some(e) = cause.downcast_ref::<crate::lock::LockError>() {

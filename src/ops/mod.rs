@@ -5,3 +5,4 @@ pub mod docs;
 pub mod health;
 pub mod install;
 pub mod upgrade;
+pub mod verify;

@@ -799,8 +799,16 @@ fn run_step(
             files::chown_recursive(&tree, ids.uid, ids.gid)?;
         }
         Step::Backup { dir } => {
+            // The dump holds every post and password hash, config.json the database password:
+            // root only.
             let dir = ctx.path(dir);
             fs_err::create_dir_all(&dir)?;
+            for private in [ctx.path(BACKUP_DIR), dir.clone()] {
+                fs_err::set_permissions(
+                    &private,
+                    std::os::unix::fs::PermissionsExt::from_mode(0o700),
+                )?;
+            }
             fs_err::copy(live.join("config/config.json"), dir.join("config.json"))?;
             postgres::dump(
                 ctx,

@@ -424,17 +424,13 @@ fn a_tls_install_is_proven_over_https_and_redirects_plain_http() {
         &format!("https://{SITE_HOST}/api/v4/system/ping"),
     ]);
     assert!(stdout(&ping).contains("\"status\":\"OK\""), "{ping:?}");
-    let redirect = guest.run(&[
-        "curl",
-        "-sS",
-        "-o",
-        "/dev/null",
-        "-w",
-        "%{http_code} %{redirect_url}",
-        "-H",
-        &format!("Host: {SITE_HOST}"),
-        "http://127.0.0.1/api/v4/system/ping",
-    ]);
+    // `systemctl reload nginx` returns before the workers switch to the new site: poll.
+    let redirect = guest.sh(&format!(
+        "for i in $(seq 50); do \
+           r=$(curl -sS -o /dev/null -w '%{{http_code}} %{{redirect_url}}' -H 'Host: {SITE_HOST}' http://127.0.0.1/api/v4/system/ping); \
+           [ \"${{r%% *}}\" = 301 ] && break; sleep 0.1; \
+         done; echo \"$r\""
+    ));
     assert_eq!(
         stdout(&redirect),
         format!("301 https://{SITE_HOST}/api/v4/system/ping")

@@ -168,6 +168,12 @@ fn upgrades_keep_the_admins_state_and_roll_back_with_or_without_the_database() {
         server.sh("ls /var/lib/mm-install/backups/*-11.10.1-to-11.10.2/"),
         "config.json\ndatabase.dump"
     );
+    // The backups hold the database password and every post: root only.
+    assert_eq!(
+        server
+            .sh("stat -c %a /var/lib/mm-install/backups /var/lib/mm-install/backups/*-to-11.10.2"),
+        "700\n700"
+    );
     assert_eq!(
         server.mirror.seen("/hooks/abc").len(),
         1,

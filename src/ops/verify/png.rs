@@ -22,8 +22,7 @@ pub fn gradient(width: u32, height: u32) -> std::io::Result<Vec<u8>> {
             pixels.extend_from_slice(&[scale(x, width), scale(y, height), 0x80]);
         }
     }
-    let mut encoder =
-        flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::default());
+    let mut encoder = flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::default());
     encoder.write_all(&pixels)?;
     let data = encoder.finish()?;
     let mut png = SIGNATURE.to_vec();
@@ -87,7 +86,8 @@ mod tests {
         while at < png.len() {
             let length = u32::from_be_bytes(png[at..at + 4].try_into().unwrap()) as usize;
             let body = &png[at + 4..at + 8 + length];
-            let crc = u32::from_be_bytes(png[at + 8 + length..at + 12 + length].try_into().unwrap());
+            let crc =
+                u32::from_be_bytes(png[at + 8 + length..at + 12 + length].try_into().unwrap());
             assert_eq!(crc32(body), crc);
             if &body[..4] == b"IDAT" {
                 data.extend_from_slice(&body[4..]);

@@ -53,7 +53,9 @@ pub enum WsError {
         address: String,
         source: std::io::Error,
     },
-    #[error("the upgrade request was answered `{status}` instead of `101 Switching Protocols`{body}")]
+    #[error(
+        "the upgrade request was answered `{status}` instead of `101 Switching Protocols`{body}"
+    )]
     NotUpgraded { status: String, body: String },
     #[error("the upgrade answer is not a websocket handshake: {0}")]
     BadHandshake(String),
@@ -145,7 +147,9 @@ impl WebSocket {
                 break at;
             }
             if self.buffer.len() > MAX_HEAD {
-                return Err(WsError::BadHandshake("the answer's headers are too long".into()));
+                return Err(WsError::BadHandshake(
+                    "the answer's headers are too long".into(),
+                ));
             }
             if !self.fill(deadline)? {
                 return Err(WsError::BadHandshake(
@@ -186,7 +190,9 @@ impl WebSocket {
             });
         }
         if !header("upgrade").is_some_and(|v| v.eq_ignore_ascii_case("websocket")) {
-            return Err(WsError::BadHandshake("no `Upgrade: websocket` header".into()));
+            return Err(WsError::BadHandshake(
+                "no `Upgrade: websocket` header".into(),
+            ));
         }
         let expected = accept_key(key);
         match header("sec-websocket-accept") {
@@ -519,8 +525,9 @@ mod tests {
         assert!(parse_frame(&mut bad).is_err(), "a long control frame");
     }
 
-    /// A one-shot server: answers the handshake, then sends `frames` and reads one frame back.
-    fn server(frames: Vec<Vec<u8>>) -> (u16, std::thread::JoinHandle<Vec<u8>>) {
+    /// A one-shot server: answers the handshake, sends `frames`, and returns every frame the
+    /// client sends until its close frame.
+    fn server(frames: Vec<Vec<u8>>) -> (u16, std::thread::JoinHandle<Vec<Frame>>) {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let port = listener.local_addr().unwrap().port();
         let handle = std::thread::spawn(move || {
@@ -551,10 +558,22 @@ mod tests {
             for frame in frames.iter().skip(1) {
                 socket.write_all(frame).unwrap();
             }
-            let mut back = vec![0u8; 64];
-            let n = socket.read(&mut back).unwrap();
-            back.truncate(n);
-            back
+            let mut back = Vec::new();
+            let mut frames = Vec::new();
+            let mut chunk = [0u8; 256];
+            loop {
+                while let Some(frame) = parse_frame(&mut back).unwrap() {
+                    let close = frame.opcode == opcode::CLOSE;
+                    frames.push(frame);
+                    if close {
+                        return frames;
+                    }
+                }
+                match socket.read(&mut chunk).unwrap() {
+                    0 => return frames,
+                    n => back.extend_from_slice(&chunk[..n]),
+                }
+            }
         });
         (port, handle)
     }
@@ -597,14 +616,13 @@ mod tests {
         // Nothing more: a timeout, not an error.
         let soon = Instant::now() + Duration::from_millis(200);
         assert_eq!(ws.receive(soon).unwrap(), None);
-        // The ping was answered with a masked pong carrying its payload.
+        ws.close();
+        // The ping was answered with a (masked) pong carrying its payload, then the close.
         let back = handle.join().unwrap();
-        assert_eq!(back[0], 0x8A);
-        let mut back = back;
-        assert_eq!(
-            parse_frame(&mut back).unwrap().unwrap().payload,
-            b"are you there"
-        );
+        assert_eq!(back.len(), 2, "{back:?}");
+        assert_eq!(back[0].opcode, opcode::PONG);
+        assert_eq!(back[0].payload, b"are you there");
+        assert_eq!(back[1].opcode, opcode::CLOSE);
     }
 
     #[test]
@@ -640,8 +658,14 @@ mod tests {
             .unwrap_err();
         assert!(err.to_string().contains("status 1000"), "{err}");
         // Our close answer echoes the status.
-        let mut back = handle.join().unwrap();
-        let frame = parse_frame(&mut back).unwrap().unwrap();
-        assert_eq!((frame.opcode, frame.payload), (opcode::CLOSE, vec![0x03, 0xE8]));
+        let back = handle.join().unwrap();
+        assert_eq!(
+            back,
+            [Frame {
+                fin: true,
+                opcode: opcode::CLOSE,
+                payload: vec![0x03, 0xE8]
+            }]
+        );
     }
 }

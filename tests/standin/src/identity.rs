@@ -23,6 +23,8 @@ pub struct Identity {
     pub report_version: Option<String>,
     /// Delay before listening and sending `READY=1`, like long schema migrations.
     pub ready_delay_ms: u64,
+    /// Answer every `POST /api/v4/posts` with 403 `api.context.permissions.app_error`.
+    pub refuse_posts: bool,
 }
 
 impl Identity {
@@ -52,7 +54,7 @@ impl Identity {
         for key in obj.keys() {
             if !matches!(
                 key.as_str(),
-                "version" | "fail_start" | "report_version" | "ready_delay_ms"
+                "version" | "fail_start" | "report_version" | "ready_delay_ms" | "refuse_posts"
             ) {
                 return Err(format!("unknown key {key:?}"));
             }
@@ -77,11 +79,17 @@ impl Identity {
                 .as_u64()
                 .ok_or_else(|| "\"ready_delay_ms\" must be a non-negative integer".to_string())?,
         };
+        let refuse_posts = match obj.get("refuse_posts") {
+            None | Some(Value::Null) => false,
+            Some(Value::Bool(b)) => *b,
+            Some(_) => return Err("\"refuse_posts\" must be true or false".into()),
+        };
         Ok(Identity {
             version,
             fail_start,
             report_version,
             ready_delay_ms,
+            refuse_posts,
         })
     }
 
@@ -122,6 +130,9 @@ mod tests {
         assert_eq!(full.reported_version(), "11.9.0");
         assert_eq!(full.version_id(), "11.9.0.11.9.0.standinhash.false");
         assert_eq!(full.ready_delay_ms, 250);
+        assert!(!full.refuse_posts);
+        let refusing = Identity::parse(r#"{"version":"1.0.0","refuse_posts":true}"#).unwrap();
+        assert!(refusing.refuse_posts);
 
         let min = Identity::parse(r#"{"version":"10.11.3","report_version":null}"#).unwrap();
         assert!(!min.fail_start);
@@ -142,6 +153,7 @@ mod tests {
             r#"{"version":""}"#,
             r#"{"version":"1.0.0","fail_start":"yes"}"#,
             r#"{"version":"1.0.0","ready_delay_ms":-1}"#,
+            r#"{"version":"1.0.0","refuse_posts":1}"#,
             r#"{"version":"1.0.0","fail_strat":true}"#,
             "not json",
         ] {

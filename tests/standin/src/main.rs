@@ -168,12 +168,13 @@ fn start(identity: &Identity, config: &Config) -> Result<(), String> {
             &[("error", e.to_string().into())],
         ),
     }
-    let app = server::App::new(
+    let mut app = server::App::new(
         identity.version_id(),
         data_source,
         config.file_directory_path(),
         settings,
     );
+    app.refuse_posts = identity.refuse_posts;
     server::run(listener, Arc::new(app));
     Ok(())
 }

@@ -41,6 +41,8 @@ pub struct App {
     pub file_directory: PathBuf,
     /// The config.json settings the API consults.
     pub settings: Settings,
+    /// `standin.json`'s `refuse_posts`: every new post is refused with 403.
+    pub refuse_posts: bool,
     /// Users, teams, channels, posts and files, in memory.
     store: Mutex<Store>,
     /// Open websocket connections.
@@ -61,6 +63,7 @@ impl App {
             database,
             file_directory,
             settings,
+            refuse_posts: false,
             store: Mutex::new(Store::default()),
             hub: Hub::default(),
             router: Router::new(api::routes()),

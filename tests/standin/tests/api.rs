@@ -936,3 +936,45 @@ fn open_server_allows_anonymous_signups() {
     );
     assert_eq!(post.status, 201);
 }
+
+#[test]
+fn refuse_posts_refuses_every_post() {
+    let server = Server::start_as(
+        json!({"version": "11.10.1", "refuse_posts": true}),
+        Value::Null,
+    );
+    let addr = server.addr;
+    let signup = api(
+        addr,
+        "POST",
+        "/api/v4/users",
+        None,
+        json!({"email": "a@example.com", "username": "a", "password": "long-password"}),
+    );
+    assert_eq!(signup.status, 201);
+    let (token, _) = login(addr, "a", "long-password");
+    let team = api(
+        addr,
+        "POST",
+        "/api/v4/teams",
+        Some(&token),
+        json!({"name": "a-team", "display_name": "A", "type": "O"}),
+    );
+    assert_eq!(team.status, 201);
+    let ch = api(
+        addr,
+        "GET",
+        "/api/v4/teams/name/a-team/channels/name/town-square",
+        Some(&token),
+        Value::Null,
+    );
+    assert_eq!(ch.status, 200);
+    let post = api(
+        addr,
+        "POST",
+        "/api/v4/posts",
+        Some(&token),
+        json!({"channel_id": ch.json()["id"], "message": "hello"}),
+    );
+    assert_error(&post, 403, "api.context.permissions.app_error");
+}

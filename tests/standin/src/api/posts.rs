@@ -24,12 +24,17 @@ pub fn routes() -> Vec<Route> {
 /// - File ids the caller did not upload, or that another post has, are dropped silently, as
 ///   the real server does; the JSON array of ids may not exceed 300 characters (10 ids).
 /// - `?set_online=false` is echoed as the event's `set_online`.
+/// - With `refuse_posts` in `standin.json`, every post is refused (403), as when a role lacks
+///   `create_post`.
 fn create_post(app: &App, call: &Call) -> Reply {
     reply(call, create_post_inner(app, call))
 }
 
 fn create_post_inner(app: &App, call: &Call) -> Result<Response, ApiError> {
     let caller = require_session(app, call)?;
+    if app.refuse_posts {
+        return Err(ApiError::permission(&caller, "create_post"));
+    }
     let body = json_object(call.req, "post")?;
     let channel_id = string_field(&body, "channel_id", "post")?;
     let message = string_field(&body, "message", "post")?;

@@ -398,8 +398,13 @@ pub struct Server {
 impl Server {
     /// `extra` is merged into the minimal config section by section.
     pub fn start(extra: Value) -> Server {
+        Server::start_as(identity("11.10.1"), extra)
+    }
+
+    /// Like [`Server::start`], with its own `standin.json`.
+    pub fn start_as(standin_json: Value, extra: Value) -> Server {
         let pg = FakePostgres::md5();
-        let install = Install::new(Some(identity("11.10.1")));
+        let install = Install::new(Some(standin_json));
         let mut cfg = config("127.0.0.1:0", &pg.data_source());
         if let Value::Object(sections) = extra {
             for (section, settings) in sections {

@@ -1,0 +1,335 @@
+//! The REST side of `mm-install verify`: the site URL taken apart ([`SiteUrl`]), and a small
+//! API v4 client ([`Api`]) that follows no redirects and uses no proxy (the server is tested
+//! directly), returning every answer with its status so that failures can name the call, the
+//! HTTP status and the start of the body.
+
+use serde_json::Value;
+
+use super::{CONNECT_TIMEOUT, Failure, REQUEST_TIMEOUT, excerpt};
+
+/// The site URL taken apart.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(super) struct SiteUrl {
+    pub tls: bool,
+    /// Host name or address to connect to (IPv6 without brackets).
+    pub host: String,
+    pub port: u16,
+    /// `host[:port]` as written (lower-cased): the `Host` header.
+    pub authority: String,
+    /// The subpath Mattermost is served under, without a trailing slash (usually empty).
+    pub prefix: String,
+}
+
+impl SiteUrl {
+    pub(super) fn parse(url: &str) -> Result<SiteUrl, String> {
+        let url = url.trim().trim_end_matches('/');
+        let lower = url.to_ascii_lowercase();
+        let (tls, rest) = if lower.starts_with("https://") {
+            (true, &url["https://".len()..])
+        } else if lower.starts_with("http://") {
+            (false, &url["http://".len()..])
+        } else {
+            return Err("it must start with http:// or https://".into());
+        };
+        if rest.contains(['?', '#', '@', ' ', '\\']) {
+            return Err("it must not contain a query, a fragment, credentials or spaces".into());
+        }
+        let (authority, prefix) = match rest.find('/') {
+            Some(at) => (&rest[..at], &rest[at..]),
+            None => (rest, ""),
+        };
+        let authority = authority.to_ascii_lowercase();
+        let (host, port) = match authority.strip_prefix('[') {
+            Some(inner) => {
+                let (host, after) = inner
+                    .split_once(']')
+                    .ok_or("an IPv6 address needs its closing ]")?;
+                let port = match after {
+                    "" => None,
+                    after => Some(after.strip_prefix(':').ok_or("junk after the ]")?),
+                };
+                (host.to_string(), port)
+            }
+            None => match authority.rsplit_once(':') {
+                Some((host, port)) => (host.to_string(), Some(port)),
+                None => (authority.clone(), None),
+            },
+        };
+        if host.is_empty() {
+            return Err("it has no host name".into());
+        }
+        let port = match port {
+            Some(port) => port
+                .parse::<u16>()
+                .ok()
+                .filter(|p| *p != 0)
+                .ok_or_else(|| format!("{port:?} is not a port number"))?,
+            None if tls => 443,
+            None => 80,
+        };
+        Ok(SiteUrl {
+            tls,
+            host,
+            port,
+            authority,
+            prefix: prefix.to_string(),
+        })
+    }
+
+    /// `scheme://authority`: what a browser sends as `Origin`.
+    pub(super) fn origin(&self) -> String {
+        let scheme = if self.tls { "https" } else { "http" };
+        format!("{scheme}://{}", self.authority)
+    }
+
+    /// The site URL, normalised.
+    pub(super) fn base(&self) -> String {
+        format!("{}{}", self.origin(), self.prefix)
+    }
+
+    pub(super) fn websocket_url(&self) -> String {
+        let scheme = if self.tls { "wss" } else { "ws" };
+        format!(
+            "{scheme}://{}{}/api/v4/websocket",
+            self.authority, self.prefix
+        )
+    }
+}
+
+/// A request body.
+pub(super) enum Body {
+    None,
+    Json(Value),
+    Multipart { boundary: String, form: Vec<u8> },
+}
+
+/// An answer to a REST call.
+pub(super) struct Answer {
+    /// `POST /api/v4/users`, for messages.
+    pub call: String,
+    pub status: u16,
+    /// The `Token` header (login).
+    pub token: Option<String>,
+    /// `X-Version-Id`.
+    pub version_id: Option<String>,
+    pub location: Option<String>,
+    pub body: String,
+}
+
+impl Answer {
+    /// The JSON body if the status is one of `ok`, else a failure with the status, the error id
+    /// and an excerpt of the body.
+    pub(super) fn expect(&self, ok: &[u16]) -> Result<Value, Failure> {
+        let json = serde_json::from_str::<Value>(&self.body).ok();
+        if ok.contains(&self.status) {
+            return json.ok_or_else(|| {
+                Failure::new(format!(
+                    "{} answered {} with something that is not JSON: {}",
+                    self.call,
+                    self.status,
+                    excerpt(&self.body)
+                ))
+            });
+        }
+        let mut message = format!("{} answered {}", self.call, self.status);
+        if let Some(location) = &self.location {
+            message.push_str(&format!(
+                " (a redirect to {location}: pass that address with --url)"
+            ));
+        }
+        if !self.body.trim().is_empty() {
+            message.push_str(&format!(": {}", excerpt(&self.body)));
+        }
+        Err(Failure {
+            message,
+            status: Some(self.status),
+            error_id: json.and_then(|j| j["id"].as_str().map(str::to_string)),
+            not_run: false,
+        })
+    }
+}
+
+/// The REST client: no redirects followed, no proxy (the server is tested directly).
+pub(super) struct Api {
+    agent: ureq::Agent,
+    base: String,
+}
+
+impl Api {
+    pub(super) fn new(site: &SiteUrl, insecure: bool) -> Api {
+        let tls = ureq::tls::TlsConfig::builder()
+            .disable_verification(insecure)
+            .build();
+        let config = ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .max_redirects(0)
+            .proxy(None)
+            .timeout_connect(Some(CONNECT_TIMEOUT))
+            .timeout_global(Some(REQUEST_TIMEOUT))
+            .tls_config(tls)
+            .user_agent(concat!("mm-install/", env!("CARGO_PKG_VERSION")))
+            .build();
+        Api {
+            agent: config.into(),
+            base: site.base(),
+        }
+    }
+
+    pub(super) fn call(
+        &self,
+        method: &str,
+        path: &str,
+        token: Option<&str>,
+        body: Body,
+    ) -> Result<Answer, Failure> {
+        fn auth<B>(
+            request: ureq::RequestBuilder<B>,
+            token: Option<&str>,
+        ) -> ureq::RequestBuilder<B> {
+            match token {
+                Some(token) => request.header("Authorization", format!("Bearer {token}")),
+                None => request,
+            }
+        }
+        let url = format!("{}{path}", self.base);
+        let call = format!("{method} {path}");
+        let response = match (method, body) {
+            ("GET", _) => auth(self.agent.get(&url), token).call(),
+            ("DELETE", _) => auth(self.agent.delete(&url), token).call(),
+            (_, Body::None) => auth(self.agent.post(&url), token).send_empty(),
+            (_, Body::Json(json)) => auth(self.agent.post(&url), token)
+                .header("Content-Type", "application/json")
+                .send(json.to_string()),
+            (_, Body::Multipart { boundary, form }) => auth(self.agent.post(&url), token)
+                .header(
+                    "Content-Type",
+                    format!("multipart/form-data; boundary={boundary}"),
+                )
+                .send(&form[..]),
+        };
+        let mut response = response.map_err(|err| {
+            let text = err.to_string();
+            let advice = if text.to_ascii_lowercase().contains("certificate") {
+                " (a self-signed certificate? pass --insecure to accept it)"
+            } else {
+                ""
+            };
+            Failure::new(format!("{call} failed: {text}{advice}"))
+        })?;
+        let header = |name: &str| {
+            response
+                .headers()
+                .get(name)
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_string)
+        };
+        let token = header("token");
+        let version_id = header("x-version-id");
+        let location = header("location");
+        let status = response.status().as_u16();
+        let body = response
+            .body_mut()
+            .with_config()
+            .limit(1024 * 1024)
+            .read_to_string()
+            .unwrap_or_default();
+        Ok(Answer {
+            call,
+            status,
+            token,
+            version_id,
+            location,
+            body,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn site_urls() {
+        let url = SiteUrl::parse("https://Chat.Example.com/").unwrap();
+        assert_eq!(
+            url,
+            SiteUrl {
+                tls: true,
+                host: "chat.example.com".into(),
+                port: 443,
+                authority: "chat.example.com".into(),
+                prefix: String::new(),
+            }
+        );
+        assert_eq!(url.base(), "https://chat.example.com");
+        assert_eq!(
+            url.websocket_url(),
+            "wss://chat.example.com/api/v4/websocket"
+        );
+        let url = SiteUrl::parse("http://127.0.0.1:8065/team/mm").unwrap();
+        assert_eq!((url.host.as_str(), url.port), ("127.0.0.1", 8065));
+        assert_eq!(url.authority, "127.0.0.1:8065");
+        assert_eq!(url.prefix, "/team/mm");
+        assert_eq!(
+            url.websocket_url(),
+            "ws://127.0.0.1:8065/team/mm/api/v4/websocket"
+        );
+        let url = SiteUrl::parse("http://[::1]:8080").unwrap();
+        assert_eq!((url.host.as_str(), url.port), ("::1", 8080));
+        assert_eq!(url.origin(), "http://[::1]:8080");
+        assert_eq!(SiteUrl::parse("http://[::1]").unwrap().port, 80);
+        for bad in [
+            "chat.example.com",
+            "ftp://x",
+            "http://",
+            "http://:80",
+            "http://host:http",
+            "http://host:0",
+            "http://user:pw@host",
+            "http://host/?q",
+            "http://[::1",
+        ] {
+            assert!(SiteUrl::parse(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn failures_name_the_call_status_and_body() {
+        let answer = Answer {
+            call: "POST /api/v4/files".into(),
+            status: 413,
+            token: None,
+            version_id: None,
+            location: None,
+            body: format!(
+                r#"{{"id":"api.file.upload_file.too_large_detailed.app_error","message":"{}"}}"#,
+                "x".repeat(200)
+            ),
+        };
+        let failure = answer.expect(&[201]).unwrap_err();
+        assert!(
+            failure.message.starts_with(
+                r#"POST /api/v4/files answered 413: {"id":"api.file.upload_file.too_large"#
+            ),
+            "{}",
+            failure.message
+        );
+        assert!(failure.message.ends_with('…'));
+        assert_eq!(failure.status, Some(413));
+        assert_eq!(
+            failure.error_id.as_deref(),
+            Some("api.file.upload_file.too_large_detailed.app_error")
+        );
+        let redirect = Answer {
+            status: 301,
+            location: Some("https://chat.example.com/api/v4/users".into()),
+            body: String::new(),
+            ..answer
+        };
+        let failure = redirect.expect(&[201]).unwrap_err();
+        assert_eq!(
+            failure.message,
+            "POST /api/v4/files answered 301 (a redirect to https://chat.example.com/api/v4/users: pass that address with --url)"
+        );
+    }
+}
