@@ -5,6 +5,7 @@
 #![allow(clippy::disallowed_methods)] // fixtures may use std::fs directly
 
 mod common;
+mod default_version;
 mod detect_os;
 mod docs_check;
 mod download;
