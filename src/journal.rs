@@ -14,6 +14,9 @@ use crate::host::PackageManager;
 use crate::report::Reporter;
 use crate::system::{self, SystemError, files};
 
+/// How often an undo tries to start the previous server again before giving up.
+const START_ATTEMPTS: u32 = 3;
+
 /// The journal's path below the root.
 pub const JOURNAL_PATH: &str = "/var/lib/mm-install/journal.json";
 
@@ -105,7 +108,21 @@ impl Undo {
                 &crate::context::CommandLine::new("dnf", &["module", "reset", "-y", module]),
             )
             .map(drop),
-            Undo::StartService { unit } => system::services::start(ctx, unit),
+            Undo::StartService { unit } => {
+                // Bringing the previous server back must not give up on a transient failure
+                // (a database still restarting, a slow disk): try a few times.
+                let mut attempt = 1;
+                loop {
+                    match system::services::start(ctx, unit) {
+                        Ok(()) => return Ok(()),
+                        Err(err) if attempt >= START_ATTEMPTS => return Err(err),
+                        Err(_) => {
+                            attempt += 1;
+                            std::thread::sleep(std::time::Duration::from_secs(2));
+                        }
+                    }
+                }
+            }
             Undo::SelinuxBoolean { name, on } => {
                 system::security::set_selinux_boolean(ctx, name, *on)
             }

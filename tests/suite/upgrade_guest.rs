@@ -361,10 +361,15 @@ fn an_upgrade_killed_at_any_step_is_undone_by_the_next_run() {
             texts(&crashed)
         );
         // Any next run first undoes the interrupted upgrade.
-        let (_, err) = exit(
-            &server.mm(&["upgrade", "--version", "11.10.2", "--dry-run"]),
-            0,
-        );
+        let recovered = server.mm(&["upgrade", "--version", "11.10.2", "--dry-run"]);
+        if recovered.status.code() != Some(0) {
+            panic!(
+                "{checkpoint}: recovery failed: {:?}\nmattermost journal:\n{}",
+                texts(&recovered),
+                server.guest.journal("mattermost")
+            );
+        }
+        let err = texts(&recovered).1;
         assert!(
             err.contains("interrupted upgrade was undone"),
             "{checkpoint}: {err}"
