@@ -160,13 +160,7 @@ fn load_signature(
     reporter: &dyn Reporter,
 ) -> Result<(ReleaseSignature, Vec<u8>), FetchError> {
     match &request.signature {
-        SignatureSource::File(path) => {
-            let bytes = fs_err::read(path)?;
-            Ok((
-                ReleaseSignature::parse(&bytes, &path.display().to_string())?,
-                bytes,
-            ))
-        }
+        SignatureSource::File(path) => read_signature(path),
         SignatureSource::Url(url) => match client.get_small(url, reporter)? {
             Some(bytes) => Ok((ReleaseSignature::parse(&bytes, url)?, bytes)),
             None => {
@@ -178,12 +172,13 @@ fn load_signature(
     }
 }
 
-fn read_signature(path: &Path) -> Result<ReleaseSignature, FetchError> {
+/// A detached signature file, parsed, and its bytes.
+fn read_signature(path: &Path) -> Result<(ReleaseSignature, Vec<u8>), FetchError> {
     let bytes = fs_err::read(path)?;
-    Ok(ReleaseSignature::parse(
-        &bytes,
-        &path.display().to_string(),
-    )?)
+    Ok((
+        ReleaseSignature::parse(&bytes, &path.display().to_string())?,
+        bytes,
+    ))
 }
 
 fn load_checksum(
@@ -336,7 +331,7 @@ pub fn verify_local_file(
     signature: &Path,
     expected_sha256: Option<&str>,
 ) -> Result<Verified, FetchError> {
-    let mut verifier = StreamVerifier::new(keyring, read_signature(signature)?)?;
+    let mut verifier = StreamVerifier::new(keyring, read_signature(signature)?.0)?;
     verifier.update_from(fs_err::File::open(tarball)?)?;
     let expected = expected_sha256
         .map(|hex| super::parse_sha256(hex, "--sha256"))
