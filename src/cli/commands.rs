@@ -11,10 +11,8 @@ use super::args::{
 };
 use super::output::Printer;
 use crate::context::Context;
-use crate::fetch::download::ChecksumSource;
 use crate::fetch::{
-    DownloadRequest, HttpClient, Keyring, RetryPolicy, SignatureSource, download_release,
-    newest_release,
+    DownloadRequest, HttpClient, Keyring, RetryPolicy, download_release, newest_release,
 };
 use crate::host::{self, Arch};
 use crate::ops::install;
@@ -142,18 +140,13 @@ fn download(global: &GlobalArgs, args: DownloadArgs, printer: &Printer) -> anyho
         arch,
     };
     fs_err::create_dir_all(&args.dir)?;
-    let request = DownloadRequest {
-        tarball_url: artifact.tarball_url(&global.release_url),
-        signature: match args.signature {
-            Some(path) => SignatureSource::File(path),
-            None => SignatureSource::Url(artifact.signature_url(&global.release_url)),
-        },
-        checksum: match args.sha256 {
-            Some(hex) => ChecksumSource::Given(hex),
-            None => ChecksumSource::Published(artifact.checksum_url(&global.release_url)),
-        },
-        destination: args.dir.join(artifact.file_name()),
-    };
+    let request = DownloadRequest::for_artifact(
+        &artifact,
+        &global.release_url,
+        args.signature,
+        args.sha256,
+        &args.dir,
+    );
     let downloaded = download_release(&client, &keyring, &request, printer)?;
     for warning in &downloaded.verified.warnings {
         printer.warn(warning);

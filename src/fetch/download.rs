@@ -11,6 +11,7 @@ use super::keyring::Keyring;
 use super::verify::{ReleaseSignature, StreamVerifier, Verified, parse_checksum_file};
 use super::{CHUNK_SIZE, FetchError};
 use crate::host::available_bytes;
+use crate::release::Artifact;
 use crate::report::Reporter;
 
 /// Where the detached signature comes from.
@@ -25,18 +26,52 @@ pub enum SignatureSource {
 pub enum ChecksumSource {
     /// Given by the user (`--sha256`).
     Given(String),
-    /// A `sha256sum`-style file that a mirror may publish; absent (404) means no checksum.
+    /// A `sha256sum`-style file that a mirror may publish; absent (403, 404 or 410) means no
+    /// checksum.
     Published(String),
+    /// None: Mattermost's own host publishes no checksum files, so none is asked for and the
+    /// signature alone proves the tarball.
+    Unpublished,
 }
 
 /// One tarball to fetch and verify.
 #[derive(Clone, Debug)]
 pub struct DownloadRequest {
+    /// What is downloaded, for messages: `Mattermost 11.10.1`.
+    pub release: String,
     pub tarball_url: String,
     pub signature: SignatureSource,
     pub checksum: ChecksumSource,
     /// The verified tarball's final path; the partial download sits beside it.
     pub destination: PathBuf,
+}
+
+impl DownloadRequest {
+    /// The download of `artifact` from `release_url` into `dir`: the signature published beside
+    /// the tarball unless `signature` names a file, and `sha256` if given, else the mirror's
+    /// checksum file where a mirror may publish one.
+    pub fn for_artifact(
+        artifact: &Artifact,
+        release_url: &str,
+        signature: Option<PathBuf>,
+        sha256: Option<String>,
+        dir: &Path,
+    ) -> DownloadRequest {
+        DownloadRequest {
+            release: format!("Mattermost {}", artifact.version),
+            tarball_url: artifact.tarball_url(release_url),
+            signature: match signature {
+                Some(path) => SignatureSource::File(path),
+                None => SignatureSource::Url(artifact.signature_url(release_url)),
+            },
+            checksum: match (sha256, artifact.checksum_url(release_url)) {
+                (Some(hex), _) => ChecksumSource::Given(hex),
+                (None, Some(url)) => ChecksumSource::Published(url),
+                (None, None) => ChecksumSource::Unpublished,
+            },
+            destination: dir.join(artifact.file_name()),
+        }
+    }
 }
 
 /// A verified tarball on disk.
@@ -49,8 +84,27 @@ pub struct Downloaded {
     pub reused: bool,
 }
 
-/// Fetch and verify `request`, reporting progress to `reporter`.
+/// Fetch and verify `request`, reporting progress to `reporter`. A tarball the host does not
+/// have (403 from S3, 404, 410) is reported as a release that is not published.
 pub fn download_release(
+    client: &HttpClient,
+    keyring: &Keyring,
+    request: &DownloadRequest,
+    reporter: &dyn Reporter,
+) -> Result<Downloaded, FetchError> {
+    fetch_and_verify(client, keyring, request, reporter).map_err(|err| match err {
+        FetchError::NotFound { url, status } if url == request.tarball_url => {
+            FetchError::NotPublished {
+                release: request.release.clone(),
+                url,
+                status,
+            }
+        }
+        other => other,
+    })
+}
+
+fn fetch_and_verify(
     client: &HttpClient,
     keyring: &Keyring,
     request: &DownloadRequest,
@@ -161,7 +215,7 @@ fn load_signature(
 ) -> Result<(ReleaseSignature, Vec<u8>), FetchError> {
     match &request.signature {
         SignatureSource::File(path) => read_signature(path),
-        SignatureSource::Url(url) => match client.get_small(url, reporter)? {
+        SignatureSource::Url(url) => match client.get_optional(url, reporter)? {
             Some(bytes) => Ok((ReleaseSignature::parse(&bytes, url)?, bytes)),
             None => {
                 // Tell "no such release" (exit 1) from "release without signature" (exit 3).
@@ -188,8 +242,9 @@ fn load_checksum(
 ) -> Result<Option<String>, FetchError> {
     match &request.checksum {
         ChecksumSource::Given(hex) => Ok(Some(super::parse_sha256(hex, "--sha256")?)),
+        ChecksumSource::Unpublished => Ok(None),
         ChecksumSource::Published(url) => {
-            let Some(bytes) = client.get_small(url, reporter)? else {
+            let Some(bytes) = client.get_optional(url, reporter)? else {
                 return Ok(None);
             };
             let file_name = request

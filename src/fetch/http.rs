@@ -1,7 +1,8 @@
 //! The HTTP client: one agent with connect and per-read timeouts (no total timeout, so a slow
 //! but live download is never killed), proxies from the standard environment variables
 //! (`HTTPS_PROXY`, `HTTP_PROXY`, `ALL_PROXY`, `NO_PROXY`), and bounded retries with exponential
-//! backoff for network errors and 5xx/429 answers.
+//! backoff for network errors and 5xx/429 answers. A missing file is `NotFound` whether the
+//! server says 404, 410 or, as S3 does, 403.
 
 use std::time::Duration;
 
@@ -78,10 +79,23 @@ impl HttpClient {
         }
         let response = request.call().map_err(|err| network_error(url, err))?;
         let status = response.status().as_u16();
+        // GitHub's API answers 403 (or 429) with `x-ratelimit-remaining: 0` once an address has
+        // used its hourly requests (mattermost-facts.md §10): retrying within the run is useless.
+        let rate_limited = response
+            .headers()
+            .get("x-ratelimit-remaining")
+            .is_some_and(|remaining| remaining.as_bytes() == b"0");
         match status {
             200..=299 | 416 => Ok(response),
-            404 | 410 => Err(AttemptError::Fatal(FetchError::NotFound {
+            403 | 429 if rate_limited => Err(AttemptError::Fatal(FetchError::RateLimited {
                 url: url.to_string(),
+                status,
+            })),
+            // S3 (Mattermost's release host among them) answers 403 AccessDenied, not 404, for
+            // an object it does not have (mattermost-facts.md §10).
+            403 | 404 | 410 => Err(AttemptError::Fatal(FetchError::NotFound {
+                url: url.to_string(),
+                status,
             })),
             429 | 500..=599 => Err(AttemptError::Transient(FetchError::Status {
                 url: url.to_string(),
@@ -127,14 +141,9 @@ impl HttpClient {
     }
 
     /// GET a small document (a signature, a checksum file, the releases feed) into memory.
-    /// `Ok(None)` when the server answers 404.
-    pub fn get_small(
-        &self,
-        url: &str,
-        reporter: &dyn Reporter,
-    ) -> Result<Option<Vec<u8>>, FetchError> {
+    pub fn get_small(&self, url: &str, reporter: &dyn Reporter) -> Result<Vec<u8>, FetchError> {
         const LIMIT: u64 = 16 * 1024 * 1024;
-        let result = self.with_retries(reporter, || {
+        self.with_retries(reporter, || {
             let mut response = self.get(url, 0)?;
             response
                 .body_mut()
@@ -142,8 +151,17 @@ impl HttpClient {
                 .limit(LIMIT)
                 .read_to_vec()
                 .map_err(|err| network_error(url, err))
-        });
-        match result {
+        })
+    }
+
+    /// [`get_small`](Self::get_small) for an optional file: `Ok(None)` when the server does not
+    /// have it (404, 410, or S3's 403).
+    pub fn get_optional(
+        &self,
+        url: &str,
+        reporter: &dyn Reporter,
+    ) -> Result<Option<Vec<u8>>, FetchError> {
+        match self.get_small(url, reporter) {
             Ok(bytes) => Ok(Some(bytes)),
             Err(FetchError::NotFound { .. }) => Ok(None),
             Err(err) => Err(err),

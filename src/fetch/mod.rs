@@ -30,8 +30,20 @@ pub enum FetchError {
     Network { url: String, reason: String },
     #[error("{url} answered HTTP {status}")]
     Status { url: String, status: u16 },
-    #[error("not found: {url} (HTTP 404)")]
-    NotFound { url: String },
+    /// 404 or 410, or 403 (what S3, and so Mattermost's release host, answers for a missing
+    /// object: `mattermost-facts.md` §10).
+    #[error("nothing is published at {url} (HTTP {status})")]
+    NotFound { url: String, status: u16 },
+    #[error("{release} is not published at {url} (HTTP {status})")]
+    NotPublished {
+        release: String,
+        url: String,
+        status: u16,
+    },
+    #[error(
+        "{url} refused the request: its rate limit for this address is used up (HTTP {status})"
+    )]
+    RateLimited { url: String, status: u16 },
     #[error("giving up after {attempts} attempts: {last}")]
     GaveUp {
         attempts: u32,
@@ -79,8 +91,12 @@ impl Diagnostic for FetchError {
                 "check the network, the URL, and HTTPS_PROXY/HTTP_PROXY/NO_PROXY if this host needs a proxy"
                     .into(),
             ),
-            FetchError::NotFound { .. } => Some(
-                "check --version, --edition and --arch (and --release-url for a mirror); the server has no file at that URL"
+            FetchError::NotFound { .. } | FetchError::NotPublished { .. } => Some(
+                "check --version, --edition and --arch (and --release-url for a mirror); the server has no file at that URL (S3-based hosts such as releases.mattermost.com answer 403 for a missing file)"
+                    .into(),
+            ),
+            FetchError::RateLimited { .. } => Some(
+                "GitHub allows 60 unauthenticated requests an hour per address: wait an hour, or name the release with --version instead of --latest"
                     .into(),
             ),
             FetchError::GaveUp { .. } => Some(
@@ -114,11 +130,7 @@ pub fn stable_releases(
     reporter: &dyn Reporter,
 ) -> Result<Vec<Version>, FetchError> {
     reporter.step(&format!("asking {api_url} for the releases"));
-    let body = client
-        .get_small(api_url, reporter)?
-        .ok_or_else(|| FetchError::NotFound {
-            url: api_url.to_string(),
-        })?;
+    let body = client.get_small(api_url, reporter)?;
     Ok(stable_versions(api_url, &body)?)
 }
 

@@ -20,8 +20,7 @@ use crate::context::{CommandLine, Context};
 use crate::exit::{Diagnostic, ExitCode};
 use crate::fetch::verify::Verified;
 use crate::fetch::{
-    ChecksumSource, DownloadRequest, FetchError, HttpClient, Keyring, SignatureSource,
-    download_release, verify_local_file,
+    DownloadRequest, FetchError, HttpClient, Keyring, download_release, verify_local_file,
 };
 use crate::host::{self, Family, HostError, PackageManager, Platform, Support};
 use crate::journal::{JournalError, StepError, Transaction, Undo, recover};
@@ -899,15 +898,8 @@ fn obtain_release(
             let artifact = &options.artifact;
             let cache = ctx.path(CACHE_DIR);
             fs_err::create_dir_all(&cache)?;
-            let request = DownloadRequest {
-                tarball_url: artifact.tarball_url(release_url),
-                signature: SignatureSource::Url(artifact.signature_url(release_url)),
-                checksum: match sha256 {
-                    Some(hex) => ChecksumSource::Given(hex.clone()),
-                    None => ChecksumSource::Published(artifact.checksum_url(release_url)),
-                },
-                destination: cache.join(artifact.file_name()),
-            };
+            let request =
+                DownloadRequest::for_artifact(artifact, release_url, None, sha256.clone(), &cache);
             let downloaded = download_release(client, keyring, &request, reporter)?;
             Ok((downloaded.path, downloaded.verified))
         }

@@ -19,10 +19,7 @@ use std::time::{Duration, Instant};
 
 use crate::context::{CommandLine, Context};
 use crate::exit::{Diagnostic, ExitCode};
-use crate::fetch::{
-    ChecksumSource, DownloadRequest, FetchError, HttpClient, Keyring, SignatureSource,
-    download_release,
-};
+use crate::fetch::{DownloadRequest, FetchError, HttpClient, Keyring, download_release};
 use crate::journal::{JournalError, StepError, Transaction, Undo};
 use crate::ops::health::{self, HealthError, Probe};
 use crate::ops::install::{CACHE_DIR, INSTALL_DIR, SERVICE_USER, server_name};
@@ -596,12 +593,7 @@ pub fn execute_upgrade(
     let artifact = &plan.target;
     let cache = ctx.path(CACHE_DIR);
     fs_err::create_dir_all(&cache)?;
-    let request = DownloadRequest {
-        tarball_url: artifact.tarball_url(release_url),
-        signature: SignatureSource::Url(artifact.signature_url(release_url)),
-        checksum: ChecksumSource::Published(artifact.checksum_url(release_url)),
-        destination: cache.join(artifact.file_name()),
-    };
+    let request = DownloadRequest::for_artifact(artifact, release_url, None, None, &cache);
     let downloaded = download_release(client, keyring, &request, reporter)?;
     let probe = probe_for(ctx, &plan.installed)?;
     let from = plan.installed.installation.version.clone();

@@ -10,6 +10,21 @@ use crate::host::Arch;
 /// Mattermost's own release server; `--release-url` points elsewhere (a mirror, the test suite).
 pub const DEFAULT_RELEASE_URL: &str = "https://releases.mattermost.com";
 
+/// Whether `release_url` is Mattermost's own release host (whatever its scheme, port, or
+/// trailing slash). That host is S3 behind a CDN: it publishes tarballs and signatures, no
+/// `.sha256` files, and answers `403 AccessDenied` for anything it does not have
+/// (`mattermost-facts.md` §10), so nothing optional is ever asked of it.
+pub fn is_official_host(release_url: &str) -> bool {
+    let host = |url: &str| {
+        let rest = url.split_once("://").map_or(url, |(_, rest)| rest);
+        let authority = rest.split('/').next().unwrap_or_default();
+        let host_port = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
+        let host = host_port.split(':').next().unwrap_or_default();
+        host.trim_end_matches('.').to_ascii_lowercase()
+    };
+    host(release_url) == host(DEFAULT_RELEASE_URL)
+}
+
 /// Which build of the server to install.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum Edition {
@@ -80,9 +95,11 @@ impl Artifact {
         format!("{}.sig", self.tarball_url(release_url))
     }
 
-    /// An optional `sha256sum`-style checksum file beside the tarball (mirrors may publish one).
-    pub fn checksum_url(&self, release_url: &str) -> String {
-        format!("{}.sha256", self.tarball_url(release_url))
+    /// The `sha256sum`-style checksum file a mirror may publish beside the tarball; `None` for
+    /// Mattermost's own host, which publishes none (the signature is the proof there).
+    pub fn checksum_url(&self, release_url: &str) -> Option<String> {
+        (!is_official_host(release_url))
+            .then(|| format!("{}.sha256", self.tarball_url(release_url)))
     }
 }
 
@@ -115,9 +132,31 @@ mod tests {
             "https://releases.mattermost.com/11.10.0-rc2/mattermost-team-11.10.0-rc2-linux-arm64.tar.gz"
         );
         assert!(
-            team.checksum_url(DEFAULT_RELEASE_URL)
-                .ends_with(".tar.gz.sha256")
+            team.checksum_url("http://127.0.0.1:8080/mirror")
+                .is_some_and(|url| url.ends_with(".tar.gz.sha256"))
         );
+    }
+
+    #[test]
+    fn the_official_host_is_never_asked_for_a_checksum_file() {
+        let release = artifact("11.10.0", Edition::Enterprise, Arch::Amd64);
+        for official in [
+            DEFAULT_RELEASE_URL,
+            "https://releases.mattermost.com/",
+            "http://RELEASES.mattermost.com:443",
+            "https://releases.mattermost.com./",
+        ] {
+            assert!(is_official_host(official), "{official}");
+            assert_eq!(release.checksum_url(official), None, "{official}");
+        }
+        for mirror in [
+            "https://mirror.example/releases.mattermost.com",
+            "https://releases.mattermost.com.mirror.example",
+            "http://10.0.0.5:8080",
+        ] {
+            assert!(!is_official_host(mirror), "{mirror}");
+            assert!(release.checksum_url(mirror).is_some(), "{mirror}");
+        }
     }
 
     #[test]

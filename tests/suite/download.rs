@@ -8,7 +8,7 @@ use pgp::crypto::hash::HashAlgorithm;
 use sha2::{Digest, Sha256};
 
 use crate::common::{mm_install, run, texts};
-use crate::mirror::{Mirror, Route, TestKey, releases_feed};
+use crate::mirror::{Mirror, Route, TestKey, release_tarball, releases_feed};
 
 const VERSION: &str = "11.10.1";
 const NAME: &str = "mattermost-11.10.1-linux-amd64.tar.gz";
@@ -423,17 +423,94 @@ fn persistent_server_errors_give_up_with_exit_1() {
 }
 
 #[test]
-fn an_unknown_version_names_the_url_tried() {
+fn an_unknown_version_is_not_published_whether_the_host_says_403_or_404() {
+    // Mattermost's release host (S3) answers 403 AccessDenied for a missing object; a plain
+    // mirror answers 404 (mattermost-facts.md §10). Both mean the same to the user.
+    for (mirror, status) in [
+        (Mirror::start(), "HTTP 403"),
+        (Mirror::start_plain(), "HTTP 404"),
+    ] {
+        let setup = Setup {
+            mirror,
+            ..Setup::new()
+        };
+        setup.key_publish();
+        let (_, stderr) = assert_exit(&setup.download(&["--version", "11.99.0"]), 1);
+        let url = format!(
+            "{}/11.99.0/mattermost-11.99.0-linux-amd64.tar.gz",
+            setup.mirror.base_url
+        );
+        assert!(
+            stderr.contains(&format!(
+                "Mattermost 11.99.0 is not published at {url} ({status})"
+            )),
+            "{stderr}"
+        );
+        assert!(stderr.contains("hint: check --version"), "{stderr}");
+        assert!(setup.leftovers().is_empty());
+    }
+}
+
+#[test]
+fn a_mirror_without_checksum_files_is_asked_once_and_its_403_means_none() {
     let setup = Setup::new();
-    setup.key_publish();
-    let (_, stderr) = assert_exit(&setup.download(&["--version", "11.99.0"]), 1);
-    let url = format!(
-        "{}/11.99.0/mattermost-11.99.0-linux-amd64.tar.gz",
-        setup.mirror.base_url
+    let tarball = setup.key_publish();
+    assert_downloaded(&setup, &setup.download(&["--version", VERSION]), &tarball);
+    let probes = setup
+        .mirror
+        .seen(&format!("{}.sha256", setup.tarball_path()));
+    assert_eq!(
+        probes.len(),
+        1,
+        "a custom mirror is asked for its checksum file once"
     );
-    assert!(stderr.contains(&url), "{stderr}");
-    assert!(stderr.contains("hint: check --version"), "{stderr}");
-    assert!(setup.leftovers().is_empty());
+}
+
+#[test]
+fn the_official_release_host_is_never_asked_for_files_it_does_not_publish() {
+    // releases.mattermost.com publishes no .sha256 and answers 403 for it (mattermost-facts.md
+    // §10): a default run must not even ask. The "official host" is reached through a proxy
+    // (our S3-shaped mirror), the only way a test can stand in for it.
+    let setup = Setup::new();
+    let tarball = setup.key_publish();
+    let mut command = mm_install();
+    command
+        .args([
+            "download",
+            "--no-progress",
+            "--version",
+            VERSION,
+            "--arch",
+            "amd64",
+        ])
+        .args(["--release-url", "http://releases.mattermost.com"])
+        .arg("--keyring")
+        .arg(&setup.keyring)
+        .arg("--dir")
+        .arg(setup.out())
+        .env("HTTP_PROXY", &setup.mirror.base_url)
+        .env("MM_INSTALL_RETRY_BASE_MS", "1");
+    assert_downloaded(&setup, &run(&mut command), &tarball);
+    let seen = setup.mirror.all_seen();
+    let paths: Vec<&str> = seen.iter().map(|s| s.path.as_str()).collect();
+    let expected_signature = format!("{}.sig", setup.tarball_path());
+    assert_eq!(
+        paths,
+        [expected_signature.as_str(), setup.tarball_path().as_str()],
+        "only the signature and the tarball are asked for"
+    );
+    assert!(seen.iter().all(|s| s.via_proxy), "{seen:?}");
+}
+
+#[test]
+fn githubs_rate_limit_is_reported_at_once_with_a_way_forward() {
+    let setup = Setup::new();
+    setup.mirror.route("/releases", Route::RateLimited);
+    let api = format!("{}/releases", setup.mirror.base_url);
+    let (_, stderr) = assert_exit(&setup.download(&["--latest", "--releases-api", &api]), 1);
+    assert!(stderr.contains("rate limit"), "{stderr}");
+    assert!(stderr.contains("--version"), "{stderr}");
+    assert_eq!(setup.mirror.seen("/releases").len(), 1, "no retries");
 }
 
 #[test]
@@ -449,20 +526,21 @@ fn invalid_version_text_is_a_usage_error() {
 
 #[test]
 fn a_missing_signature_is_a_verification_failure() {
-    let setup = Setup::new();
-    let tarball = setup.key_publish();
-    setup.mirror.route(
-        &format!("{}.sig", setup.tarball_path()),
-        Route::FailFirst {
-            status: 404,
-            times: 100,
-            then: Box::new(Route::IgnoresRange(Vec::new())),
-        },
-    );
-    drop(tarball);
-    let (_, stderr) = assert_exit(&setup.download(&["--version", VERSION]), 3);
-    assert!(stderr.contains("no signature is published"), "{stderr}");
-    assert!(setup.leftovers().is_empty());
+    // The tarball is there, its signature is not: 403 from an S3-shaped host, 404 from a plain
+    // mirror. Either way nothing unsigned is kept (exit 3), and the message is about the
+    // signature, not about a missing release.
+    for mirror in [Mirror::start(), Mirror::start_plain()] {
+        let setup = Setup {
+            mirror,
+            ..Setup::new()
+        };
+        setup
+            .mirror
+            .file(&setup.tarball_path(), release_tarball(VERSION, 1024));
+        let (_, stderr) = assert_exit(&setup.download(&["--version", VERSION]), 3);
+        assert!(stderr.contains("no signature is published"), "{stderr}");
+        assert!(setup.leftovers().is_empty());
+    }
 }
 
 #[test]

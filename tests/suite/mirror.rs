@@ -1,8 +1,15 @@
 //! A local Mattermost release mirror for the tests: tarballs shaped like Mattermost's, signed at
 //! test time with a freshly generated OpenPGP key, a GitHub-shaped releases feed, and an HTTP/1.1
 //! server on 127.0.0.1 whose routes can fail on purpose (404, 500 then success, a connection cut
-//! mid-body, an HTML page instead of a tarball, a server that ignores `Range`). It also answers
-//! proxy-style absolute-form requests, so a test can point `HTTP_PROXY` at it.
+//! mid-body, an HTML page instead of a tarball, a server that ignores `Range`, GitHub's rate
+//! limit). It also answers proxy-style absolute-form requests, so a test can point `HTTP_PROXY`
+//! at it.
+//!
+//! By default it has the shape of Mattermost's real release host, which is S3 behind a CDN
+//! (`mattermost-facts.md` §10): it publishes tarballs and `.sig` files only, honours byte ranges,
+//! and answers anything it does not have with `403` and an `AccessDenied` XML body, not 404
+//! (evidence: mattermost/mattermost#34967, mattermost/mattermost-mobile#7727). A plain mirror
+//! that answers 404 is [`Mirror::start_plain`], for tests about such mirrors only.
 
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader, Read, Write};
@@ -252,6 +259,18 @@ pub enum Route {
     },
     /// Headers claiming an enormous body, and no body.
     Enormous,
+    /// GitHub's answer once an address has used its hourly API requests: 403 with
+    /// `x-ratelimit-remaining: 0` (mattermost-facts.md §10).
+    RateLimited,
+}
+
+/// How the mirror answers a path it has no route for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Missing {
+    /// S3's answer, and so releases.mattermost.com's: 403 with an `AccessDenied` XML body.
+    AccessDenied,
+    /// A plain web server's answer: 404.
+    NotFound,
 }
 
 /// One request as the mirror saw it.
@@ -271,12 +290,22 @@ pub struct Mirror {
 }
 
 impl Mirror {
+    /// An S3-shaped mirror (see the module documentation) on 127.0.0.1.
     pub fn start() -> Mirror {
         Self::start_on("127.0.0.1")
     }
 
-    /// A mirror listening on `address` (e.g. a booted guest's view of the host).
+    /// An S3-shaped mirror listening on `address` (e.g. a booted guest's view of the host).
     pub fn start_on(address: &str) -> Mirror {
+        Self::start_with(address, Missing::AccessDenied)
+    }
+
+    /// A plain mirror on 127.0.0.1 that answers 404 for what it does not have.
+    pub fn start_plain() -> Mirror {
+        Self::start_with("127.0.0.1", Missing::NotFound)
+    }
+
+    fn start_with(address: &str, missing: Missing) -> Mirror {
         let listener = TcpListener::bind((address, 0)).expect("bind mirror");
         let base_url = format!("http://{}", listener.local_addr().expect("mirror addr"));
         let routes: Arc<Mutex<HashMap<String, Route>>> = Arc::default();
@@ -285,7 +314,7 @@ impl Mirror {
         thread::spawn(move || {
             for stream in listener.incoming().flatten() {
                 let (r, s) = (r.clone(), s.clone());
-                thread::spawn(move || serve(stream, &r, &s));
+                thread::spawn(move || serve(stream, &r, &s, missing));
             }
         });
         Mirror {
@@ -321,6 +350,11 @@ impl Mirror {
             .collect()
     }
 
+    /// Every request so far, in order.
+    pub fn all_seen(&self) -> Vec<Seen> {
+        self.seen.lock().unwrap().clone()
+    }
+
     /// Publish a signed release: tarball, `.sig` by `key`, returning the tarball bytes.
     pub fn publish(
         &self,
@@ -342,9 +376,14 @@ impl Mirror {
     }
 }
 
-fn serve(stream: TcpStream, routes: &Mutex<HashMap<String, Route>>, seen: &Mutex<Vec<Seen>>) {
+fn serve(
+    stream: TcpStream,
+    routes: &Mutex<HashMap<String, Route>>,
+    seen: &Mutex<Vec<Seen>>,
+    missing: Missing,
+) {
     let mut reader = BufReader::new(stream.try_clone().expect("clone stream"));
-    serve_request(stream, &mut reader, routes, seen, false);
+    serve_request(stream, &mut reader, routes, seen, missing, false);
 }
 
 /// Read one request's line and headers: (method, target, Range header).
@@ -376,6 +415,7 @@ fn serve_request(
     reader: &mut BufReader<TcpStream>,
     routes: &Mutex<HashMap<String, Route>>,
     seen: &Mutex<Vec<Seen>>,
+    missing: Missing,
     tunnelled: bool,
 ) {
     let Some((method, target, range)) = read_head(reader) else {
@@ -384,7 +424,7 @@ fn serve_request(
     if method == "CONNECT" {
         // Act as the proxy: open the "tunnel" and answer the request sent through it ourselves.
         let _ = stream.write_all(b"HTTP/1.1 200 Connection established\r\n\r\n");
-        return serve_request(stream, reader, routes, seen, true);
+        return serve_request(stream, reader, routes, seen, missing, true);
     }
     let via_proxy = tunnelled || target.starts_with("http://");
     let path = match target.strip_prefix("http://") {
@@ -401,7 +441,16 @@ fn serve_request(
     let route = {
         let mut routes = routes.lock().unwrap();
         let Some(route) = routes.get_mut(&path) else {
-            respond(&mut stream, 404, "text/plain", &[], b"not found");
+            match missing {
+                Missing::AccessDenied => respond(
+                    &mut stream,
+                    403,
+                    "application/xml",
+                    &[],
+                    ACCESS_DENIED.as_bytes(),
+                ),
+                Missing::NotFound => respond(&mut stream, 404, "text/plain", &[], b"not found"),
+            }
             return;
         };
         take_turn(route)
@@ -448,6 +497,13 @@ fn serve_request(
             let _ = stream.flush();
             let _ = stream.shutdown(Shutdown::Both);
         }
+        Route::RateLimited => respond(
+            &mut stream,
+            403,
+            "application/json",
+            &["x-ratelimit-limit: 60", "x-ratelimit-remaining: 0"],
+            br#"{"message":"API rate limit exceeded"}"#,
+        ),
         Route::Enormous => {
             let head = "HTTP/1.1 200 OK\r\nContent-Type: application/gzip\r\nContent-Length: 1152921504606846976\r\nConnection: close\r\n\r\n";
             let _ = stream.write_all(head.as_bytes());
@@ -457,6 +513,10 @@ fn serve_request(
     // Wait for the client to close, so it sees the whole answer.
     let _ = reader.read(&mut [0u8; 1]);
 }
+
+/// S3's body for a missing object in a bucket that does not allow listing (the shape quoted in
+/// mattermost/mattermost-mobile#7727).
+const ACCESS_DENIED: &str = "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Error><Code>AccessDenied</Code><Message>Access Denied</Message><RequestId>MMTEST0000000001</RequestId><HostId>bW0taW5zdGFsbC10ZXN0</HostId></Error>";
 
 /// The behaviour for this request, advancing FailFirst/CutFirst counters.
 fn take_turn(route: &mut Route) -> Route {
@@ -480,6 +540,7 @@ fn respond(stream: &mut TcpStream, status: u16, content_type: &str, headers: &[&
     let reason = match status {
         200 => "OK",
         206 => "Partial Content",
+        403 => "Forbidden",
         404 => "Not Found",
         416 => "Range Not Satisfiable",
         500 => "Internal Server Error",
