@@ -42,6 +42,9 @@ pub fn run(global: &GlobalArgs, args: InstallArgs, printer: &Printer) -> anyhow:
             step.description(&options)
         ));
     }
+    if let Some(note) = install::database_note(&ctx, &options) {
+        text.push_str(&format!("  note: {note}\n"));
+    }
     if args.dry_run {
         printer.data(text.trim_end());
         return Ok(());

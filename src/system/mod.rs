@@ -31,6 +31,9 @@ pub enum SystemError {
     },
     #[error("{what}: {detail}")]
     Unexpected { what: String, detail: String },
+    /// `url` carries no password ([`postgres::Connection::url`]).
+    #[error("cannot connect to the database at {url}: {detail}")]
+    DatabaseUnreachable { url: String, detail: String },
     #[error(transparent)]
     Io(#[from] std::io::Error),
 }
@@ -45,6 +48,10 @@ impl Diagnostic for SystemError {
             SystemError::CommandNotRun { .. } => {
                 Some("is the tool installed and on PATH? mm-install runs as root".into())
             }
+            SystemError::DatabaseUnreachable { .. } => Some(
+                "check the host, port, user, password and database name in the URL, and that the server accepts password logins from this machine (listen_addresses and pg_hba.conf)"
+                    .into(),
+            ),
             _ => None,
         }
     }

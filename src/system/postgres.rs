@@ -1,7 +1,9 @@
 //! PostgreSQL: the local server administered as the `postgres` OS user over its Unix socket
-//! (`runuser -u postgres -- psql`), and external servers reached with a connection URL that is
-//! passed through the environment, never on a command line. SQL that carries a password goes
-//! to psql's stdin, so it never shows up in `ps` or in logs.
+//! (`runuser -u postgres -- psql`), and any server reached with a connection URL
+//! ([`Connection`]): the URL without its password goes on the command line with `-d` (libpq
+//! expands a URI only there, not in `PGDATABASE`: mattermost-facts.md §10), the password in
+//! `PGPASSWORD`. SQL that carries a password goes to psql's stdin. So no password ever shows
+//! up in `ps`, in logs or in error messages.
 
 use super::{SystemError, run_checked};
 use crate::context::{CommandLine, Context};
@@ -40,24 +42,6 @@ pub fn local_version_num(ctx: &Context) -> Result<u32, SystemError> {
     )
 }
 
-/// `server_version_num` of the server at `url` (a `postgres://user:password@host/db` URL).
-pub fn external_version_num(ctx: &Context, url: &str) -> Result<u32, SystemError> {
-    let command = CommandLine::new(
-        "psql",
-        &["-X", "-q", "-tA", "-c", "SHOW server_version_num;"],
-    )
-    .with_env("PGDATABASE", url)
-    .with_env("PGCONNECT_TIMEOUT", "10");
-    let output = run_checked(ctx, &command).map_err(|err| match err {
-        SystemError::CommandFailed { stderr, .. } => SystemError::Unexpected {
-            what: format!("cannot connect to the database at {}", redact_password(url)),
-            detail: stderr,
-        },
-        other => other,
-    })?;
-    parse_version_num(output.stdout.trim(), &redact_password(url))
-}
-
 fn parse_version_num(text: &str, server: &str) -> Result<u32, SystemError> {
     text.parse().map_err(|_| SystemError::Unexpected {
         what: format!("cannot read the version of {server}"),
@@ -70,7 +54,8 @@ pub fn redact_password(url: &str) -> String {
     let Some((scheme, rest)) = url.split_once("://") else {
         return url.to_string();
     };
-    let Some((userinfo, host)) = rest.split_once('@') else {
+    // The last `@` ends the user information: a password may contain an unescaped `@`.
+    let Some((userinfo, host)) = rest.rsplit_once('@') else {
         return url.to_string();
     };
     match userinfo.split_once(':') {
@@ -203,6 +188,8 @@ pub fn generate_password(length: usize) -> Result<String, SystemError> {
 pub struct Connection {
     url: String,
     password: Option<String>,
+    /// The host named in the URL, if any (see [`Connection::command`]).
+    host: Option<String>,
 }
 
 impl std::fmt::Debug for Connection {
@@ -254,15 +241,37 @@ impl Connection {
             url.push('?');
             url.push_str(&kept.join("&"));
         }
-        Ok(Connection { url, password })
+        let authority = host_and_path.split('/').next().unwrap_or_default();
+        let host = match authority.strip_prefix('[') {
+            Some(bracketed) => bracketed.split(']').next().unwrap_or_default(),
+            None => authority.split(':').next().unwrap_or_default(),
+        };
+        Ok(Connection {
+            url,
+            password,
+            host: (!host.is_empty()).then(|| host.to_string()),
+        })
+    }
+
+    /// The URL without its password, for messages.
+    pub fn url(&self) -> &str {
+        &self.url
     }
 
     /// `command` pointed at this database.
+    ///
+    /// `PGHOST` repeats the URL's host: libpq ignores it (the URL's host wins), but Debian's
+    /// `pg_wrapper` (which `/usr/bin/psql` and `pg_dump` are there) reads it and then runs the
+    /// newest installed client instead of the local cluster's version, which cannot dump a
+    /// newer server.
     fn command(&self, program: &str, args: &[&str]) -> CommandLine {
         let mut command = CommandLine::new(program, args);
         command.args.extend(["-d".to_string(), self.url.clone()]);
         if let Some(password) = &self.password {
             command = command.with_env("PGPASSWORD", password);
+        }
+        if let Some(host) = &self.host {
+            command = command.with_env("PGHOST", host);
         }
         command.with_env("PGCONNECT_TIMEOUT", "10")
     }
@@ -340,13 +349,45 @@ pub fn restore(
     }
 }
 
-/// `server_version_num` of the server behind `connection`.
+/// `server_version_num` of the server behind `connection`. This is the connection check: a
+/// wrong password, an unreachable host or a missing database is a
+/// [`SystemError::DatabaseUnreachable`] naming the URL without its password.
 pub fn version_num(ctx: &Context, connection: &Connection) -> Result<u32, SystemError> {
     let command = connection.command(
         "psql",
         &["-X", "-q", "-tA", "-c", "SHOW server_version_num"],
     );
-    parse_version_num(run_checked(ctx, &command)?.stdout.trim(), &connection.url)
+    let output = run_checked(ctx, &command).map_err(|err| match err {
+        SystemError::CommandFailed { stderr, .. } => SystemError::DatabaseUnreachable {
+            url: connection.url.clone(),
+            detail: stderr,
+        },
+        other => other,
+    })?;
+    parse_version_num(output.stdout.trim(), &connection.url)
+}
+
+/// The version of the `pg_dump` that [`dump`] runs for `connection` (`15.18` from
+/// `pg_dump (PostgreSQL) 15.18 (Debian 15.18-0+deb12u1)`). Asked with the dump's own
+/// connection arguments and environment, so Debian's `pg_wrapper` picks the same binary; every
+/// PostgreSQL tool answers `--version` given first and ignores the rest.
+pub fn pg_dump_version(ctx: &Context, connection: &Connection) -> Result<String, SystemError> {
+    let output = run_checked(ctx, &connection.command("pg_dump", &["--version"]))?;
+    output
+        .stdout
+        .split_whitespace()
+        .find(|word| word.starts_with(|c: char| c.is_ascii_digit()))
+        .map(str::to_string)
+        .ok_or_else(|| SystemError::Unexpected {
+            what: "cannot read the version of pg_dump".into(),
+            detail: format!("`pg_dump --version` printed `{}`", output.stdout.trim()),
+        })
+}
+
+/// The major version in a PostgreSQL version string: `15.18` → 15, `16beta1` → 16, `9.6.24` → 9.
+pub fn major_version(version: &str) -> Option<u32> {
+    let digits: String = version.chars().take_while(char::is_ascii_digit).collect();
+    digits.parse().ok()
 }
 
 /// A fingerprint of the database schema (tables, columns, types, indexes): it changes when a
@@ -421,18 +462,67 @@ mod tests {
     }
 
     #[test]
-    fn external_urls_travel_in_the_environment_and_are_redacted_in_errors() {
+    fn the_connection_check_puts_the_url_on_the_command_line_and_redacts_failures() {
+        // libpq expands a URI only as a command-line dbname, never from PGDATABASE
+        // (mattermost-facts.md §10).
         let runner = Arc::new(FakeRunner::default());
         runner.answer("psql", 2, "");
         let ctx = Context::default().with_runner(runner.clone());
-        let url = "postgres://mmuser:hunter2@db.example:5432/mattermost?sslmode=require";
-        let err = external_version_num(&ctx, url).unwrap_err().to_string();
+        let url = "postgres://mmuser:hunter2@db.example:5433/mattermost?sslmode=require";
+        let connection = Connection::from_data_source(url).unwrap();
+        let err = version_num(&ctx, &connection).unwrap_err();
         assert!(
-            err.contains("postgres://mmuser:***@db.example:5432/mattermost"),
+            matches!(err, SystemError::DatabaseUnreachable { .. }),
             "{err}"
         );
-        assert!(!err.contains("hunter2"), "{err}");
-        assert!(!runner.lines()[0].contains("hunter2"));
+        let text = err.to_string();
+        assert!(
+            text.contains("postgres://mmuser@db.example:5433/mattermost?sslmode=require"),
+            "{text}"
+        );
+        assert!(!text.contains("hunter2"), "{text}");
+        let log = runner.log.lock().unwrap();
+        let line = log[0].to_string();
+        assert!(!line.contains("hunter2"), "{line}");
+        assert!(
+            line.ends_with("-d 'postgres://mmuser@db.example:5433/mattermost?sslmode=require'")
+                || line
+                    .ends_with("-d postgres://mmuser@db.example:5433/mattermost?sslmode=require"),
+            "{line}"
+        );
+        assert!(log[0].env.iter().all(|(name, _)| name != "PGDATABASE"));
+        assert!(log[0].env.contains(&("PGHOST".into(), "db.example".into())));
+    }
+
+    #[test]
+    fn pg_dump_versions_are_read_from_its_banner() {
+        let runner = Arc::new(FakeRunner::default());
+        runner.answer(
+            "pg_dump --version",
+            0,
+            "pg_dump (PostgreSQL) 15.18 (Debian 15.18-0+deb12u1)\n",
+        );
+        let ctx = Context::default().with_runner(runner.clone());
+        let connection =
+            Connection::from_data_source("postgres://mmuser:pw@[::1]:5432/mattermost").unwrap();
+        assert_eq!(pg_dump_version(&ctx, &connection).unwrap(), "15.18");
+        assert!(
+            runner.log.lock().unwrap()[0]
+                .env
+                .contains(&("PGHOST".into(), "::1".into()))
+        );
+        assert_eq!(major_version("15.18"), Some(15));
+        assert_eq!(major_version("16beta1"), Some(16));
+        assert_eq!(major_version("9.6.24"), Some(9));
+        assert_eq!(major_version("x"), None);
+    }
+
+    #[test]
+    fn redaction_hides_passwords_that_contain_an_at_sign() {
+        assert_eq!(
+            redact_password("postgres://u:p@ss@db:5432/x"),
+            "postgres://u:***@db:5432/x"
+        );
     }
 
     #[test]
