@@ -20,6 +20,7 @@ use std::time::{Duration, Instant};
 use crate::context::{CommandLine, Context};
 use crate::exit::{Diagnostic, ExitCode};
 use crate::fetch::{DownloadRequest, FetchError, HttpClient, Keyring, download_release};
+use crate::host::Family;
 use crate::journal::{JournalError, StepError, Transaction, Undo};
 use crate::ops::health::{self, HealthError, Probe};
 use crate::ops::install::{CACHE_DIR, INSTALL_DIR, SERVICE_USER, server_name};
@@ -57,6 +58,16 @@ pub enum UpgradeError {
     NoSpace { dir: String, available: u64 },
     #[error("the database runs PostgreSQL {found}, but Mattermost needs 14 or newer")]
     DatabaseTooOld { found: String },
+    #[error(
+        "pg_dump {pg_dump} cannot back up the database: the server at {url} runs PostgreSQL {server}, and pg_dump refuses servers newer than itself"
+    )]
+    PgDumpTooOld {
+        pg_dump: String,
+        server: String,
+        url: String,
+        /// What to install, per platform family.
+        package: String,
+    },
     #[error("there is no kept release to roll back to{detail}")]
     NothingToRollBack { detail: String },
     #[error(
@@ -125,6 +136,7 @@ impl Diagnostic for UpgradeError {
             UpgradeError::UnsupportedPath { .. } => Some("upgrade in steps with --version (see Mattermost's \"Prepare to upgrade\" guide)".into()),
             UpgradeError::NoSpace { .. } => Some("free at least 1 GiB, or lower `keep` in /etc/mm-install/mm-install.toml so fewer old releases are kept".into()),
             UpgradeError::DatabaseTooOld { .. } => Some("upgrade PostgreSQL to 14 or newer first".into()),
+            UpgradeError::PgDumpTooOld { package, .. } => Some(format!("install {package}, then run the upgrade again; nothing was changed")),
             UpgradeError::RolledBack { .. } => Some("see `journalctl -u mattermost` for why the new version failed; the backups are in /var/lib/mm-install/backups".into()),
             UpgradeError::NeedsAttention { .. } => Some(format!("{} lists the steps still to undo; the next mm-install run retries them", crate::journal::JOURNAL_PATH)),
             UpgradeError::Fetch(err) => err.hint(),
@@ -436,6 +448,8 @@ pub fn plan_upgrade(
             found: format!("{}.{}", server / 10000, server % 10000),
         });
     }
+    let family = crate::host::detect(ctx, None, None).ok().map(|p| p.family);
+    check_pg_dump(ctx, &connection, server, family)?;
     let fingerprint = postgres::schema_fingerprint(ctx, &connection)?;
     let mut steps = vec![
         Step::Extract {
@@ -470,6 +484,40 @@ pub fn plan_upgrade(
         backup_dir,
         staging,
         previous_tree,
+    })
+}
+
+/// The backup step's `pg_dump` must be at least the server's major version (pg_dump refuses a
+/// newer server: "aborting because of server version mismatch"), checked before any change
+/// rather than found halfway. `family` names the package to install.
+pub fn check_pg_dump(
+    ctx: &Context,
+    connection: &postgres::Connection,
+    server_version_num: u32,
+    family: Option<Family>,
+) -> Result<(), UpgradeError> {
+    let pg_dump = postgres::pg_dump_version(ctx, connection)?;
+    let server_major = server_version_num / 10000;
+    if postgres::major_version(&pg_dump).is_some_and(|major| major >= server_major) {
+        return Ok(());
+    }
+    let debian = format!(
+        "postgresql-client-{server_major} (apt-get install postgresql-client-{server_major})"
+    );
+    let rhel = format!(
+        "postgresql{server_major} from the PostgreSQL project's repository (PGDG: dnf install postgresql{server_major}), or the postgresql client of the {server_major} module stream (dnf module switch-to postgresql:{server_major}, then dnf install postgresql)"
+    );
+    Err(UpgradeError::PgDumpTooOld {
+        pg_dump,
+        server: format!("{server_major}.{}", server_version_num % 10000),
+        url: connection.url().to_string(),
+        package: match family {
+            Some(Family::Debian) => debian,
+            Some(Family::Rhel) => rhel,
+            _ => format!(
+                "a PostgreSQL {server_major} client: on Debian/Ubuntu {debian}; on the RHEL family {rhel}"
+            ),
+        },
     })
 }
 
@@ -973,7 +1021,10 @@ pub fn execute_rollback(
 
 #[cfg(test)]
 mod tests {
+    use std::sync::Arc;
+
     use super::*;
+    use crate::system::fake::FakeRunner;
 
     fn v(text: &str) -> Version {
         text.parse().unwrap()
@@ -1040,6 +1091,52 @@ mod tests {
         prune(&ctx, &mut state, 0).unwrap();
         assert_eq!(state.kept.len(), 1);
         assert_eq!(state.kept[0].installation.version, "11.10.0");
+    }
+
+    #[test]
+    fn an_old_pg_dump_fails_the_preflight_naming_both_versions_and_the_package() {
+        let runner = Arc::new(FakeRunner::default());
+        runner.answer(
+            "pg_dump --version",
+            0,
+            "pg_dump (PostgreSQL) 15.18 (Debian 15.18-0+deb12u1)\n",
+        );
+        let ctx = Context::default().with_runner(runner.clone());
+        let connection =
+            postgres::Connection::from_data_source("postgres://mmuser:hunter2@db:5432/mattermost")
+                .unwrap();
+        // Same or older server: fine.
+        check_pg_dump(&ctx, &connection, 150010, Some(Family::Debian)).unwrap();
+        check_pg_dump(&ctx, &connection, 140012, Some(Family::Debian)).unwrap();
+        // A newer server: refused before any change, naming what to install.
+        let err = check_pg_dump(&ctx, &connection, 160004, Some(Family::Debian)).unwrap_err();
+        let text = err.to_string();
+        assert!(
+            text.contains("pg_dump 15.18") && text.contains("PostgreSQL 16.4"),
+            "{text}"
+        );
+        assert!(!text.contains("hunter2"), "{text}");
+        assert_eq!(err.exit_code(), ExitCode::Failure);
+        assert!(err.hint().unwrap().contains("postgresql-client-16"));
+        let err = check_pg_dump(&ctx, &connection, 170002, Some(Family::Rhel)).unwrap_err();
+        let hint = err.hint().unwrap();
+        assert!(
+            hint.contains("dnf install postgresql17") && hint.contains("postgresql:17"),
+            "{hint}"
+        );
+        let err = check_pg_dump(&ctx, &connection, 170002, None).unwrap_err();
+        let hint = err.hint().unwrap();
+        assert!(
+            hint.contains("postgresql-client-17") && hint.contains("postgresql17"),
+            "{hint}"
+        );
+        // Only `pg_dump --version` ran: nothing was changed.
+        assert!(
+            runner
+                .lines()
+                .iter()
+                .all(|l| l.starts_with("pg_dump --version"))
+        );
     }
 
     #[test]
