@@ -8,6 +8,7 @@ use std::process::Output;
 
 use crate::common::{mm_install, run, texts};
 use crate::mirror::{Mirror, TestKey, hostile_tarball};
+use crate::pg_cluster::Cluster;
 
 const VERSION: &str = "11.10.1";
 const NAME: &str = "mattermost-11.10.1-linux-amd64.tar.gz";
@@ -388,4 +389,59 @@ fn rhel_equivalents_print_the_program_statement() {
         stderr.contains("This deployment uses Rocky Linux as an equivalent to the officially supported version of Red Hat Enterprise Linux."),
         "{stderr}"
     );
+}
+
+#[test]
+fn an_image_with_a_database_url_skips_the_connection_check_and_says_so() {
+    // An existing PostgreSQL that answers (scram-sha-256 over TCP); the image install must not
+    // depend on reaching it, and must say in its plan that it did not check it.
+    let cluster = Cluster::start("mmuser", "ImageSecret9", "mattermost");
+    let url = format!(
+        "postgres://mmuser:ImageSecret9@127.0.0.1:{}/mattermost?sslmode=disable&connect_timeout=10",
+        cluster.port
+    );
+    let image = Image::new();
+    image.mirror.publish(&image.key, VERSION, NAME, 4096);
+    // Not tried at all: a URL nothing answers at passes too (a dry run changes nothing).
+    let unreachable = format!(
+        "postgres://mmuser:x@127.0.0.1:{}/mattermost",
+        crate::pg_cluster::free_port()
+    );
+    let (plan, _) = exit_code(
+        &image.install(&[
+            "--database-url",
+            &unreachable,
+            "--site-url",
+            "https://chat.example.test",
+            "--dry-run",
+        ]),
+        0,
+    );
+    assert!(plan.contains("was not checked: with --root"), "{plan}");
+    let (stdout, stderr) = exit_code(
+        &image.install(&[
+            "--database-url",
+            &url,
+            "--site-url",
+            "https://chat.example.test",
+            "--yes",
+        ]),
+        0,
+    );
+    assert!(stdout.contains("installed Mattermost 11.10.1"), "{stdout}");
+    assert!(
+        stderr.contains(&format!(
+            "note: the database at postgres://mmuser:***@127.0.0.1:{}/mattermost",
+            cluster.port
+        )) && stderr.contains("was not checked: with --root"),
+        "{stderr}"
+    );
+    assert!(
+        !stdout.contains("ImageSecret9") && !stderr.contains("ImageSecret9"),
+        "the password was printed"
+    );
+    let config = image.root().join("opt/mattermost/config/config.json");
+    let json: serde_json::Value = serde_json::from_slice(&std::fs::read(config).unwrap()).unwrap();
+    assert_eq!(json["SqlSettings"]["DriverName"], "postgres");
+    assert_eq!(json["SqlSettings"]["DataSource"], url.as_str());
 }
