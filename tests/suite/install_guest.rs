@@ -436,3 +436,110 @@ fn a_tls_install_is_proven_over_https_and_redirects_plain_http() {
         format!("301 https://{SITE_HOST}/api/v4/system/ping")
     );
 }
+
+/// An install against an existing PostgreSQL the tool must treat as external: a second cluster
+/// in the guest on port 5440 (as `pg_createcluster` makes when 5432 is taken, facts §10), a
+/// role with a password, reached over TCP with scram-sha-256 (Debian's default for host lines).
+/// A wrong password stops the install before any change; the right one gives a server that
+/// starts with that DataSource (the stand-in checks the database at startup).
+#[test]
+fn install_with_a_database_url_uses_an_existing_postgresql() {
+    const PASSWORD: &str = "GuestExtSecret7";
+    let artifacts = Artifacts::new();
+    let tarball = artifacts.add_release(&standin_json(false));
+    let guest = Guest::boot(artifacts.path());
+    let created = guest.sh(&format!(
+        "pg_createcluster 15 ext -p 5440 --start >/dev/null && \
+         runuser -u postgres -- psql -X -q -p 5440 -v ON_ERROR_STOP=1 \
+           -c \"CREATE ROLE mmuser LOGIN PASSWORD '{PASSWORD}'\" \
+           -c 'CREATE DATABASE mattermost OWNER mmuser'"
+    ));
+    assert!(created.status.success(), "{created:?}");
+    let url = |password: &str| {
+        format!(
+            "postgres://mmuser:{password}@127.0.0.1:5440/mattermost?sslmode=disable&connect_timeout=10"
+        )
+    };
+    let mut args = install_args();
+    args.extend([
+        "--tarball".into(),
+        format!(
+            "/srv/artifacts/{}",
+            tarball.file_name().unwrap().to_string_lossy()
+        ),
+        "--signature".into(),
+        format!("/srv/artifacts/{NAME}.sig"),
+        "--database-url".into(),
+    ]);
+
+    // A wrong password: exit 1, the host named, the password nowhere, nothing changed.
+    let before = guest_snapshot(&guest);
+    let mut wrong = args.clone();
+    wrong.push(url("WrongSecret"));
+    let output = run_in(&guest, &wrong);
+    let (out, err) = texts(&output);
+    assert_eq!(output.status.code(), Some(1), "{out}\n{err}");
+    assert!(
+        err.contains(
+            "cannot connect to the database at postgres://mmuser@127.0.0.1:5440/mattermost"
+        ) && err.contains("password authentication failed"),
+        "{err}"
+    );
+    assert!(
+        !err.contains("WrongSecret") && !out.contains("WrongSecret"),
+        "{err}"
+    );
+    assert_eq!(guest_snapshot(&guest), before);
+    assert!(
+        !guest
+            .run(&["test", "-e", "/opt/mattermost"])
+            .status
+            .success()
+    );
+    assert!(
+        !guest
+            .run(&["getent", "passwd", "mattermost"])
+            .status
+            .success()
+    );
+    assert!(
+        !guest
+            .run(&["test", "-e", "/etc/systemd/system/mattermost.service"])
+            .status
+            .success()
+    );
+
+    // The right password: installed, started, and configured with exactly that DataSource.
+    let mut right = args;
+    right.push(url(PASSWORD));
+    let output = run_in(&guest, &right);
+    let (out, err) = texts(&output);
+    assert!(
+        output.status.success(),
+        "install failed\nstdout:\n{out}\nstderr:\n{err}\nmattermost journal:\n{}",
+        guest.journal("mattermost")
+    );
+    assert!(!err.contains(PASSWORD) && !out.contains(PASSWORD), "{err}");
+    assert!(
+        !err.contains("PostgreSQL role"),
+        "a local database was provisioned: {err}"
+    );
+    assert_eq!(
+        stdout(&guest.run(&["systemctl", "is-active", "mattermost"])),
+        "active"
+    );
+    let config_json = stdout(&guest.run(&["cat", "/opt/mattermost/config/config.json"]));
+    let json: serde_json::Value = serde_json::from_str(&config_json).unwrap();
+    assert_eq!(json["SqlSettings"]["DataSource"], url(PASSWORD).as_str());
+    // No database or role was created in the guest's own cluster.
+    let local = guest.run(&[
+        "runuser",
+        "-u",
+        "postgres",
+        "--",
+        "psql",
+        "-tAc",
+        "SELECT count(*) FROM pg_database WHERE datname = 'mattermost'",
+    ]);
+    assert_eq!(stdout(&local), "0", "{local:?}");
+}
