@@ -1,4 +1,9 @@
 //! Mattermost version numbers: `MAJOR.MINOR.PATCH`, optionally a release candidate `-rcN`.
+//!
+//! A thin layer over [`semver::Version`] for the rules where Mattermost's versions differ from
+//! SemVer's: the only pre-release tag is `rcN` (SemVer would order `rc10` before `rc9`, since it
+//! compares alphanumeric identifiers as text; here candidates are ordered by number), there is
+//! no build metadata, and a leading `v` (as in git tags) is accepted.
 
 use std::fmt;
 use std::str::FromStr;
@@ -9,35 +14,33 @@ use super::ReleaseError;
 /// Ordered numerically; a release candidate sorts before its release.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct Version {
-    major: u64,
-    minor: u64,
-    patch: u64,
-    release_candidate: Option<u64>,
+    /// Always without build metadata, and with no pre-release or exactly `rcN`.
+    semver: semver::Version,
 }
 
 impl Version {
     /// The `MAJOR.MINOR.PATCH` numbers.
     pub fn triple(&self) -> (u64, u64, u64) {
-        (self.major, self.minor, self.patch)
+        (self.semver.major, self.semver.minor, self.semver.patch)
     }
 
     /// `true` for a release candidate (`-rcN`).
     pub fn is_release_candidate(&self) -> bool {
-        self.release_candidate.is_some()
+        self.release_candidate().is_some()
+    }
+
+    /// `N` of `-rcN`.
+    fn release_candidate(&self) -> Option<u64> {
+        self.semver.pre.as_str().strip_prefix("rc").and_then(number)
     }
 }
 
 impl Ord for Version {
     fn cmp(&self, other: &Self) -> std::cmp::Ordering {
-        // `None` (the release) must sort after every candidate: compare "is final" first.
+        // The release (no candidate) must sort after every candidate: compare "is final" first.
         let key = |v: &Version| {
-            (
-                v.major,
-                v.minor,
-                v.patch,
-                v.release_candidate.is_none(),
-                v.release_candidate,
-            )
+            let candidate = v.release_candidate();
+            (v.triple(), candidate.is_none(), candidate)
         };
         key(self).cmp(&key(other))
     }
@@ -66,40 +69,20 @@ impl FromStr for Version {
             text: text.to_string(),
         };
         let trimmed = text.strip_prefix('v').unwrap_or(text);
-        let (core, candidate) = match trimmed.split_once('-') {
-            Some((core, pre)) => {
-                let n = pre
-                    .strip_prefix("rc")
-                    .and_then(number)
-                    .ok_or_else(invalid)?;
-                (core, Some(n))
-            }
-            None => (trimmed, None),
-        };
-        let parts: Vec<u64> = core
-            .split('.')
-            .map(number)
-            .collect::<Option<_>>()
-            .ok_or_else(invalid)?;
-        let [major, minor, patch] = parts[..] else {
+        let semver = semver::Version::parse(trimmed).map_err(|_| invalid())?;
+        let version = Version { semver };
+        let pre_release_ok =
+            version.semver.pre.is_empty() || version.release_candidate().is_some();
+        if !pre_release_ok || !version.semver.build.is_empty() {
             return Err(invalid());
-        };
-        Ok(Version {
-            major,
-            minor,
-            patch,
-            release_candidate: candidate,
-        })
+        }
+        Ok(version)
     }
 }
 
 impl fmt::Display for Version {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}.{}.{}", self.major, self.minor, self.patch)?;
-        if let Some(n) = self.release_candidate {
-            write!(f, "-rc{n}")?;
-        }
-        Ok(())
+        self.semver.fmt(f)
     }
 }
 
@@ -137,6 +120,9 @@ mod tests {
             "11.10.0+build",
             "1.2.3.4",
             "11.10.0-rc2x",
+            "11.10.0-rc02",
+            "11.10.0-rc1.1",
+            "011.10.0",
             "../11.10.0",
         ] {
             let err = text.parse::<Version>().unwrap_err();
