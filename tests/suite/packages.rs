@@ -2,9 +2,12 @@
 //! report no errors; their metadata and file lists are what Cargo.toml declares; the .deb
 //! installs, keeps an edited conffile and purges cleanly inside a booted Debian guest; the .rpm
 //! installs into an empty root, keeps an edited `%config(noreplace)` file and erases cleanly.
+//! The binary in each package needs no glibc newer than 2.28, so it starts on every supported
+//! system (RHEL 8 and its equivalents have 2.28: `mattermost-facts.md` §10).
 //!
-//! Needs root, lintian, rpm and rpmlint (`bash .ci/run` installs them) and, the first time,
-//! a few minutes for build.sh to install cargo-deb and cargo-generate-rpm.
+//! Needs root, lintian, rpm, rpmlint and objdump (binutils) (`bash .ci/run` installs them) and,
+//! the first time, a few minutes for build.sh to install cargo-deb, cargo-generate-rpm,
+//! cargo-zigbuild and zig.
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
@@ -16,6 +19,10 @@ use crate::guest::Guest;
 
 const VERSION: &str = env!("CARGO_PKG_VERSION");
 const CONFFILE: &str = "/etc/mm-install/mm-install.toml";
+/// The newest glibc the packaged binary may need: the oldest glibc of the supported systems,
+/// RHEL 8 and its equivalents (`mattermost-facts.md` §10, "glibc floors of the supported
+/// systems"; Debian 11 and Ubuntu 20.04 have 2.31). packaging/build.sh links for it.
+const GLIBC_FLOOR: (u32, u32) = (2, 28);
 
 /// Regular files in both packages.
 const COMMON_FILES: &[&str] = &[
@@ -90,6 +97,81 @@ fn find(dir: &Path, prefix: &str, suffix: &str) -> PathBuf {
         .collect();
     assert_eq!(found.len(), 1, "one {prefix}*{suffix} in OUTDIR: {names:?}");
     dir.join(found[0])
+}
+
+/// The glibc symbol versions `binary` needs, from its dynamic symbol table (`objdump -T`):
+/// `(symbol, "GLIBC_x.y[.z]")` for each symbol bound to a glibc version. Panics if there is
+/// none, so that a binary this check cannot read never passes it.
+fn glibc_symbols(binary: &Path) -> Vec<(String, String)> {
+    let path = binary.to_str().expect("UTF-8 path");
+    let table = ok(&host("objdump", &["-T", path]), "objdump -T");
+    // `0000000000000000  w   DF *UND*  0000000000000000 (GLIBC_2.28) statx`
+    let symbols: Vec<(String, String)> = table
+        .lines()
+        .filter_map(|line| {
+            let fields: Vec<&str> = line.split_whitespace().collect();
+            let version = fields
+                .iter()
+                .map(|f| f.trim_start_matches('(').trim_end_matches(')'))
+                .find(|f| f.starts_with("GLIBC_"))?;
+            Some((fields.last()?.to_string(), version.to_string()))
+        })
+        .collect();
+    assert!(
+        !symbols.is_empty(),
+        "objdump -T {path} shows no GLIBC_ symbol; is it a binary linked against glibc?\n{table}"
+    );
+    symbols
+}
+
+/// Whether the symbol version `GLIBC_x.y[.z]` is newer than [`GLIBC_FLOOR`]. A version that is
+/// not `GLIBC_<major>.<minor>…` (`GLIBC_PRIVATE`) counts as newer: no release promises it.
+fn glibc_version_above_floor(version: &str) -> bool {
+    let mut numbers = version
+        .strip_prefix("GLIBC_")
+        .unwrap_or(version)
+        .split('.')
+        .map(|n| n.parse::<u32>().ok());
+    match (numbers.next().flatten(), numbers.next().flatten()) {
+        (Some(major), Some(minor)) => (major, minor) > GLIBC_FLOOR,
+        _ => true,
+    }
+}
+
+/// The symbols of `binary` that need a glibc newer than [`GLIBC_FLOOR`], as `name@GLIBC_x.y`.
+fn above_glibc_floor(binary: &Path) -> Vec<String> {
+    glibc_symbols(binary)
+        .into_iter()
+        .filter(|(_, version)| glibc_version_above_floor(version))
+        .map(|(symbol, version)| format!("{symbol}@{version}"))
+        .collect()
+}
+
+/// Assert that the packaged binary at `binary` (from `package`) starts on glibc 2.28.
+fn assert_glibc_floor(binary: &Path, package: &str) {
+    let newer = above_glibc_floor(binary);
+    let (major, minor) = GLIBC_FLOOR;
+    assert!(
+        newer.is_empty(),
+        "the mm-install in {package} needs a glibc newer than {major}.{minor}, so it does not \
+         start on RHEL 8 and its equivalents; symbols:\n{}",
+        newer.join("\n")
+    );
+}
+
+/// The check above fails when it should: this test executable, linked by a plain cargo on the
+/// Debian 12 host (glibc 2.36) as `cargo build` links target/release/mm-install, binds
+/// `__libc_start_main` to GLIBC_2.34 (glibc 2.34's new entry point), and the check reports it.
+#[test]
+fn the_glibc_floor_check_reports_a_binary_linked_against_the_hosts_glibc() {
+    let exe = std::env::current_exe().expect("current_exe");
+    let newer = above_glibc_floor(&exe);
+    assert!(
+        newer.iter().any(|s| s == "__libc_start_main@GLIBC_2.34"),
+        "{} is linked against the host's glibc (2.34 or later on the Debian 12 this suite runs \
+         on), yet the check reports only: {newer:?}",
+        exe.display()
+    );
 }
 
 #[test]
@@ -172,8 +254,10 @@ fn check_deb(deb: &str) {
     let depends = field("Depends");
     let depends: Vec<&str> = depends.split(", ").collect();
     assert!(depends.contains(&"ca-certificates"), "{depends:?}");
+    // apt installs it where glibc is 2.28 or newer: the floor the binary is linked for.
+    let (major, minor) = GLIBC_FLOOR;
     assert!(
-        depends.iter().any(|d| d.starts_with("libc6")),
+        depends.contains(&format!("libc6 (>= {major}.{minor})").as_str()),
         "{depends:?}"
     );
     assert_eq!(field("Recommends"), "nginx, postgresql");
@@ -224,6 +308,11 @@ fn check_deb(deb: &str) {
         }
     }
     assert_eq!(files, expected(DEB_FILES), "dpkg-deb -c:\n{listing}");
+
+    let tree = tempfile::tempdir().expect("dpkg-deb -x dir");
+    let dir = tree.path().to_str().unwrap();
+    ok(&host("dpkg-deb", &["-x", deb, dir]), "dpkg-deb -x");
+    assert_glibc_floor(&tree.path().join("usr/bin/mm-install"), deb);
 }
 
 fn check_rpm(rpm: &str) {
@@ -259,6 +348,21 @@ fn check_rpm(rpm: &str) {
     assert!(
         requires.lines().any(|l| l.trim() == "ca-certificates"),
         "{requires}"
+    );
+    // `libc.so.6(GLIBC_2.28)(64bit)`: dnf installs it where glibc is 2.28 or newer.
+    let glibc: Vec<&str> = requires
+        .lines()
+        .filter_map(|l| l.split_once("(GLIBC_")?.1.split_once(')'))
+        .map(|(version, _)| version)
+        .collect();
+    assert!(!glibc.is_empty(), "no GLIBC_ requirement:\n{requires}");
+    let newer: Vec<&&str> = glibc
+        .iter()
+        .filter(|v| glibc_version_above_floor(&format!("GLIBC_{v}")))
+        .collect();
+    assert!(
+        newer.is_empty(),
+        "the .rpm requires a glibc newer than the floor: {newer:?}\n{requires}"
     );
     let recommends = query(&["--recommends"]);
     assert_eq!(
@@ -311,6 +415,7 @@ fn install_rpm_into_empty_root(rpm: &str) {
             "{file} not installed"
         );
     }
+    assert_glibc_floor(&root.path().join("usr/bin/mm-install"), rpm);
     let version = host(&format!("{dir}/usr/bin/mm-install"), &["--version"]);
     assert_eq!(
         ok(&version, "mm-install --version").trim(),
