@@ -51,8 +51,8 @@ pub struct Socket {
 const SOCKET_DIRS: [&str; 2] = ["/run/postgresql", "/tmp"];
 
 /// The local server's socket. With several (Debian keeps the old cluster running beside the new
-/// one after `pg_upgradecluster`), the newest online cluster `pg_lsclusters` lists wins, else the
-/// lowest port.
+/// one after `pg_upgradecluster`), the newest online cluster `pg_lsclusters` lists wins (the
+/// lower port among equals), else the lowest port.
 pub fn local_socket(ctx: &Context) -> Result<Option<Socket>, SystemError> {
     let mut sockets = Vec::new();
     for dir in SOCKET_DIRS {
@@ -79,7 +79,7 @@ pub fn local_socket(ctx: &Context) -> Result<Option<Socket>, SystemError> {
         if let Some(cluster) = debian_clusters(ctx)?
             .into_iter()
             .filter(|c| c.online)
-            .max_by_key(|c| c.version)
+            .max_by_key(|c| (c.version, std::cmp::Reverse(c.port)))
         {
             if let Some(i) = sockets.iter().position(|s| s.port == cluster.port) {
                 return Ok(Some(sockets.swap_remove(i)));
