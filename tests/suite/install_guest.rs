@@ -549,12 +549,22 @@ fn install_with_a_database_url_uses_an_existing_postgresql() {
     assert_eq!(stdout(&local), "0", "{local:?}");
 }
 
-/// `postgresql.service <is-enabled> <is-active>` and the cluster unit's `is-active`.
+/// `postgresql.service <is-enabled> <is-active>` and the cluster unit's `is-active`, once no unit
+/// is still starting or stopping (up to 30 s: stopping Debian's umbrella returns before its
+/// cluster, which is ordered before it, has stopped).
 fn postgresql_state(guest: &Guest) -> String {
-    stdout(&guest.sh(
-        "echo postgresql.service $(systemctl is-enabled postgresql) $(systemctl is-active postgresql); \
-         echo postgresql@15-main.service $(systemctl is-active postgresql@15-main)",
-    ))
+    let mut state = String::new();
+    for _ in 0..150 {
+        state = stdout(&guest.sh(
+            "echo postgresql.service $(systemctl is-enabled postgresql) $(systemctl is-active postgresql); \
+             echo postgresql@15-main.service $(systemctl is-active postgresql@15-main)",
+        ));
+        if !state.contains("activating") {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
+    state
 }
 
 /// The install arguments with the release in /srv/artifacts (`--tarball`).
