@@ -73,6 +73,9 @@ pub enum Undo {
         config: PathBuf,
         unless_fingerprint: Option<String>,
     },
+    /// Write PostgreSQL's `pg_hba.conf` back to `content` (if it differs) and reload the server.
+    /// `path` is the server's own (`SHOW hba_file`), not resolved under the root.
+    RestorePgHba { path: PathBuf, content: String },
     /// Several undos, applied in the order given.
     Many { undos: Vec<Undo> },
 }
@@ -166,6 +169,13 @@ impl Undo {
                     }
                 }
                 system::postgres::restore(ctx, &connection, &ctx.path(dump))
+            }
+            Undo::RestorePgHba { path, content } => {
+                if fs_err::read_to_string(path)? != *content {
+                    fs_err::write(path, content)?;
+                    system::postgres::reload(ctx)?;
+                }
+                Ok(())
             }
             Undo::Many { undos } => undos.iter().try_for_each(|undo| undo.apply(ctx)),
         }

@@ -45,6 +45,8 @@ pub const DATABASE_NAME: &str = "mattermost";
 pub const DATABASE_ROLE: &str = "mmuser";
 /// Mattermost listens here; only nginx talks to it.
 pub const LISTEN_ADDRESS: &str = "127.0.0.1:8065";
+/// Where `postgresql-setup --initdb` creates the RHEL family's cluster.
+const RHEL_DATA_DIR: &str = "/var/lib/pgsql/data";
 /// Free space required on the filesystems of /opt (the release) and /var/lib (the cache).
 pub const MINIMUM_FREE_BYTES: u64 = 1 << 30;
 /// Verified tarballs are kept here.
@@ -114,6 +116,10 @@ pub enum InstallError {
         available: u64,
         needed: u64,
     },
+    #[error(
+        "a PostgreSQL answers on 127.0.0.1:5432, but has no local socket in /run/postgresql or /tmp to administer it through"
+    )]
+    PostgresWithoutSocket,
     #[error("the local PostgreSQL already has a database `{name}`")]
     DatabaseExists { name: String },
     #[error("with --root, pass --database-url URL (an existing PostgreSQL) or --no-database")]
@@ -189,6 +195,10 @@ impl Diagnostic for InstallError {
                 "free some space: the download, its extraction and the installed release need about 1 GiB each"
                     .into(),
             ),
+            InstallError::PostgresWithoutSocket => Some(
+                "create the role and database yourself and pass --database-url URL (mm-install does not install a second PostgreSQL)"
+                    .into(),
+            ),
             InstallError::DatabaseExists { .. } => Some(
                 "point the install at it with --database-url, or drop it if it is a leftover"
                     .into(),
@@ -215,9 +225,11 @@ pub enum Step {
         manager: PackageManager,
         packages: Vec<String>,
     },
-    /// Start PostgreSQL, creating its cluster first where the package does not (`initdb`).
+    /// Enable and start the PostgreSQL `unit`, creating its cluster first where the package
+    /// does not (`initdb`). Its undo puts back the unit's state recorded just before.
     InitializePostgres {
         initdb: bool,
+        unit: String,
     },
     CreateUser,
     /// `existing_role`: `None` when the role does not exist yet, otherwise its current
@@ -225,6 +237,9 @@ pub enum Step {
     ProvisionDatabase {
         existing_role: Option<Option<String>>,
     },
+    /// Let the role log in with a password over 127.0.0.1 and ::1 where `pg_hba.conf` does not
+    /// (RHEL's `ident` defaults), and reload PostgreSQL.
+    AllowPasswordLogin,
     Extract {
         staging: PathBuf,
     },
@@ -261,10 +276,15 @@ impl Step {
                     "enable the PostgreSQL {stream} module stream (dnf module enable postgresql:{stream})"
                 )
             }
-            Step::InitializePostgres { initdb: true } => {
-                "initialize PostgreSQL (postgresql-setup --initdb), enable and start it".into()
+            Step::InitializePostgres { initdb: true, unit } => {
+                format!(
+                    "initialize PostgreSQL (postgresql-setup --initdb), enable and start {unit}"
+                )
             }
-            Step::InitializePostgres { initdb: false } => "enable and start PostgreSQL".into(),
+            Step::InitializePostgres {
+                initdb: false,
+                unit,
+            } => format!("enable and start PostgreSQL ({unit})"),
             Step::CreateUser => format!("create the system user and group `{SERVICE_USER}`"),
             Step::ProvisionDatabase { existing_role } => format!(
                 "{} PostgreSQL role `{DATABASE_ROLE}` (new random password) and create the database `{DATABASE_NAME}`",
@@ -273,6 +293,9 @@ impl Step {
                 } else {
                     "create the"
                 }
+            ),
+            Step::AllowPasswordLogin => format!(
+                "let `{DATABASE_ROLE}` log in to `{DATABASE_NAME}` with a password from 127.0.0.1 and ::1 (pg_hba.conf, where its rules do not already) and reload PostgreSQL"
             ),
             Step::Extract { staging } => format!(
                 "extract {} into {}",
@@ -329,33 +352,34 @@ impl Step {
             Step::EnablePostgresStream { .. } => Undo::DnfModuleReset {
                 module: "postgresql".into(),
             },
-            Step::InitializePostgres { .. } => Undo::Systemctl {
-                args: vec![
-                    "disable".into(),
-                    "--now".into(),
-                    "postgresql.service".into(),
-                ],
-            },
+            // Only what the step changes is taken back: a unit that was enabled stays enabled, one
+            // that ran keeps running. If its state cannot be read, nothing is disabled or stopped.
+            Step::InitializePostgres { unit, .. } => {
+                match services::unit_state(ctx, unit, services::SETTLE_LIMIT) {
+                    Ok(before) => Undo::Many {
+                        undos: services::restore_state_args(unit, before)
+                            .into_iter()
+                            .map(|args| Undo::Systemctl { args })
+                            .collect(),
+                    },
+                    Err(_) => Undo::Nothing,
+                }
+            }
             Step::Configure | Step::ProveItWorks => Undo::Nothing,
             Step::CreateUser => Undo::RemoveUser {
                 name: SERVICE_USER.into(),
             },
-            Step::ProvisionDatabase { existing_role } => Undo::Many {
-                undos: vec![
-                    Undo::DropDatabase {
-                        name: DATABASE_NAME.into(),
-                    },
-                    match existing_role {
-                        None => Undo::DropRole {
-                            name: DATABASE_ROLE.into(),
-                        },
-                        Some(hash) => Undo::RestoreRolePassword {
-                            role: DATABASE_ROLE.into(),
-                            hash: hash.clone(),
-                        },
-                    },
-                ],
-            },
+            Step::ProvisionDatabase { .. } => provision_undo(ctx),
+            Step::AllowPasswordLogin => {
+                // The file as it is now, put back byte for byte; nothing if the server cannot be
+                // asked (then the step cannot change the file either).
+                let hba = postgres::hba_file(ctx)
+                    .and_then(|path| Ok((fs_err::read_to_string(&path)?, path)));
+                match hba {
+                    Ok((content, path)) => Undo::RestorePgHba { path, content },
+                    Err(_) => Undo::Nothing,
+                }
+            }
             Step::Extract { staging } => Undo::RemovePath {
                 path: staging.clone(),
             },
@@ -431,6 +455,33 @@ impl Step {
             Step::RecordState => restore_file_undo(ctx, Path::new(crate::state::STATE_PATH)),
         }
     }
+}
+
+/// Undo for provisioning the database, from what exists just before: the database is dropped
+/// only if it did not exist, the role dropped only if it did not exist, else its password hash
+/// put back. If the server cannot be asked, the step cannot create anything either: nothing.
+fn provision_undo(ctx: &Context) -> Undo {
+    let before = postgres::database_exists(ctx, DATABASE_NAME)
+        .and_then(|db| Ok((db, postgres::role_password_hash(ctx, DATABASE_ROLE)?)));
+    let Ok((database_existed, role)) = before else {
+        return Undo::Nothing;
+    };
+    let mut undos = Vec::new();
+    if !database_existed {
+        undos.push(Undo::DropDatabase {
+            name: DATABASE_NAME.into(),
+        });
+    }
+    undos.push(match role {
+        None => Undo::DropRole {
+            name: DATABASE_ROLE.into(),
+        },
+        Some(hash) => Undo::RestoreRolePassword {
+            role: DATABASE_ROLE.into(),
+            hash,
+        },
+    });
+    Undo::Many { undos }
 }
 
 /// Undo for replacing `path`: put the backup back if the file existed, else remove it.
@@ -628,7 +679,11 @@ pub fn preflight(
             return Err(InstallError::RootNeedsDatabase);
         }
         DatabaseChoice::Local => {
-            if services::is_active(ctx, "postgresql.service")? {
+            let local = postgres::detect_local(ctx)?;
+            if local.tcp_only {
+                return Err(InstallError::PostgresWithoutSocket);
+            }
+            if local.running() {
                 check_local_database(ctx)?;
             }
         }
@@ -720,38 +775,54 @@ pub fn plan(
                 reason: "it has no package manager mm-install knows (apt, dnf, yum)".into(),
             })?;
         let mut packages = system::packages::missing(ctx, manager, &["nginx"])?;
-        let postgres_running = services::is_active(ctx, "postgresql.service")?;
-        if local_database && !postgres_running {
-            let choice = postgres_packages(&platform)?;
-            let missing = system::packages::missing(ctx, manager, &[choice.package])?;
-            if !missing.is_empty() {
-                if let Some(stream) = choice.module_stream {
-                    steps.push(Step::EnablePostgresStream {
-                        stream: stream.into(),
-                    });
-                }
-                packages.extend(missing);
+        let local = if local_database {
+            Some(postgres::detect_local(ctx)?)
+        } else {
+            None
+        };
+        // A PostgreSQL that runs, or that systemd knows, is the one to use: never a second.
+        let initialize = match &local {
+            Some(local) if !local.running() => {
+                let unit = match &local.unit {
+                    Some((unit, _)) => unit.clone(),
+                    None => {
+                        let choice = postgres_packages(&platform)?;
+                        let missing = system::packages::missing(ctx, manager, &[choice.package])?;
+                        if !missing.is_empty() {
+                            if let Some(stream) = choice.module_stream {
+                                steps.push(Step::EnablePostgresStream {
+                                    stream: stream.into(),
+                                });
+                            }
+                            packages.extend(missing);
+                        }
+                        "postgresql.service".to_string()
+                    }
+                };
+                // RHEL's packages leave the cluster to `postgresql-setup --initdb`.
+                let initdb = platform.family == Family::Rhel
+                    && unit == "postgresql.service"
+                    && !ctx.path(RHEL_DATA_DIR).join("PG_VERSION").exists();
+                Some(Step::InitializePostgres { initdb, unit })
             }
-        }
+            _ => None,
+        };
         if !packages.is_empty() {
             steps.push(Step::InstallPackages { manager, packages });
         }
-        if local_database && !postgres_running {
-            steps.push(Step::InitializePostgres {
-                initdb: platform.family == Family::Rhel,
-            });
-        }
+        steps.extend(initialize);
     }
     if users::lookup(ctx, SERVICE_USER)?.is_none() {
         steps.push(Step::CreateUser);
     }
     if live && local_database {
-        let existing_role = if services::is_active(ctx, "postgresql.service")? {
+        let existing_role = if postgres::local_socket(ctx)?.is_some() {
             postgres::role_password_hash(ctx, DATABASE_ROLE)?
         } else {
             None
         };
         steps.push(Step::ProvisionDatabase { existing_role });
+        steps.push(Step::AllowPasswordLogin);
     }
     let staging = PathBuf::from(format!("/opt/.mattermost-staging-{}", std::process::id()));
     steps.push(Step::Extract {
@@ -819,6 +890,8 @@ struct Progress {
     tarball: PathBuf,
     verified: Verified,
     data_source: Option<String>,
+    /// The unit that runs the local PostgreSQL, for mattermost.service's `After=`.
+    database_unit: Option<String>,
     ids: Option<users::Ids>,
     version_id: Option<String>,
 }
@@ -837,6 +910,7 @@ pub fn execute(
         tarball,
         verified,
         data_source: None,
+        database_unit: None,
         ids: None,
         version_id: None,
     };
@@ -942,17 +1016,25 @@ fn run_step(
                 &CommandLine::new("dnf", &["module", "enable", "-y", &module]),
             )?;
         }
-        Step::InitializePostgres { initdb } => {
+        Step::InitializePostgres { initdb, unit } => {
             if *initdb {
                 system::run_checked(ctx, &CommandLine::new("postgresql-setup", &["--initdb"]))?;
             }
-            services::systemctl(ctx, &["enable", "--now", "postgresql.service"])?;
+            services::systemctl(ctx, &["enable", "--now", unit])?;
         }
         Step::CreateUser => {
             progress.ids = Some(users::create_system_user(ctx, SERVICE_USER, INSTALL_DIR)?);
         }
         Step::ProvisionDatabase { .. } => {
             check_local_database(ctx)?;
+            // The port the cluster really listens on (a Debian cluster is often on 5433,
+            // mattermost-facts.md §10), and the unit that runs it.
+            let local = postgres::detect_local(ctx)?;
+            let port = local
+                .socket
+                .as_ref()
+                .map_or(postgres::DEFAULT_PORT, |socket| socket.port);
+            progress.database_unit = local.server_unit;
             let password = postgres::generate_password(32)?;
             if postgres::role_password_hash(ctx, DATABASE_ROLE)?.is_some() {
                 postgres::set_role_password(ctx, DATABASE_ROLE, Some(&password))?;
@@ -961,9 +1043,10 @@ fn run_step(
             }
             postgres::create_database(ctx, DATABASE_NAME, DATABASE_ROLE)?;
             progress.data_source = Some(format!(
-                "postgres://{DATABASE_ROLE}:{password}@localhost:5432/{DATABASE_NAME}?sslmode=disable&connect_timeout=10"
+                "postgres://{DATABASE_ROLE}:{password}@localhost:{port}/{DATABASE_NAME}?sslmode=disable&connect_timeout=10"
             ));
         }
+        Step::AllowPasswordLogin => allow_password_login(ctx)?,
         Step::Extract { staging } => {
             let staging = ctx.path(staging);
             if let Some(parent) = staging.parent() {
@@ -987,7 +1070,12 @@ fn run_step(
                     install_dir: INSTALL_DIR.into(),
                     user: SERVICE_USER.into(),
                     group: SERVICE_USER.into(),
-                    local_database_unit: local_database.then(|| "postgresql.service".to_string()),
+                    local_database_unit: local_database.then(|| {
+                        progress
+                            .database_unit
+                            .clone()
+                            .unwrap_or_else(|| "postgresql.service".into())
+                    }),
                 },
             )?;
             replace_file(&ctx.path(UNIT_FILE), unit.as_bytes())?;
@@ -1048,6 +1136,19 @@ fn run_step(
             state.record(installation_record(options, &progress.verified));
             state.save(ctx)?;
         }
+    }
+    Ok(())
+}
+
+/// Add the password rules to the running server's `pg_hba.conf` if it needs them (see
+/// [`postgres::with_password_rules`]) and reload the server.
+fn allow_password_login(ctx: &Context) -> Result<(), SystemError> {
+    let path = postgres::hba_file(ctx)?;
+    let text = fs_err::read_to_string(&path)?;
+    if let Some(edited) = postgres::with_password_rules(&text, DATABASE_NAME, DATABASE_ROLE) {
+        // In place, so the file keeps its owner, mode and SELinux label.
+        fs_err::write(&path, edited)?;
+        postgres::reload(ctx)?;
     }
     Ok(())
 }
@@ -1205,6 +1306,8 @@ mod tests {
             "install ok installed",
         );
         let (dir, ctx) = live_host(&runner);
+        fs_err::create_dir_all(dir.path().join("run/postgresql")).unwrap();
+        fs_err::write(dir.path().join("run/postgresql/.s.PGSQL.5432"), "").unwrap();
         fs_err::create_dir_all(dir.path().join("etc/nginx/sites-available")).unwrap();
         fs_err::create_dir_all(dir.path().join("etc/nginx/sites-enabled")).unwrap();
         std::os::unix::fs::symlink(
@@ -1223,6 +1326,7 @@ mod tests {
             [
                 "CreateUser",
                 "ProvisionDatabase",
+                "AllowPasswordLogin",
                 "Extract",
                 "PlaceTree",
                 "Configure",
@@ -1275,7 +1379,14 @@ mod tests {
                 packages: vec!["nginx".into(), "postgresql-server".into()]
             }
         );
-        assert_eq!(plan.steps[2], Step::InitializePostgres { initdb: true });
+        assert_eq!(
+            plan.steps[2],
+            Step::InitializePostgres {
+                initdb: true,
+                unit: "postgresql.service".into()
+            }
+        );
+        assert!(plan.steps.contains(&Step::AllowPasswordLogin));
         assert!(plan.steps.contains(&Step::LabelBinaries));
         assert!(plan.steps.contains(&Step::AllowNginxUpstream));
         assert!(plan.steps.contains(&Step::OpenFirewall {
@@ -1356,6 +1467,288 @@ mod tests {
                 ]
             }
         );
+    }
+
+    /// A Debian host whose `postgresql.service` is in `state` (`systemctl show` output) and runs
+    /// no server.
+    fn debian_with_stopped_postgresql(
+        state: &str,
+    ) -> (Arc<FakeRunner>, tempfile::TempDir, Context) {
+        let runner = Arc::new(FakeRunner::default());
+        runner.answer("dpkg-query", 0, "install ok installed");
+        runner.answer(
+            "systemctl list-unit-files",
+            0,
+            "postgresql.service enabled enabled\npostgresql@.service indirect enabled\n",
+        );
+        runner.answer("systemctl show", 0, state);
+        let (dir, ctx) = live_host(&runner);
+        (runner, dir, ctx)
+    }
+
+    // Issue 9: a failed install disabled the admin's enabled-but-stopped PostgreSQL. The step
+    // starts the unit systemd knows (no package, no second server), and its undo takes back
+    // only what it changed.
+    #[test]
+    fn postgresql_gets_back_exactly_its_state_before() {
+        let (runner, _dir, ctx) =
+            debian_with_stopped_postgresql("ActiveState=inactive\nUnitFileState=enabled\n");
+        let plan = plan(
+            &ctx,
+            platform("ID=debian\nVERSION_ID=12\nNAME=Debian\n"),
+            &options(),
+        )
+        .unwrap();
+        let step = Step::InitializePostgres {
+            initdb: false,
+            unit: "postgresql.service".into(),
+        };
+        assert_eq!(plan.steps[0], step, "{:?}", plan.steps);
+        assert!(!kinds(&plan).contains(&"InstallPackages".to_string()));
+        let systemctl = |args: &[&str]| Undo::Systemctl {
+            args: args.iter().map(|a| a.to_string()).collect(),
+        };
+        // Enabled and stopped: stays enabled, is stopped again.
+        assert_eq!(
+            step.undo(&ctx),
+            Undo::Many {
+                undos: vec![systemctl(&["stop", "postgresql.service"])]
+            }
+        );
+        // Disabled and stopped: both taken back.
+        runner.answer(
+            "systemctl show",
+            0,
+            "ActiveState=inactive\nUnitFileState=disabled\n",
+        );
+        assert_eq!(
+            step.undo(&ctx),
+            Undo::Many {
+                undos: vec![
+                    systemctl(&["stop", "postgresql.service"]),
+                    systemctl(&["disable", "postgresql.service"])
+                ]
+            }
+        );
+        // Enabled and running (it started meanwhile): nothing to take back.
+        runner.answer(
+            "systemctl show",
+            0,
+            "ActiveState=active\nUnitFileState=enabled\n",
+        );
+        assert_eq!(step.undo(&ctx), Undo::Many { undos: vec![] });
+        // systemd cannot be asked: nothing is disabled or stopped.
+        runner.answer("systemctl show", 1, "");
+        assert_eq!(step.undo(&ctx), Undo::Nothing);
+    }
+
+    // The CI failure of issue 9: PostgreSQL still starting when the plan is made is not taken
+    // for stopped.
+    #[test]
+    fn a_postgresql_still_starting_is_not_planned_as_stopped() {
+        let (runner, dir, ctx) =
+            debian_with_stopped_postgresql("ActiveState=active\nUnitFileState=enabled\n");
+        runner.answer_times(
+            "systemctl show",
+            0,
+            "ActiveState=activating\nUnitFileState=enabled\n",
+            3,
+        );
+        // The socket appears once the cluster has started.
+        fs_err::create_dir_all(dir.path().join("run/postgresql")).unwrap();
+        fs_err::write(dir.path().join("run/postgresql/.s.PGSQL.5432"), "").unwrap();
+        let plan = plan(
+            &ctx,
+            platform("ID=debian\nVERSION_ID=12\nNAME=Debian\n"),
+            &options(),
+        )
+        .unwrap();
+        assert!(
+            !kinds(&plan).contains(&"InitializePostgres".to_string()),
+            "{:?}",
+            plan.steps
+        );
+        assert!(
+            runner
+                .lines()
+                .iter()
+                .filter(|l| l.starts_with("systemctl show"))
+                .count()
+                >= 4
+        );
+    }
+
+    // An existing database is never dropped by the undo (the step refuses it), an existing role
+    // keeps its old password hash.
+    #[test]
+    fn the_database_undo_drops_only_what_the_step_creates() {
+        let runner = Arc::new(FakeRunner::default());
+        runner.answer(
+            "runuser -u postgres -- psql",
+            0,
+            "exists:SCRAM-SHA-256$4096:old\n",
+        );
+        runner.answer_times("runuser -u postgres -- psql", 0, "1\n", 1);
+        let (_dir, ctx) = live_host(&runner);
+        let step = Step::ProvisionDatabase {
+            existing_role: None,
+        };
+        assert_eq!(
+            step.undo(&ctx),
+            Undo::Many {
+                undos: vec![Undo::RestoreRolePassword {
+                    role: DATABASE_ROLE.into(),
+                    hash: Some("SCRAM-SHA-256$4096:old".into())
+                }]
+            }
+        );
+        runner.answer("runuser -u postgres -- psql", 0, "");
+        assert_eq!(
+            step.undo(&ctx),
+            Undo::Many {
+                undos: vec![
+                    Undo::DropDatabase {
+                        name: DATABASE_NAME.into()
+                    },
+                    Undo::DropRole {
+                        name: DATABASE_ROLE.into()
+                    }
+                ]
+            }
+        );
+    }
+
+    /// A throwaway PostgreSQL cluster run by the `postgres` OS user below `root`, with its
+    /// socket in `<root>/run/postgresql` (where the code looks under that root) and TCP on
+    /// 127.0.0.1:`port` (testing.md).
+    struct Cluster {
+        data: PathBuf,
+        bin: PathBuf,
+        port: u16,
+    }
+
+    impl Cluster {
+        fn start(root: &Path, hba: &str) -> Cluster {
+            let bin = fs_err::read_dir("/usr/lib/postgresql")
+                .expect("PostgreSQL's server binaries (Debian's postgresql package, installed by .ci/run)")
+                .map(|e| e.unwrap().path().join("bin"))
+                .max()
+                .unwrap();
+            let as_postgres = |program: &str, args: &[&str]| {
+                let out = std::process::Command::new("runuser")
+                    .args(["-u", "postgres", "--"])
+                    .arg(bin.join(program))
+                    .args(args)
+                    .output()
+                    .unwrap();
+                assert!(out.status.success(), "{program} {args:?}: {out:?}");
+            };
+            use std::os::unix::fs::PermissionsExt;
+            fs_err::set_permissions(root, std::fs::Permissions::from_mode(0o755)).unwrap();
+            let sockets = root.join("run/postgresql");
+            let data = root.join("data");
+            for dir in [root.join("run"), sockets.clone(), data.clone()] {
+                fs_err::create_dir_all(&dir).unwrap();
+                let _ = std::process::Command::new("chown")
+                    .args(["postgres:postgres"])
+                    .arg(&dir)
+                    .status();
+            }
+            let data_arg = data.display().to_string();
+            as_postgres(
+                "initdb",
+                &[
+                    "-D",
+                    &data_arg,
+                    "-U",
+                    "postgres",
+                    "-E",
+                    "UTF8",
+                    "--locale=C.UTF-8",
+                ],
+            );
+            fs_err::write(data.join("pg_hba.conf"), hba).unwrap();
+            let port = TcpListener::bind("127.0.0.1:0")
+                .unwrap()
+                .local_addr()
+                .unwrap()
+                .port();
+            let options = format!(
+                "-c listen_addresses=127.0.0.1 -p {port} -k {}",
+                sockets.display()
+            );
+            let log = data.join("server.log").display().to_string();
+            as_postgres(
+                "pg_ctl",
+                &["-D", &data_arg, "-l", &log, "-w", "-o", &options, "start"],
+            );
+            Cluster { data, bin, port }
+        }
+
+        /// `true` when `mmuser` logs in to `mattermost` with `password` over TCP.
+        fn password_login(&self, password: &str) -> bool {
+            std::process::Command::new(self.bin.join("psql"))
+                .arg(format!(
+                    "host=127.0.0.1 port={} dbname={DATABASE_NAME} user={DATABASE_ROLE}",
+                    self.port
+                ))
+                .args(["-X", "-tAc", "SELECT 1"])
+                .env("PGPASSWORD", password)
+                .env("PGCONNECT_TIMEOUT", "5")
+                .output()
+                .unwrap()
+                .status
+                .success()
+        }
+    }
+
+    impl Drop for Cluster {
+        fn drop(&mut self) {
+            let _ = std::process::Command::new("runuser")
+                .args(["-u", "postgres", "--"])
+                .arg(self.bin.join("pg_ctl"))
+                .arg("-D")
+                .arg(&self.data)
+                .args(["-m", "immediate", "stop"])
+                .output();
+        }
+    }
+
+    // Against a real PostgreSQL whose pg_hba.conf has RHEL's defaults (`postgresql-setup
+    // --initdb`, mattermost-facts.md §10; Mattermost's RHEL guide, "Modify the file
+    // pg_hba.conf"): Mattermost's password login over TCP fails until the step runs, works
+    // after it, and the undo puts the file back byte for byte.
+    #[test]
+    fn rhel_pg_hba_gets_password_rules_and_the_undo_restores_it() {
+        let root = tempfile::tempdir().unwrap();
+        let hba = "# TYPE  DATABASE        USER            ADDRESS                 METHOD\n\
+                   local   all             all                                     peer\n\
+                   host    all             all             127.0.0.1/32            ident\n\
+                   host    all             all             ::1/128                 ident\n";
+        let cluster = Cluster::start(root.path(), hba);
+        let ctx = Context::live_for_test(root.path(), Arc::new(crate::context::HostRunner));
+        postgres::create_role(&ctx, DATABASE_ROLE, "Secret123").unwrap();
+        postgres::create_database(&ctx, DATABASE_NAME, DATABASE_ROLE).unwrap();
+        assert!(!cluster.password_login("Secret123"), "ident must refuse it");
+        let path = postgres::hba_file(&ctx).unwrap();
+        assert_eq!(path, cluster.data.join("pg_hba.conf"));
+        let before = fs_err::read(&path).unwrap();
+
+        let undo = Step::AllowPasswordLogin.undo(&ctx);
+        allow_password_login(&ctx).unwrap();
+        assert!(cluster.password_login("Secret123"));
+        assert!(!cluster.password_login("wrong"));
+        // Running it again adds nothing.
+        let edited = fs_err::read(&path).unwrap();
+        allow_password_login(&ctx).unwrap();
+        assert_eq!(fs_err::read(&path).unwrap(), edited);
+
+        undo.apply(&ctx).unwrap();
+        assert_eq!(fs_err::read(&path).unwrap(), before);
+        assert!(!cluster.password_login("Secret123"));
+        // The undo is idempotent.
+        undo.apply(&ctx).unwrap();
+        assert_eq!(fs_err::read(&path).unwrap(), before);
     }
 
     #[test]

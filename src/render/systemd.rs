@@ -20,7 +20,9 @@ pub struct UnitOptions {
     /// The account the server runs as.
     pub user: String,
     pub group: String,
-    /// The PostgreSQL unit when the database runs on this host, e.g. `postgresql.service`.
+    /// The unit that really runs the local PostgreSQL, when the database runs on this host:
+    /// Debian's `postgresql@15-main.service` (not its `postgresql.service` umbrella), PGDG's
+    /// `postgresql-16.service`, or `postgresql.service` (see `system::postgres::detect_local`).
     pub local_database_unit: Option<String>,
 }
 

@@ -106,10 +106,12 @@ pub mod fake {
 
     use crate::context::{CommandLine, CommandOutput, CommandRunner};
 
-    type Rule = (String, CommandOutput);
+    /// A prefix, its answer, and how many more times it answers (`None`: always).
+    type Rule = (String, CommandOutput, Option<usize>);
 
     /// Answers a command whose `program args…` line starts with a rule's prefix with that
-    /// rule's output (the last matching rule wins); anything else succeeds with no output.
+    /// rule's output (the last matching rule that has answers left wins); anything else
+    /// succeeds with no output.
     #[derive(Default)]
     pub struct FakeRunner {
         rules: Mutex<Vec<Rule>>,
@@ -118,6 +120,16 @@ pub mod fake {
 
     impl FakeRunner {
         pub fn answer(&self, prefix: &str, status: i32, stdout: &str) {
+            self.rule(prefix, status, stdout, None);
+        }
+
+        /// Like [`FakeRunner::answer`], for the next `times` matching commands only (a state
+        /// that changes, e.g. a unit that is still starting).
+        pub fn answer_times(&self, prefix: &str, status: i32, stdout: &str, times: usize) {
+            self.rule(prefix, status, stdout, Some(times));
+        }
+
+        fn rule(&self, prefix: &str, status: i32, stdout: &str, times: Option<usize>) {
             let output = CommandOutput {
                 status: Some(status),
                 stdout: stdout.to_string(),
@@ -130,7 +142,7 @@ pub mod fake {
             self.rules
                 .lock()
                 .unwrap()
-                .push((prefix.to_string(), output));
+                .push((prefix.to_string(), output, times));
         }
 
         /// Every command run so far, as display lines.
@@ -148,13 +160,18 @@ pub mod fake {
         fn run(&self, command: &CommandLine) -> std::io::Result<CommandOutput> {
             self.log.lock().unwrap().push(command.clone());
             let line = command.to_string();
-            let rules = self.rules.lock().unwrap();
+            let mut rules = self.rules.lock().unwrap();
             let answer = rules
-                .iter()
+                .iter_mut()
                 .rev()
-                .find(|(prefix, _)| line.starts_with(prefix.as_str()));
+                .find(|(prefix, _, times)| line.starts_with(prefix.as_str()) && *times != Some(0));
             Ok(answer
-                .map(|(_, output)| output.clone())
+                .map(|(_, output, times)| {
+                    if let Some(left) = times {
+                        *left -= 1;
+                    }
+                    output.clone()
+                })
                 .unwrap_or(CommandOutput {
                     status: Some(0),
                     ..CommandOutput::default()

@@ -1,37 +1,341 @@
-//! PostgreSQL: the local server administered as the `postgres` OS user over its Unix socket
-//! (`runuser -u postgres -- psql`), and any server reached with a connection URL
-//! ([`Connection`]): the URL without its password goes on the command line with `-d` (libpq
-//! expands a URI only there, not in `PGDATABASE`: mattermost-facts.md §10), the password in
-//! `PGPASSWORD`. SQL that carries a password goes to psql's stdin. So no password ever shows
-//! up in `ps`, in logs or in error messages.
+//! PostgreSQL: the local server found however it runs ([`detect_local`]) and administered as the
+//! `postgres` OS user over its Unix socket (`runuser -u postgres -- psql -h DIR -p PORT`), its
+//! `pg_hba.conf` opened to password logins where the distribution's defaults do not allow them,
+//! and any server reached with a connection URL ([`Connection`]): the URL without its password
+//! goes on the command line with `-d` (libpq expands a URI only there, not in `PGDATABASE`:
+//! mattermost-facts.md §10), the password in `PGPASSWORD`. SQL that carries a password goes to
+//! psql's stdin. So no password ever shows up in `ps`, in logs or in error messages.
 
-use super::{SystemError, run_checked};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, TcpStream};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use super::services::{self, SETTLE_LIMIT, UnitState};
+use super::{SystemError, run_checked, run_probe};
 use crate::context::{CommandLine, Context};
 
 /// The oldest PostgreSQL Mattermost supports (`server_version_num` form): 14.0.
 pub const MINIMUM_VERSION_NUM: u32 = 140000;
 
+/// PostgreSQL's default port, for a DataSource when no local socket tells another.
+pub const DEFAULT_PORT: u16 = 5432;
+
 /// Run SQL as the `postgres` superuser on the local server, in database `database`, and return
 /// psql's unaligned, tuples-only output.
+/// The server is reached over the socket [`local_socket`] finds (psql's compiled-in default
+/// `/var/run/postgresql:5432` when none is found, so the error names that).
 fn local_sql(ctx: &Context, database: &str, sql: &str) -> Result<String, SystemError> {
-    let command = CommandLine::new(
-        "runuser",
-        &[
-            "-u",
-            "postgres",
-            "--",
-            "psql",
-            "-X",
-            "-q",
-            "-tA",
-            "-v",
-            "ON_ERROR_STOP=1",
-            "-d",
-            database,
-        ],
-    )
-    .with_stdin(sql);
-    Ok(run_checked(ctx, &command)?.stdout.trim().to_string())
+    let mut command = CommandLine::new("runuser", &["-u", "postgres", "--", "psql"]);
+    if let Some(socket) = local_socket(ctx)? {
+        let (dir, port) = (socket.dir.display().to_string(), socket.port.to_string());
+        command.args.extend(["-h".into(), dir, "-p".into(), port]);
+    }
+    for arg in ["-X", "-q", "-tA", "-v", "ON_ERROR_STOP=1", "-d", database] {
+        command.args.push(arg.into());
+    }
+    Ok(run_checked(ctx, &command.with_stdin(sql))?
+        .stdout
+        .trim()
+        .to_string())
+}
+
+/// Where a local server listens for Unix-socket connections: `<dir>/.s.PGSQL.<port>`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Socket {
+    pub dir: PathBuf,
+    pub port: u16,
+}
+
+/// Socket directories of the distributions' and PGDG's builds (`/var/run` is `/run` on every
+/// supported system; `/tmp` is the upstream default).
+const SOCKET_DIRS: [&str; 2] = ["/run/postgresql", "/tmp"];
+
+/// The local server's socket. With several (Debian keeps the old cluster running beside the new
+/// one after `pg_upgradecluster`), the newest online cluster `pg_lsclusters` lists wins (the
+/// lower port among equals), else the lowest port.
+pub fn local_socket(ctx: &Context) -> Result<Option<Socket>, SystemError> {
+    let mut sockets = Vec::new();
+    for dir in SOCKET_DIRS {
+        let dir = ctx.path(dir);
+        let Ok(entries) = fs_err::read_dir(&dir) else {
+            continue;
+        };
+        for entry in entries.flatten() {
+            let name = entry.file_name();
+            let port = name
+                .to_str()
+                .and_then(|n| n.strip_prefix(".s.PGSQL."))
+                .and_then(|p| p.parse::<u16>().ok());
+            if let Some(port) = port.filter(|p| !sockets.iter().any(|s: &Socket| s.port == *p)) {
+                sockets.push(Socket {
+                    dir: dir.clone(),
+                    port,
+                });
+            }
+        }
+    }
+    sockets.sort_by_key(|s| s.port);
+    if sockets.len() > 1 {
+        if let Some(cluster) = debian_clusters(ctx)?
+            .into_iter()
+            .filter(|c| c.online)
+            .max_by_key(|c| (c.version, std::cmp::Reverse(c.port)))
+        {
+            if let Some(i) = sockets.iter().position(|s| s.port == cluster.port) {
+                return Ok(Some(sockets.swap_remove(i)));
+            }
+        }
+    }
+    Ok(sockets.into_iter().next())
+}
+
+/// A Debian/Ubuntu cluster as `pg_lsclusters` lists it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+struct Cluster {
+    version: u32,
+    name: String,
+    port: u16,
+    online: bool,
+}
+
+/// Debian's clusters (`pg_lsclusters --no-header`: `15 main 5433 online postgres /var/lib/…`);
+/// none where the tool does not exist.
+fn debian_clusters(ctx: &Context) -> Result<Vec<Cluster>, SystemError> {
+    let output = match run_probe(ctx, &CommandLine::new("pg_lsclusters", &["--no-header"])) {
+        Ok(output) if output.success() => output,
+        Ok(_) | Err(SystemError::CommandNotRun { .. }) => return Ok(Vec::new()),
+        Err(err) => return Err(err),
+    };
+    Ok(output
+        .stdout
+        .lines()
+        .filter_map(|line| {
+            let fields: Vec<&str> = line.split_whitespace().collect();
+            Some(Cluster {
+                version: fields.first()?.parse().ok()?,
+                name: fields.get(1)?.to_string(),
+                port: fields.get(2)?.parse().ok()?,
+                online: fields.get(3)?.starts_with("online"),
+            })
+        })
+        .collect())
+}
+
+/// The local PostgreSQL as this host runs it (mattermost-facts.md §10): the distribution's
+/// `postgresql.service`, Debian's clusters `postgresql@NN-main.service` under the
+/// `postgresql.service` umbrella, PGDG's `postgresql-NN.service` on RHEL, or only a server
+/// answering on a local socket or on 127.0.0.1:5432.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LocalServer {
+    /// The unit an admin enables and starts (`postgresql.service`, `postgresql-16.service`)
+    /// and its settled state.
+    pub unit: Option<(String, UnitState)>,
+    /// The unit whose process is the server, for `After=` in mattermost.service: Debian's
+    /// `postgresql@15-main.service` rather than its umbrella.
+    pub server_unit: Option<String>,
+    /// Where the running server answers locally; its port goes into the DataSource.
+    pub socket: Option<Socket>,
+    /// Something answers on 127.0.0.1:5432 (checked only when no socket was found).
+    pub tcp_only: bool,
+}
+
+impl LocalServer {
+    /// A server runs here: never install or start a second one.
+    pub fn running(&self) -> bool {
+        self.socket.is_some() || self.tcp_only
+    }
+}
+
+/// Find the local PostgreSQL. Units that are starting, stopping or reloading are waited for (up
+/// to [`SETTLE_LIMIT`]) before their state counts, so a server still starting at boot is not
+/// taken for a stopped one.
+pub fn detect_local(ctx: &Context) -> Result<LocalServer, SystemError> {
+    let mut units = Vec::new();
+    for list in ["list-units", "list-unit-files"] {
+        let mut args = vec![list, "--type=service", "--plain", "--no-legend", "--full"];
+        if list == "list-units" {
+            args.push("--all");
+        }
+        args.push("postgresql*");
+        let output = run_checked(ctx, &CommandLine::new("systemctl", &args))?;
+        for name in output
+            .stdout
+            .lines()
+            .filter_map(|l| l.split_whitespace().next())
+        {
+            let server = name == "postgresql.service"
+                || (name.starts_with("postgresql@") && !name.ends_with("@.service"))
+                || name
+                    .strip_prefix("postgresql-")
+                    .and_then(|rest| rest.strip_suffix(".service"))
+                    .is_some_and(|v| !v.is_empty() && v.chars().all(|c| c.is_ascii_digit()));
+            if server && !units.iter().any(|(u, _)| u == name) {
+                units.push((name.to_string(), UnitState::default()));
+            }
+        }
+    }
+    for (unit, state) in &mut units {
+        *state = services::unit_state(ctx, unit, SETTLE_LIMIT)?;
+    }
+    let socket = local_socket(ctx)?;
+    let pgdg_version = |name: &str| {
+        name.strip_prefix("postgresql-")
+            .and_then(|rest| rest.strip_suffix(".service"))
+            .and_then(|v| v.parse::<u32>().ok())
+    };
+    // The unit to manage: the distribution's (or Debian's umbrella), else the newest PGDG one.
+    let unit = units
+        .iter()
+        .find(|(name, _)| name == "postgresql.service")
+        .or_else(|| {
+            units
+                .iter()
+                .filter(|(name, _)| pgdg_version(name).is_some())
+                .max_by_key(|(name, _)| pgdg_version(name))
+        })
+        .cloned();
+    // The unit that runs the server: the Debian cluster on the socket's port, else the running
+    // PGDG unit, else the managed unit.
+    let cluster_unit = match &socket {
+        Some(socket) => debian_clusters(ctx)?
+            .into_iter()
+            .find(|c| c.port == socket.port)
+            .map(|c| format!("postgresql@{}-{}.service", c.version, c.name)),
+        None => None,
+    };
+    let server_unit = cluster_unit
+        .or_else(|| {
+            units
+                .iter()
+                .filter(|(name, state)| pgdg_version(name).is_some() && state.active)
+                .max_by_key(|(name, _)| pgdg_version(name))
+                .map(|(name, _)| name.clone())
+        })
+        .or_else(|| unit.as_ref().map(|(name, _)| name.clone()));
+    // The loopback address is this host's only when acting on `/` (tests use other roots).
+    let tcp_only = socket.is_none()
+        && ctx.root() == Path::new("/")
+        && TcpStream::connect_timeout(
+            &SocketAddr::from((Ipv4Addr::LOCALHOST, DEFAULT_PORT)),
+            Duration::from_secs(2),
+        )
+        .is_ok();
+    Ok(LocalServer {
+        unit,
+        server_unit,
+        socket,
+        tcp_only,
+    })
+}
+
+/// The path of the running server's `pg_hba.conf` (`SHOW hba_file`): a path on this host as
+/// the server sees it.
+pub fn hba_file(ctx: &Context) -> Result<PathBuf, SystemError> {
+    Ok(PathBuf::from(local_sql(ctx, "postgres", "SHOW hba_file;")?))
+}
+
+/// Make the server re-read its configuration (`pg_hba.conf` included), whatever unit runs it.
+pub fn reload(ctx: &Context) -> Result<(), SystemError> {
+    local_sql(ctx, "postgres", "SELECT pg_reload_conf();").map(drop)
+}
+
+/// `pg_hba.conf` `text` with rules that let `role` log in to `database` with a password over
+/// TCP from 127.0.0.1 and ::1, or `None` when the rules that decide those logins already ask
+/// for a password.
+///
+/// RHEL-family clusters (`postgresql-setup --initdb`) authenticate TCP logins with `ident`
+/// (`host all all 127.0.0.1/32 ident`), so Mattermost, which connects over TCP with a password,
+/// is refused. Mattermost's RHEL guide (mattermost/docs
+/// `source/install/install-rhel-8-postgresql.rst`, "Modify the file pg_hba.conf") and
+/// mattermost-facts.md §10 have the fix: password rules placed before the first rule that
+/// matches, since PostgreSQL uses the first matching line. Only the two lines are added;
+/// nothing else in the file changes.
+pub fn with_password_rules(text: &str, database: &str, role: &str) -> Option<String> {
+    let lines: Vec<&str> = text.split_inclusive('\n').collect();
+    let mut insert_at = None;
+    for loopback in [
+        IpAddr::V4(Ipv4Addr::LOCALHOST),
+        IpAddr::V6(Ipv6Addr::LOCALHOST),
+    ] {
+        let first = lines
+            .iter()
+            .enumerate()
+            .find_map(|(i, line)| hba_method(line, database, role, loopback).map(|m| (i, m)));
+        match first {
+            Some((_, method)) if PASSWORD_METHODS.contains(&method.as_str()) => {}
+            Some((i, _)) => insert_at = Some(insert_at.map_or(i, |at: usize| at.min(i))),
+            None => insert_at = Some(insert_at.unwrap_or(lines.len())),
+        }
+    }
+    let at = insert_at?;
+    let rules = format!(
+        "# Added by mm-install: Mattermost logs in with a password over TCP.\n\
+         host    {database}    {role}    127.0.0.1/32    scram-sha-256\n\
+         host    {database}    {role}    ::1/128    scram-sha-256\n"
+    );
+    let mut edited: String = lines[..at].concat();
+    if !edited.is_empty() && !edited.ends_with('\n') {
+        edited.push('\n');
+    }
+    edited.push_str(&rules);
+    edited.push_str(&lines[at..].concat());
+    Some(edited)
+}
+
+/// Methods that accept Mattermost's password (`md5` also accepts SCRAM secrets).
+const PASSWORD_METHODS: [&str; 3] = ["scram-sha-256", "md5", "password"];
+
+/// The method of `line` if it is a rule that matches a non-SSL TCP login of `role` to
+/// `database` from `address`.
+fn hba_method(line: &str, database: &str, role: &str, address: IpAddr) -> Option<String> {
+    let line = line.split('#').next().unwrap_or("");
+    let fields: Vec<&str> = line.split_whitespace().collect();
+    if !matches!(*fields.first()?, "host" | "hostnossl" | "hostnogssenc") {
+        return None;
+    }
+    let listed =
+        |field: &str, name: &str| field.split(',').any(|item| item == "all" || item == name);
+    if !listed(fields.get(1)?, database) || !listed(fields.get(2)?, role) {
+        return None;
+    }
+    let (matches, method) = match *fields.get(3)? {
+        "all" | "samehost" | "samenet" | "localhost" => (true, fields.get(4)?),
+        cidr if cidr.contains('/') => {
+            let (net, bits) = cidr.split_once('/')?;
+            (
+                in_network(address, net.parse().ok()?, bits.parse().ok()?),
+                fields.get(4)?,
+            )
+        }
+        host => match (host.parse::<IpAddr>(), fields.get(4)?.parse::<IpAddr>()) {
+            // `address mask` form.
+            (Ok(net), Ok(mask)) => {
+                let bits = match mask {
+                    IpAddr::V4(m) => u32::from(m).count_ones(),
+                    IpAddr::V6(m) => u128::from(m).count_ones(),
+                };
+                (in_network(address, net, bits), fields.get(5)?)
+            }
+            (Ok(ip), Err(_)) => (ip == address, fields.get(4)?),
+            // A host name: may resolve to loopback; count it as matching.
+            (Err(_), _) => (true, fields.get(4)?),
+        },
+    };
+    matches.then(|| method.to_string())
+}
+
+fn in_network(address: IpAddr, net: IpAddr, bits: u32) -> bool {
+    match (address, net) {
+        (IpAddr::V4(a), IpAddr::V4(n)) if bits <= 32 => {
+            let mask = u32::MAX.checked_shl(32 - bits).unwrap_or(0);
+            u32::from(a) & mask == u32::from(n) & mask
+        }
+        (IpAddr::V6(a), IpAddr::V6(n)) if bits <= 128 => {
+            let mask = u128::MAX.checked_shl(128 - bits).unwrap_or(0);
+            u128::from(a) & mask == u128::from(n) & mask
+        }
+        _ => false,
+    }
 }
 
 /// `server_version_num` of the local server, e.g. 150018 for 15.18.
@@ -523,6 +827,252 @@ mod tests {
             redact_password("postgres://u:p@ss@db:5432/x"),
             "postgres://u:***@db:5432/x"
         );
+    }
+
+    /// A temporary root with PostgreSQL sockets named `<dir>/.s.PGSQL.<port>` (only the names
+    /// are read).
+    fn root_with_sockets(sockets: &[(&str, u16)]) -> tempfile::TempDir {
+        let root = tempfile::tempdir().unwrap();
+        for (dir, port) in sockets {
+            let dir = root.path().join(dir.trim_start_matches('/'));
+            fs_err::create_dir_all(&dir).unwrap();
+            fs_err::write(dir.join(format!(".s.PGSQL.{port}")), "").unwrap();
+            fs_err::write(dir.join(format!(".s.PGSQL.{port}.lock")), "").unwrap();
+        }
+        root
+    }
+
+    fn detect(root: &Path, runner: &Arc<FakeRunner>) -> LocalServer {
+        detect_local(&Context::live_for_test(root, runner.clone())).unwrap()
+    }
+
+    const ACTIVE_ENABLED: &str = "ActiveState=active\nUnitFileState=enabled\n";
+
+    // Debian/Ubuntu (postgresql-common): the umbrella postgresql.service (active, exited) and
+    // one unit per cluster; a cluster created while 5432 was taken listens on 5433
+    // (mattermost-facts.md §10).
+    #[test]
+    fn a_debian_cluster_is_found_with_its_unit_and_real_port() {
+        let runner = Arc::new(FakeRunner::default());
+        runner.answer(
+            "systemctl list-units",
+            0,
+            "postgresql.service loaded active exited PostgreSQL RDBMS\n\
+             postgresql@15-main.service loaded active running PostgreSQL Cluster 15-main\n",
+        );
+        runner.answer(
+            "systemctl list-unit-files",
+            0,
+            "postgresql.service enabled enabled\npostgresql@.service indirect enabled\n",
+        );
+        runner.answer("systemctl show", 0, ACTIVE_ENABLED);
+        runner.answer(
+            "pg_lsclusters",
+            0,
+            "15  main    5433 online postgres /var/lib/postgresql/15/main /var/log/postgresql/postgresql-15-main.log\n",
+        );
+        let root = root_with_sockets(&[("/run/postgresql", 5433)]);
+        let local = detect(root.path(), &runner);
+        assert!(local.running());
+        assert_eq!(
+            local.unit,
+            Some((
+                "postgresql.service".into(),
+                UnitState {
+                    enabled: true,
+                    active: true
+                }
+            ))
+        );
+        assert_eq!(
+            local.server_unit.as_deref(),
+            Some("postgresql@15-main.service")
+        );
+        assert_eq!(
+            local.socket,
+            Some(Socket {
+                dir: root.path().join("run/postgresql"),
+                port: 5433
+            })
+        );
+        // psql goes to that socket.
+        local_version_num(&Context::live_for_test(root.path(), runner.clone())).unwrap_err();
+        let psql = runner
+            .lines()
+            .into_iter()
+            .find(|l| l.starts_with("runuser"))
+            .unwrap();
+        assert!(psql.contains(" -p 5433 "), "{psql}");
+        // Templates are not units; each listed unit's state is read once.
+        let shows: Vec<String> = runner
+            .lines()
+            .into_iter()
+            .filter(|l| l.starts_with("systemctl show"))
+            .collect();
+        assert_eq!(shows.len(), 2, "{shows:?}");
+    }
+
+    // Debian after pg_upgradecluster: the old cluster still runs on 5432, the new one on 5433.
+    #[test]
+    fn the_newest_online_cluster_wins() {
+        let runner = Arc::new(FakeRunner::default());
+        runner.answer(
+            "pg_lsclusters",
+            0,
+            "15 main 5432 online postgres /a /b\n16 main 5433 online postgres /c /d\n",
+        );
+        let root = root_with_sockets(&[("/run/postgresql", 5432), ("/run/postgresql", 5433)]);
+        let local = detect(root.path(), &runner);
+        assert_eq!(local.socket.map(|s| s.port), Some(5433));
+        assert_eq!(
+            local.server_unit.as_deref(),
+            Some("postgresql@16-main.service")
+        );
+    }
+
+    // PGDG on RHEL: postgresql-NN.service, data in /var/lib/pgsql/NN/data, sockets in both
+    // /run/postgresql and /tmp (mattermost-facts.md §10).
+    #[test]
+    fn a_pgdg_unit_on_rhel_is_found() {
+        let runner = Arc::new(FakeRunner::default());
+        runner.answer(
+            "systemctl list-units",
+            0,
+            "postgresql-16.service loaded active running PostgreSQL 16 database server\n",
+        );
+        runner.answer(
+            "systemctl list-unit-files",
+            0,
+            "postgresql-16.service enabled disabled\n",
+        );
+        runner.answer("systemctl show", 0, ACTIVE_ENABLED);
+        runner.answer("pg_lsclusters", 127, "");
+        let root = root_with_sockets(&[("/run/postgresql", 5432), ("/tmp", 5432)]);
+        let local = detect(root.path(), &runner);
+        assert_eq!(
+            local.unit.map(|(u, _)| u).as_deref(),
+            Some("postgresql-16.service")
+        );
+        assert_eq!(local.server_unit.as_deref(), Some("postgresql-16.service"));
+        assert_eq!(local.socket.map(|s| s.port), Some(5432));
+    }
+
+    // A server systemd does not run (started by hand, another init, a container with its
+    // socket directory shared): still a server, never to be doubled.
+    #[test]
+    fn a_server_answering_only_on_its_socket_is_found() {
+        let runner = Arc::new(FakeRunner::default());
+        let root = root_with_sockets(&[("/tmp", 5432)]);
+        let local = detect(root.path(), &runner);
+        assert!(local.running());
+        assert_eq!(local.unit, None);
+        assert_eq!(local.server_unit, None);
+        assert_eq!(
+            local.socket,
+            Some(Socket {
+                dir: root.path().join("tmp"),
+                port: 5432
+            })
+        );
+        let empty = tempfile::tempdir().unwrap();
+        let none = detect(empty.path(), &runner);
+        assert!(!none.running());
+        assert_eq!(none.unit, None);
+    }
+
+    // The reproduced CI failure (issue 9): the cluster was still `activating` when the plan was
+    // made. The state is read again until it settles.
+    #[test]
+    fn a_starting_unit_is_waited_for() {
+        let runner = Arc::new(FakeRunner::default());
+        runner.answer("systemctl show", 0, ACTIVE_ENABLED);
+        runner.answer_times(
+            "systemctl show",
+            0,
+            "ActiveState=activating\nUnitFileState=enabled\n",
+            2,
+        );
+        let ctx = Context::default().with_runner(runner.clone());
+        let state =
+            services::unit_state(&ctx, "postgresql.service", Duration::from_secs(10)).unwrap();
+        assert_eq!(
+            state,
+            UnitState {
+                enabled: true,
+                active: true
+            }
+        );
+        assert_eq!(runner.lines().len(), 3);
+        // The wait is bounded: past the limit, a unit still starting counts as not running.
+        runner.answer(
+            "systemctl show",
+            0,
+            "ActiveState=activating\nUnitFileState=disabled\n",
+        );
+        let started = std::time::Instant::now();
+        let state = services::unit_state(&ctx, "postgresql.service", Duration::ZERO).unwrap();
+        assert_eq!(state, UnitState::default());
+        assert!(started.elapsed() < Duration::from_secs(1));
+    }
+
+    /// RHEL's `postgresql-setup --initdb` pg_hba.conf rules (mattermost-facts.md §10).
+    const RHEL_HBA: &str = "# TYPE  DATABASE        USER            ADDRESS                 METHOD\n\
+        \n\
+        # \"local\" is for Unix domain socket connections only\n\
+        local   all             all                                     peer\n\
+        # IPv4 local connections:\n\
+        host    all             all             127.0.0.1/32            ident\n\
+        # IPv6 local connections:\n\
+        host    all             all             ::1/128                 ident\n\
+        local   replication     all                                     peer\n\
+        host    replication     all             127.0.0.1/32            ident\n\
+        host    replication     all             ::1/128                 ident\n";
+
+    #[test]
+    fn password_rules_go_before_the_first_ident_rule_and_only_when_needed() {
+        let edited = with_password_rules(RHEL_HBA, "mattermost", "mmuser").unwrap();
+        let lines: Vec<&str> = edited.lines().collect();
+        let ours = lines
+            .iter()
+            .position(|l| l.starts_with("host    mattermost"))
+            .unwrap();
+        let first_ident = lines.iter().position(|l| l.ends_with("ident")).unwrap();
+        assert!(ours < first_ident, "{edited}");
+        assert_eq!(
+            lines[ours + 1],
+            "host    mattermost    mmuser    ::1/128    scram-sha-256"
+        );
+        // Only lines were added.
+        let kept: Vec<&str> = lines
+            .iter()
+            .copied()
+            .filter(|l| !l.contains("mmuser") && !l.contains("mm-install"))
+            .collect();
+        assert_eq!(kept, RHEL_HBA.lines().collect::<Vec<_>>());
+        // Applying it again changes nothing.
+        assert_eq!(with_password_rules(&edited, "mattermost", "mmuser"), None);
+        // Debian's defaults already ask for a password on loopback.
+        let debian = "local all postgres peer\nlocal all all peer\n\
+                      host all all 127.0.0.1/32 scram-sha-256\nhost all all ::1/128 scram-sha-256\n";
+        assert_eq!(with_password_rules(debian, "mattermost", "mmuser"), None);
+        // A peer-only file gets the rules at its end; a wider ident network is matched too.
+        let peer_only = "local all all peer";
+        let edited = with_password_rules(peer_only, "mattermost", "mmuser").unwrap();
+        assert!(
+            edited.starts_with("local all all peer\n# Added by mm-install"),
+            "{edited}"
+        );
+        let wide = "host all all 127.0.0.0/8 ident\nhost all all ::1/128 md5\n";
+        let edited = with_password_rules(wide, "mattermost", "mmuser").unwrap();
+        assert!(
+            edited.ends_with(
+                "scram-sha-256\nhost all all 127.0.0.0/8 ident\nhost all all ::1/128 md5\n"
+            ),
+            "{edited}"
+        );
+        // Rules for other databases or users do not decide Mattermost's login.
+        let others = "host postgres all 127.0.0.1/32 ident\nhost all mmuser 127.0.0.1 255.255.255.255 md5\nhost all all ::1/128 md5\n";
+        assert_eq!(with_password_rules(others, "mattermost", "mmuser"), None);
     }
 
     #[test]

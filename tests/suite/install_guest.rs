@@ -363,6 +363,11 @@ fn a_hostile_release_leaves_the_guest_unchanged() {
     assert!(err.contains("every change was undone"), "{err}");
     assert_eq!(guest_snapshot(&guest), before);
     assert!(!guest.run(&["test", "-e", "/etc/evil"]).status.success());
+    // PostgreSQL was enabled and running (the snapshot has the enabled state): still running.
+    assert_eq!(
+        postgresql_state(&guest),
+        "postgresql.service enabled active\npostgresql@15-main.service active"
+    );
     assert_eq!(
         stdout(&guest.run(&["systemctl", "is-active", "nginx"])),
         "active"
@@ -542,4 +547,126 @@ fn install_with_a_database_url_uses_an_existing_postgresql() {
         "SELECT count(*) FROM pg_database WHERE datname = 'mattermost'",
     ]);
     assert_eq!(stdout(&local), "0", "{local:?}");
+}
+
+/// `postgresql.service <is-enabled> <is-active>` and the cluster unit's `is-active`, once no unit
+/// is still starting or stopping (up to 30 s: stopping Debian's umbrella returns before its
+/// cluster, which is ordered before it, has stopped).
+fn postgresql_state(guest: &Guest) -> String {
+    let mut state = String::new();
+    for _ in 0..150 {
+        state = stdout(&guest.sh(
+            "echo postgresql.service $(systemctl is-enabled postgresql) $(systemctl is-active postgresql); \
+             echo postgresql@15-main.service $(systemctl is-active postgresql@15-main)",
+        ));
+        if !state.contains("activating") {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
+    state
+}
+
+/// The install arguments with the release in /srv/artifacts (`--tarball`).
+fn tarball_args(tarball: &Path) -> Vec<String> {
+    let mut args = install_args();
+    args.extend([
+        "--tarball".into(),
+        format!(
+            "/srv/artifacts/{}",
+            tarball.file_name().unwrap().to_string_lossy()
+        ),
+        "--signature".into(),
+        format!("/srv/artifacts/{NAME}.sig"),
+    ]);
+    args
+}
+
+// Issue 9: an admin's PostgreSQL that is enabled but stopped. The install starts it (it must
+// not install a second one), fails, and the undo leaves it enabled and stopped: before the fix
+// it ran `systemctl disable --now postgresql`.
+#[test]
+fn a_failed_install_leaves_an_enabled_but_stopped_postgresql_so() {
+    let artifacts = Artifacts::new();
+    let tarball = artifacts.add_release(&standin_json(true));
+    let guest = Guest::boot(artifacts.path());
+    let stop = guest.run(&["timeout", "60", "systemctl", "stop", "postgresql"]);
+    assert!(stop.status.success(), "{stop:?}");
+    let before = postgresql_state(&guest);
+    assert_eq!(
+        before,
+        "postgresql.service enabled inactive\npostgresql@15-main.service inactive"
+    );
+
+    let output = run_in(&guest, &tarball_args(&tarball));
+    let (out, err) = texts(&output);
+    assert_eq!(output.status.code(), Some(1), "{err}");
+    assert!(
+        format!("{out}{err}").contains("enable and start PostgreSQL (postgresql.service)"),
+        "{out}\n{err}"
+    );
+    assert!(err.contains("every change was undone"), "{err}");
+    assert!(
+        !err.contains("apt-get"),
+        "a second PostgreSQL was planned: {err}"
+    );
+    assert_eq!(postgresql_state(&guest), before);
+    // The database and role were created by the install, so they are gone again.
+    let started = guest.run(&["timeout", "60", "systemctl", "start", "postgresql"]);
+    assert!(started.status.success(), "{started:?}");
+    let leftovers = guest.run(&[
+        "runuser", "-u", "postgres", "--", "psql", "-tAc",
+        "SELECT (SELECT count(*) FROM pg_database WHERE datname = 'mattermost') + (SELECT count(*) FROM pg_roles WHERE rolname = 'mmuser')",
+    ]);
+    assert_eq!(stdout(&leftovers), "0", "database or role left behind");
+}
+
+// Issue 13 / mattermost-facts.md §10: a Debian cluster is often not on 5432 (pg_createcluster
+// takes the next free port, pg_upgradecluster leaves the new cluster on 5433). The install finds
+// the port the cluster listens on, the stand-in server (which connects to its DataSource at
+// start) starts, and mattermost.service is ordered after the cluster's own unit.
+#[test]
+fn install_uses_the_port_the_cluster_really_listens_on() {
+    let artifacts = Artifacts::new();
+    let tarball = artifacts.add_release(&standin_json(false));
+    let guest = Guest::boot(artifacts.path());
+    let moved = guest.sh(
+        "sed -i 's/^#\\?port = [0-9]*/port = 5433/' /etc/postgresql/15/main/postgresql.conf && \
+         timeout 60 systemctl restart postgresql@15-main && pg_lsclusters --no-header",
+    );
+    assert!(
+        stdout(&moved).contains(" 5433 online"),
+        "{moved:?}\n{}",
+        guest.journal("postgresql@15-main")
+    );
+
+    let output = run_in(&guest, &tarball_args(&tarball));
+    let (out, err) = texts(&output);
+    assert!(
+        output.status.success(),
+        "install failed\nstdout:\n{out}\nstderr:\n{err}\nmattermost journal:\n{}",
+        guest.journal("mattermost")
+    );
+    let config_json = stdout(&guest.run(&["cat", "/opt/mattermost/config/config.json"]));
+    let json: serde_json::Value = serde_json::from_str(&config_json).unwrap();
+    let data_source = json["SqlSettings"]["DataSource"].as_str().unwrap();
+    assert!(
+        data_source.contains("@localhost:5433/mattermost?"),
+        "{}",
+        data_source.split('@').nth(1).unwrap_or("")
+    );
+    assert_eq!(
+        stdout(&guest.run(&["systemctl", "is-active", "mattermost"])),
+        "active"
+    );
+    let unit = stdout(&guest.run(&["cat", "/etc/systemd/system/mattermost.service"]));
+    assert!(unit.contains("After=postgresql@15-main.service"), "{unit}");
+    let ping = guest.run(&[
+        "curl",
+        "-sS",
+        "-H",
+        &format!("Host: {SITE_HOST}"),
+        "http://127.0.0.1/api/v4/system/ping",
+    ]);
+    assert!(stdout(&ping).contains("\"status\":\"OK\""), "{ping:?}");
 }
