@@ -17,5 +17,6 @@ mod man_completions;
 mod mirror;
 mod packages;
 mod render;
+mod suites_guest;
 mod upgrade_guest;
 mod verify_guest;
