@@ -291,19 +291,30 @@ impl Guest {
     pub fn run_for(&self, args: &[&str], limit: Duration) -> Output {
         self.try_run(args, limit).unwrap_or_else(|partial| {
             panic!(
-                "guest {} ({}): `{}` did not finish within {} s and was killed.
-                 its stdout so far:
-{}
-its stderr so far:
-{}
-nspawn log (last lines):
-{}",
+                "guest {} ({}): `{}` did not finish within {} s and was killed.\n\
+                 its stdout so far:\n{}\nits stderr so far:\n{}\n\
+                 guest journal (last lines):\n{}\nnspawn log (last lines):\n{}",
                 self.name,
                 self.suite,
                 args.join(" "),
                 limit.as_secs_f64(),
                 String::from_utf8_lossy(&partial.stdout),
                 String::from_utf8_lossy(&partial.stderr),
+                String::from_utf8_lossy(
+                    &self
+                        .probe(
+                            &[
+                                "journalctl",
+                                "--no-pager",
+                                "-o",
+                                "short-monotonic",
+                                "-n",
+                                "60"
+                            ],
+                            Duration::from_secs(20)
+                        )
+                        .stdout
+                ),
                 self.log_text()
             )
         })
@@ -366,10 +377,8 @@ nspawn log (last lines):
             });
         }
         drop(tx);
-        let kill = |child: &mut std::process::Child| {
-            host("kill", &["-KILL", "--", &format!("-{}", child.id())]);
-            child.wait().expect("wait for killed nsenter")
-        };
+        let group = format!("-{}", child.id());
+        let kill_group = || host("kill", &["-KILL", "--", &group]);
 
         let mut timed_out = false;
         let status = loop {
@@ -377,7 +386,8 @@ nspawn log (last lines):
                 Some(status) => break status,
                 None if Instant::now() >= deadline => {
                     timed_out = true;
-                    break kill(&mut child);
+                    kill_group();
+                    break child.wait().expect("wait for killed nsenter");
                 }
                 None => thread::sleep(Duration::from_millis(20)),
             }
@@ -385,7 +395,7 @@ nspawn log (last lines):
         let mut streams = [Vec::new(), Vec::new()];
         for _ in 0..2 {
             // Once killed, a grace period; otherwise until the deadline (a process the command
-            // left behind may hold its output open).
+            // left behind may hold its output open: then it is killed too).
             let wait = if timed_out {
                 Duration::from_secs(2)
             } else {
@@ -393,12 +403,11 @@ nspawn log (last lines):
             };
             match rx.recv_timeout(wait) {
                 Ok((index, buffer)) => streams[index] = buffer,
-                Err(_) => {
-                    if !timed_out {
-                        timed_out = true;
-                        host("kill", &["-KILL", "--", &format!("-{}", child.id())]);
-                    }
+                Err(_) if !timed_out => {
+                    timed_out = true;
+                    kill_group();
                 }
+                Err(_) => {}
             }
         }
         let [stdout, stderr] = streams;
