@@ -12,7 +12,7 @@ use std::process::{Command, Output};
 use std::time::Instant;
 
 use crate::common::texts;
-use crate::guest::Guest;
+use crate::guest::{Guest, Suite};
 
 const VERSION: &str = env!("CARGO_PKG_VERSION");
 const CONFFILE: &str = "/etc/mm-install/mm-install.toml";
@@ -135,7 +135,12 @@ fn packages_build_lint_clean_and_install_and_remove_cleanly() {
     let rpm_time = started.elapsed();
 
     let started = Instant::now();
-    install_deb_in_guest(out.path(), deb.file_name().unwrap().to_str().unwrap());
+    // bullseye too once the package's binary is linked for glibc 2.28 (issue 13).
+    install_deb_in_guest(
+        Suite::Bookworm,
+        out.path(),
+        deb.file_name().unwrap().to_str().unwrap(),
+    );
     println!(
         "packages: build.sh {build_time:.1?}, lint and inspect {inspect_time:.1?}, \
          rpm root install {rpm_time:.1?}, guest deb install/purge {:.1?}",
@@ -340,8 +345,10 @@ fn install_rpm_into_empty_root(rpm: &str) {
     assert_eq!(fs_err::read_to_string(&saved).unwrap(), edited);
 }
 
-fn install_deb_in_guest(artifacts: &Path, deb_name: &str) {
-    let guest = Guest::boot(artifacts);
+/// The .deb on a booted `suite` guest: installs, runs (`--version`, `detect-os`,
+/// `install --dry-run`), keeps the admin's conffile edit, purges cleanly.
+fn install_deb_in_guest(suite: Suite, artifacts: &Path, deb_name: &str) {
+    let guest = Guest::boot_suite(suite, artifacts);
     let deb = format!("/srv/artifacts/{deb_name}");
     let run = |script: &str| {
         let output = guest.sh(script);
@@ -359,7 +366,22 @@ fn install_deb_in_guest(artifacts: &Path, deb_name: &str) {
         format!("mm-install {VERSION}")
     );
     let os = run("mm-install detect-os");
-    assert!(os.contains("Debian") && os.contains("official"), "{os}");
+    assert!(
+        os.contains(&format!("Debian GNU/Linux {}", suite.version_id())) && os.contains("official"),
+        "{os}"
+    );
+    // The plan for a local-database install on this release (PostgreSQL 13 on bullseye is
+    // refused instead, exit 1: suites_guest.rs).
+    let plan = guest.run(&[
+        "mm-install",
+        "install",
+        "--dry-run",
+        "--yes",
+        "--site-url",
+        "http://chat.mm.test",
+    ]);
+    let plan = ok(&plan, "mm-install install --dry-run");
+    assert!(plan.contains("plan: install Mattermost"), "{plan}");
 
     // The man page (the minimal guest has no man-db), the completions, the conffile.
     let page = run("zcat /usr/share/man/man1/mm-install.1.gz");
