@@ -1,6 +1,7 @@
 //! Upgrades and rollbacks inside a booted Debian guest (bookworm; the whole path on trixie too),
-//! several stand-in releases: the admin's state survives, failures roll back on their own, the
-//! lock holds, a killed upgrade is undone by the next run, and a hand-made install is adopted.
+//! against a mirror on the host with several stand-in releases: the admin's state survives,
+//! failures roll back on their own, the lock holds, a killed upgrade is undone by the next run,
+//! and a hand-made install is adopted.
 
 use crate::common::texts;
 use crate::guest::{Guest, Suite};
