@@ -114,9 +114,14 @@ impl Suite {
         self.facts().version_id
     }
 
+    /// The PostgreSQL major version of the suite's `postgresql` package.
+    pub fn postgres_major(self) -> u32 {
+        self.facts().postgres_major
+    }
+
     /// The cluster's systemd unit, e.g. `postgresql@15-main`.
     pub fn postgres_unit(self) -> String {
-        format!("postgresql@{}-main", self.facts().postgres_major)
+        format!("postgresql@{}-main", self.postgres_major())
     }
 
     /// The port the guest's cluster listens on.
