@@ -77,6 +77,57 @@ SUPPORT_URL="https://www.debian.org/support"
 BUG_REPORT_URL="https://bugs.debian.org/"
 "#;
 
+// Debian 13 and the Ubuntu LTS releases users install on today, as their os-release files ship.
+// Mattermost's support matrix (mattermost/docs, source/deployment-guide/
+// software-hardware-requirements.rst, "Mattermost server operating system") names Ubuntu, Debian
+// and Red Hat Enterprise Linux without versions; its Ubuntu guide (source/deployment-guide/server/
+// linux/deploy-ubuntu.rst, mattermost/docs#8452) lists 20.04, 22.04 and 24.04 LTS, and the v12.0
+// announcement names Debian 12 and Ubuntu 22.04/24.04 as remaining fully supported. So all three
+// are official; the two releases no Mattermost page names yet (Debian 13, Ubuntu 26.04) carry a
+// note to check the release notes.
+
+const DEBIAN_13: &str = r#"PRETTY_NAME="Debian GNU/Linux 13 (trixie)"
+NAME="Debian GNU/Linux"
+VERSION_ID="13"
+VERSION="13 (trixie)"
+VERSION_CODENAME=trixie
+DEBIAN_VERSION_FULL=13.2
+ID=debian
+HOME_URL="https://www.debian.org/"
+SUPPORT_URL="https://www.debian.org/support"
+BUG_REPORT_URL="https://bugs.debian.org/"
+"#;
+
+const UBUNTU_24_04: &str = r#"PRETTY_NAME="Ubuntu 24.04.3 LTS"
+NAME="Ubuntu"
+VERSION_ID="24.04"
+VERSION="24.04.3 LTS (Noble Numbat)"
+VERSION_CODENAME=noble
+ID=ubuntu
+ID_LIKE=debian
+HOME_URL="https://www.ubuntu.com/"
+SUPPORT_URL="https://help.ubuntu.com/"
+BUG_REPORT_URL="https://bugs.launchpad.net/ubuntu/"
+PRIVACY_POLICY_URL="https://www.ubuntu.com/legal/terms-and-policies/privacy-policy"
+UBUNTU_CODENAME=noble
+LOGO=ubuntu-logo
+"#;
+
+const UBUNTU_26_04: &str = r#"PRETTY_NAME="Ubuntu 26.04 LTS"
+NAME="Ubuntu"
+VERSION_ID="26.04"
+VERSION="26.04 LTS (Resolute Raccoon)"
+VERSION_CODENAME=resolute
+ID=ubuntu
+ID_LIKE=debian
+HOME_URL="https://www.ubuntu.com/"
+SUPPORT_URL="https://help.ubuntu.com/"
+BUG_REPORT_URL="https://bugs.launchpad.net/ubuntu/"
+PRIVACY_POLICY_URL="https://www.ubuntu.com/legal/terms-and-policies/privacy-policy"
+UBUNTU_CODENAME=resolute
+LOGO=ubuntu-logo
+"#;
+
 const LINUX_MINT_21: &str = r#"NAME="Linux Mint"
 VERSION="21.3 (Virginia)"
 ID=linuxmint
@@ -191,6 +242,38 @@ fn debian_12_is_official_without_a_statement() {
     assert_eq!(json["statement"], Value::Null);
     assert_eq!(json["package_manager"], "apt");
     assert_eq!(json["notes"], Value::Array(Vec::new()));
+}
+
+#[test]
+fn current_debian_and_ubuntu_lts_releases_are_official() {
+    // (fixture, ID, VERSION_ID, named by Mattermost's pages: no note)
+    for (fixture, id, version, named) in [
+        (DEBIAN_13, "debian", "13", false),
+        (UBUNTU_24_04, "ubuntu", "24.04", true),
+        (UBUNTU_26_04, "ubuntu", "26.04", false),
+    ] {
+        let json = detect_json(fixture);
+        assert_eq!(json["id"], id, "{json}");
+        assert_eq!(json["version_id"], version, "{json}");
+        assert_eq!(json["family"], "debian", "{json}");
+        assert_eq!(json["support"], "official", "{json}");
+        assert_eq!(json["statement"], Value::Null, "{json}");
+        assert_eq!(json["package_manager"], "apt", "{json}");
+        assert_eq!(json["last_supported_release"], Value::Null, "{json}");
+        let notes = json["notes"].as_array().unwrap();
+        if named {
+            assert!(notes.is_empty(), "{id} {version}: {notes:?}");
+        } else {
+            assert!(
+                notes.len() == 1
+                    && notes[0]
+                        .as_str()
+                        .unwrap()
+                        .contains("check the release notes before upgrading to v12"),
+                "{id} {version}: {notes:?}"
+            );
+        }
+    }
 }
 
 #[test]

@@ -1,8 +1,16 @@
 //! Throwaway Debian guests for end-to-end tests: systemd as PID 1, real nginx and PostgreSQL,
 //! booted with `systemd-nspawn` from a cached debootstrap root (see /work/shared/testing.md).
 //!
-//! - The base root is built once into `<target>/e2e/base-bookworm-<hash>` (about a minute), under
-//!   an exclusive `flock`, into a temporary name that is renamed only when complete.
+//! - Guests run one of the Debian releases users run ([`Suite`]: bullseye, bookworm, trixie);
+//!   what differs between them (PostgreSQL major version and port) is in one table, [`SUITES`].
+//! - Each suite's base root is built once into `<target>/e2e/base-<suite>-<hash>` (about a
+//!   minute), under an exclusive `flock`, into a temporary name that is renamed only when
+//!   complete. The hash covers the suite, the packages and the recipe. Build and boot times are
+//!   printed per suite on stderr, uncaptured, for the CI log.
+//! - Every command run inside a guest has a time limit ([`COMMAND_TIMEOUT`] unless the test
+//!   asks for another with [`Guest::run_for`]): a command past it is killed, and the test fails
+//!   naming the command, with its output so far and the tail of the guest's console log, instead
+//!   of stalling CI.
 //! - Every guest boots from its own overlay (`lowerdir` = the base), so guests share nothing and
 //!   several can run at once; at most [`MAX_GUESTS`] per test process (CI has 2 cores).
 //! - Every guest gets its own network namespace holding `lo` and one end of a veth pair
@@ -16,6 +24,8 @@
 //! Needs root and debootstrap, systemd-nspawn, nsenter, ip: `bash .ci/run` (or
 //! `scripts/e2e-packages.sh`) installs them. A missing tool is a test failure, never a skip.
 
+use std::fmt;
+use std::io::Read;
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitStatus, Output, Stdio};
@@ -27,13 +37,106 @@ use std::time::{Duration, Instant};
 use nix::fcntl::{Flock, FlockArg};
 use sha2::{Digest, Sha256};
 
+/// Print a line on the process's stderr, past libtest's output capture, so that the build and
+/// boot times of each suite show in the CI log of passing tests too.
+macro_rules! timing {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stderr().lock(), $($arg)*);
+    }};
+}
+
 /// Guests that may run at once in one test process.
 pub const MAX_GUESTS: usize = 2;
 
-/// The Debian release the base root is bootstrapped from.
-const SUITE: &str = "bookworm";
+/// A Debian release a guest can run.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Suite {
+    /// Debian 11, in long-term support: glibc 2.31, PostgreSQL 13.
+    Bullseye,
+    /// Debian 12: glibc 2.36, PostgreSQL 15. What [`Guest::boot`] boots.
+    Bookworm,
+    /// Debian 13, stable since August 2025: PostgreSQL 17, its cluster on port 5433.
+    Trixie,
+}
 
-/// Packages added to debootstrap's minbase. Part of the cache key.
+/// What differs between the suites: everything the harness and the tests need to know.
+struct SuiteFacts {
+    suite: Suite,
+    codename: &'static str,
+    /// os-release `VERSION_ID`.
+    version_id: &'static str,
+    /// The PostgreSQL major version of the suite's `postgresql` package.
+    postgres_major: u32,
+    /// The port the cluster `NN/main` listens on, set explicitly in the base root. Not always
+    /// 5432 on real servers: `pg_createcluster` takes the next free port when 5432 is in use and
+    /// `pg_upgradecluster` leaves the new cluster on 5433 (mattermost-facts.md §10, from
+    /// Debian's postgresql-common). Set explicitly because debootstrap runs the package scripts
+    /// in the host's network namespace, where 5432 may be taken by the host's own PostgreSQL.
+    postgres_port: u16,
+}
+
+/// One row per [`Suite`], in declaration order.
+const SUITES: [SuiteFacts; 3] = [
+    SuiteFacts {
+        suite: Suite::Bullseye,
+        codename: "bullseye",
+        version_id: "11",
+        postgres_major: 13,
+        postgres_port: 5432,
+    },
+    SuiteFacts {
+        suite: Suite::Bookworm,
+        codename: "bookworm",
+        version_id: "12",
+        postgres_major: 15,
+        postgres_port: 5432,
+    },
+    SuiteFacts {
+        suite: Suite::Trixie,
+        codename: "trixie",
+        version_id: "13",
+        postgres_major: 17,
+        // As a server looks after `pg_upgradecluster` (facts §10).
+        postgres_port: 5433,
+    },
+];
+
+impl Suite {
+    fn facts(self) -> &'static SuiteFacts {
+        let facts = &SUITES[self as usize];
+        debug_assert_eq!(facts.suite, self);
+        facts
+    }
+
+    /// The Debian version (os-release `VERSION_ID`): "11", "12", "13".
+    pub fn version_id(self) -> &'static str {
+        self.facts().version_id
+    }
+
+    /// The PostgreSQL major version of the suite's `postgresql` package.
+    pub fn postgres_major(self) -> u32 {
+        self.facts().postgres_major
+    }
+
+    /// The cluster's systemd unit, e.g. `postgresql@15-main`.
+    pub fn postgres_unit(self) -> String {
+        format!("postgresql@{}-main", self.postgres_major())
+    }
+
+    /// The port the guest's cluster listens on.
+    pub fn postgres_port(self) -> u16 {
+        self.facts().postgres_port
+    }
+}
+
+impl fmt::Display for Suite {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.facts().codename)
+    }
+}
+
+/// Packages added to debootstrap's minbase, for every suite. Part of the cache key.
 const PACKAGES: &[&str] = &[
     "systemd",
     "systemd-sysv",
@@ -48,7 +151,7 @@ const PACKAGES: &[&str] = &[
 ];
 
 /// Bump when the steps after debootstrap change, to rebuild cached roots. Part of the cache key.
-const RECIPE: &str = "2";
+const RECIPE: &str = "3";
 
 /// PATH for every command, on the host and inside the guest.
 const PATH: &str = "/usr/sbin:/usr/bin:/sbin:/bin";
@@ -57,10 +160,14 @@ const BOOT_TIMEOUT: Duration = Duration::from_secs(120);
 const SERVICES_TIMEOUT: Duration = Duration::from_secs(60);
 const POWEROFF_TIMEOUT: Duration = Duration::from_secs(30);
 
+/// How long a command inside a guest may run unless the test says otherwise ([`Guest::run_for`]).
+pub const COMMAND_TIMEOUT: Duration = Duration::from_secs(300);
+
 /// A booted guest. See the module documentation.
 pub struct Guest {
     // Fields drop in this order, after `Drop for Guest` has stopped the container.
     name: String,
+    suite: Suite,
     nspawn_pid: u32,
     /// The guest's PID 1 as seen from the host (0 until found).
     leader: u32,
@@ -77,11 +184,17 @@ struct NspawnExit {
 }
 
 impl Guest {
-    /// Boot a fresh guest from the cached base root. `artifacts` is bind-mounted read-only at
-    /// /srv/artifacts. Returns once systemd is up and nginx and postgresql@15-main are active.
+    /// Boot a fresh Debian 12 (bookworm) guest: [`Guest::boot_suite`] with [`Suite::Bookworm`].
     pub fn boot(artifacts: &Path) -> Guest {
+        Guest::boot_suite(Suite::Bookworm, artifacts)
+    }
+
+    /// Boot a fresh guest of `suite` from its cached base root. `artifacts` is bind-mounted
+    /// read-only at /srv/artifacts. Returns once systemd is up and nginx and the suite's
+    /// PostgreSQL cluster (`postgresql@NN-main`) are active.
+    pub fn boot_suite(suite: Suite, artifacts: &Path) -> Guest {
         preflight();
-        let base = base_root();
+        let base = base_root(suite);
         let artifacts = artifacts
             .canonicalize()
             .unwrap_or_else(|e| panic!("artifacts dir {}: {e}", artifacts.display()));
@@ -141,8 +254,10 @@ impl Guest {
             .expect("nspawn waiter thread")
             .unwrap_or_else(|e| panic!("cannot start systemd-nspawn: {e}"));
 
+        let booting = Instant::now();
         let mut guest = Guest {
             name,
+            suite,
             nspawn_pid,
             leader: 0,
             exited: Mutex::new(NspawnExit {
@@ -156,20 +271,58 @@ impl Guest {
         };
         guest.find_leader();
         guest.wait_ready();
+        timing!(
+            "guest {}: {suite} booted, nginx and {} active, in {:.1} s",
+            guest.name,
+            suite.postgres_unit(),
+            booting.elapsed().as_secs_f64()
+        );
         guest
     }
 
     /// Run a command inside (as root, clean env with PATH), capturing output; never panics on
-    /// non-zero exit.
+    /// non-zero exit. Killed, and the test failed, after [`COMMAND_TIMEOUT`].
     pub fn run(&self, args: &[&str]) -> Output {
-        self.command(args)
-            .output()
-            .unwrap_or_else(|e| panic!("cannot run nsenter: {e}"))
+        self.run_for(args, COMMAND_TIMEOUT)
     }
 
-    /// `sh -c script` inside.
+    /// `sh -c script` inside, like [`Guest::run`].
     pub fn sh(&self, script: &str) -> Output {
         self.run(&["sh", "-c", script])
+    }
+
+    /// Like [`Guest::run`], with its own time limit: for commands known to take long, or to
+    /// prove that a command does not hang.
+    pub fn run_for(&self, args: &[&str], limit: Duration) -> Output {
+        self.try_run(args, limit).unwrap_or_else(|partial| {
+            panic!(
+                "guest {} ({}): `{}` did not finish within {} s and was killed.\n\
+                 its stdout so far:\n{}\nits stderr so far:\n{}\n\
+                 guest journal (last lines):\n{}\nnspawn log (last lines):\n{}",
+                self.name,
+                self.suite,
+                args.join(" "),
+                limit.as_secs_f64(),
+                String::from_utf8_lossy(&partial.stdout),
+                String::from_utf8_lossy(&partial.stderr),
+                String::from_utf8_lossy(
+                    &self
+                        .probe(
+                            &[
+                                "journalctl",
+                                "--no-pager",
+                                "-o",
+                                "short-monotonic",
+                                "-n",
+                                "60"
+                            ],
+                            Duration::from_secs(20)
+                        )
+                        .stdout
+                ),
+                self.log_text()
+            )
+        })
     }
 
     /// The host-side IPv4 address the guest can reach the host at: bind test servers here.
@@ -179,7 +332,7 @@ impl Guest {
 
     /// The guest's journal for a unit (for failure messages).
     pub fn journal(&self, unit: &str) -> String {
-        let out = self.run_for(
+        let out = self.probe(
             &[
                 "journalctl",
                 "--no-pager",
@@ -195,10 +348,12 @@ impl Guest {
         text
     }
 
-    fn command(&self, args: &[&str]) -> Command {
+    /// Run `args` inside, in a process group of its own that is killed (`SIGKILL`) once `limit`
+    /// has passed. `Err` carries what it printed until then.
+    fn try_run(&self, args: &[&str], limit: Duration) -> Result<Output, Output> {
         assert!(self.leader != 0, "guest {} has no PID 1", self.name);
-        let mut command = Command::new("nsenter");
-        command
+        let deadline = Instant::now() + limit;
+        let mut child = Command::new("nsenter")
             .arg("-t")
             .arg(self.leader.to_string())
             .args(["-a", "env", "-i"])
@@ -206,22 +361,73 @@ impl Guest {
             .args(args)
             .env_clear()
             .env("PATH", PATH)
-            .stdin(Stdio::null());
-        command
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            // nsenter forks to enter the guest's PID namespace: the group holds both.
+            .process_group(0)
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot run nsenter: {e}"));
+        let (tx, rx) = mpsc::channel();
+        let pipes: [(usize, Box<dyn Read + Send>); 2] = [
+            (0, Box::new(child.stdout.take().expect("piped stdout"))),
+            (1, Box::new(child.stderr.take().expect("piped stderr"))),
+        ];
+        for (index, mut pipe) in pipes {
+            let tx = tx.clone();
+            thread::spawn(move || {
+                let mut buffer = Vec::new();
+                let _ = pipe.read_to_end(&mut buffer);
+                let _ = tx.send((index, buffer));
+            });
+        }
+        drop(tx);
+        let group = format!("-{}", child.id());
+        let kill_group = || host("kill", &["-KILL", "--", &group]);
+
+        let mut timed_out = false;
+        let status = loop {
+            match child.try_wait().expect("wait for nsenter") {
+                Some(status) => break status,
+                None if Instant::now() >= deadline => {
+                    timed_out = true;
+                    kill_group();
+                    break child.wait().expect("wait for killed nsenter");
+                }
+                None => thread::sleep(Duration::from_millis(20)),
+            }
+        };
+        let mut streams = [Vec::new(), Vec::new()];
+        for _ in 0..2 {
+            // Once killed, a grace period; otherwise until the deadline (a process the command
+            // left behind may hold its output open: then it is killed too).
+            let wait = if timed_out {
+                Duration::from_secs(2)
+            } else {
+                deadline.saturating_duration_since(Instant::now())
+            };
+            match rx.recv_timeout(wait) {
+                Ok((index, buffer)) => streams[index] = buffer,
+                Err(_) if !timed_out => {
+                    timed_out = true;
+                    kill_group();
+                }
+                Err(_) => {}
+            }
+        }
+        let [stdout, stderr] = streams;
+        let output = Output {
+            status,
+            stdout,
+            stderr,
+        };
+        if timed_out { Err(output) } else { Ok(output) }
     }
 
-    /// Like `run`, but killed after `limit` (for polling and diagnostics).
-    fn run_for(&self, args: &[&str], limit: Duration) -> Output {
-        let mut inner = vec!["-s", "KILL"];
-        let secs = limit.as_secs().max(1).to_string();
-        inner.push(&secs);
-        inner.push("nsenter");
-        let leader = self.leader.to_string();
-        inner.extend(["-t", &leader, "-a", "env", "-i"]);
-        let path = format!("PATH={PATH}");
-        inner.push(&path);
-        inner.extend(args);
-        host("timeout", &inner)
+    /// [`Guest::try_run`] for the harness's own polling and diagnostics: a timeout is an answer
+    /// (killed, no output), not a test failure.
+    fn probe(&self, args: &[&str], limit: Duration) -> Output {
+        self.try_run(args, limit).unwrap_or_else(|partial| partial)
     }
 
     /// nspawn's exit status, if it has exited.
@@ -287,10 +493,11 @@ impl Guest {
     }
 
     fn wait_ready(&self) {
+        let postgres = self.suite.postgres_unit();
         let deadline = Instant::now() + BOOT_TIMEOUT;
         let mut state;
         loop {
-            let out = self.run_for(&["systemctl", "is-system-running"], Duration::from_secs(10));
+            let out = self.probe(&["systemctl", "is-system-running"], Duration::from_secs(10));
             state = String::from_utf8_lossy(&out.stdout).trim().to_string();
             if state == "running" || state == "degraded" {
                 break;
@@ -303,11 +510,11 @@ impl Guest {
                 );
             }
             if Instant::now() > deadline {
-                let failed = self.run_for(
+                let failed = self.probe(
                     &["systemctl", "--failed", "--no-pager"],
                     Duration::from_secs(10),
                 );
-                let jobs = self.run_for(
+                let jobs = self.probe(
                     &["systemctl", "list-jobs", "--no-pager"],
                     Duration::from_secs(10),
                 );
@@ -326,8 +533,8 @@ impl Guest {
 
         let deadline = Instant::now() + SERVICES_TIMEOUT;
         loop {
-            let out = self.run_for(
-                &["systemctl", "is-active", "nginx", "postgresql@15-main"],
+            let out = self.probe(
+                &["systemctl", "is-active", "nginx", &postgres],
                 Duration::from_secs(10),
             );
             if out.status.success() {
@@ -335,22 +542,23 @@ impl Guest {
             }
             if Instant::now() > deadline {
                 panic!(
-                    "guest {} is {state}, but nginx and postgresql@15-main are not both active \
+                    "guest {} ({}) is {state}, but nginx and {postgres} are not both active \
                      after {} s: {}\nsystemctl --failed:\n{}\nnginx journal:\n{}\n\
-                     postgresql@15-main journal:\n{}",
+                     {postgres} journal:\n{}",
                     self.name,
+                    self.suite,
                     SERVICES_TIMEOUT.as_secs(),
                     String::from_utf8_lossy(&out.stdout).replace('\n', " "),
                     String::from_utf8_lossy(
                         &self
-                            .run_for(
+                            .probe(
                                 &["systemctl", "--failed", "--no-pager"],
                                 Duration::from_secs(10)
                             )
                             .stdout
                     ),
                     self.journal("nginx"),
-                    self.journal("postgresql@15-main"),
+                    self.journal(&postgres),
                 );
             }
             thread::sleep(Duration::from_millis(200));
@@ -362,7 +570,7 @@ impl Drop for Guest {
     fn drop(&mut self) {
         if self.exit_status().is_none() {
             if self.leader != 0 {
-                self.run_for(&["systemctl", "poweroff"], Duration::from_secs(10));
+                self.probe(&["systemctl", "poweroff"], Duration::from_secs(10));
             } else {
                 // No PID 1 yet: ask nspawn itself (SIGTERM = orderly shutdown).
                 host("kill", &["-TERM", &self.nspawn_pid.to_string()]);
@@ -516,24 +724,30 @@ fn debian_mirror() -> String {
     "http://deb.debian.org/debian".to_string()
 }
 
-/// The cached base root, built on first use.
-fn base_root() -> PathBuf {
-    static BASE: OnceLock<PathBuf> = OnceLock::new();
-    BASE.get_or_init(build_base_root).clone()
+/// The cached base root of `suite`, built on first use.
+fn base_root(suite: Suite) -> PathBuf {
+    static BASES: [OnceLock<PathBuf>; SUITES.len()] = [const { OnceLock::new() }; SUITES.len()];
+    BASES[suite as usize]
+        .get_or_init(|| build_base_root(suite))
+        .clone()
 }
 
-fn build_base_root() -> PathBuf {
+fn build_base_root(suite: Suite) -> PathBuf {
+    let facts = suite.facts();
+    let codename = facts.codename;
     let mut hasher = Sha256::new();
     hasher.update(format!(
-        "{SUITE}\nminbase\n{}\n{RECIPE}\n",
-        PACKAGES.join(",")
+        "{codename}\nminbase\n{}\n{RECIPE}\npostgresql {} on port {}\n",
+        PACKAGES.join(","),
+        facts.postgres_major,
+        facts.postgres_port
     ));
     let key = &hex::encode(hasher.finalize())[..12];
     let dir = e2e_dir();
     fs_err::create_dir_all(&dir).expect("create e2e dir");
-    let base = dir.join(format!("base-{SUITE}-{key}"));
-    let partial = dir.join(format!("base-{SUITE}-{key}.partial"));
-    let lock_path = dir.join(format!("base-{SUITE}-{key}.lock"));
+    let base = dir.join(format!("base-{codename}-{key}"));
+    let partial = dir.join(format!("base-{codename}-{key}.partial"));
+    let lock_path = dir.join(format!("base-{codename}-{key}.lock"));
 
     let lock_file = fs_err::OpenOptions::new()
         .create(true)
@@ -545,6 +759,7 @@ fn build_base_root() -> PathBuf {
     let lock = Flock::lock(lock_file.into_parts().0, FlockArg::LockExclusive)
         .unwrap_or_else(|(_, e)| panic!("flock {}: {e}", lock_path.display()));
     if base.join("etc/os-release").exists() {
+        timing!("guest: {codename} base root cached at {}", base.display());
         return base;
     }
 
@@ -557,9 +772,9 @@ fn build_base_root() -> PathBuf {
         );
     }
     let mirror = debian_mirror();
-    let log = dir.join(format!("base-{SUITE}-{key}.log"));
-    eprintln!(
-        "guest: building the base root {} from {mirror} (about a minute; log in {})",
+    let log = dir.join(format!("base-{codename}-{key}.log"));
+    timing!(
+        "guest: building the {codename} base root {} from {mirror} (about a minute; log in {})",
         base.display(),
         log.display()
     );
@@ -569,7 +784,7 @@ fn build_base_root() -> PathBuf {
     let status = Command::new("debootstrap")
         .arg("--variant=minbase")
         .arg(format!("--include={}", PACKAGES.join(",")))
-        .arg(SUITE)
+        .arg(codename)
         .arg(&partial)
         .arg(&mirror)
         .env_clear()
@@ -588,23 +803,26 @@ fn build_base_root() -> PathBuf {
         let text = fs_err::read_to_string(&log).unwrap_or_default();
         let lines: Vec<&str> = text.lines().collect();
         panic!(
-            "debootstrap {SUITE} from {mirror} failed ({status}); last lines of {}:\n{}",
+            "debootstrap {codename} from {mirror} failed ({status}); last lines of {}:\n{}",
             log.display(),
             lines[lines.len().saturating_sub(40)..].join("\n")
         );
     }
-    customize_base(&partial);
+    let debootstrap = started.elapsed();
+    customize_base(suite, &partial);
     fs_err::rename(&partial, &base).expect("publish base root");
-    eprintln!(
-        "guest: base root ready in {:.1} s",
-        started.elapsed().as_secs_f64()
+    timing!(
+        "guest: {codename} base root built in {:.1} s (debootstrap {:.1} s)",
+        started.elapsed().as_secs_f64(),
+        debootstrap.as_secs_f64()
     );
     base
 }
 
 /// Steps after debootstrap, run on the not-yet-published root.
-fn customize_base(root: &Path) {
+fn customize_base(suite: Suite, root: &Path) {
     let root_s = root.to_string_lossy().into_owned();
+    let major = suite.facts().postgres_major;
     // An empty machine-id: each guest's systemd makes up its own instead of sharing one.
     fs_err::write(root.join("etc/machine-id"), "").expect("empty machine-id");
     let dbus_id = root.join("var/lib/dbus/machine-id");
@@ -630,22 +848,56 @@ fn customize_base(root: &Path) {
         host_ok("chroot", &[&root_s, "systemctl", "mask", timer]);
     }
     for needed in [
-        "etc/postgresql/15/main/postgresql.conf",
-        "var/lib/postgresql/15/main/PG_VERSION",
-        "etc/systemd/system/multi-user.target.wants/nginx.service",
-        "etc/systemd/system/multi-user.target.wants/postgresql.service",
-        "sbin/init",
+        format!("etc/postgresql/{major}/main/postgresql.conf"),
+        format!("var/lib/postgresql/{major}/main/PG_VERSION"),
+        "etc/systemd/system/multi-user.target.wants/nginx.service".into(),
+        "etc/systemd/system/multi-user.target.wants/postgresql.service".into(),
+        "sbin/init".into(),
     ] {
-        // symlink_metadata: the enablement links point at absolute paths, which exists() would
-        // resolve on the host (where nginx may not be installed), not in the guest.
+        // The entry itself: enablement links are absolute, so following them would look at
+        // the host's /lib.
         assert!(
-            root.join(needed).symlink_metadata().is_ok(),
-            "base root {}: {needed} is missing after debootstrap",
+            fs_err::symlink_metadata(root.join(&needed)).is_ok(),
+            "{suite} base root {}: {needed} is missing after debootstrap",
             root.display()
         );
     }
+    set_postgres_port(suite, root);
     // debootstrap cleans its own mounts on success; be sure before renaming.
     unmount_under(root);
+}
+
+/// Give the cluster `NN/main` the suite's port, whatever `pg_createcluster` picked while
+/// debootstrap ran in the host's network namespace.
+fn set_postgres_port(suite: Suite, root: &Path) {
+    let facts = suite.facts();
+    let conf = root.join(format!(
+        "etc/postgresql/{}/main/postgresql.conf",
+        facts.postgres_major
+    ));
+    let text = fs_err::read_to_string(&conf).expect("read postgresql.conf");
+    let mut replaced = 0;
+    let lines: Vec<String> = text
+        .lines()
+        .map(|line| {
+            let is_port = line
+                .strip_prefix("port")
+                .is_some_and(|rest| rest.trim_start().starts_with('='));
+            if is_port {
+                replaced += 1;
+                format!("port = {}", facts.postgres_port)
+            } else {
+                line.to_owned()
+            }
+        })
+        .collect();
+    assert_eq!(
+        replaced,
+        1,
+        "{}: expected one `port =` line",
+        conf.display()
+    );
+    fs_err::write(&conf, lines.join("\n") + "\n").expect("write postgresql.conf");
 }
 
 /// Unmount (lazily, deepest first) every mount at or below `dir`.

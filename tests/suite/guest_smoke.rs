@@ -3,8 +3,9 @@
 
 use std::io::{BufRead, BufReader, Write};
 use std::net::TcpListener;
+use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::thread;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use crate::common::{texts, write_file};
 use crate::guest::Guest;
@@ -128,6 +129,40 @@ fn guest_boots_with_systemd_nginx_postgres_and_host_only_network() {
     assert!(!routes_text.contains("default"), "{routes_text}");
     let outside = guest.run(&["curl", "-s", "--max-time", "3", "http://192.0.2.1/"]);
     assert!(!outside.status.success(), "{outside:?}");
+
+    // A command that hangs is killed at its limit and fails the test, naming the command and
+    // showing the guest's console log, instead of stalling the run.
+    let started = Instant::now();
+    let hung = catch_unwind(AssertUnwindSafe(|| {
+        guest.run_for(&["sleep", "600"], Duration::from_secs(2))
+    }));
+    let waited = started.elapsed();
+    let message = match hung {
+        Ok(output) => panic!("a 600 s sleep returned within a 2 s limit: {output:?}"),
+        Err(payload) => payload
+            .downcast_ref::<String>()
+            .cloned()
+            .unwrap_or_default(),
+    };
+    assert!(
+        waited < Duration::from_secs(10),
+        "the limit was 2 s, the wait {waited:?}"
+    );
+    assert!(
+        message.contains("`sleep 600` did not finish within 2 s")
+            && message.contains("guest journal")
+            && message.contains("nspawn log"),
+        "{message}"
+    );
+    // Killed, not left behind in the guest (given a moment for its PID 1 to reap it).
+    let left = guest.sh(
+        "for i in $(seq 50); do pgrep -f '^sleep 600$' >/dev/null || exit 0; sleep 0.1; done; \
+         ps -eo pid,stat,args; exit 1",
+    );
+    assert!(
+        left.status.success(),
+        "the timed-out command still runs: {left:?}"
+    );
 
     let stopping = Instant::now();
     drop(guest);

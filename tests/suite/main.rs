@@ -19,5 +19,6 @@ mod mirror;
 mod packages;
 mod pg_cluster;
 mod render;
+mod suites_guest;
 mod upgrade_guest;
 mod verify_guest;

@@ -15,7 +15,7 @@ use std::process::{Command, Output};
 use std::time::Instant;
 
 use crate::common::texts;
-use crate::guest::Guest;
+use crate::guest::{Guest, Suite};
 
 const VERSION: &str = env!("CARGO_PKG_VERSION");
 const CONFFILE: &str = "/etc/mm-install/mm-install.toml";
@@ -217,7 +217,12 @@ fn packages_build_lint_clean_and_install_and_remove_cleanly() {
     let rpm_time = started.elapsed();
 
     let started = Instant::now();
-    install_deb_in_guest(out.path(), deb.file_name().unwrap().to_str().unwrap());
+    // bullseye too once the package's binary is linked for glibc 2.28 (issue 13).
+    install_deb_in_guest(
+        Suite::Bookworm,
+        out.path(),
+        deb.file_name().unwrap().to_str().unwrap(),
+    );
     println!(
         "packages: build.sh {build_time:.1?}, lint and inspect {inspect_time:.1?}, \
          rpm root install {rpm_time:.1?}, guest deb install/purge {:.1?}",
@@ -445,8 +450,10 @@ fn install_rpm_into_empty_root(rpm: &str) {
     assert_eq!(fs_err::read_to_string(&saved).unwrap(), edited);
 }
 
-fn install_deb_in_guest(artifacts: &Path, deb_name: &str) {
-    let guest = Guest::boot(artifacts);
+/// The .deb on a booted `suite` guest: installs, runs (`--version`, `detect-os`,
+/// `install --dry-run`), keeps the admin's conffile edit, purges cleanly.
+fn install_deb_in_guest(suite: Suite, artifacts: &Path, deb_name: &str) {
+    let guest = Guest::boot_suite(suite, artifacts);
     let deb = format!("/srv/artifacts/{deb_name}");
     let run = |script: &str| {
         let output = guest.sh(script);
@@ -464,7 +471,33 @@ fn install_deb_in_guest(artifacts: &Path, deb_name: &str) {
         format!("mm-install {VERSION}")
     );
     let os = run("mm-install detect-os");
-    assert!(os.contains("Debian") && os.contains("official"), "{os}");
+    assert!(
+        os.contains(&format!("Debian GNU/Linux {}", suite.version_id())) && os.contains("official"),
+        "{os}"
+    );
+    // The plan for a local-database install on this release, or, where the release's
+    // PostgreSQL is older than Mattermost's minimum (13 on bullseye), the pre-flight's refusal
+    // (exit 1; suites_guest.rs checks that nothing changes).
+    let plan = guest.run(&[
+        "mm-install",
+        "install",
+        "--dry-run",
+        "--yes",
+        "--site-url",
+        "http://chat.mm.test",
+    ]);
+    if suite.postgres_major() >= 14 {
+        let plan = ok(&plan, "mm-install install --dry-run");
+        assert!(plan.contains("plan: install Mattermost"), "{plan}");
+    } else {
+        let (out, err) = texts(&plan);
+        assert_eq!(
+            plan.status.code(),
+            Some(1),
+            "stdout:\n{out}\nstderr:\n{err}"
+        );
+        assert!(err.contains("14 or newer"), "{err}");
+    }
 
     // The man page (the minimal guest has no man-db), the completions, the conffile.
     let page = run("zcat /usr/share/man/man1/mm-install.1.gz");

@@ -1,9 +1,10 @@
-//! Upgrades and rollbacks inside a booted Debian guest, against a mirror on the host with
-//! several stand-in releases: the admin's state survives, failures roll back on their own, the
-//! lock holds, a killed upgrade is undone by the next run, and a hand-made install is adopted.
+//! Upgrades and rollbacks inside a booted Debian guest (bookworm; the whole path on trixie too),
+//! against a mirror on the host with several stand-in releases: the admin's state survives,
+//! failures roll back on their own, the lock holds, a killed upgrade is undone by the next run,
+//! and a hand-made install is adopted.
 
 use crate::common::texts;
-use crate::guest::Guest;
+use crate::guest::{Guest, Suite};
 use crate::install_guest::{Artifacts, SITE_HOST, install_args, run_in, standin_binary, stdout};
 use crate::mirror::{Mirror, releases_feed, standin_tarball};
 
@@ -23,8 +24,12 @@ struct Server {
 
 impl Server {
     fn install() -> Server {
+        Server::install_on(Suite::Bookworm)
+    }
+
+    fn install_on(suite: Suite) -> Server {
         let artifacts = Artifacts::new();
-        let guest = Guest::boot(artifacts.path());
+        let guest = Guest::boot_suite(suite, artifacts.path());
         let mirror = Mirror::start_on(guest.host_address());
         let server = Server {
             artifacts,
@@ -37,8 +42,9 @@ impl Server {
         let output = run_in(&server.guest, &args);
         assert!(
             output.status.success(),
-            "install failed: {:?}",
-            texts(&output)
+            "install on {suite} failed: {:?}\nmattermost journal:\n{}",
+            texts(&output),
+            server.guest.journal("mattermost")
         );
         server
     }
@@ -249,6 +255,55 @@ fn upgrades_keep_the_admins_state_and_roll_back_with_or_without_the_database() {
             .sh("cat /opt/mattermost/config/config.json")
             .contains("\"MaxUsersPerTeam\": 77")
     );
+}
+
+/// The whole path on one Debian release, with its own systemd, nginx and PostgreSQL: install,
+/// the four install tests (`verify`), upgrade, an upgrade that fails and rolls back on its own,
+/// and a rollback. Whatever differs between releases is the tool's business, not the test's.
+fn install_verify_upgrade_and_roll_back_on(suite: Suite) {
+    let server = Server::install_on(suite);
+    assert_eq!(server.served_version(), OLD);
+    // Mattermost reaches the cluster on the port it really listens on (5433 on the trixie
+    // guest, as after `pg_upgradecluster`: mattermost-facts.md §10).
+    let config = server.sh("cat /opt/mattermost/config/config.json");
+    let port = suite.postgres_port();
+    assert!(
+        config.contains(&format!(":{port}/mattermost")),
+        "config.json does not point at port {port}:\n{config}"
+    );
+
+    let hosts = server.sh(&format!(
+        "echo '127.0.0.1 {SITE_HOST}' >> /etc/hosts && echo ok"
+    ));
+    assert_eq!(hosts, "ok");
+    let verify = server.guest.run(&["/srv/artifacts/mm-install", "verify"]);
+    let (out, err) = texts(&verify);
+    assert_eq!(
+        verify.status.code(),
+        Some(0),
+        "verify on {suite}:\nstdout:\n{out}\nstderr:\n{err}\nmattermost journal:\n{}",
+        server.guest.journal("mattermost")
+    );
+
+    server.publish("11.10.2", r#""fail_start": false"#);
+    server.publish("11.10.3", r#""fail_start": true"#);
+    let (out, _) = exit(&server.mm(&["upgrade", "--version", "11.10.2"]), 0);
+    assert!(out.contains("upgraded: 11.10.1 -> 11.10.2"), "{out}");
+    assert_eq!(server.served_version(), "11.10.2");
+
+    let (_, err) = exit(&server.mm(&["upgrade", "--version", "11.10.3"]), 4);
+    assert!(err.contains("11.10.2 is running again"), "{err}");
+    assert_eq!(server.served_version(), "11.10.2");
+
+    let (out, _) = exit(&server.mm(&["rollback", "--yes"]), 0);
+    assert!(out.contains("rolled back: 11.10.2 -> 11.10.1"), "{out}");
+    assert_eq!(server.served_version(), OLD);
+    assert_eq!(server.sh("systemctl is-active mattermost"), "active");
+}
+
+#[test]
+fn trixie_install_verify_upgrade_and_roll_back() {
+    install_verify_upgrade_and_roll_back_on(Suite::Trixie);
 }
 
 #[test]
