@@ -17,6 +17,7 @@ mod man_completions;
 mod mirror;
 mod packages;
 mod render;
+mod rhel_guest;
 mod suites_guest;
 mod upgrade_guest;
 mod verify_guest;
