@@ -58,11 +58,19 @@ pub enum Suite {
     Bookworm,
     /// Debian 13, stable since August 2025: PostgreSQL 17, its cluster on port 5433.
     Trixie,
+    /// Rocky Linux 9 as far as mm-install can tell: a bookworm root reshaped by
+    /// `rhel-model.sh` (os-release, rpm database and a local dnf repository, RHEL's nginx
+    /// layout, one `postgresql.service` cluster with RHEL's `ident` rules for TCP, firewalld).
+    /// Real RHEL images cannot be fetched here; the script says what the model does not cover.
+    RockyModel,
 }
 
 /// What differs between the suites: everything the harness and the tests need to know.
 struct SuiteFacts {
     suite: Suite,
+    /// How the guest is named in messages and in its cached root's directory.
+    name: &'static str,
+    /// The Debian release debootstrap installs.
     codename: &'static str,
     /// os-release `VERSION_ID`.
     version_id: &'static str,
@@ -74,31 +82,62 @@ struct SuiteFacts {
     /// Debian's postgresql-common). Set explicitly because debootstrap runs the package scripts
     /// in the host's network namespace, where 5432 may be taken by the host's own PostgreSQL.
     postgres_port: u16,
+    /// The unit that runs the cluster, `nginx` beside it, active once the guest has booted.
+    postgres_unit: &'static str,
+    /// Packages added to [`PACKAGES`] for this guest.
+    extra_packages: &'static [&'static str],
+    /// A script run in the root (`chroot ROOT sh -s`) after the common recipe, reshaping it.
+    reshape: Option<&'static str>,
 }
 
 /// One row per [`Suite`], in declaration order.
-const SUITES: [SuiteFacts; 3] = [
+const SUITES: [SuiteFacts; 4] = [
     SuiteFacts {
         suite: Suite::Bullseye,
+        name: "bullseye",
         codename: "bullseye",
         version_id: "11",
         postgres_major: 13,
         postgres_port: 5432,
+        postgres_unit: "postgresql@13-main",
+        extra_packages: &[],
+        reshape: None,
     },
     SuiteFacts {
         suite: Suite::Bookworm,
+        name: "bookworm",
         codename: "bookworm",
         version_id: "12",
         postgres_major: 15,
         postgres_port: 5432,
+        postgres_unit: "postgresql@15-main",
+        extra_packages: &[],
+        reshape: None,
     },
     SuiteFacts {
         suite: Suite::Trixie,
+        name: "trixie",
         codename: "trixie",
         version_id: "13",
         postgres_major: 17,
         // As a server looks after `pg_upgradecluster` (facts §10).
         postgres_port: 5433,
+        postgres_unit: "postgresql@17-main",
+        extra_packages: &[],
+        reshape: None,
+    },
+    SuiteFacts {
+        suite: Suite::RockyModel,
+        name: "rocky9-model",
+        codename: "bookworm",
+        version_id: "9.4",
+        postgres_major: 15,
+        postgres_port: 5432,
+        postgres_unit: "postgresql",
+        // dnf and createrepo_c for the local repository, rpm's rpmbuild for its packages,
+        // firewalld (whose polkitd needs a logind: libpam-systemd).
+        extra_packages: &["dnf", "createrepo-c", "rpm", "firewalld", "libpam-systemd"],
+        reshape: Some(include_str!("rhel-model.sh")),
     },
 ];
 
@@ -109,7 +148,7 @@ impl Suite {
         facts
     }
 
-    /// The Debian version (os-release `VERSION_ID`): "11", "12", "13".
+    /// The os-release `VERSION_ID`: "11", "12", "13" (Debian), "9.4" (the Rocky model).
     pub fn version_id(self) -> &'static str {
         self.facts().version_id
     }
@@ -119,9 +158,10 @@ impl Suite {
         self.facts().postgres_major
     }
 
-    /// The cluster's systemd unit, e.g. `postgresql@15-main`.
+    /// The cluster's systemd unit, e.g. `postgresql@15-main`, or `postgresql` on the Rocky
+    /// model.
     pub fn postgres_unit(self) -> String {
-        format!("postgresql@{}-main", self.postgres_major())
+        self.facts().postgres_unit.to_string()
     }
 
     /// The port the guest's cluster listens on.
@@ -132,7 +172,7 @@ impl Suite {
 
 impl fmt::Display for Suite {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.facts().codename)
+        f.write_str(self.facts().name)
     }
 }
 
@@ -227,6 +267,10 @@ impl Guest {
             ])
             .arg(format!("--machine={name}"))
             .arg(format!("--network-namespace-path={}", net.path()))
+            // nspawn keeps CAP_NET_ADMIN for --private-network but not for a namespace given by
+            // path; the guest's own network namespace is its to configure (firewalld's
+            // nftables on the Rocky model needs it).
+            .arg("--capability=CAP_NET_ADMIN")
             .arg(format!("--bind-ro={}:/srv/artifacts", artifacts.display()))
             .env_clear()
             .env("PATH", PATH)
@@ -735,19 +779,22 @@ fn base_root(suite: Suite) -> PathBuf {
 fn build_base_root(suite: Suite) -> PathBuf {
     let facts = suite.facts();
     let codename = facts.codename;
+    let name = facts.name;
+    let packages = [PACKAGES, facts.extra_packages].concat().join(",");
     let mut hasher = Sha256::new();
     hasher.update(format!(
-        "{codename}\nminbase\n{}\n{RECIPE}\npostgresql {} on port {}\n",
-        PACKAGES.join(","),
-        facts.postgres_major,
-        facts.postgres_port
+        "{codename}\nminbase\n{packages}\n{RECIPE}\npostgresql {} on port {}\n",
+        facts.postgres_major, facts.postgres_port
     ));
+    if let Some(script) = facts.reshape {
+        hasher.update(script);
+    }
     let key = &hex::encode(hasher.finalize())[..12];
     let dir = e2e_dir();
     fs_err::create_dir_all(&dir).expect("create e2e dir");
-    let base = dir.join(format!("base-{codename}-{key}"));
-    let partial = dir.join(format!("base-{codename}-{key}.partial"));
-    let lock_path = dir.join(format!("base-{codename}-{key}.lock"));
+    let base = dir.join(format!("base-{name}-{key}"));
+    let partial = dir.join(format!("base-{name}-{key}.partial"));
+    let lock_path = dir.join(format!("base-{name}-{key}.lock"));
 
     let lock_file = fs_err::OpenOptions::new()
         .create(true)
@@ -759,7 +806,7 @@ fn build_base_root(suite: Suite) -> PathBuf {
     let lock = Flock::lock(lock_file.into_parts().0, FlockArg::LockExclusive)
         .unwrap_or_else(|(_, e)| panic!("flock {}: {e}", lock_path.display()));
     if base.join("etc/os-release").exists() {
-        timing!("guest: {codename} base root cached at {}", base.display());
+        timing!("guest: {name} base root cached at {}", base.display());
         return base;
     }
 
@@ -772,9 +819,9 @@ fn build_base_root(suite: Suite) -> PathBuf {
         );
     }
     let mirror = debian_mirror();
-    let log = dir.join(format!("base-{codename}-{key}.log"));
+    let log = dir.join(format!("base-{name}-{key}.log"));
     timing!(
-        "guest: building the {codename} base root {} from {mirror} (about a minute; log in {})",
+        "guest: building the {name} base root {} from {mirror} (about a minute; log in {})",
         base.display(),
         log.display()
     );
@@ -783,7 +830,7 @@ fn build_base_root(suite: Suite) -> PathBuf {
     let log_err = log_file.try_clone().expect("clone debootstrap log");
     let status = Command::new("debootstrap")
         .arg("--variant=minbase")
-        .arg(format!("--include={}", PACKAGES.join(",")))
+        .arg(format!("--include={packages}"))
         .arg(codename)
         .arg(&partial)
         .arg(&mirror)
@@ -812,7 +859,7 @@ fn build_base_root(suite: Suite) -> PathBuf {
     customize_base(suite, &partial);
     fs_err::rename(&partial, &base).expect("publish base root");
     timing!(
-        "guest: {codename} base root built in {:.1} s (debootstrap {:.1} s)",
+        "guest: {name} base root built in {:.1} s (debootstrap {:.1} s)",
         started.elapsed().as_secs_f64(),
         debootstrap.as_secs_f64()
     );
@@ -863,6 +910,31 @@ fn customize_base(suite: Suite, root: &Path) {
         );
     }
     set_postgres_port(suite, root);
+    if let Some(script) = suite.facts().reshape {
+        let mut reshape = Command::new("chroot")
+            .arg(root)
+            .args(["sh", "-s"])
+            .env_clear()
+            .env("PATH", PATH)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("run the reshaping script in the root");
+        {
+            use std::io::Write as _;
+            let mut stdin = reshape.stdin.take().expect("script stdin");
+            stdin.write_all(script.as_bytes()).expect("feed the script");
+        }
+        let out = reshape.wait_with_output().expect("wait for the script");
+        assert!(
+            out.status.success(),
+            "reshaping the {suite} root failed ({}):\nstdout:\n{}\nstderr:\n{}",
+            out.status,
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
     // debootstrap cleans its own mounts on success; be sure before renaming.
     unmount_under(root);
 }

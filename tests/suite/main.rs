@@ -19,6 +19,7 @@ mod mirror;
 mod packages;
 mod pg_cluster;
 mod render;
+mod rhel_guest;
 mod suites_guest;
 mod upgrade_guest;
 mod verify_guest;
