@@ -104,8 +104,10 @@ pub enum InstallError {
     AlreadyInstalled { path: String },
     #[error("port {port} is in use{holder}")]
     PortBusy { port: u16, holder: String },
-    #[error("the database {what} runs PostgreSQL {found}, but Mattermost needs 14 or newer")]
-    DatabaseTooOld { what: String, found: String },
+    #[error("the database at {url} runs PostgreSQL {found}, but Mattermost needs 14 or newer")]
+    DatabaseTooOld { url: String, found: String },
+    #[error("the local database runs PostgreSQL {found}, but Mattermost needs 14 or newer")]
+    LocalDatabaseTooOld { found: String },
     #[error("{platform} has no PostgreSQL 14 or newer in its own repositories")]
     NoSuitablePostgres { platform: String },
     #[error(
@@ -184,9 +186,14 @@ impl Diagnostic for InstallError {
                 "stop the program that holds the port, or free it, then run the install again"
                     .into(),
             ),
-            InstallError::DatabaseTooOld { .. } => {
-                Some("upgrade PostgreSQL to 14 or newer first".into())
-            }
+            InstallError::LocalDatabaseTooOld { .. } => Some(
+                "point the install at a PostgreSQL 14 or newer elsewhere with --database-url URL, or install PostgreSQL 14+ from the PostgreSQL project's repositories (https://www.postgresql.org/download/) and move the cluster to it (pg_upgradecluster on Debian and Ubuntu)"
+                    .into(),
+            ),
+            InstallError::DatabaseTooOld { .. } => Some(
+                "upgrade that server to PostgreSQL 14 or newer, or give --database-url another one"
+                    .into(),
+            ),
             InstallError::NoSuitablePostgres { .. } => Some(
                 "install PostgreSQL 14+ from the PostgreSQL project's repositories first, or use an existing server with --database-url"
                     .into(),
@@ -669,7 +676,7 @@ pub fn preflight(
                 let version = postgres::version_num(ctx, &connection)?;
                 if version < postgres::MINIMUM_VERSION_NUM {
                     return Err(InstallError::DatabaseTooOld {
-                        what: format!("at {}", connection.url()),
+                        url: connection.url().to_string(),
                         found: describe_version_num(version),
                     });
                 }
@@ -716,8 +723,7 @@ pub fn short_of_space(ctx: &Context) -> Result<Option<(String, u64)>, HostError>
 fn check_local_database(ctx: &Context) -> Result<(), InstallError> {
     let version = postgres::local_version_num(ctx)?;
     if version < postgres::MINIMUM_VERSION_NUM {
-        return Err(InstallError::DatabaseTooOld {
-            what: "on this host".into(),
+        return Err(InstallError::LocalDatabaseTooOld {
             found: describe_version_num(version),
         });
     }

@@ -71,8 +71,7 @@ impl FromStr for Version {
         let trimmed = text.strip_prefix('v').unwrap_or(text);
         let semver = semver::Version::parse(trimmed).map_err(|_| invalid())?;
         let version = Version { semver };
-        let pre_release_ok =
-            version.semver.pre.is_empty() || version.release_candidate().is_some();
+        let pre_release_ok = version.semver.pre.is_empty() || version.release_candidate().is_some();
         if !pre_release_ok || !version.semver.build.is_empty() {
             return Err(invalid());
         }

@@ -20,18 +20,42 @@ pub const SITE_HOST: &str = "chat.mm.test";
 /// while cargo holds the main one).
 pub fn standin_binary() -> &'static [u8] {
     static BINARY: OnceLock<Vec<u8>> = OnceLock::new();
-    BINARY.get_or_init(|| {
-        let target = e2e_dir().join("standin-target");
-        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-        let status = Command::new(cargo)
-            .args(["build", "--locked", "-p", "mm-standin", "--target-dir"])
-            .arg(&target)
-            .current_dir(env!("CARGO_MANIFEST_DIR"))
-            .status()
-            .expect("run cargo build -p mm-standin");
-        assert!(status.success(), "cargo build -p mm-standin failed");
-        std::fs::read(target.join("debug/mm-standin")).expect("read the stand-in binary")
-    })
+    BINARY.get_or_init(|| build_standin(false))
+}
+
+/// The stand-in linked statically (glibc's `crt-static`), for guests whose glibc is older than
+/// the host's (Debian 11: 2.31). Its database URL must use an IP address: a static glibc has no
+/// NSS modules to resolve names with.
+pub fn static_standin_binary() -> &'static [u8] {
+    static BINARY: OnceLock<Vec<u8>> = OnceLock::new();
+    BINARY.get_or_init(|| build_standin(true))
+}
+
+fn build_standin(statically: bool) -> Vec<u8> {
+    let target = e2e_dir().join(if statically {
+        "standin-static-target"
+    } else {
+        "standin-target"
+    });
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let mut command = Command::new(cargo);
+    command
+        .args(["build", "--locked", "-p", "mm-standin", "--target-dir"])
+        .arg(&target)
+        .current_dir(env!("CARGO_MANIFEST_DIR"));
+    let binary = if statically {
+        // An explicit --target keeps the flag off the build scripts and proc macros.
+        let host = "x86_64-unknown-linux-gnu";
+        command
+            .args(["--target", host])
+            .env("RUSTFLAGS", "-C target-feature=+crt-static");
+        target.join(host).join("debug/mm-standin")
+    } else {
+        target.join("debug/mm-standin")
+    };
+    let status = command.status().expect("run cargo build -p mm-standin");
+    assert!(status.success(), "cargo build -p mm-standin failed");
+    std::fs::read(binary).expect("read the stand-in binary")
 }
 
 /// Everything the guest gets in /srv/artifacts: mm-install, the trusted key, and releases.

@@ -1,7 +1,8 @@
-//! A throwaway PostgreSQL cluster for tests without a guest: `initdb` into a temporary
-//! directory as the `postgres` OS user (never root, never the host's own clusters), listening
-//! only on 127.0.0.1 at a free port, with `scram-sha-256` password authentication for TCP like
-//! a real external server, and one role and database for Mattermost. Stopped when dropped.
+//! A throwaway PostgreSQL cluster on the host: `initdb` into a temporary directory as the
+//! `postgres` OS user (never root, never the host's own clusters), listening only on 127.0.0.1
+//! (or on one test address, such as a guest's view of the host) at a free port, with
+//! `scram-sha-256` password authentication for TCP like a real external server, and one role and
+//! database for Mattermost. Stopped when dropped.
 //! Binaries from Debian's `postgresql` package (installed by .ci/run).
 
 use std::net::TcpListener;
@@ -44,8 +45,15 @@ pub fn free_port() -> u16 {
 }
 
 impl Cluster {
-    /// A running cluster with login role `role` (password `password`) owning `database`.
+    /// A running cluster on 127.0.0.1 with login role `role` (password `password`) owning
+    /// `database`.
     pub fn start(role: &str, password: &str, database: &str) -> Cluster {
+        Cluster::start_on("127.0.0.1", role, password, database)
+    }
+
+    /// Like [`Cluster::start`], listening on `address` only (a guest's view of the host, say),
+    /// and accepting password logins from that address's network (`samenet`).
+    pub fn start_on(address: &str, role: &str, password: &str, database: &str) -> Cluster {
         assert!(
             nix::unistd::geteuid().is_root() && Path::new(BIN).join("initdb").exists(),
             "the PostgreSQL tests run as root with Debian's postgresql package installed (.ci/run does both)"
@@ -78,8 +86,15 @@ impl Cluster {
                 "--locale=C.UTF-8",
             ],
         );
+        if address != "127.0.0.1" {
+            let mut hba = std::fs::OpenOptions::new()
+                .append(true)
+                .open(data.join("pg_hba.conf"))
+                .unwrap();
+            std::io::Write::write_all(&mut hba, b"host all all samenet scram-sha-256\n").unwrap();
+        }
         let port = free_port();
-        let options = format!("-c listen_addresses=127.0.0.1 -p {port} -k {data_text}");
+        let options = format!("-c listen_addresses={address} -p {port} -k {data_text}");
         let log = format!("{data_text}/server.log");
         as_postgres(
             "pg_ctl",

@@ -1,7 +1,7 @@
 //! The Debian releases other than bookworm, booted: trixie (Debian 13, PostgreSQL 17 with its
 //! cluster on 5433) boots with its services up and `detect-os` calls it supported; on bullseye
 //! (Debian 11, PostgreSQL 13) a local-database install is refused by the pre-flight, before any
-//! change.
+//! change, and an install with `--database-url` to a PostgreSQL 14+ elsewhere succeeds.
 
 use std::path::Path;
 use std::process::Output;
@@ -10,7 +10,9 @@ use serde_json::Value;
 
 use crate::common::texts;
 use crate::guest::{Guest, Suite};
-use crate::install_guest::{Artifacts, SITE_HOST, VERSION, stdout};
+use crate::install_guest::{Artifacts, NAME, SITE_HOST, VERSION, static_standin_binary, stdout};
+use crate::mirror::{Mirror, standin_tarball};
+use crate::pg_cluster::Cluster;
 
 /// `output` succeeded; its stdout.
 fn ok(output: &Output, what: &str) -> String {
@@ -219,7 +221,10 @@ fn bullseye_postgresql_13_is_refused_before_any_change() {
             err.contains("PostgreSQL 13") && err.contains("14 or newer"),
             "the error names the version found and the minimum:\n{err}"
         );
-        assert!(err.contains("hint:"), "a way forward:\n{err}");
+        assert!(
+            err.contains("hint:") && err.contains("--database-url"),
+            "a way forward:\n{err}"
+        );
         assert!(!out.contains("plan:"), "refused after planning:\n{out}");
         assert_eq!(
             ok(&guest.sh(FINGERPRINT), "fingerprint after"),
@@ -228,4 +233,73 @@ fn bullseye_postgresql_13_is_refused_before_any_change() {
             if dry_run { " --dry-run" } else { "" }
         );
     }
+}
+
+/// The way forward the refusal names: on bullseye, with its own PostgreSQL 13 still running, an
+/// install pointed at a PostgreSQL 14+ elsewhere (a cluster on the host end of the guest's
+/// network) succeeds and leaves the local PostgreSQL alone.
+#[test]
+fn bullseye_installs_with_a_database_url_to_postgresql_14_or_newer() {
+    let artifacts = Artifacts::new();
+    let mm = with_host_glibc(artifacts.path());
+    let guest = Guest::boot_suite(Suite::Bullseye, artifacts.path());
+    let password = "Ext3rnal-pw";
+    let cluster = Cluster::start_on(guest.host_address(), "mmuser", password, "mattermost");
+    let mirror = Mirror::start_on(guest.host_address());
+    let json = format!(r#"{{"version": "{VERSION}", "fail_start": false}}"#);
+    let tarball = standin_tarball(static_standin_binary(), &json);
+    mirror.publish_tarball(&artifacts.key, VERSION, NAME, tarball);
+    let local_before = ok(
+        &guest.sh("runuser -u postgres -- psql -XtAc 'SELECT datname FROM pg_database ORDER BY 1'"),
+        "the local databases",
+    );
+
+    let url = format!(
+        "postgres://mmuser:{password}@{}:{}/mattermost?sslmode=disable",
+        guest.host_address(),
+        cluster.port
+    );
+    let site_url = format!("http://{SITE_HOST}");
+    let mut args: Vec<&str> = mm.iter().map(String::as_str).collect();
+    args.extend([
+        "install",
+        "--yes",
+        "--no-progress",
+        "--keyring",
+        "/srv/artifacts/key.asc",
+        "--site-url",
+        &site_url,
+        "--version",
+        VERSION,
+        "--release-url",
+        &mirror.base_url,
+        "--database-url",
+        &url,
+    ]);
+    let output = guest.run(&args);
+    let (out, err) = texts(&output);
+    assert!(
+        output.status.success(),
+        "install --database-url on bullseye:\nstdout:\n{out}\nstderr:\n{err}\nmattermost journal:\n{}",
+        guest.journal("mattermost")
+    );
+    assert!(!err.contains(password) && !out.contains(password), "{err}");
+    assert_eq!(
+        stdout(&guest.sh("systemctl is-active mattermost")),
+        "active"
+    );
+    let ping = stdout(&guest.sh(&format!(
+        "curl -sS -H 'Host: {SITE_HOST}' http://127.0.0.1/api/v4/system/ping"
+    )));
+    assert!(ping.contains("OK"), "{ping}");
+    assert_eq!(
+        ok(
+            &guest.sh(
+                "runuser -u postgres -- psql -XtAc 'SELECT datname FROM pg_database ORDER BY 1'"
+            ),
+            "the local databases after"
+        ),
+        local_before,
+        "the local PostgreSQL 13 is left alone"
+    );
 }

@@ -15,10 +15,10 @@ fn name(version: &str) -> String {
 }
 
 /// A guest with Mattermost `OLD` installed by mm-install from `mirror`.
-struct Server {
+pub struct Server {
     /// The guest trusts `artifacts.key` (`/srv/artifacts/key.asc`): releases are signed with it.
     artifacts: Artifacts,
-    guest: Guest,
+    pub guest: Guest,
     mirror: Mirror,
 }
 
@@ -77,7 +77,7 @@ impl Server {
         run_in(&self.guest, &all)
     }
 
-    fn sh(&self, script: &str) -> String {
+    pub fn sh(&self, script: &str) -> String {
         stdout(&self.guest.sh(script))
     }
 
@@ -260,7 +260,8 @@ fn upgrades_keep_the_admins_state_and_roll_back_with_or_without_the_database() {
 /// The whole path on one Debian release, with its own systemd, nginx and PostgreSQL: install,
 /// the four install tests (`verify`), upgrade, an upgrade that fails and rolls back on its own,
 /// and a rollback. Whatever differs between releases is the tool's business, not the test's.
-fn install_verify_upgrade_and_roll_back_on(suite: Suite) {
+/// Returns the server, rolled back to `OLD`, for the caller's own checks.
+pub fn install_verify_upgrade_and_roll_back_on(suite: Suite) -> Server {
     let server = Server::install_on(suite);
     assert_eq!(server.served_version(), OLD);
     // Mattermost reaches the cluster on the port it really listens on (5433 on the trixie
@@ -299,6 +300,7 @@ fn install_verify_upgrade_and_roll_back_on(suite: Suite) {
     assert!(out.contains("rolled back: 11.10.2 -> 11.10.1"), "{out}");
     assert_eq!(server.served_version(), OLD);
     assert_eq!(server.sh("systemctl is-active mattermost"), "active");
+    server
 }
 
 #[test]
