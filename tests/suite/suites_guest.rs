@@ -1,7 +1,8 @@
 //! The Debian releases other than bookworm, booted: trixie (Debian 13, PostgreSQL 17 with its
 //! cluster on 5433) boots with its services up and `detect-os` calls it supported; on bullseye
 //! (Debian 11, PostgreSQL 13) a local-database install is refused by the pre-flight, before any
-//! change, and an install with `--database-url` to a PostgreSQL 14+ elsewhere succeeds.
+//! change, and an install with `--database-url` to a PostgreSQL 14+ elsewhere succeeds, as it
+//! does on the Rocky model.
 
 use std::path::Path;
 use std::process::Output;
@@ -240,9 +241,27 @@ fn bullseye_postgresql_13_is_refused_before_any_change() {
 /// network) succeeds and leaves the local PostgreSQL alone.
 #[test]
 fn bullseye_installs_with_a_database_url_to_postgresql_14_or_newer() {
+    installs_with_a_database_url_on_the_host(Suite::Bullseye);
+}
+
+/// The same on the Rocky model, whose local PostgreSQL refuses password logins over TCP: an
+/// external database needs nothing from it.
+#[test]
+fn the_rocky_model_installs_with_a_database_url_on_the_host() {
+    installs_with_a_database_url_on_the_host(Suite::RockyModel);
+}
+
+/// `install --database-url` on `suite` against a PostgreSQL 14+ on the host end of the guest's
+/// network: the server starts with it, the local PostgreSQL keeps its databases as they were.
+/// The stand-in is linked statically and mm-install runs through the host's loader where the
+/// guest's glibc is older than the host's (bullseye).
+fn installs_with_a_database_url_on_the_host(suite: Suite) {
     let artifacts = Artifacts::new();
-    let mm = with_host_glibc(artifacts.path());
-    let guest = Guest::boot_suite(Suite::Bullseye, artifacts.path());
+    let mm = match suite {
+        Suite::Bullseye => with_host_glibc(artifacts.path()),
+        _ => vec!["/srv/artifacts/mm-install".to_string()],
+    };
+    let guest = Guest::boot_suite(suite, artifacts.path());
     let password = "Ext3rnal-pw";
     let cluster = Cluster::start_on(guest.host_address(), "mmuser", password, "mattermost");
     let mirror = Mirror::start_on(guest.host_address());
@@ -280,7 +299,7 @@ fn bullseye_installs_with_a_database_url_to_postgresql_14_or_newer() {
     let (out, err) = texts(&output);
     assert!(
         output.status.success(),
-        "install --database-url on bullseye:\nstdout:\n{out}\nstderr:\n{err}\nmattermost journal:\n{}",
+        "install --database-url on {suite}:\nstdout:\n{out}\nstderr:\n{err}\nmattermost journal:\n{}",
         guest.journal("mattermost")
     );
     assert!(!err.contains(password) && !out.contains(password), "{err}");
@@ -300,6 +319,6 @@ fn bullseye_installs_with_a_database_url_to_postgresql_14_or_newer() {
             "the local databases after"
         ),
         local_before,
-        "the local PostgreSQL 13 is left alone"
+        "the local PostgreSQL is left alone"
     );
 }
