@@ -70,6 +70,22 @@ impl Setup {
         run(&mut command)
     }
 
+    /// `mm-install download --version VERSION` from `release_url`, a host only the proxy (our
+    /// mirror, through `HTTP_PROXY`) answers for.
+    fn download_through_proxy(&self, release_url: &str) -> Output {
+        let mut command = mm_install();
+        command
+            .args(["download", "--no-progress", "--version", VERSION])
+            .args(["--arch", "amd64", "--release-url", release_url])
+            .arg("--keyring")
+            .arg(&self.keyring)
+            .arg("--dir")
+            .arg(self.out())
+            .env("HTTP_PROXY", &self.mirror.base_url)
+            .env("MM_INSTALL_RETRY_BASE_MS", "1");
+        run(&mut command)
+    }
+
     /// Files left in `out/` (nothing must be left after a failed verification).
     fn leftovers(&self) -> Vec<String> {
         match std::fs::read_dir(self.out()) {
@@ -473,24 +489,8 @@ fn the_official_release_host_is_never_asked_for_files_it_does_not_publish() {
     // (our S3-shaped mirror), the only way a test can stand in for it.
     let setup = Setup::new();
     let tarball = setup.key_publish();
-    let mut command = mm_install();
-    command
-        .args([
-            "download",
-            "--no-progress",
-            "--version",
-            VERSION,
-            "--arch",
-            "amd64",
-        ])
-        .args(["--release-url", "http://releases.mattermost.com"])
-        .arg("--keyring")
-        .arg(&setup.keyring)
-        .arg("--dir")
-        .arg(setup.out())
-        .env("HTTP_PROXY", &setup.mirror.base_url)
-        .env("MM_INSTALL_RETRY_BASE_MS", "1");
-    assert_downloaded(&setup, &run(&mut command), &tarball);
+    let output = setup.download_through_proxy("http://releases.mattermost.com");
+    assert_downloaded(&setup, &output, &tarball);
     let seen = setup.mirror.all_seen();
     let paths: Vec<&str> = seen.iter().map(|s| s.path.as_str()).collect();
     let expected_signature = format!("{}.sig", setup.tarball_path());
@@ -598,24 +598,8 @@ fn proxy_environment_variables_are_honoured() {
     let setup = Setup::new();
     let tarball = setup.key_publish();
     // The release URL's host does not exist; only the proxy (our mirror) can answer for it.
-    let mut command = mm_install();
-    command
-        .args([
-            "download",
-            "--no-progress",
-            "--version",
-            VERSION,
-            "--arch",
-            "amd64",
-        ])
-        .args(["--release-url", "http://releases.mirror.invalid"])
-        .arg("--keyring")
-        .arg(&setup.keyring)
-        .arg("--dir")
-        .arg(setup.out())
-        .env("HTTP_PROXY", &setup.mirror.base_url)
-        .env("MM_INSTALL_RETRY_BASE_MS", "1");
-    assert_downloaded(&setup, &run(&mut command), &tarball);
+    let output = setup.download_through_proxy("http://releases.mirror.invalid");
+    assert_downloaded(&setup, &output, &tarball);
     let seen = setup.mirror.seen(&setup.tarball_path());
     assert!(seen.iter().all(|s| s.via_proxy), "{seen:?}");
 }

@@ -268,10 +268,15 @@ fn installs_with_a_database_url_on_the_host(suite: Suite) {
     let json = format!(r#"{{"version": "{VERSION}", "fail_start": false}}"#);
     let tarball = standin_tarball(static_standin_binary(), &json);
     mirror.publish_tarball(&artifacts.key, VERSION, NAME, tarball);
-    let local_before = ok(
-        &guest.sh("runuser -u postgres -- psql -XtAc 'SELECT datname FROM pg_database ORDER BY 1'"),
-        "the local databases",
-    );
+    let local_databases = || {
+        ok(
+            &guest.sh(
+                "runuser -u postgres -- psql -XtAc 'SELECT datname FROM pg_database ORDER BY 1'",
+            ),
+            "the local PostgreSQL's databases",
+        )
+    };
+    let local_before = local_databases();
 
     let url = format!(
         "postgres://mmuser:{password}@{}:{}/mattermost?sslmode=disable",
@@ -312,12 +317,7 @@ fn installs_with_a_database_url_on_the_host(suite: Suite) {
     )));
     assert!(ping.contains("OK"), "{ping}");
     assert_eq!(
-        ok(
-            &guest.sh(
-                "runuser -u postgres -- psql -XtAc 'SELECT datname FROM pg_database ORDER BY 1'"
-            ),
-            "the local databases after"
-        ),
+        local_databases(),
         local_before,
         "the local PostgreSQL is left alone"
     );
