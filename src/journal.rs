@@ -356,24 +356,36 @@ fn undo_all(
     }
 }
 
-/// If an earlier run left a journal (it was killed, or its undo failed), undo what it recorded.
-/// Returns the interrupted operation's name when there was one.
-pub fn recover(ctx: &Context, reporter: &dyn Reporter) -> Result<Option<String>, JournalError> {
+/// The journal an earlier run left (it was killed, or its undo failed), if any. Reads only.
+fn read_journal(ctx: &Context) -> Result<Option<Journal>, JournalError> {
     let path = ctx.path(JOURNAL_PATH);
+    let corrupt = |reason: String| JournalError::Corrupt {
+        path: path.display().to_string(),
+        reason,
+    };
     let text = match fs_err::read(&path) {
         Ok(text) => text,
         Err(err) if err.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-        Err(err) => {
-            return Err(JournalError::Corrupt {
-                path: path.display().to_string(),
-                reason: err.to_string(),
-            });
-        }
+        Err(err) => return Err(corrupt(err.to_string())),
     };
-    let journal: Journal = serde_json::from_slice(&text).map_err(|err| JournalError::Corrupt {
-        path: path.display().to_string(),
-        reason: err.to_string(),
-    })?;
+    serde_json::from_slice(&text)
+        .map(Some)
+        .map_err(|err| corrupt(err.to_string()))
+}
+
+/// The name of the operation an earlier run left unfinished, without undoing anything (for
+/// `--dry-run`, which changes nothing). The caller holds the lock, at least shared.
+pub fn pending(ctx: &Context) -> Result<Option<String>, JournalError> {
+    Ok(read_journal(ctx)?.map(|journal| journal.operation))
+}
+
+/// If an earlier run left a journal (it was killed, or its undo failed), undo what it recorded.
+/// Returns the interrupted operation's name when there was one. The caller holds the lock
+/// exclusively: undoing another run's operation while it still runs would tear it apart.
+pub fn recover(ctx: &Context, reporter: &dyn Reporter) -> Result<Option<String>, JournalError> {
+    let Some(journal) = read_journal(ctx)? else {
+        return Ok(None);
+    };
     let operation = journal.operation.clone();
     reporter.warn(&format!(
         "an earlier {operation} (pid {}) did not finish; undoing its {} recorded step(s) first",
@@ -446,7 +458,16 @@ mod tests {
         .unwrap();
         std::mem::forget(tx); // the process "dies" here
         assert!(created.exists());
+        let journal = fs_err::read(ctx.path(JOURNAL_PATH)).unwrap();
+        assert_eq!(pending(&ctx).unwrap().as_deref(), Some("install"));
+        assert_eq!(
+            fs_err::read(ctx.path(JOURNAL_PATH)).unwrap(),
+            journal,
+            "pending() only reads"
+        );
+        assert!(created.exists(), "pending() undoes nothing");
         assert_eq!(recover(&ctx, &Silent).unwrap().as_deref(), Some("install"));
+        assert_eq!(pending(&ctx).unwrap(), None);
         assert!(!created.exists());
         assert_eq!(recover(&ctx, &Silent).unwrap(), None);
     }

@@ -1,6 +1,8 @@
 //! One operation at a time: install, upgrade and rollback hold an exclusive `flock` on
-//! `/var/lib/mm-install/lock` for their whole run. A second run fails at once (exit 5) and says
-//! which process holds the lock and what it is doing. The kernel releases the lock when the
+//! `/var/lib/mm-install/lock` for their whole run, recovery of an interrupted run included. A
+//! `--dry-run` holds it shared and writes nothing: it may read the journal beside other dry runs,
+//! never while an operation runs. A run that cannot take the lock fails at once (exit 5) and
+//! says which process holds it and what it is doing. The kernel releases the lock when the
 //! holder exits, however it exits, so a killed run never leaves a stale lock behind.
 
 use std::io::{Read, Seek, Write};
@@ -69,23 +71,11 @@ impl OperationLock {
             .map_err(io)?
             .into_parts()
             .0;
-        let mut file = match Flock::lock(file, FlockArg::LockExclusiveNonblock) {
-            Ok(locked) => locked,
-            Err((mut file, nix::errno::Errno::EWOULDBLOCK)) => {
-                let mut holder = String::new();
-                let _ = file.read_to_string(&mut holder);
-                let holder = holder.trim();
-                return Err(LockError::Held {
-                    path: path.display().to_string(),
-                    holder: if holder.is_empty() {
-                        "unknown process".into()
-                    } else {
-                        holder.to_string()
-                    },
-                });
-            }
-            Err((_, errno)) => return Err(io(std::io::Error::from(errno))),
-        };
+        let mut file = lock(
+            file,
+            FlockArg::LockExclusiveNonblock,
+            &path.display().to_string(),
+        )?;
         file.set_len(0).map_err(io)?;
         file.rewind().map_err(io)?;
         writeln!(
@@ -97,6 +87,54 @@ impl OperationLock {
         .map_err(io)?;
         file.sync_all().map_err(io)?;
         Ok(OperationLock { _file: file })
+    }
+
+    /// The lock shared, for a `--dry-run` that reads the journal: fails at once (exit 5) while
+    /// an operation holds it, and neither creates nor writes anything. `None` when no operation
+    /// ever ran here (no lock file, so no journal either).
+    pub fn shared(ctx: &Context) -> Result<Option<OperationLock>, LockError> {
+        let path = ctx.path(LOCK_PATH);
+        let file = match fs_err::File::open(&path) {
+            Ok(file) => file.into_parts().0,
+            Err(err) if err.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(source) => {
+                return Err(LockError::Io {
+                    path: path.display().to_string(),
+                    source,
+                });
+            }
+        };
+        let file = lock(
+            file,
+            FlockArg::LockSharedNonblock,
+            &path.display().to_string(),
+        )?;
+        Ok(Some(OperationLock { _file: file }))
+    }
+}
+
+/// `flock` `file` without waiting; a lock held by another run is [`LockError::Held`], naming the
+/// holder the lock file records.
+fn lock(file: std::fs::File, how: FlockArg, path: &str) -> Result<Flock<std::fs::File>, LockError> {
+    match Flock::lock(file, how) {
+        Ok(locked) => Ok(locked),
+        Err((mut file, nix::errno::Errno::EWOULDBLOCK)) => {
+            let mut holder = String::new();
+            let _ = file.read_to_string(&mut holder);
+            let holder = holder.trim();
+            Err(LockError::Held {
+                path: path.to_string(),
+                holder: if holder.is_empty() {
+                    "unknown process".into()
+                } else {
+                    holder.to_string()
+                },
+            })
+        }
+        Err((_, errno)) => Err(LockError::Io {
+            path: path.to_string(),
+            source: std::io::Error::from(errno),
+        }),
     }
 }
 
@@ -118,5 +156,30 @@ mod tests {
         );
         drop(first);
         OperationLock::acquire(&ctx, "rollback").unwrap();
+    }
+
+    #[test]
+    fn a_dry_run_shares_the_lock_with_dry_runs_only_and_writes_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let ctx = Context::new(dir.path());
+        assert!(OperationLock::shared(&ctx).unwrap().is_none());
+        assert!(
+            !ctx.path(LOCK_PATH).exists(),
+            "a dry run creates no lock file"
+        );
+
+        let operation = OperationLock::acquire(&ctx, "upgrade").unwrap();
+        let recorded = fs_err::read(ctx.path(LOCK_PATH)).unwrap();
+        let err = OperationLock::shared(&ctx).err().unwrap();
+        assert_eq!(err.exit_code(), ExitCode::Locked);
+        assert!(err.to_string().contains("(upgrade)"), "{err}");
+        drop(operation);
+
+        let first = OperationLock::shared(&ctx).unwrap().unwrap();
+        let second = OperationLock::shared(&ctx).unwrap().unwrap();
+        assert!(OperationLock::acquire(&ctx, "install").is_err());
+        assert_eq!(fs_err::read(ctx.path(LOCK_PATH)).unwrap(), recorded);
+        drop((first, second));
+        OperationLock::acquire(&ctx, "install").unwrap();
     }
 }

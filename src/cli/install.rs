@@ -4,11 +4,11 @@
 
 use std::path::Path;
 
-use super::UsageError;
 use super::args::{GlobalArgs, InstallArgs};
 use super::commands::{http_client, keyring, latest_or};
 use super::output::Printer;
 use super::prompt::Asker;
+use super::{UsageError, lock_and_recover};
 use crate::context::Context;
 use crate::host::Arch;
 use crate::ops::install::{self, DatabaseChoice, InstallOptions, TarballSource};
@@ -21,6 +21,9 @@ pub fn run(global: &GlobalArgs, args: InstallArgs, printer: &Printer) -> anyhow:
     let ctx = Context::new(&global.root);
     let asker = Asker::new(args.yes);
     let options = gather_options(global, &args, &asker, printer)?;
+    let Some(_guard) = lock_and_recover(&ctx, "install", args.dry_run, printer)? else {
+        return Ok(());
+    };
     let platform = install::preflight(&ctx, &options, printer)?;
     let plan = install::plan(&ctx, platform, &options)?;
     let mut text = format!(

@@ -23,6 +23,42 @@ use crate::release::ReleaseError;
 
 pub use args::Cli;
 
+/// The operation lock, held while a command runs (none for a dry run where nothing ever ran).
+struct Guard {
+    _lock: Option<crate::lock::OperationLock>,
+}
+
+/// Take the operation lock and settle the journal an earlier run may have left. An operation
+/// holds the lock exclusively and undoes the interrupted one before anything else. A `--dry-run`
+/// holds it shared (so never while an operation runs) and changes nothing, not even by
+/// recovering: if a run was interrupted, it says so and returns `None`, since a plan made from a
+/// half-changed server would show the wrong steps.
+fn lock_and_recover(
+    ctx: &crate::context::Context,
+    operation: &str,
+    dry_run: bool,
+    printer: &output::Printer,
+) -> anyhow::Result<Option<Guard>> {
+    use crate::report::Reporter;
+    if dry_run {
+        let lock = crate::lock::OperationLock::shared(ctx)?;
+        if let Some(interrupted) = crate::journal::pending(ctx)? {
+            printer.warn(&format!(
+                "an earlier {interrupted} did not finish, and --dry-run changes nothing, so there is no plan to show yet: a run without --dry-run undoes the {interrupted} first, then goes on"
+            ));
+            return Ok(None);
+        }
+        return Ok(Some(Guard { _lock: lock }));
+    }
+    let lock = crate::lock::OperationLock::acquire(ctx, operation)?;
+    if let Some(interrupted) = crate::journal::recover(ctx, printer)? {
+        printer.step(&format!(
+            "the interrupted {interrupted} was undone; the server is back as it was before it"
+        ));
+    }
+    Ok(Some(Guard { _lock: Some(lock) }))
+}
+
 /// Parse the command line, run the command, print errors, return the exit code.
 pub fn main() -> std::process::ExitCode {
     let cli = Cli::parse();

@@ -5,15 +5,13 @@
 
 use std::path::Path;
 
-use super::UsageError;
 use super::args::{GlobalArgs, RollbackArgs, StatusArgs, UpgradeArgs};
 use super::commands::{http_client, keyring};
 use super::output::Printer;
 use super::prompt::Asker;
+use super::{Guard, UsageError, lock_and_recover};
 use crate::context::Context;
 use crate::fetch::stable_releases;
-use crate::journal::recover;
-use crate::lock::OperationLock;
 use crate::notify::notify;
 use crate::ops::upgrade;
 use crate::release::{Artifact, Version};
@@ -21,12 +19,14 @@ use crate::report::Reporter;
 use crate::settings::Settings;
 use crate::state::State;
 
-/// The live system, locked, with any interrupted operation undone.
+/// The live system, locked, with any interrupted operation undone; no guard when a dry run
+/// found an interrupted operation (and said so).
 fn prepare(
     global: &GlobalArgs,
     operation: &str,
+    dry_run: bool,
     printer: &Printer,
-) -> anyhow::Result<(Context, OperationLock, Settings)> {
+) -> anyhow::Result<(Context, Option<Guard>, Settings)> {
     let ctx = Context::new(&global.root);
     if !ctx.is_live_system() {
         return Err(UsageError(format!(
@@ -34,18 +34,16 @@ fn prepare(
         ))
         .into());
     }
-    let lock = OperationLock::acquire(&ctx, operation)?;
-    if let Some(interrupted) = recover(&ctx, printer)? {
-        printer.step(&format!(
-            "the interrupted {interrupted} was undone; the server is back as it was before it"
-        ));
-    }
+    let guard = lock_and_recover(&ctx, operation, dry_run, printer)?;
     let settings = Settings::load(&ctx)?;
-    Ok((ctx, lock, settings))
+    Ok((ctx, guard, settings))
 }
 
 pub fn upgrade(global: &GlobalArgs, args: UpgradeArgs, printer: &Printer) -> anyhow::Result<()> {
-    let (ctx, _lock, settings) = prepare(global, "upgrade", printer)?;
+    let (ctx, guard, settings) = prepare(global, "upgrade", args.dry_run, printer)?;
+    let Some(_guard) = guard else {
+        return Ok(());
+    };
     let client = http_client()?;
     let result = run_upgrade(&ctx, global, &args, &settings, &client, printer);
     let message = match &result {
@@ -164,7 +162,7 @@ fn run_upgrade(
 }
 
 pub fn rollback(global: &GlobalArgs, args: RollbackArgs, printer: &Printer) -> anyhow::Result<()> {
-    let (ctx, _lock, settings) = prepare(global, "rollback", printer)?;
+    let (ctx, _guard, settings) = prepare(global, "rollback", false, printer)?;
     let (installed, kept, steps) =
         upgrade::plan_rollback(&ctx, args.to.as_ref(), args.restore_database, &settings)?;
     let mut text = format!(

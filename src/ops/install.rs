@@ -23,7 +23,7 @@ use crate::fetch::{
     DownloadRequest, FetchError, HttpClient, Keyring, download_release, verify_local_file,
 };
 use crate::host::{self, Family, HostError, PackageManager, Platform, Support};
-use crate::journal::{JournalError, StepError, Transaction, Undo, recover};
+use crate::journal::{JournalError, StepError, Transaction, Undo};
 use crate::ops::health::{self, HealthError, Probe};
 use crate::release::Artifact;
 use crate::render::{
@@ -599,9 +599,6 @@ pub fn preflight(
     options: &InstallOptions,
     reporter: &dyn Reporter,
 ) -> Result<Platform, InstallError> {
-    if let Some(operation) = recover(ctx, reporter)? {
-        reporter.step(&format!("the interrupted {operation} was undone"));
-    }
     if ctx.is_live_system() && !nix::unistd::geteuid().is_root() {
         return Err(InstallError::NotRoot);
     }

@@ -445,3 +445,87 @@ fn an_image_with_a_database_url_skips_the_connection_check_and_says_so() {
     assert_eq!(json["SqlSettings"]["DriverName"], "postgres");
     assert_eq!(json["SqlSettings"]["DataSource"], url.as_str());
 }
+
+/// A journal left by a run that is still going (or was killed) is undone only by an operation
+/// that holds the lock exclusively: a `--dry-run` reports it and changes nothing, and neither a
+/// dry run nor an install gets past a lock another run holds (exit 5). Before, an
+/// `install --dry-run` started during the timer's upgrade ran recovery and rolled it back.
+#[test]
+fn only_an_operation_holding_the_lock_undoes_an_interrupted_one_and_a_dry_run_never_does() {
+    let image = Image::new();
+    image.mirror.publish(&image.key, VERSION, NAME, 4096);
+    let root = image.root();
+    // What an upgrade in progress has journaled: it created /srv/marker.
+    let marker = root.join("srv/marker");
+    std::fs::create_dir_all(marker.parent().unwrap()).unwrap();
+    std::fs::write(&marker, "made by the running upgrade").unwrap();
+    let state_dir = root.join("var/lib/mm-install");
+    std::fs::create_dir_all(&state_dir).unwrap();
+    let journal = state_dir.join("journal.json");
+    std::fs::write(
+        &journal,
+        r#"{"operation":"upgrade","pid":4242,"entries":[{"description":"create /srv/marker","undo":{"undo":"remove_path","path":"/srv/marker"},"done":true}]}"#,
+    )
+    .unwrap();
+    let journal_before = std::fs::read(&journal).unwrap();
+    let lock_path = state_dir.join("lock");
+    std::fs::write(
+        &lock_path,
+        "pid 4242 (upgrade) since 2026-11-28T23:00:00Z\n",
+    )
+    .unwrap();
+    let lock_before = std::fs::read(&lock_path).unwrap();
+    let unchanged = |what: &str| {
+        assert!(
+            marker.exists(),
+            "{what}: the running upgrade's work was undone"
+        );
+        assert_eq!(
+            std::fs::read(&journal).unwrap(),
+            journal_before,
+            "{what}: journal"
+        );
+        assert_eq!(
+            std::fs::read(&lock_path).unwrap(),
+            lock_before,
+            "{what}: lock file"
+        );
+    };
+
+    // The upgrade still runs: it holds the lock.
+    let held = nix::fcntl::Flock::lock(
+        std::fs::File::open(&lock_path).unwrap(),
+        nix::fcntl::FlockArg::LockExclusiveNonblock,
+    )
+    .unwrap();
+    for extra in [&["--dry-run"][..], &[][..]] {
+        let mut args = STANDARD.to_vec();
+        args.extend(extra);
+        let (_, stderr) = exit_code(&image.install(&args), 5);
+        assert!(stderr.contains("(upgrade)"), "names the holder: {stderr}");
+        unchanged(&format!("install {extra:?} while the upgrade runs"));
+    }
+    drop(held);
+
+    // The upgrade was killed: a dry run says a real run will undo it first, undoes nothing,
+    // and shows no plan made from the half-changed tree.
+    let mut dry_run = STANDARD.to_vec();
+    dry_run.push("--dry-run");
+    let (stdout, stderr) = exit_code(&image.install(&dry_run), 0);
+    assert!(
+        stderr.contains("an earlier upgrade did not finish"),
+        "{stderr}"
+    );
+    assert!(!stdout.contains("plan:"), "{stdout}");
+    unchanged("install --dry-run after the upgrade died");
+
+    // A real run takes the lock, undoes the interrupted upgrade first, then installs.
+    let (stdout, stderr) = exit_code(&image.install(&STANDARD), 0);
+    assert!(
+        stderr.contains("the interrupted upgrade was undone"),
+        "{stderr}"
+    );
+    assert!(stdout.contains("installed Mattermost 11.10.1"), "{stdout}");
+    assert!(!marker.exists());
+    assert!(!journal.exists());
+}

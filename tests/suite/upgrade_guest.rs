@@ -417,8 +417,22 @@ fn an_upgrade_killed_at_any_step_is_undone_by_the_next_run() {
             "{checkpoint}: {:?}",
             texts(&crashed)
         );
-        // Any next run first undoes the interrupted upgrade.
-        let recovered = server.mm(&["upgrade", "--version", "11.10.2", "--dry-run"]);
+        // A dry run only reports the interrupted upgrade: it changes nothing, recovery included.
+        let (_, err) = exit(
+            &server.mm(&["upgrade", "--version", "11.10.2", "--dry-run"]),
+            0,
+        );
+        assert!(
+            err.contains("an earlier upgrade did not finish"),
+            "{checkpoint}: {err}"
+        );
+        assert_eq!(
+            server.sh("test -e /var/lib/mm-install/journal.json && echo left"),
+            "left",
+            "{checkpoint}: the dry run recovered"
+        );
+        // Any real run first undoes the interrupted upgrade (here one with nothing else to do).
+        let recovered = server.mm(&["upgrade", "--version", OLD]);
         if recovered.status.code() != Some(0) {
             panic!(
                 "{checkpoint}: recovery failed: {:?}\nmattermost journal:\n{}",
