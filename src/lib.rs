@@ -22,6 +22,7 @@ pub mod exit;
 pub mod fetch;
 pub mod host;
 pub mod journal;
+pub mod keyword;
 pub mod lock;
 pub mod notify;
 pub mod ops;

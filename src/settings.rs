@@ -14,7 +14,7 @@ use crate::exit::{Diagnostic, ExitCode};
 pub const SETTINGS_PATH: &str = "/etc/mm-install/mm-install.toml";
 
 /// Which releases an unattended upgrade may move to.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize, clap::ValueEnum)]
 #[serde(rename_all = "lowercase")]
 pub enum Policy {
     /// Only patch releases of the installed MAJOR.MINOR: security and bug fixes.
@@ -26,28 +26,9 @@ pub enum Policy {
     Latest,
 }
 
-impl std::str::FromStr for Policy {
-    type Err = String;
-
-    fn from_str(text: &str) -> Result<Self, Self::Err> {
-        match text {
-            "patch" => Ok(Policy::Patch),
-            "minor" => Ok(Policy::Minor),
-            "latest" => Ok(Policy::Latest),
-            _ => Err(format!(
-                "invalid policy `{text}`: expected patch, minor or latest"
-            )),
-        }
-    }
-}
-
 impl std::fmt::Display for Policy {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(match self {
-            Policy::Patch => "patch",
-            Policy::Minor => "minor",
-            Policy::Latest => "latest",
-        })
+        crate::keyword::write(self, f)
     }
 }
 

@@ -119,19 +119,28 @@ pub enum RenderTemplate {
     },
     /// The unattended-upgrade service and timer (mm-install-upgrade.service and .timer).
     Timer {
-        /// Print only the service (`service`) or only the timer (`timer`); both by default.
-        #[arg(long, value_name = "service|timer")]
-        only: Option<String>,
+        /// Print only the service or only the timer; both by default.
+        #[arg(long)]
+        only: Option<TimerUnit>,
         /// The mm-install executable the service runs.
         #[arg(long, value_name = "PATH", default_value = "/usr/bin/mm-install")]
         binary: PathBuf,
     },
 }
 
+/// One of the two units `render timer --only` prints.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum TimerUnit {
+    /// mm-install-upgrade.service.
+    Service,
+    /// mm-install-upgrade.timer.
+    Timer,
+}
+
 #[derive(Debug, Args)]
 pub struct DocsArgs {
     /// The program tier whose statements to print or check.
-    #[arg(long, value_name = "community|registered|certified")]
+    #[arg(long)]
     pub tier: crate::ops::docs::Tier,
     /// Check FILE (the README or equivalent) for the tier's statements instead of printing
     /// them: a line per requirement, exit 1 if any is missing or altered.
@@ -153,7 +162,7 @@ pub struct UpgradeArgs {
     pub latest: bool,
     /// Which releases are allowed: patch (same MAJOR.MINOR; the default), minor (same MAJOR) or
     /// latest. Overrides `policy` in /etc/mm-install/mm-install.toml.
-    #[arg(long, value_name = "patch|minor|latest")]
+    #[arg(long)]
     pub policy: Option<crate::settings::Policy>,
     /// Do not ask for confirmation on a terminal (nothing is ever asked without one).
     #[arg(short, long)]
@@ -233,7 +242,7 @@ pub struct DetectOsArgs {
     #[arg(long)]
     pub json: bool,
     /// Report for this architecture instead of the host's.
-    #[arg(long, value_name = "amd64|arm64")]
+    #[arg(long, ignore_case = true)]
     pub arch: Option<Arch>,
 }
 
@@ -267,10 +276,10 @@ pub struct InstallArgs {
     #[command(flatten)]
     pub release: OptionalReleaseSelector,
     /// enterprise (default) or team.
-    #[arg(long, value_name = "enterprise|team")]
+    #[arg(long)]
     pub edition: Option<Edition>,
     /// Install for this architecture instead of the host's.
-    #[arg(long, value_name = "amd64|arm64")]
+    #[arg(long, ignore_case = true)]
     pub arch: Option<Arch>,
     /// The URL users will reach Mattermost at, e.g. https://chat.example.com.
     #[arg(long, value_name = "URL")]
@@ -316,10 +325,10 @@ pub struct DownloadArgs {
     #[command(flatten)]
     pub release: ReleaseSelector,
     /// enterprise (default) or team.
-    #[arg(long, default_value_t = Edition::Enterprise, value_name = "enterprise|team")]
+    #[arg(long, value_enum, default_value_t = Edition::Enterprise)]
     pub edition: Edition,
     /// The architecture to download for; defaults to the host's.
-    #[arg(long, value_name = "amd64|arm64")]
+    #[arg(long, ignore_case = true)]
     pub arch: Option<Arch>,
     /// Directory to put the verified tarball in.
     #[arg(long, value_name = "DIR", default_value = ".")]

@@ -7,7 +7,7 @@ use clap::CommandFactory;
 
 use super::args::{
     Cli, Command, DetectOsArgs, DownloadArgs, GlobalArgs, InstallArgs, ReleaseSelector,
-    RenderTemplate,
+    RenderTemplate, TimerUnit,
 };
 use super::output::Printer;
 use crate::context::Context;
@@ -74,20 +74,14 @@ fn render_template(
         )?,
         RenderTemplate::Timer { only, binary } => {
             let (service, timer) = render::render_upgrade_timer(&templates, &binary)?;
-            match only.as_deref() {
-                Some("service") => service,
-                Some("timer") => timer,
+            match only {
+                Some(TimerUnit::Service) => service,
+                Some(TimerUnit::Timer) => timer,
                 None => format!(
                     "# {}\n{service}\n# {}\n{timer}",
                     render::UPGRADE_SERVICE,
                     render::UPGRADE_TIMER
                 ),
-                Some(other) => {
-                    return Err(super::UsageError(format!(
-                        "--only {other}: expected service or timer"
-                    ))
-                    .into());
-                }
             }
         }
         RenderTemplate::Nginx {

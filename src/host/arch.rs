@@ -5,13 +5,24 @@ use std::str::FromStr;
 
 use super::HostError;
 
-keyword_enum! {
-    /// A CPU architecture with a Mattermost server build.
-    pub enum Arch {
-        /// 64-bit x86 (`x86_64`).
-        Amd64 => "amd64",
-        /// 64-bit ARM (`aarch64`).
-        Arm64 => "arm64",
+/// A CPU architecture with a Mattermost server build. On the command line the kernel/Rust
+/// names are accepted as aliases, in any case (`ignore_case` on each `--arch`).
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize, clap::ValueEnum,
+)]
+#[serde(rename_all = "lowercase")]
+pub enum Arch {
+    /// 64-bit x86 (`x86_64`).
+    #[value(alias = "x86_64")]
+    Amd64,
+    /// 64-bit ARM (`aarch64`).
+    #[value(alias = "aarch64")]
+    Arm64,
+}
+
+impl std::fmt::Display for Arch {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        crate::keyword::write(self, f)
     }
 }
 

@@ -7,54 +7,6 @@ use std::path::{Path, PathBuf};
 use crate::context::Context;
 use crate::exit::{Diagnostic, ExitCode};
 
-/// Declares a field-less enum whose variants are named by fixed lowercase keywords, used as is
-/// in JSON (`Serialize`, `Deserialize`) and in text output (`Display`), so they never disagree.
-macro_rules! keyword_enum {
-    (
-        $(#[$meta:meta])*
-        pub enum $name:ident {
-            $( $(#[$variant_meta:meta])* $variant:ident => $keyword:literal, )+
-        }
-    ) => {
-        $(#[$meta])*
-        #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-        pub enum $name {
-            $( $(#[$variant_meta])* $variant, )+
-        }
-
-        impl $name {
-            /// The keyword naming this value in JSON and text output.
-            pub fn as_str(self) -> &'static str {
-                match self {
-                    $( $name::$variant => $keyword, )+
-                }
-            }
-        }
-
-        impl std::fmt::Display for $name {
-            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str(self.as_str())
-            }
-        }
-
-        impl serde::Serialize for $name {
-            fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-                serializer.serialize_str(self.as_str())
-            }
-        }
-
-        impl<'de> serde::Deserialize<'de> for $name {
-            fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-                let keyword = <std::borrow::Cow<'de, str>>::deserialize(deserializer)?;
-                match keyword.as_ref() {
-                    $( $keyword => Ok($name::$variant), )+
-                    other => Err(serde::de::Error::unknown_variant(other, &[$($keyword),+])),
-                }
-            }
-        }
-    };
-}
-
 mod arch;
 mod disk;
 mod os_release;

@@ -13,41 +13,65 @@ use serde::Serialize;
 
 use super::{Arch, OsRelease, SYSTEMD_PATHS};
 
-keyword_enum! {
-    /// The distribution family, which decides the package manager and package names.
-    pub enum Family {
-        /// Debian, Ubuntu and their derivatives.
-        Debian => "debian",
-        /// Red Hat Enterprise Linux, its equivalents, Fedora and other RHEL-like systems.
-        Rhel => "rhel",
-        /// Anything else.
-        Other => "other",
+/// The distribution family, which decides the package manager and package names.
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize, clap::ValueEnum,
+)]
+#[serde(rename_all = "lowercase")]
+pub enum Family {
+    /// Debian, Ubuntu and their derivatives.
+    Debian,
+    /// Red Hat Enterprise Linux, its equivalents, Fedora and other RHEL-like systems.
+    Rhel,
+    /// Anything else.
+    Other,
+}
+
+impl fmt::Display for Family {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        crate::keyword::write(self, f)
     }
 }
 
-keyword_enum! {
-    /// How Mattermost supports running its server on a system.
-    pub enum Support {
-        /// Officially supported: Ubuntu, Debian, Red Hat Enterprise Linux.
-        Official => "official",
-        /// Accepted as equivalent to RHEL; the deployment must carry the equivalence statement.
-        Equivalent => "equivalent",
-        /// Can work, but is not officially supported.
-        Unofficial => "unofficial",
-        /// Not supported: mm-install cannot install Mattermost here.
-        Unsupported => "unsupported",
+/// How Mattermost supports running its server on a system.
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize, clap::ValueEnum,
+)]
+#[serde(rename_all = "lowercase")]
+pub enum Support {
+    /// Officially supported: Ubuntu, Debian, Red Hat Enterprise Linux.
+    Official,
+    /// Accepted as equivalent to RHEL; the deployment must carry the equivalence statement.
+    Equivalent,
+    /// Can work, but is not officially supported.
+    Unofficial,
+    /// Not supported: mm-install cannot install Mattermost here.
+    Unsupported,
+}
+
+impl fmt::Display for Support {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        crate::keyword::write(self, f)
     }
 }
 
-keyword_enum! {
-    /// The package manager that installs nginx, PostgreSQL and friends.
-    pub enum PackageManager {
-        /// Debian family.
-        Apt => "apt",
-        /// RHEL family, RHEL 8 and newer (and Fedora, Amazon Linux 2023).
-        Dnf => "dnf",
-        /// RHEL family, RHEL 7 and older (and Amazon Linux 2).
-        Yum => "yum",
+/// The package manager that installs nginx, PostgreSQL and friends.
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize, clap::ValueEnum,
+)]
+#[serde(rename_all = "lowercase")]
+pub enum PackageManager {
+    /// Debian family.
+    Apt,
+    /// RHEL family, RHEL 8 and newer (and Fedora, Amazon Linux 2023).
+    Dnf,
+    /// RHEL family, RHEL 7 and older (and Amazon Linux 2).
+    Yum,
+}
+
+impl fmt::Display for PackageManager {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        crate::keyword::write(self, f)
     }
 }
 

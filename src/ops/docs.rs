@@ -19,7 +19,6 @@
 use std::fmt;
 use std::ops::Range;
 use std::path::{Path, PathBuf};
-use std::str::FromStr;
 
 use crate::exit::{Diagnostic, ExitCode};
 
@@ -116,7 +115,7 @@ const WINDOW_SLACK: isize = 3;
 const WRAP_WIDTH: usize = 100;
 
 /// The program's tiers, from the least to the most demanding; each includes the ones before.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, clap::ValueEnum)]
 pub enum Tier {
     /// Installation and minimum documentation.
     Community,
@@ -129,33 +128,11 @@ pub enum Tier {
 impl Tier {
     /// Every tier, least demanding first.
     pub const ALL: [Tier; 3] = [Tier::Community, Tier::Registered, Tier::Certified];
-
-    /// The keyword naming the tier on the command line.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Tier::Community => "community",
-            Tier::Registered => "registered",
-            Tier::Certified => "certified",
-        }
-    }
 }
 
 impl fmt::Display for Tier {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-impl FromStr for Tier {
-    type Err = DocsError;
-
-    fn from_str(text: &str) -> Result<Self, Self::Err> {
-        Tier::ALL
-            .into_iter()
-            .find(|tier| tier.as_str() == text)
-            .ok_or_else(|| DocsError::UnknownTier {
-                text: text.to_owned(),
-            })
+        crate::keyword::write(self, f)
     }
 }
 
@@ -215,9 +192,6 @@ impl fmt::Display for Finding {
 /// What can go wrong with `mm-install docs`.
 #[derive(Debug, thiserror::Error)]
 pub enum DocsError {
-    /// A tier name that is not one of the three.
-    #[error("unknown tier `{text}`: expected community, registered or certified")]
-    UnknownTier { text: String },
     /// The file to check cannot be read.
     #[error("cannot read {}", .path.display())]
     Read {
@@ -241,16 +215,12 @@ pub enum DocsError {
 impl Diagnostic for DocsError {
     fn exit_code(&self) -> ExitCode {
         match self {
-            DocsError::UnknownTier { .. } => ExitCode::Usage,
             DocsError::Read { .. } | DocsError::NotCompliant { .. } => ExitCode::Failure,
         }
     }
 
     fn hint(&self) -> Option<String> {
         Some(match self {
-            DocsError::UnknownTier { .. } => {
-                "use --tier community, --tier registered or --tier certified".to_owned()
-            }
             DocsError::Read { path, .. } => format!(
                 "check that {} exists and is readable; --check takes the README (or equivalent) to check",
                 path.display()
@@ -1070,13 +1040,15 @@ mod tests {
 
     #[test]
     fn tiers_parse_and_print() {
-        for tier in Tier::ALL {
-            assert_eq!(tier.as_str().parse::<Tier>().unwrap(), tier);
-            assert_eq!(tier.to_string(), tier.as_str());
+        use clap::ValueEnum;
+        for (tier, keyword) in Tier::ALL
+            .into_iter()
+            .zip(["community", "registered", "certified"])
+        {
+            assert_eq!(Tier::from_str(keyword, false).unwrap(), tier);
+            assert_eq!(tier.to_string(), keyword);
         }
-        let err = "gold".parse::<Tier>().unwrap_err();
-        assert_eq!(err.exit_code(), ExitCode::Usage);
-        assert!(err.to_string().contains("`gold`"));
+        assert!(Tier::from_str("gold", false).is_err());
         assert!(Tier::Community < Tier::Registered && Tier::Registered < Tier::Certified);
     }
 

@@ -26,7 +26,7 @@ pub fn is_official_host(release_url: &str) -> bool {
 }
 
 /// Which build of the server to install.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum)]
 pub enum Edition {
     /// The default build: works without a licence, unlocks enterprise features with one.
     #[default]
@@ -38,23 +38,19 @@ pub enum Edition {
 impl FromStr for Edition {
     type Err = ReleaseError;
 
+    /// Reads the edition recorded in state.json, spelled as on the command line.
     fn from_str(text: &str) -> Result<Self, Self::Err> {
-        match text {
-            "enterprise" => Ok(Edition::Enterprise),
-            "team" => Ok(Edition::Team),
-            _ => Err(ReleaseError::InvalidEdition {
+        <Edition as clap::ValueEnum>::from_str(text, false).map_err(|_| {
+            ReleaseError::InvalidEdition {
                 text: text.to_string(),
-            }),
-        }
+            }
+        })
     }
 }
 
 impl fmt::Display for Edition {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            Edition::Enterprise => "enterprise",
-            Edition::Team => "team",
-        })
+        crate::keyword::write(self, f)
     }
 }
 

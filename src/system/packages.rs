@@ -62,7 +62,7 @@ pub fn install(
         PackageManager::Dnf | PackageManager::Yum => {
             let mut args = vec!["install", "-y"];
             args.extend(&names);
-            run_checked(ctx, &CommandLine::new(manager.as_str(), &args))?;
+            run_checked(ctx, &CommandLine::new(&manager.to_string(), &args))?;
         }
     }
     Ok(())
@@ -88,12 +88,12 @@ pub fn remove(
     };
     args.extend(&present);
     let program = match manager {
-        PackageManager::Apt => "apt-get",
-        other => other.as_str(),
+        PackageManager::Apt => "apt-get".to_owned(),
+        other => other.to_string(),
     };
     run_checked(
         ctx,
-        &CommandLine::new(program, &args).with_env("DEBIAN_FRONTEND", "noninteractive"),
+        &CommandLine::new(&program, &args).with_env("DEBIAN_FRONTEND", "noninteractive"),
     )
     .map(drop)
 }

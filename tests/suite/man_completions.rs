@@ -23,3 +23,47 @@ fn the_man_page_and_completions_cover_every_command() {
     let output = run(mm_install().args(["completions", "tcsh"]));
     assert_eq!(output.status.code(), Some(2));
 }
+
+#[test]
+fn help_and_completions_list_the_values_of_each_keyword_option() {
+    for (args, values) in [
+        (
+            &["install", "--help"][..],
+            &["enterprise", "team", "amd64", "arm64"][..],
+        ),
+        (&["upgrade", "--help"], &["patch", "minor", "latest"]),
+        (
+            &["docs", "--help"],
+            &["community", "registered", "certified"],
+        ),
+        (&["render", "timer", "--help"], &["service", "timer"]),
+    ] {
+        let output = run(mm_install().args(args));
+        let (help, stderr) = texts(&output);
+        assert!(output.status.success(), "{args:?}: {stderr}");
+        assert!(help.contains("Possible values"), "{args:?}: {help}");
+        for value in values {
+            assert!(
+                help.contains(&format!("- {value}:")),
+                "{args:?} lacks {value}: {help}"
+            );
+        }
+    }
+    let output = run(mm_install().args(["completions", "bash"]));
+    let (script, _) = texts(&output);
+    for values in [
+        "enterprise team",
+        "patch minor latest",
+        "community registered certified",
+    ] {
+        assert!(script.contains(values), "bash completion lacks `{values}`");
+    }
+    // An invalid value is a usage error naming it and the accepted ones.
+    let output = run(mm_install().args(["upgrade", "--policy", "nightly"]));
+    let (_, stderr) = texts(&output);
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("nightly") && stderr.contains("patch, minor, latest"),
+        "{stderr}"
+    );
+}
