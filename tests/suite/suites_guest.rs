@@ -143,9 +143,13 @@ fn with_host_glibc(artifacts: &Path) -> Vec<String> {
 }
 
 /// What an install could change: files under the paths it writes, users, services,
-/// PostgreSQL roles and databases. Equal before and after means nothing changed.
+/// PostgreSQL roles and databases. Equal before and after means nothing changed. mm-install's
+/// own lock file (and the directory holding it) is left out: an install takes the lock before
+/// its pre-flight, so that it never checks a server another run is changing, and the kernel
+/// lock on it ends with the process.
 const FINGERPRINT: &str = "\
     find /opt /etc /var/lib/mm-install /usr/local -xdev \
+      ! -path /var/lib/mm-install ! -path /var/lib/mm-install/lock \
       -printf '%p %y %m %u %s %T@\\n' 2>/dev/null | sort; \
     getent passwd mattermost; getent group mattermost; \
     systemctl list-unit-files --no-legend --no-pager | sort; \
