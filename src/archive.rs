@@ -147,7 +147,7 @@ pub enum ArchiveError {
         source: io::Error,
     },
     /// Extraction failed, and removing the half-extracted staging directory failed too.
-    #[error("{cause}; removing the staging directory {} afterwards failed too", .staging.display())]
+    #[error("{}; removing the staging directory {} afterwards failed too", crate::exit::Chain(&**.cause), .staging.display())]
     Cleanup {
         staging: PathBuf,
         cause: Box<ArchiveError>,

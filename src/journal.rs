@@ -204,7 +204,7 @@ pub struct Journal {
 /// What can go wrong with the journal itself or with undoing.
 #[derive(Debug, thiserror::Error)]
 pub enum JournalError {
-    #[error("cannot write the journal {path}: {source}")]
+    #[error("cannot write the journal {path}")]
     Write {
         path: String,
         #[source]
@@ -339,7 +339,11 @@ fn undo_all(
             reporter.step(&format!("undoing: {}", entry.description));
         }
         if let Err(err) = entry.undo.apply(ctx) {
-            failures.push(format!("- {}: {err}", entry.description));
+            failures.push(format!(
+                "- {}: {}",
+                entry.description,
+                crate::exit::Chain(&err)
+            ));
             failed.push(entry);
         }
         let mut remaining = journal.clone();

@@ -20,7 +20,7 @@ pub const LOCK_PATH: &str = "/var/lib/mm-install/lock";
 pub enum LockError {
     #[error("another mm-install run holds the lock {path}: {holder}")]
     Held { path: String, holder: String },
-    #[error("cannot take the lock {path}: {source}")]
+    #[error("cannot take the lock {path}")]
     Io {
         path: String,
         #[source]

@@ -36,11 +36,8 @@ pub struct GlobalArgs {
     #[arg(long, global = true, value_name = "FILE")]
     pub keyring: Vec<PathBuf>,
     /// Print only errors and warnings.
-    #[arg(short, long, global = true, conflicts_with = "verbose")]
-    pub quiet: bool,
-    /// Print more detail.
     #[arg(short, long, global = true)]
-    pub verbose: bool,
+    pub quiet: bool,
     /// Never draw progress bars (they are drawn only on a terminal anyway).
     #[arg(long, global = true)]
     pub no_progress: bool,

@@ -4,6 +4,7 @@
 
 use std::path::Path;
 
+use super::CommandResult;
 use super::args::{GlobalArgs, InstallArgs};
 use super::commands::{http_client, keyring, latest_or};
 use super::output::Printer;
@@ -17,7 +18,7 @@ use crate::render::TlsFiles;
 use crate::report::Reporter;
 
 /// Run the install command.
-pub fn run(global: &GlobalArgs, args: InstallArgs, printer: &Printer) -> anyhow::Result<()> {
+pub fn run(global: &GlobalArgs, args: InstallArgs, printer: &Printer) -> CommandResult {
     let ctx = Context::new(&global.root);
     let asker = Asker::new(args.yes);
     let options = gather_options(global, &args, &asker, printer)?;
@@ -108,7 +109,7 @@ fn gather_options(
     args: &InstallArgs,
     asker: &Asker,
     reporter: &dyn Reporter,
-) -> anyhow::Result<InstallOptions> {
+) -> CommandResult<InstallOptions> {
     let site_url = asker.text(
         args.site_url.clone(),
         "--site-url URL",
@@ -198,7 +199,7 @@ fn gather_options(
 }
 
 /// `mattermost[-team]-X.Y.Z-linux-ARCH.tar.gz` → X.Y.Z.
-fn version_from_file_name(tarball: &Path) -> anyhow::Result<Version> {
+fn version_from_file_name(tarball: &Path) -> CommandResult<Version> {
     let name = tarball
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())

@@ -5,6 +5,7 @@
 
 use std::path::Path;
 
+use super::CommandResult;
 use super::args::{GlobalArgs, RollbackArgs, StatusArgs, UpgradeArgs};
 use super::commands::{http_client, keyring};
 use super::output::Printer;
@@ -26,7 +27,7 @@ fn prepare(
     operation: &str,
     dry_run: bool,
     printer: &Printer,
-) -> anyhow::Result<(Context, Option<Guard>, Settings)> {
+) -> CommandResult<(Context, Option<Guard>, Settings)> {
     let ctx = Context::new(&global.root);
     if !ctx.is_live_system() {
         return Err(UsageError(format!(
@@ -39,7 +40,7 @@ fn prepare(
     Ok((ctx, guard, settings))
 }
 
-pub fn upgrade(global: &GlobalArgs, args: UpgradeArgs, printer: &Printer) -> anyhow::Result<()> {
+pub fn upgrade(global: &GlobalArgs, args: UpgradeArgs, printer: &Printer) -> CommandResult {
     let (ctx, guard, settings) = prepare(global, "upgrade", args.dry_run, printer)?;
     let Some(_guard) = guard else {
         return Ok(());
@@ -49,7 +50,7 @@ pub fn upgrade(global: &GlobalArgs, args: UpgradeArgs, printer: &Printer) -> any
     let message = match &result {
         Ok(Some(text)) => Some(text.clone()),
         Ok(None) => None,
-        Err(err) => Some(format!("upgrade failed: {err:#}")),
+        Err(failure) => Some(format!("upgrade failed: {}", failure.message())),
     };
     if let (Some(message), false) = (message, args.dry_run) {
         notify(&client, &settings.webhook_url, &message, printer);
@@ -65,7 +66,7 @@ fn run_upgrade(
     settings: &Settings,
     client: &crate::fetch::HttpClient,
     printer: &Printer,
-) -> anyhow::Result<Option<String>> {
+) -> CommandResult<Option<String>> {
     let installed = upgrade::installed(ctx)?;
     if installed.adopted {
         printer.step(&format!(
@@ -161,7 +162,7 @@ fn run_upgrade(
     Ok(Some(message))
 }
 
-pub fn rollback(global: &GlobalArgs, args: RollbackArgs, printer: &Printer) -> anyhow::Result<()> {
+pub fn rollback(global: &GlobalArgs, args: RollbackArgs, printer: &Printer) -> CommandResult {
     let (ctx, _guard, settings) = prepare(global, "rollback", false, printer)?;
     let (installed, kept, steps) =
         upgrade::plan_rollback(&ctx, args.to.as_ref(), args.restore_database, &settings)?;
@@ -202,7 +203,7 @@ pub fn rollback(global: &GlobalArgs, args: RollbackArgs, printer: &Printer) -> a
     Ok(())
 }
 
-pub fn status(global: &GlobalArgs, args: StatusArgs, printer: &Printer) -> anyhow::Result<()> {
+pub fn status(global: &GlobalArgs, args: StatusArgs, printer: &Printer) -> CommandResult {
     let ctx = Context::new(&global.root);
     let settings = Settings::load(&ctx)?;
     let installed = upgrade::installed(&ctx)?;

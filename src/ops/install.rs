@@ -131,7 +131,8 @@ pub enum InstallError {
     #[error("invalid site URL `{url}`: {reason}")]
     InvalidSiteUrl { url: String, reason: String },
     #[error(
-        "the install failed while trying to {step}: {cause}\nevery change was undone; the server is as it was before"
+        "the install failed while trying to {step}: {}\nevery change was undone; the server is as it was before",
+        crate::exit::Chain(&**.cause)
     )]
     RolledBack {
         step: String,
@@ -176,6 +177,9 @@ impl Diagnostic for InstallError {
             InstallError::NotRoot => {
                 Some("run it with sudo, or use --root DIR to build an image".into())
             }
+            InstallError::InvalidSiteUrl { .. } => Some(
+                "pass the address users will type in their browser, such as --site-url https://chat.example.com".into(),
+            ),
             InstallError::Unsupported { .. } => {
                 Some("pass --allow-unsupported to try anyway (not supported by Mattermost)".into())
             }
@@ -931,7 +935,7 @@ pub fn execute(
                 StepError::Step(err) => err,
                 StepError::Journal(err) => InstallError::Journal(err),
             };
-            reporter.warn(&format!("{description}: {cause}"));
+            reporter.warn(&format!("{description}: {}", crate::exit::Chain(&cause)));
             transaction.rollback(reporter)?;
             return Err(InstallError::RolledBack {
                 step: description,

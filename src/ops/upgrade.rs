@@ -71,7 +71,8 @@ pub enum UpgradeError {
     #[error("there is no kept release to roll back to{detail}")]
     NothingToRollBack { detail: String },
     #[error(
-        "the upgrade to {target} failed while trying to {step}: {cause}\nit was rolled back: Mattermost {installed} is running again and answering"
+        "the upgrade to {target} failed while trying to {step}: {}\nit was rolled back: Mattermost {installed} is running again and answering",
+        crate::exit::Chain(&**.cause)
     )]
     RolledBack {
         installed: String,
@@ -80,7 +81,8 @@ pub enum UpgradeError {
         cause: Box<UpgradeError>,
     },
     #[error(
-        "the {operation} failed while trying to {step}: {cause}\nundoing it failed too: {undo}"
+        "the {operation} failed while trying to {step}: {}\nundoing it failed too: {undo}",
+        crate::exit::Chain(&**.cause)
     )]
     NeedsAttention {
         operation: String,
@@ -89,7 +91,8 @@ pub enum UpgradeError {
         undo: String,
     },
     #[error(
-        "the rollback failed while trying to {step}: {cause}\nit was undone: Mattermost {installed} is running again"
+        "the rollback failed while trying to {step}: {}\nit was undone: Mattermost {installed} is running again",
+        crate::exit::Chain(&**.cause)
     )]
     RollbackUndone {
         installed: String,
@@ -427,7 +430,7 @@ pub fn plan_upgrade(
     let shortage =
         crate::ops::install::short_of_space(ctx).map_err(|err| SystemError::Unexpected {
             what: "the free space".into(),
-            detail: err.to_string(),
+            detail: crate::exit::Chain(&err).to_string(),
         })?;
     if let Some((dir, available)) = shortage {
         return Err(UpgradeError::NoSpace { dir, available });
@@ -760,12 +763,15 @@ fn run_transaction(
                 StepError::Step(err) => err,
                 StepError::Journal(err) => UpgradeError::Journal(err),
             };
-            reporter.warn(&format!("{description}: {cause}; undoing"));
+            reporter.warn(&format!(
+                "{description}: {}; undoing",
+                crate::exit::Chain(&cause)
+            ));
             if let Err(undo) = transaction.rollback(reporter) {
                 return Err(Failure::Stuck {
                     step: description,
                     cause: Box::new(cause),
-                    undo: undo.to_string(),
+                    undo: crate::exit::Chain(&undo).to_string(),
                 });
             }
             // The old server must answer again.
@@ -774,7 +780,7 @@ fn run_transaction(
                     return Err(Failure::Stuck {
                         step: description,
                         cause: Box::new(cause),
-                        undo: err.to_string(),
+                        undo: crate::exit::Chain(&err).to_string(),
                     });
                 }
             }
