@@ -20,10 +20,7 @@ use crate::ops::install;
 use crate::release::{Artifact, Version};
 use crate::render::{self, NginxOptions, Templates, TlsFiles, UnitOptions};
 use crate::report::Reporter;
-
-/// Environment variable: base delay in milliseconds before the first retry of a failed request
-/// (doubled for each further retry). Default 1000.
-pub const RETRY_BASE_MS_ENV: &str = "MM_INSTALL_RETRY_BASE_MS";
+use crate::settings::Settings;
 
 /// Run the parsed command line.
 pub fn run(cli: Cli, printer: &Printer) -> CommandResult {
@@ -191,20 +188,29 @@ pub fn latest_or(
     }
 }
 
-/// The embedded Mattermost key plus every `--keyring` file.
+/// The embedded Mattermost key plus every `keyring` file of the settings and every `--keyring`
+/// file.
 pub fn keyring(global: &GlobalArgs) -> CommandResult<Keyring> {
+    let ctx = Context::new(&global.root);
     let mut keyring = Keyring::mattermost()?;
-    for path in &global.keyring {
-        keyring.add_file(path)?;
+    let from_settings = Settings::load(&ctx)?
+        .keyring
+        .into_iter()
+        .map(|path| ctx.path(path));
+    for path in from_settings.chain(global.keyring.iter().cloned()) {
+        keyring.add_file(&path)?;
     }
     Ok(keyring)
 }
 
 pub fn http_client() -> CommandResult<HttpClient> {
     let mut retry = RetryPolicy::default();
-    if let Ok(text) = std::env::var(RETRY_BASE_MS_ENV) {
+    if let Ok(text) = std::env::var(crate::environment::RETRY_BASE_MS) {
         let millis: u64 = text.parse().with_context(|| {
-            format!("{RETRY_BASE_MS_ENV}={text} is not a number of milliseconds")
+            format!(
+                "{}={text} is not a number of milliseconds",
+                crate::environment::RETRY_BASE_MS
+            )
         })?;
         retry.base_delay = Duration::from_millis(millis);
     }

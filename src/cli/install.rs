@@ -125,8 +125,8 @@ fn gather_options(
             ],
         )?],
     };
-    let database = if let Some(url) = &args.database_url {
-        DatabaseChoice::External(url.clone())
+    let database = if let Some(url) = database_url(args, reporter)? {
+        DatabaseChoice::External(url)
     } else if args.no_database {
         DatabaseChoice::Skip
     } else if asker.choose(
@@ -196,6 +196,38 @@ fn gather_options(
         tls,
         allow_unsupported: args.allow_unsupported,
     })
+}
+
+/// The external database's URL from `--database-url-file`, `--database-url` or
+/// `MM_INSTALL_DATABASE_URL`; a password typed on the command line is warned about, since every
+/// user on the server can read it with `ps` while the install runs.
+fn database_url(args: &InstallArgs, reporter: &dyn Reporter) -> CommandResult<Option<String>> {
+    if let Some(file) = &args.database_url_file {
+        let unreadable = |reason: String| {
+            UsageError(format!(
+                "cannot read the database URL from {}: {reason}",
+                file.display()
+            ))
+        };
+        let text = fs_err::read_to_string(file).map_err(|err| unreadable(err.to_string()))?;
+        let url = text.lines().next().unwrap_or("").trim();
+        if url.is_empty() {
+            return Err(unreadable("its first line is empty".into()).into());
+        }
+        return Ok(Some(url.to_string()));
+    }
+    let Some(url) = &args.database_url else {
+        return Ok(None);
+    };
+    let from_environment =
+        std::env::var(crate::environment::DATABASE_URL).is_ok_and(|value| &value == url);
+    if !from_environment && crate::system::postgres::redact_password(url) != *url {
+        reporter.warn(&format!(
+            "the database password on the command line is visible to every user of this server in `ps`; next time use --database-url-file FILE or {}",
+            crate::environment::DATABASE_URL
+        ));
+    }
+    Ok(Some(url.clone()))
 }
 
 /// `mattermost[-team]-X.Y.Z-linux-ARCH.tar.gz` → X.Y.Z.

@@ -37,6 +37,9 @@ fn prepare(
     }
     let guard = lock_and_recover(&ctx, operation, dry_run, printer)?;
     let settings = Settings::load(&ctx)?;
+    for warning in &settings.warnings {
+        printer.warn(warning);
+    }
     Ok((ctx, guard, settings))
 }
 

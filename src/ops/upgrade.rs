@@ -811,10 +811,10 @@ fn check_old_server(
     Ok(())
 }
 
-/// Tests set `MM_INSTALL_CRASH_AT` to a step description prefix to kill the process (like a
+/// Tests set [`crate::environment::CRASH_AT`] to a step description prefix to kill the process (like a
 /// power cut or `kill -9`) after the step is journaled and before it runs.
 fn crash_checkpoint(description: &str) {
-    if let Ok(prefix) = std::env::var("MM_INSTALL_CRASH_AT") {
+    if let Ok(prefix) = std::env::var(crate::environment::CRASH_AT) {
         if !prefix.is_empty() && description.starts_with(&prefix) {
             eprintln!(
                 "mm-install: crashing on purpose before `{description}` (MM_INSTALL_CRASH_AT)"

@@ -353,19 +353,38 @@ fn parse_version_num(text: &str, server: &str) -> Result<u32, SystemError> {
     })
 }
 
-/// `postgres://user:secret@host/db` → `postgres://user:***@host/db`, for messages.
+/// `postgres://user:secret@host/db?password=secret` → `postgres://user:***@host/db?password=***`,
+/// for messages: the password in the user information and in a `password` parameter.
 pub fn redact_password(url: &str) -> String {
     let Some((scheme, rest)) = url.split_once("://") else {
         return url.to_string();
     };
     // The last `@` ends the user information: a password may contain an unescaped `@`.
-    let Some((userinfo, host)) = rest.rsplit_once('@') else {
-        return url.to_string();
+    let (userinfo, host_and_rest) = match rest.rsplit_once('@') {
+        Some((userinfo, host)) => (Some(userinfo), host),
+        None => (None, rest),
     };
-    match userinfo.split_once(':') {
-        Some((user, _)) => format!("{scheme}://{user}:***@{host}"),
-        None => url.to_string(),
-    }
+    let userinfo = match userinfo {
+        Some(info) => match info.split_once(':') {
+            Some((user, _)) => format!("{user}:***@"),
+            None => format!("{info}@"),
+        },
+        None => String::new(),
+    };
+    let host_and_rest = match host_and_rest.split_once('?') {
+        Some((path, query)) => {
+            let parameters: Vec<String> = query
+                .split('&')
+                .map(|parameter| match parameter.split_once('=') {
+                    Some(("password", _)) => "password=***".to_string(),
+                    _ => parameter.to_string(),
+                })
+                .collect();
+            format!("{path}?{}", parameters.join("&"))
+        }
+        None => host_and_rest.to_string(),
+    };
+    format!("{scheme}://{userinfo}{host_and_rest}")
 }
 
 /// SQL string literal quoting.
@@ -822,11 +841,29 @@ mod tests {
     }
 
     #[test]
-    fn redaction_hides_passwords_that_contain_an_at_sign() {
-        assert_eq!(
-            redact_password("postgres://u:p@ss@db:5432/x"),
-            "postgres://u:***@db:5432/x"
-        );
+    fn redaction_hides_passwords_in_the_user_information_and_the_parameters() {
+        for (url, redacted) in [
+            ("postgres://u:p@ss@db:5432/x", "postgres://u:***@db:5432/x"),
+            (
+                "postgres://u@db/x?sslmode=require&password=s3cret",
+                "postgres://u@db/x?sslmode=require&password=***",
+            ),
+            (
+                "postgres://db/x?password=s3cret&user=u",
+                "postgres://db/x?password=***&user=u",
+            ),
+            (
+                "postgres://u:a@b/x?password=c",
+                "postgres://u:***@b/x?password=***",
+            ),
+            (
+                "postgres://u@db/x?sslmode=require",
+                "postgres://u@db/x?sslmode=require",
+            ),
+            ("not a url", "not a url"),
+        ] {
+            assert_eq!(redact_password(url), redacted, "{url}");
+        }
     }
 
     /// A temporary root with PostgreSQL sockets named `<dir>/.s.PGSQL.<port>` (only the names
