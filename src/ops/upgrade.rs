@@ -53,9 +53,14 @@ pub enum UpgradeError {
         reason: String,
     },
     #[error(
-        "not enough free space in {dir} for the new release and the backups: {available} bytes available"
+        "not enough free space in {dir}: the upgrade needs {needed} bytes there ({what}), {available} are available"
     )]
-    NoSpace { dir: String, available: u64 },
+    NoSpace {
+        dir: String,
+        what: String,
+        needed: u64,
+        available: u64,
+    },
     #[error("the database runs PostgreSQL {found}, but Mattermost needs 14 or newer")]
     DatabaseTooOld { found: String },
     #[error(
@@ -137,7 +142,7 @@ impl Diagnostic for UpgradeError {
             UpgradeError::NotInstalled { .. } => Some("install first with `mm-install install`".into()),
             UpgradeError::NotNewer { .. } => Some("to go back to an older release, use `mm-install rollback`".into()),
             UpgradeError::UnsupportedPath { .. } => Some("upgrade in steps with --version (see Mattermost's \"Prepare to upgrade\" guide)".into()),
-            UpgradeError::NoSpace { .. } => Some("free at least 1 GiB, or lower `keep` in /etc/mm-install/mm-install.toml so fewer old releases are kept".into()),
+            UpgradeError::NoSpace { .. } => Some("free that much, or lower `keep` in /etc/mm-install/mm-install.toml so fewer old releases and backups are kept".into()),
             UpgradeError::DatabaseTooOld { .. } => Some("upgrade PostgreSQL to 14 or newer first".into()),
             UpgradeError::PgDumpTooOld { package, .. } => Some(format!("install {package}, then run the upgrade again; nothing was changed")),
             UpgradeError::RolledBack { .. } => Some("see `journalctl -u mattermost` for why the new version failed; the backups are in /var/lib/mm-install/backups".into()),
@@ -427,14 +432,6 @@ pub fn plan_upgrade(
         });
     }
     check_upgrade_path(&from, &target.version)?;
-    let shortage =
-        crate::ops::install::short_of_space(ctx).map_err(|err| SystemError::Unexpected {
-            what: "the free space".into(),
-            detail: crate::exit::Chain(&err).to_string(),
-        })?;
-    if let Some((dir, available)) = shortage {
-        return Err(UpgradeError::NoSpace { dir, available });
-    }
     let stamp = stamp();
     let backup_dir =
         PathBuf::from(BACKUP_DIR).join(format!("{stamp}-{from}-to-{}", target.version));
@@ -453,6 +450,7 @@ pub fn plan_upgrade(
     }
     let family = crate::host::detect(ctx, None, None).ok().map(|p| p.family);
     check_pg_dump(ctx, &connection, server, family)?;
+    check_free_space(ctx, postgres::database_size(ctx, &connection)?)?;
     let fingerprint = postgres::schema_fingerprint(ctx, &connection)?;
     let mut steps = vec![
         Step::Extract {
@@ -488,6 +486,65 @@ pub fn plan_upgrade(
         staging,
         previous_tree,
     })
+}
+
+/// Free space Mattermost's upgrade guide asks for where releases are extracted and swapped: 2 GB
+/// "for extraction, copy and cleanup" (mattermost-facts.md, "Other facts about upgrading").
+pub const RELEASE_SPACE_BYTES: u64 = 2_000_000_000;
+
+/// Room for the new release under /opt ([`RELEASE_SPACE_BYTES`]) and for the database dump
+/// under the backups (the database's size: its compressed dump is never larger), counted once
+/// per filesystem, checked before anything stops.
+fn check_free_space(ctx: &Context, database_bytes: u64) -> Result<(), UpgradeError> {
+    let needs = [
+        ("/opt", RELEASE_SPACE_BYTES, "2 GB for the new release"),
+        (
+            BACKUP_DIR,
+            database_bytes,
+            "the database's size, for its dump",
+        ),
+    ];
+    let mut measured = Vec::new();
+    for (dir, needed, what) in needs {
+        let space =
+            crate::host::free_space(&ctx.path(dir)).map_err(|err| SystemError::Unexpected {
+                what: "the free space".into(),
+                detail: crate::exit::Chain(&err).to_string(),
+            })?;
+        measured.push((ctx.path(dir).display().to_string(), what, needed, space));
+    }
+    match first_shortage(&measured) {
+        Some((dir, what, needed, available)) => Err(UpgradeError::NoSpace {
+            dir,
+            what,
+            needed,
+            available,
+        }),
+        None => Ok(()),
+    }
+}
+
+/// The first directory whose filesystem cannot hold what it and every earlier directory on the
+/// same filesystem need: (directory, what, bytes needed in total there, bytes available).
+fn first_shortage(
+    measured: &[(String, &str, u64, crate::host::FreeSpace)],
+) -> Option<(String, String, u64, u64)> {
+    for (position, (dir, _, _, space)) in measured.iter().enumerate() {
+        let sharing: Vec<_> = measured[..=position]
+            .iter()
+            .filter(|(_, _, _, other)| other.filesystem == space.filesystem)
+            .collect();
+        let needed: u64 = sharing.iter().map(|(_, _, needed, _)| needed).sum();
+        if needed > space.available {
+            let what = sharing
+                .iter()
+                .map(|(_, what, _, _)| *what)
+                .collect::<Vec<_>>()
+                .join(" + ");
+            return Some((dir.clone(), what, needed, space.available));
+        }
+    }
+    None
 }
 
 /// The backup step's `pg_dump` must be at least the server's major version (pg_dump refuses a
@@ -1097,6 +1154,43 @@ mod tests {
         prune(&ctx, &mut state, 0).unwrap();
         assert_eq!(state.kept.len(), 1);
         assert_eq!(state.kept[0].installation.version, "11.10.0");
+    }
+
+    #[test]
+    fn free_space_is_counted_once_per_filesystem() {
+        use crate::host::FreeSpace;
+        let on = |filesystem, available| FreeSpace {
+            filesystem,
+            available,
+        };
+        let gb = 1_000_000_000;
+        let release = ("/opt", "2 GB for the new release", 2 * gb);
+        let dump = (
+            "/var/lib/mm-install/backups",
+            "the database's size, for its dump",
+            3 * gb,
+        );
+        let measure = |opt: FreeSpace, backups: FreeSpace| {
+            let measured = [
+                (release.0.to_string(), release.1, release.2, opt),
+                (dump.0.to_string(), dump.1, dump.2, backups),
+            ];
+            first_shortage(&measured)
+                .map(|(dir, what, needed, available)| (dir, what, needed / gb, available / gb))
+        };
+        // Separate filesystems, each with enough.
+        assert_eq!(measure(on(1, 2 * gb), on(2, 3 * gb)), None);
+        // One filesystem: 4 GB free is not 2 + 3.
+        assert_eq!(
+            measure(on(1, 4 * gb), on(1, 4 * gb)),
+            Some((dump.0.into(), format!("{} + {}", release.1, dump.1), 5, 4))
+        );
+        assert_eq!(measure(on(1, 5 * gb), on(1, 5 * gb)), None);
+        // /opt alone short.
+        assert_eq!(
+            measure(on(1, gb), on(2, 9 * gb)),
+            Some((release.0.into(), release.1.into(), 2, 1))
+        );
     }
 
     #[test]

@@ -690,6 +690,27 @@ pub fn version_num(ctx: &Context, connection: &Connection) -> Result<u32, System
     parse_version_num(output.stdout.trim(), &connection.url)
 }
 
+/// The size of `connection`'s database in bytes (`pg_database_size`): an upper bound for its
+/// compressed custom-format dump.
+pub fn database_size(ctx: &Context, connection: &Connection) -> Result<u64, SystemError> {
+    let command = connection.command(
+        "psql",
+        &[
+            "-X",
+            "-q",
+            "-tA",
+            "-c",
+            "SELECT pg_database_size(current_database())",
+        ],
+    );
+    let output = run_checked(ctx, &command)?;
+    let text = output.stdout.trim();
+    text.parse().map_err(|_| SystemError::Unexpected {
+        what: format!("the size of the database at {}", connection.url),
+        detail: format!("`pg_database_size` returned `{text}`"),
+    })
+}
+
 /// The version of the `pg_dump` that [`dump`] runs for `connection` (`15.18` from
 /// `pg_dump (PostgreSQL) 15.18 (Debian 15.18-0+deb12u1)`). Asked with the dump's own
 /// connection arguments and environment, so Debian's `pg_wrapper` picks the same binary; every
