@@ -529,6 +529,7 @@ fn a_custom_file_store_and_an_extra_directory_survive_three_upgrades_with_keep_1
          && mkdir -p /opt/mattermost/files/users /opt/mattermost/extra-certs \
          && echo 'uploaded file' > /opt/mattermost/files/users/file.txt \
          && echo 'certificate' > /opt/mattermost/extra-certs/x \
+         && mkdir -p /opt/mattermost/templates && echo 'custom' > /opt/mattermost/templates/custom.html \
          && chown -R mattermost:mattermost /opt/mattermost \
          && mkdir -p /etc/mm-install && echo 'keep = 1' > /etc/mm-install/mm-install.toml",
     );
@@ -563,13 +564,21 @@ fn a_custom_file_store_and_an_extra_directory_survive_three_upgrades_with_keep_1
         plan.lines().any(|line| line.contains("move ")
             && line.contains("files")
             && line.contains("extra-certs")
-            && !line.contains("bin")),
+            && !line.contains("bin")
+            && !line.contains("templates")),
         "{plan}"
     );
     for version in versions {
         let (out, err) = exit(&server.mm(&["upgrade", "--version", version]), 0);
         assert!(out.contains(&format!("-> {version}")), "{out}\n{err}");
         survived(&format!("after the upgrade to {version}"));
+        // Mattermost's releases ship `templates/`, so the plan did not list it; the stand-in's
+        // does not, and its tarball decides.
+        assert!(
+            format!("{out}{err}").contains("layout differs from the usual one: carrying over")
+                && server.sh("cat /opt/mattermost/templates/custom.html") == "custom",
+            "{out}\n{err}"
+        );
     }
     assert_eq!(server.served_version(), "11.10.4");
     // keep = 1: the older trees were pruned, so nothing is read from them.
