@@ -559,7 +559,10 @@ fn a_custom_file_store_and_an_extra_directory_survive_three_upgrades_with_keep_1
         server.publish(version, r#""fail_start": false"#);
     }
     // The plan names what it carries over.
-    let (plan, _) = exit(&server.mm(&["upgrade", "--version", "11.10.2", "--dry-run"]), 0);
+    let (plan, _) = exit(
+        &server.mm(&["upgrade", "--version", "11.10.2", "--dry-run"]),
+        0,
+    );
     assert!(
         plan.lines().any(|line| line.contains("move ")
             && line.contains("files")
