@@ -130,6 +130,7 @@ fn inside_tree(path: &Path) -> Option<PathBuf> {
 /// is carried unless it is itself a top-level entry of the release (the release wins there); every
 /// live top-level entry the release does not contain is carried. Only what exists at the live
 /// tree's top level is kept, and a path inside another carried path is carried by that ancestor.
+/// The state folders come first, in [`STATE_FOLDERS`] order.
 pub fn carried_paths(
     config: &serde_json::Value,
     live: &[String],
@@ -155,7 +156,7 @@ pub fn carried_paths(
             .next()
             .is_some_and(|top| live.iter().any(|entry| Path::new(entry) == Path::new(&top)))
     });
-    wanted
+    let mut carried: Vec<PathBuf> = wanted
         .iter()
         .filter(|path| {
             !wanted
@@ -163,7 +164,13 @@ pub fn carried_paths(
                 .any(|other| other != *path && path.starts_with(other))
         })
         .cloned()
-        .collect()
+        .collect();
+    // The state folders first, in their usual order, then the rest by name.
+    carried.sort_by_key(|path| {
+        let state = STATE_FOLDERS.iter().position(|f| path == Path::new(f));
+        (state.unwrap_or(STATE_FOLDERS.len()), path.clone())
+    });
+    carried
 }
 
 #[cfg(test)]
@@ -196,7 +203,6 @@ mod tests {
 
     #[test]
     fn carried_paths_follow_the_config_and_the_release_layout() {
-        let state = ["client/plugins", "config", "data", "logs", "plugins"];
         // (what, config.json, extra live entries, expected beyond the state folders)
         let cases: Vec<(&str, serde_json::Value, Vec<&str>, Vec<&str>)> = vec![
             ("a default install", json!({}), vec![], vec![]),
@@ -258,8 +264,11 @@ mod tests {
         for (what, config, extra, expected) in cases {
             let live: Vec<String> = names(&LIVE).into_iter().chain(names(&extra)).collect();
             let carried = carried_paths(&config, &live, &names(&RELEASE_LAYOUT), &[]);
-            let mut want: Vec<PathBuf> = state.iter().chain(&expected).map(PathBuf::from).collect();
-            want.sort();
+            let want: Vec<PathBuf> = STATE_FOLDERS
+                .iter()
+                .chain(&expected)
+                .map(PathBuf::from)
+                .collect();
             assert_eq!(carried, want, "{what}");
         }
     }
@@ -281,12 +290,12 @@ mod tests {
         assert_eq!(
             carried,
             [
-                "client/plugins",
                 "config",
                 "data",
-                "fonts",
                 "logs",
                 "plugins",
+                "client/plugins",
+                "fonts",
                 "templates/custom"
             ]
         );
