@@ -4,9 +4,10 @@
 //! While the old server still runs, the new release is fetched, verified and extracted into a
 //! staging tree beside `/opt/mattermost` (same filesystem), owned by the service user, and
 //! config.json and the database are backed up. Then: stop; move the state folders (`config`,
-//! `data`, `logs`, `plugins`, `client/plugins`, and any extra `preserve` path) into the new tree
-//! with `rename(2)`; move the old tree aside (kept for rollback) and the new one into place;
-//! restore file capabilities; start; prove health through the proxy (served version included).
+//! `data`, `logs`, `plugins`, `client/plugins`) and everything else the release does not ship
+//! (see [`carry`]) into the new tree with `rename(2)`; move the old tree aside (kept for
+//! rollback) and the new one into place; restore file capabilities; start; prove health through
+//! the proxy (served version included).
 //! Any failure undoes the journal in reverse: the new server is stopped, the trees and state
 //! folders swapped back, the database restored if the new version changed its schema, and the
 //! old server started and checked again (exit 4; exit 10 if even that fails).
@@ -684,8 +685,9 @@ pub fn execute_upgrade(
         if let Step::MoveState { paths, .. } = step {
             if *paths != carried {
                 reporter.step(&format!(
-                    "this release's layout differs from the usual one: carrying over {}",
-                    display_paths(&carried)
+                    "decided from the downloaded release: carrying over {} (the plan said {})",
+                    display_paths(&carried),
+                    display_paths(paths)
                 ));
                 *paths = carried.clone();
             }

@@ -578,7 +578,7 @@ fn a_custom_file_store_and_an_extra_directory_survive_three_upgrades_with_keep_1
         // Mattermost's releases ship `templates/`, so the plan did not list it; the stand-in's
         // does not, and its tarball decides.
         assert!(
-            format!("{out}{err}").contains("layout differs from the usual one: carrying over")
+            format!("{out}{err}").contains("decided from the downloaded release: carrying over")
                 && server.sh("cat /opt/mattermost/templates/custom.html") == "custom",
             "{out}\n{err}"
         );
