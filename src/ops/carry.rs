@@ -26,7 +26,8 @@ const fn setting(section: &'static str, key: &'static str) -> PathSetting {
     }
 }
 
-/// The path settings of Mattermost's `server/public/model/config.go` (mattermost/mattermost).
+/// The path settings of Mattermost's `server/public/model/config.go` (mattermost/mattermost at
+/// 33b68c603c01: the structs and their `SetDefaults`).
 /// Relative values are relative to the server's working directory, which is the install dir
 /// (`WorkingDirectory=` of templates/mattermost.service). An empty value means the default,
 /// which is a state folder (`./data/`, `logs/`, `config/`) or a top-level directory that the
