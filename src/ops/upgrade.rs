@@ -4,9 +4,10 @@
 //! While the old server still runs, the new release is fetched, verified and extracted into a
 //! staging tree beside `/opt/mattermost` (same filesystem), owned by the service user, and
 //! config.json and the database are backed up. Then: stop; move the state folders (`config`,
-//! `data`, `logs`, `plugins`, `client/plugins`, and any extra `preserve` path) into the new tree
-//! with `rename(2)`; move the old tree aside (kept for rollback) and the new one into place;
-//! restore file capabilities; start; prove health through the proxy (served version included).
+//! `data`, `logs`, `plugins`, `client/plugins`) and everything else the release does not ship
+//! (see [`carry`]) into the new tree with `rename(2)`; move the old tree aside (kept for
+//! rollback) and the new one into place; restore file capabilities; start; prove health through
+//! the proxy (served version included).
 //! Any failure undoes the journal in reverse: the new server is stopped, the trees and state
 //! folders swapped back, the database restored if the new version changed its schema, and the
 //! old server started and checked again (exit 4; exit 10 if even that fails).
@@ -22,6 +23,7 @@ use crate::exit::{Diagnostic, ExitCode};
 use crate::fetch::{DownloadRequest, FetchError, HttpClient, Keyring, download_release};
 use crate::host::Family;
 use crate::journal::{JournalError, StepError, Transaction, Undo};
+use crate::ops::carry;
 use crate::ops::health::{self, HealthError, Probe};
 use crate::ops::install::{CACHE_DIR, INSTALL_DIR, SERVICE_USER, server_name};
 use crate::release::{Artifact, Edition, ReleaseError, Version};
@@ -308,15 +310,9 @@ impl Step {
             Step::RestoreDatabase { dir } => {
                 format!("restore the database from {}/database.dump", dir.display())
             }
-            Step::MoveState { to, paths, .. } => format!(
-                "move {} into {}",
-                paths
-                    .iter()
-                    .map(|p| p.display().to_string())
-                    .collect::<Vec<_>>()
-                    .join(", "),
-                to.display()
-            ),
+            Step::MoveState { to, paths, .. } => {
+                format!("move {} into {}", display_paths(paths), to.display())
+            }
             Step::SwapTrees { incoming, outgoing } => format!(
                 "move {INSTALL_DIR} to {} and {} to {INSTALL_DIR}",
                 outgoing.display(),
@@ -391,6 +387,15 @@ impl Step {
     }
 }
 
+/// `a, b, c`.
+fn display_paths(paths: &[PathBuf]) -> String {
+    paths
+        .iter()
+        .map(|p| p.display().to_string())
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 /// Everything an upgrade needs, decided before any change.
 #[derive(Clone, Debug)]
 pub struct UpgradePlan {
@@ -407,14 +412,40 @@ fn stamp() -> String {
     jiff::Timestamp::now().strftime("%Y%m%dT%H%M%S").to_string()
 }
 
-/// The state folders (and `preserve` extras) that exist in the live tree.
-fn state_paths(ctx: &Context, settings: &Settings) -> Vec<PathBuf> {
-    STATE_FOLDERS
-        .iter()
-        .map(PathBuf::from)
-        .chain(settings.preserve.iter().cloned())
-        .filter(|p| fs_err::symlink_metadata(ctx.path(INSTALL_DIR).join(p)).is_ok())
-        .collect()
+/// The live config.json (`null` when it cannot be read: then it names no path).
+fn live_config(ctx: &Context) -> serde_json::Value {
+    fs_err::read_to_string(ctx.path(INSTALL_DIR).join("config/config.json"))
+        .ok()
+        .and_then(|text| serde_json::from_str(&text).ok())
+        .unwrap_or_default()
+}
+
+/// The names of the entries of `dir`.
+fn entry_names(dir: &Path) -> Result<Vec<String>, UpgradeError> {
+    let mut names = Vec::new();
+    for entry in fs_err::read_dir(dir)? {
+        names.push(entry?.file_name().to_string_lossy().into_owned());
+    }
+    Ok(names)
+}
+
+/// What moves from the live tree into a tree holding `release` (its top-level names): see
+/// [`carry::carried_paths`]; only paths that exist.
+fn carried_paths(
+    ctx: &Context,
+    settings: &Settings,
+    release: &[String],
+) -> Result<Vec<PathBuf>, UpgradeError> {
+    let live = ctx.path(INSTALL_DIR);
+    Ok(carry::carried_paths(
+        &live_config(ctx),
+        &entry_names(&live)?,
+        release,
+        &settings.preserve,
+    )
+    .into_iter()
+    .filter(|p| fs_err::symlink_metadata(live.join(p)).is_ok())
+    .collect())
 }
 
 /// Plan the upgrade of `installed` to `target`.
@@ -464,9 +495,10 @@ pub fn plan_upgrade(
             dir: backup_dir.clone(),
             fingerprint,
         },
+        // Decided again from the downloaded tarball before anything changes.
         Step::MoveState {
             to: new_tree.clone(),
-            paths: state_paths(ctx, settings),
+            paths: carried_paths(ctx, settings, &carry::RELEASE_LAYOUT.map(String::from))?,
             config_backup: Some(backup_dir.join("config.json")),
         },
         Step::SwapTrees {
@@ -691,7 +723,7 @@ pub struct Outcome {
 /// Fetch, verify and run the upgrade plan.
 pub fn execute_upgrade(
     ctx: &Context,
-    plan: UpgradePlan,
+    mut plan: UpgradePlan,
     release_url: &str,
     client: &HttpClient,
     keyring: &Keyring,
@@ -703,6 +735,24 @@ pub fn execute_upgrade(
     fs_err::create_dir_all(&cache)?;
     let request = DownloadRequest::for_artifact(artifact, release_url, None, None, &cache);
     let downloaded = download_release(client, keyring, &request, reporter)?;
+    // What the release really ships decides what is carried over.
+    let carried = carried_paths(
+        ctx,
+        settings,
+        &crate::archive::release_entries(&downloaded.path)?,
+    )?;
+    for step in &mut plan.steps {
+        if let Step::MoveState { paths, .. } = step {
+            if *paths != carried {
+                reporter.step(&format!(
+                    "decided from the downloaded release: carrying over {} (the plan said {})",
+                    display_paths(&carried),
+                    display_paths(paths)
+                ));
+                *paths = carried.clone();
+            }
+        }
+    }
     let probe = probe_for(ctx, &plan.installed)?;
     let from = plan.installed.installation.version.clone();
     let to = plan.target.version.to_string();
@@ -749,27 +799,74 @@ pub fn execute_upgrade(
         signed_by: downloaded.verified.signer_fingerprint.clone(),
         ..previous
     });
-    let pruned = prune(ctx, &mut state, settings.keep)?;
+    let retention = prune(ctx, &mut state, settings.keep, &referenced_paths(ctx))?;
     state.save(ctx)?;
+    let mut warnings = downloaded.verified.warnings;
+    warnings.extend(retention.spared);
     Ok(Outcome {
         from,
         to,
         downtime,
-        warnings: downloaded.verified.warnings,
-        pruned,
+        warnings,
+        pruned: retention.pruned,
     })
 }
 
-/// Remove kept releases beyond `keep` (oldest first); never the only one.
-fn prune(ctx: &Context, state: &mut State, keep: usize) -> Result<Vec<String>, UpgradeError> {
-    let mut pruned = Vec::new();
-    while state.kept.len() > keep.max(1) {
-        let old = state.kept.remove(0);
+/// Every path the live config.json names, as `(setting, path on disk)`, through symlinks where
+/// it exists.
+fn referenced_paths(ctx: &Context) -> Vec<(String, PathBuf)> {
+    carry::config_paths(&live_config(ctx))
+        .into_iter()
+        .map(|(setting, path)| {
+            let path = ctx.path(&path);
+            (setting, fs_err::canonicalize(&path).unwrap_or(path))
+        })
+        .collect()
+}
+
+/// What retention did.
+struct Retention {
+    /// Kept releases removed.
+    pruned: Vec<String>,
+    /// Why kept releases beyond `keep` were not removed.
+    spared: Vec<String>,
+}
+
+/// Remove kept releases beyond `keep` (oldest first); never the only one, and never one that a
+/// path of `referenced` (see [`referenced_paths`]) lies in.
+fn prune(
+    ctx: &Context,
+    state: &mut State,
+    keep: usize,
+    referenced: &[(String, PathBuf)],
+) -> Result<Retention, UpgradeError> {
+    let excess = state.kept.len().saturating_sub(keep.max(1));
+    let mut retention = Retention {
+        pruned: Vec::new(),
+        spared: Vec::new(),
+    };
+    let mut spared = Vec::new();
+    for old in state.kept.drain(..excess).collect::<Vec<_>>() {
+        let tree = ctx.path(&old.tree);
+        let tree = fs_err::canonicalize(&tree).unwrap_or(tree);
+        if let Some((setting, path)) = referenced.iter().find(|(_, p)| p.starts_with(&tree)) {
+            retention.spared.push(format!(
+                "kept the old release {} in {} although keep = {keep}: config.json's {setting} points into it ({}); move that data into {INSTALL_DIR} and update {setting}, and the next upgrade removes it",
+                old.installation.version,
+                old.tree,
+                path.display()
+            ));
+            spared.push(old);
+            continue;
+        }
         files::remove_if_exists(&ctx.path(&old.tree))?;
         files::remove_if_exists(&ctx.path(&old.backup_dir))?;
-        pruned.push(format!("{} ({})", old.installation.version, old.tree));
+        retention
+            .pruned
+            .push(format!("{} ({})", old.installation.version, old.tree));
     }
-    Ok(pruned)
+    state.kept.splice(0..0, spared);
+    Ok(retention)
 }
 
 /// Values the steps share while they run.
@@ -1008,7 +1105,7 @@ pub fn plan_rollback(
     }
     steps.push(Step::MoveState {
         to: tree.clone(),
-        paths: state_paths(ctx, settings),
+        paths: carried_paths(ctx, settings, &entry_names(&ctx.path(&tree))?)?,
         config_backup: None,
     });
     steps.push(Step::SwapTrees {
@@ -1116,10 +1213,8 @@ mod tests {
         );
     }
 
-    #[test]
-    fn retention_removes_the_oldest_kept_releases_but_never_the_only_one() {
-        let dir = tempfile::tempdir().unwrap();
-        let ctx = Context::new(dir.path());
+    /// State with kept releases 11.8.0, 11.9.0 and 11.10.0, their trees and backups on disk.
+    fn kept_releases(ctx: &Context) -> State {
         let mut state = State::default();
         for version in ["11.8.0", "11.9.0", "11.10.0"] {
             let tree = format!("/opt/mattermost-{version}-x");
@@ -1145,13 +1240,21 @@ mod tests {
                 replaced_at: String::new(),
             });
         }
-        let pruned = prune(&ctx, &mut state, 2).unwrap();
+        state
+    }
+
+    #[test]
+    fn retention_removes_the_oldest_kept_releases_but_never_the_only_one() {
+        let dir = tempfile::tempdir().unwrap();
+        let ctx = Context::new(dir.path());
+        let state = &mut kept_releases(&ctx);
+        let pruned = prune(&ctx, state, 2, &[]).unwrap().pruned;
         assert_eq!(pruned, ["11.8.0 (/opt/mattermost-11.8.0-x)"]);
         assert!(!ctx.path("/opt/mattermost-11.8.0-x").exists());
         assert!(!ctx.path("/var/lib/mm-install/backups/11.8.0").exists());
         assert!(ctx.path("/opt/mattermost-11.9.0-x").exists());
         // keep = 0 would delete everything: at least one stays.
-        prune(&ctx, &mut state, 0).unwrap();
+        prune(&ctx, state, 0, &[]).unwrap();
         assert_eq!(state.kept.len(), 1);
         assert_eq!(state.kept[0].installation.version, "11.10.0");
     }
@@ -1191,6 +1294,55 @@ mod tests {
             measure(on(1, gb), on(2, 9 * gb)),
             Some((release.0.into(), release.1.into(), 2, 1))
         );
+    }
+
+    #[test]
+    fn retention_spares_a_kept_tree_that_the_live_config_points_into() {
+        let dir = tempfile::tempdir().unwrap();
+        let ctx = Context::new(dir.path());
+        let state = &mut kept_releases(&ctx);
+        fs_err::create_dir_all(ctx.path("/opt/mattermost-11.9.0-x/files")).unwrap();
+        // The file store is a symlink into 11.9.0's tree, the Bleve index an absolute path into
+        // 11.8.0's.
+        let live = ctx.path(INSTALL_DIR);
+        fs_err::create_dir_all(live.join("config")).unwrap();
+        std::os::unix::fs::symlink("../mattermost-11.9.0-x/files", live.join("files")).unwrap();
+        let config = serde_json::json!({
+            "FileSettings": {"DriverName": "local", "Directory": "./files/"},
+            "BleveSettings": {"IndexDir": "/opt/mattermost-11.8.0-x/files/bleve"},
+        });
+        fs_err::write(live.join("config/config.json"), config.to_string()).unwrap();
+        fs_err::create_dir_all(ctx.path("/opt/mattermost-11.8.0-x/files/bleve")).unwrap();
+
+        let retention = prune(&ctx, state, 1, &referenced_paths(&ctx)).unwrap();
+        assert!(retention.pruned.is_empty(), "{:?}", retention.pruned);
+        assert_eq!(retention.spared.len(), 2);
+        assert!(
+            retention.spared[0].contains("11.8.0")
+                && retention.spared[0].contains("BleveSettings.IndexDir"),
+            "{}",
+            retention.spared[0]
+        );
+        assert!(
+            retention.spared[1].contains("11.9.0")
+                && retention.spared[1].contains("FileSettings.Directory"),
+            "{}",
+            retention.spared[1]
+        );
+        let versions: Vec<&str> = state
+            .kept
+            .iter()
+            .map(|k| k.installation.version.as_str())
+            .collect();
+        assert_eq!(versions, ["11.8.0", "11.9.0", "11.10.0"]);
+        assert!(ctx.path("/opt/mattermost-11.9.0-x/files").exists());
+
+        // Once the config no longer points there, the old trees go.
+        fs_err::write(live.join("config/config.json"), "{}").unwrap();
+        let retention = prune(&ctx, state, 1, &referenced_paths(&ctx)).unwrap();
+        assert_eq!(retention.pruned.len(), 2);
+        assert!(retention.spared.is_empty());
+        assert!(!ctx.path("/opt/mattermost-11.8.0-x").exists());
     }
 
     #[test]
