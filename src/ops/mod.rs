@@ -5,5 +5,6 @@ pub mod carry;
 pub mod docs;
 pub mod health;
 pub mod install;
+pub mod requirements;
 pub mod upgrade;
 pub mod verify;

@@ -63,8 +63,23 @@ pub enum UpgradeError {
         needed: u64,
         available: u64,
     },
-    #[error("the database runs PostgreSQL {found}, but Mattermost needs 14 or newer")]
-    DatabaseTooOld { found: String },
+    #[error(
+        "the database runs PostgreSQL {found}, but Mattermost {target} needs {needed} or newer ({source_note})"
+    )]
+    DatabaseTooOld {
+        found: String,
+        target: Version,
+        needed: u32,
+        source_note: String,
+    },
+    #[error(
+        "Mattermost {target} does not start with {} = \"{}\" in config.json: {} ({})",
+        .blocker.setting, .blocker.value, .blocker.reason, .blocker.source
+    )]
+    BlockingSetting {
+        target: Version,
+        blocker: Box<crate::ops::requirements::BlockingSetting>,
+    },
     #[error(
         "pg_dump {pg_dump} cannot back up the database: the server at {url} runs PostgreSQL {server}, and pg_dump refuses servers newer than itself"
     )]
@@ -145,7 +160,8 @@ impl Diagnostic for UpgradeError {
             UpgradeError::NotNewer { .. } => Some("to go back to an older release, use `mm-install rollback`".into()),
             UpgradeError::UnsupportedPath { .. } => Some("upgrade in steps with --version (see Mattermost's \"Prepare to upgrade\" guide)".into()),
             UpgradeError::NoSpace { .. } => Some("free that much, or lower `keep` in /etc/mm-install/mm-install.toml so fewer old releases and backups are kept".into()),
-            UpgradeError::DatabaseTooOld { .. } => Some("upgrade PostgreSQL to 14 or newer first".into()),
+            UpgradeError::DatabaseTooOld { needed, .. } => Some(format!("upgrade PostgreSQL to {needed} or newer first, or upgrade Mattermost to an older release with --version")),
+            UpgradeError::BlockingSetting { blocker, .. } => Some(blocker.fix.clone()),
             UpgradeError::PgDumpTooOld { package, .. } => Some(format!("install {package}, then run the upgrade again; nothing was changed")),
             UpgradeError::RolledBack { .. } => Some("see `journalctl -u mattermost` for why the new version failed; the backups are in /var/lib/mm-install/backups".into()),
             UpgradeError::NeedsAttention { .. } => Some(format!("{} lists the steps still to undo; the next mm-install run retries them", crate::journal::JOURNAL_PATH)),
@@ -463,6 +479,16 @@ pub fn plan_upgrade(
         });
     }
     check_upgrade_path(&from, &target.version)?;
+    let requirements = crate::ops::requirements::Requirements::embedded()?;
+    if let Some(blocker) = requirements
+        .blocking_settings(&target.version, &live_config(ctx))
+        .first()
+    {
+        return Err(UpgradeError::BlockingSetting {
+            target: target.version.clone(),
+            blocker: Box::new((*blocker).clone()),
+        });
+    }
     let stamp = stamp();
     let backup_dir =
         PathBuf::from(BACKUP_DIR).join(format!("{stamp}-{from}-to-{}", target.version));
@@ -474,9 +500,15 @@ pub fn plan_upgrade(
     // anything changes.
     let connection = connection(ctx, &PathBuf::from(INSTALL_DIR).join("config/config.json"))?;
     let server = postgres::version_num(ctx, &connection)?;
-    if server < postgres::MINIMUM_VERSION_NUM {
+    if let Some(minimum) = requirements
+        .postgres_minimum(&target.version)
+        .filter(|minimum| server / 10000 < minimum.minimum_major)
+    {
         return Err(UpgradeError::DatabaseTooOld {
             found: format!("{}.{}", server / 10000, server % 10000),
+            target: target.version.clone(),
+            needed: minimum.minimum_major,
+            source_note: minimum.source.clone(),
         });
     }
     let family = crate::host::detect(ctx, None, None).ok().map(|p| p.family);
@@ -1343,6 +1375,79 @@ mod tests {
         assert_eq!(retention.pruned.len(), 2);
         assert!(retention.spared.is_empty());
         assert!(!ctx.path("/opt/mattermost-11.8.0-x").exists());
+    }
+
+    /// A MySQL deployment cannot start v11: refused from the data file before anything, not
+    /// even the database, is touched; v10.11 is still allowed past that check.
+    #[test]
+    fn a_setting_the_target_refuses_blocks_the_upgrade_before_any_change() {
+        let runner = Arc::new(FakeRunner::default());
+        let dir = tempfile::tempdir().unwrap();
+        let ctx = Context::new(dir.path()).with_runner(runner.clone());
+        let config = ctx.path("/opt/mattermost/config/config.json");
+        fs_err::create_dir_all(config.parent().unwrap()).unwrap();
+        fs_err::write(
+            &config,
+            r#"{"SqlSettings": {"DriverName": "mysql", "DataSource": "mmuser:x@tcp(db:3306)/mattermost"}}"#,
+        )
+        .unwrap();
+        let mut state = kept_releases(&ctx);
+        let mut installation = state.kept.remove(0).installation;
+        installation.version = "10.11.4".into();
+        let installed = || Installed {
+            installation: installation.clone(),
+            adopted: false,
+        };
+        let target = |version: &str| Artifact {
+            version: version.parse().unwrap(),
+            edition: Edition::Enterprise,
+            arch: crate::host::Arch::Amd64,
+        };
+        let err = plan_upgrade(&ctx, installed(), target("11.0.0"), &Settings::default())
+            .err()
+            .unwrap();
+        let text = err.to_string();
+        assert!(
+            text.contains(
+                "Mattermost 11.0.0 does not start with SqlSettings.DriverName = \"mysql\""
+            ),
+            "{text}"
+        );
+        assert!(err.hint().unwrap().contains("postgres-migration"));
+        assert!(
+            runner.lines().is_empty(),
+            "nothing ran: {:?}",
+            runner.lines()
+        );
+        // 10.11 is not blocked by it (it fails later, at the MySQL DataSource, which
+        // mm-install cannot back up).
+        let err = plan_upgrade(&ctx, installed(), target("10.11.5"), &Settings::default())
+            .err()
+            .unwrap();
+        assert!(
+            !matches!(err, UpgradeError::BlockingSetting { .. }),
+            "{err}"
+        );
+
+        // PostgreSQL 13: enough for 10.11 (10.6 raised the minimum to 13), not for 11.0.
+        fs_err::write(
+            &config,
+            r#"{"SqlSettings": {"DriverName": "postgres", "DataSource": "postgres://mmuser:x@db:5432/mattermost"}}"#,
+        )
+        .unwrap();
+        runner.answer("psql", 0, "130011\n");
+        let err = plan_upgrade(&ctx, installed(), target("11.0.0"), &Settings::default())
+            .err()
+            .unwrap();
+        let text = err.to_string();
+        assert!(
+            text.contains("PostgreSQL 13.11, but Mattermost 11.0.0 needs 14 or newer"),
+            "{text}"
+        );
+        let err = plan_upgrade(&ctx, installed(), target("10.11.5"), &Settings::default())
+            .err()
+            .unwrap();
+        assert!(!matches!(err, UpgradeError::DatabaseTooOld { .. }), "{err}");
     }
 
     #[test]
