@@ -66,11 +66,14 @@ pub enum Undo {
     Rename { from: PathBuf, to: PathBuf },
     /// Copy `from` over `to` (if `from` exists), keeping `to`'s owner.
     CopyFile { from: PathBuf, to: PathBuf },
-    /// Restore the database from `dump` (connection from `config`'s DataSource), unless its
-    /// schema still has `unless_fingerprint` (nothing to undo then).
+    /// Restore the database from `dump` (connection from `config`'s DataSource, which must
+    /// still name `database` when recorded), unless its schema still has `unless_fingerprint`
+    /// (nothing to undo then).
     RestoreDatabase {
         dump: PathBuf,
         config: PathBuf,
+        #[serde(default)]
+        database: Option<String>,
         unless_fingerprint: Option<String>,
     },
     /// Write PostgreSQL's `pg_hba.conf` back to `content` (if it differs) and reload the server.
@@ -155,14 +158,20 @@ impl Undo {
             Undo::RestoreDatabase {
                 dump,
                 config,
+                database,
                 unless_fingerprint,
             } => {
-                let text = fs_err::read_to_string(ctx.path(config))?;
-                let json: serde_json::Value = serde_json::from_str(&text).unwrap_or_default();
-                let data_source = json["SqlSettings"]["DataSource"]
-                    .as_str()
-                    .unwrap_or_default();
-                let connection = system::postgres::Connection::from_data_source(data_source)?;
+                let connection = system::postgres::connection_from_config(ctx, &ctx.path(config))?;
+                if let Some(recorded) = database.as_deref().filter(|d| *d != connection.identity())
+                {
+                    return Err(SystemError::Unexpected {
+                        what: format!("the database config.json names, {}", connection.identity()),
+                        detail: format!(
+                            "is not {recorded}, the one backed up before the change; restore {} by hand if you are sure",
+                            dump.display()
+                        ),
+                    });
+                }
                 if let Some(expected) = unless_fingerprint {
                     if &system::postgres::schema_fingerprint(ctx, &connection)? == expected {
                         return Ok(());

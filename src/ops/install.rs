@@ -1141,6 +1141,10 @@ fn run_step(
             }
             let mut state = State::load(ctx)?;
             state.record(installation_record(options, &progress.verified));
+            if let Some(data_source) = &progress.data_source {
+                let connection = postgres::Connection::from_data_source(data_source)?;
+                state.database = Some(connection.identity().to_string());
+            }
             state.save(ctx)?;
         }
     }

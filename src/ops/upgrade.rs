@@ -90,6 +90,13 @@ pub enum UpgradeError {
         /// What to install, per platform family.
         package: String,
     },
+    #[error(
+        "config.json names the database {configured}, but mm-install recorded {recorded} at install: it runs its database tools as root only on the recorded one"
+    )]
+    DatabaseMoved {
+        recorded: String,
+        configured: String,
+    },
     #[error("there is no kept release to roll back to{detail}")]
     NothingToRollBack { detail: String },
     #[error(
@@ -162,6 +169,7 @@ impl Diagnostic for UpgradeError {
             UpgradeError::NoSpace { .. } => Some("free that much, or lower `keep` in /etc/mm-install/mm-install.toml so fewer old releases and backups are kept".into()),
             UpgradeError::DatabaseTooOld { needed, .. } => Some(format!("upgrade PostgreSQL to {needed} or newer first, or upgrade Mattermost to an older release with --version")),
             UpgradeError::BlockingSetting { blocker, .. } => Some(blocker.fix.clone()),
+            UpgradeError::DatabaseMoved { .. } => Some(format!("if you moved the database on purpose, delete the \"database\" entry of {} (it is root's alone) and run again: the next upgrade records the new one", crate::state::STATE_PATH)),
             UpgradeError::PgDumpTooOld { package, .. } => Some(format!("install {package}, then run the upgrade again; nothing was changed")),
             UpgradeError::RolledBack { .. } => Some("see `journalctl -u mattermost` for why the new version failed; the backups are in /var/lib/mm-install/backups".into()),
             UpgradeError::NeedsAttention { .. } => Some(format!("{} lists the steps still to undo; the next mm-install run retries them", crate::journal::JOURNAL_PATH)),
@@ -282,6 +290,9 @@ pub enum Step {
     GuardDatabase {
         dir: PathBuf,
         fingerprint: String,
+        /// The database backed up ([`postgres::Connection::identity`]): the only one its
+        /// undo restores into.
+        database: String,
     },
     /// Restore the database from the dump in `dir` (rollback with `--restore-database`).
     RestoreDatabase {
@@ -358,9 +369,14 @@ impl Step {
             Step::Stop => Undo::StartService {
                 unit: "mattermost.service".into(),
             },
-            Step::GuardDatabase { dir, fingerprint } => Undo::RestoreDatabase {
+            Step::GuardDatabase {
+                dir,
+                fingerprint,
+                database,
+            } => Undo::RestoreDatabase {
                 dump: dir.join("database.dump"),
                 config: live.join("config/config.json"),
+                database: Some(database.clone()),
                 unless_fingerprint: Some(fingerprint.clone()),
             },
             Step::MoveState {
@@ -526,6 +542,7 @@ pub fn plan_upgrade(
         Step::GuardDatabase {
             dir: backup_dir.clone(),
             fingerprint,
+            database: connection.identity().to_string(),
         },
         // Decided again from the downloaded tarball before anything changes.
         Step::MoveState {
@@ -726,18 +743,20 @@ fn probe_for(ctx: &Context, installed: &Installed) -> Result<Probe, UpgradeError
     })
 }
 
-/// The database connection from config.json's DataSource.
+/// The database connection from config.json's DataSource, which the service user can write:
+/// it must name the database recorded in mm-install's state (only its password is taken as it
+/// is), and any client file it names must be root's alone.
 fn connection(ctx: &Context, config: &Path) -> Result<postgres::Connection, UpgradeError> {
-    let text = fs_err::read_to_string(ctx.path(config))?;
-    let json: serde_json::Value =
-        serde_json::from_str(&text).map_err(|err| SystemError::Unexpected {
-            what: format!("{}", ctx.path(config).display()),
-            detail: format!("is not valid JSON: {err}"),
-        })?;
-    let data_source = json["SqlSettings"]["DataSource"]
-        .as_str()
-        .unwrap_or_default();
-    Ok(postgres::Connection::from_data_source(data_source)?)
+    let connection = postgres::connection_from_config(ctx, &ctx.path(config))?;
+    if let Some(recorded) = State::load(ctx)?.database {
+        if recorded != connection.identity() {
+            return Err(UpgradeError::DatabaseMoved {
+                recorded,
+                configured: connection.identity().to_string(),
+            });
+        }
+    }
+    Ok(connection)
 }
 
 /// What a finished upgrade or rollback reports.
@@ -831,6 +850,10 @@ pub fn execute_upgrade(
         signed_by: downloaded.verified.signer_fingerprint.clone(),
         ..previous
     });
+    if state.database.is_none() {
+        let config = PathBuf::from(INSTALL_DIR).join("config/config.json");
+        state.database = Some(connection(ctx, &config)?.identity().to_string());
+    }
     let retention = prune(ctx, &mut state, settings.keep, &referenced_paths(ctx))?;
     state.save(ctx)?;
     let mut warnings = downloaded.verified.warnings;
@@ -1375,6 +1398,45 @@ mod tests {
         assert_eq!(retention.pruned.len(), 2);
         assert!(retention.spared.is_empty());
         assert!(!ctx.path("/opt/mattermost-11.8.0-x").exists());
+    }
+
+    /// config.json is the service user's to write: pointing its DataSource at another database
+    /// does not point root's pg_dump and pg_restore there.
+    #[test]
+    fn the_database_recorded_at_install_is_the_only_one_root_acts_on() {
+        let dir = tempfile::tempdir().unwrap();
+        let ctx = Context::new(dir.path());
+        let config = PathBuf::from("/opt/mattermost/config/config.json");
+        fs_err::create_dir_all(ctx.path("/opt/mattermost/config")).unwrap();
+        let write_config = |data_source: &str| {
+            let json = serde_json::json!({"SqlSettings": {"DataSource": data_source}});
+            fs_err::write(ctx.path(&config), json.to_string()).unwrap();
+        };
+        let state = State {
+            database: Some("postgres://mmuser@localhost:5432/mattermost".into()),
+            ..State::default()
+        };
+        state.save(&ctx).unwrap();
+        // The same database with another password or parameters: fine.
+        write_config("postgres://mmuser:new@localhost:5432/mattermost?sslmode=disable");
+        connection(&ctx, &config).unwrap();
+        write_config("postgres://postgres:x@attacker.example:5432/mattermost");
+        let err = connection(&ctx, &config).unwrap_err();
+        assert!(matches!(err, UpgradeError::DatabaseMoved { .. }), "{err}");
+        assert!(err.to_string().contains("attacker.example"), "{err}");
+        assert!(err.hint().unwrap().contains("state.json"));
+        // The undo of the database step refuses too, and runs nothing.
+        let runner = Arc::new(FakeRunner::default());
+        let ctx = Context::new(dir.path()).with_runner(runner.clone());
+        let undo = Undo::RestoreDatabase {
+            dump: "/var/lib/mm-install/backups/x/database.dump".into(),
+            config: config.clone(),
+            database: state.database.clone(),
+            unless_fingerprint: None,
+        };
+        let err = undo.apply(&ctx).unwrap_err();
+        assert!(err.to_string().contains("attacker.example"), "{err}");
+        assert!(runner.lines().is_empty(), "{:?}", runner.lines());
     }
 
     /// A MySQL deployment cannot start v11: refused from the data file before anything, not
