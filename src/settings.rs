@@ -1,7 +1,8 @@
 //! mm-install's own settings, `/etc/mm-install/mm-install.toml` (shipped commented out by the
 //! packages). Read by `upgrade`, `rollback` and `status`: the update policy, the paths an
-//! upgrade carries over, how many backups to keep, and the webhook to notify. A flag always wins
-//! over the file; a missing file means the defaults.
+//! upgrade carries over, how many backups to keep, and the webhook to notify; and by every
+//! command that makes HTTPS requests: a CA file trusted besides the system store. A flag always
+//! wins over the file; a missing file means the defaults.
 
 use std::path::PathBuf;
 
@@ -44,6 +45,8 @@ pub struct Settings {
     pub keep: usize,
     /// Incoming-webhook URL told about unattended upgrades; empty for none.
     pub webhook_url: String,
+    /// A PEM file of CA certificates trusted for HTTPS besides the system store.
+    pub ca_cert: Option<PathBuf>,
 }
 
 impl Default for Settings {
@@ -53,6 +56,7 @@ impl Default for Settings {
             preserve: Vec::new(),
             keep: 2,
             webhook_url: String::new(),
+            ca_cert: None,
         }
     }
 }
@@ -106,6 +110,12 @@ impl Settings {
                 bad.display()
             )));
         }
+        if let Some(path) = settings.ca_cert.as_ref().filter(|p| !p.is_absolute()) {
+            return Err(invalid(format!(
+                "ca_cert {} must be an absolute path",
+                path.display()
+            )));
+        }
         Ok(settings)
     }
 }
@@ -136,9 +146,14 @@ mod tests {
     #[test]
     fn keys_are_read_and_checked() {
         let settings = load(Some(
-            "policy = \"minor\"\npreserve = [\"bleve-indexes\"]\nkeep = 3\nedition = \"team\"\n",
+            "policy = \"minor\"\npreserve = [\"bleve-indexes\"]\nkeep = 3\nedition = \"team\"\n\
+             ca_cert = \"/etc/ssl/private-ca.pem\"\n",
         ))
         .unwrap();
+        assert_eq!(
+            settings.ca_cert,
+            Some(PathBuf::from("/etc/ssl/private-ca.pem"))
+        );
         assert_eq!(settings.policy, Policy::Minor);
         assert_eq!(settings.preserve, [PathBuf::from("bleve-indexes")]);
         assert_eq!(settings.keep, 3);
@@ -147,6 +162,7 @@ mod tests {
             "keep = 0",
             "preserve = [\"../etc\"]",
             "keep = [",
+            "ca_cert = \"ca.pem\"",
         ] {
             let err = load(Some(bad)).unwrap_err();
             assert!(err.to_string().contains("mm-install.toml"), "{bad}: {err}");

@@ -1,5 +1,6 @@
 //! Each command's glue: turn parsed arguments into core calls and print the results.
 
+use std::path::PathBuf;
 use std::time::Duration;
 
 use anyhow::Context as _;
@@ -19,6 +20,7 @@ use crate::ops::install;
 use crate::release::{Artifact, Version};
 use crate::render::{self, NginxOptions, Templates, TlsFiles, UnitOptions};
 use crate::report::Reporter;
+use crate::settings::Settings;
 
 /// Environment variable: base delay in milliseconds before the first retry of a failed request
 /// (doubled for each further retry). Default 1000.
@@ -125,7 +127,7 @@ fn download(global: &GlobalArgs, args: DownloadArgs, printer: &Printer) -> anyho
         Some(arch) => arch,
         None => Arch::host()?,
     };
-    let client = http_client()?;
+    let client = http_client(global)?;
     let keyring = keyring(global)?;
     let version = resolve_version(&client, global, &args.release, printer)?;
     let artifact = Artifact {
@@ -199,7 +201,17 @@ pub fn keyring(global: &GlobalArgs) -> anyhow::Result<Keyring> {
     Ok(keyring)
 }
 
-pub fn http_client() -> anyhow::Result<HttpClient> {
+/// The CA file trusted besides the system store: `--ca-cert`, else `ca_cert` from the settings
+/// file (a path on the system below `--root`).
+pub fn ca_cert(global: &GlobalArgs) -> anyhow::Result<Option<PathBuf>> {
+    if let Some(path) = &global.ca_cert {
+        return Ok(Some(path.clone()));
+    }
+    let ctx = Context::new(&global.root);
+    Ok(Settings::load(&ctx)?.ca_cert.map(|path| ctx.path(path)))
+}
+
+pub fn http_client(global: &GlobalArgs) -> anyhow::Result<HttpClient> {
     let mut retry = RetryPolicy::default();
     if let Ok(text) = std::env::var(RETRY_BASE_MS_ENV) {
         let millis: u64 = text.parse().with_context(|| {
@@ -207,5 +219,5 @@ pub fn http_client() -> anyhow::Result<HttpClient> {
         })?;
         retry.base_delay = Duration::from_millis(millis);
     }
-    Ok(HttpClient::new(retry))
+    Ok(HttpClient::new(retry, ca_cert(global)?.as_deref())?)
 }
