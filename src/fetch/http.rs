@@ -212,7 +212,7 @@ fn redact_query(url: &str) -> String {
 
 /// Classify a failed request: connection trouble and timeouts are worth retrying; a refused
 /// certificate, a bad URL or too many redirects are not.
-pub fn network_error(url: &str, err: &reqwest::Error) -> AttemptError {
+fn network_error(url: &str, err: &reqwest::Error) -> AttemptError {
     if let Some(reason) = untrusted_certificate(err) {
         return AttemptError::Fatal(FetchError::Untrusted {
             url: url.to_string(),

@@ -28,7 +28,7 @@ use pgp::types::Password;
 use rand::{RngCore, SeedableRng};
 
 /// A private certificate authority generated for one test, and the server certificate it
-/// issued for `127.0.0.1` and `localhost`.
+/// issued (for `127.0.0.1` and `localhost`, or the names given).
 pub struct TestCa {
     /// The CA certificate, PEM: what `--ca-cert` or a trust store is given.
     pub pem: String,
@@ -37,6 +37,11 @@ pub struct TestCa {
 
 impl TestCa {
     pub fn generate() -> TestCa {
+        Self::generate_for(&["127.0.0.1", "localhost"])
+    }
+
+    /// A CA whose server certificate is for `names` (host names or IP addresses).
+    pub fn generate_for(names: &[&str]) -> TestCa {
         let ca_key = rcgen::KeyPair::generate().expect("CA key");
         let mut ca_params = rcgen::CertificateParams::new(Vec::<String>::new()).expect("CA");
         ca_params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
@@ -46,8 +51,8 @@ impl TestCa {
         let ca = ca_params.self_signed(&ca_key).expect("self-sign CA");
         let issuer = rcgen::Issuer::new(ca_params, ca_key);
         let key = rcgen::KeyPair::generate().expect("server key");
-        let params = rcgen::CertificateParams::new(vec!["127.0.0.1".into(), "localhost".into()])
-            .expect("server certificate");
+        let names: Vec<String> = names.iter().map(|name| name.to_string()).collect();
+        let params = rcgen::CertificateParams::new(names).expect("server certificate");
         let certificate = params.signed_by(&key, &issuer).expect("sign server");
         let provider = Arc::new(rustls::crypto::ring::default_provider());
         let server = rustls::ServerConfig::builder_with_provider(provider)
@@ -352,7 +357,12 @@ impl Mirror {
 
     /// An S3-shaped mirror on 127.0.0.1 over HTTPS, with a server certificate issued by `ca`.
     pub fn start_tls(ca: &TestCa) -> Mirror {
-        Self::start_with_tls("127.0.0.1", Missing::AccessDenied, Some(ca))
+        Self::start_tls_on("127.0.0.1", ca)
+    }
+
+    /// [`Mirror::start_tls`] listening on `address` (a booted guest's view of the host).
+    pub fn start_tls_on(address: &str, ca: &TestCa) -> Mirror {
+        Self::start_with_tls(address, Missing::AccessDenied, Some(ca))
     }
 
     fn start_with(address: &str, missing: Missing) -> Mirror {
