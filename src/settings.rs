@@ -1,7 +1,8 @@
 //! mm-install's own settings, `/etc/mm-install/mm-install.toml` (shipped commented out by the
 //! packages). Read by `upgrade`, `rollback` and `status`: the update policy, the paths an
-//! upgrade carries over, how many backups to keep, and the webhook to notify. A flag always wins
-//! over the file; a missing file means the defaults.
+//! upgrade carries over, how many backups to keep, and the webhook to notify; and by every
+//! command that makes HTTPS requests: a CA file trusted besides the system store. A flag always
+//! wins over the file; a missing file means the defaults.
 //!
 //! The file decides which keys are trusted and what root carries over, so it must be root's
 //! alone: owned by root and writable by nobody else, or it is refused. The webhook URL is a
@@ -57,6 +58,8 @@ pub struct Settings {
     /// What the admin should fix in the file, though it works as it is.
     #[serde(skip)]
     pub warnings: Vec<String>,
+    /// A PEM file of CA certificates trusted for HTTPS besides the system store.
+    pub ca_cert: Option<PathBuf>,
 }
 
 impl Default for Settings {
@@ -69,6 +72,7 @@ impl Default for Settings {
             webhook_url_file: None,
             keyring: Vec::new(),
             warnings: Vec::new(),
+            ca_cert: None,
         }
     }
 }
@@ -124,9 +128,16 @@ impl Settings {
                 bad.display()
             )));
         }
-        for file in &settings.keyring {
+        if let Some(path) = settings.ca_cert.as_ref().filter(|p| !p.is_absolute()) {
+            return Err(invalid(format!(
+                "ca_cert {} must be an absolute path",
+                path.display()
+            )));
+        }
+        // Files that decide what is trusted: root's alone.
+        for file in settings.keyring.iter().chain(&settings.ca_cert) {
             check_root_only(&ctx.path(file), 0o022)
-                .map_err(|reason| invalid(format!("keyring file {}: {reason}", file.display())))?;
+                .map_err(|reason| invalid(format!("{}: {reason}", file.display())))?;
         }
         if let Some(file) = &settings.webhook_url_file {
             if !settings.webhook_url.is_empty() {
@@ -218,6 +229,7 @@ mod tests {
             "keep = 0",
             "preserve = [\"../etc\"]",
             "keep = [",
+            "ca_cert = \"ca.pem\"",
         ] {
             let err = load(Some(bad)).unwrap_err();
             assert!(err.to_string().contains("mm-install.toml"), "{bad}: {err}");
@@ -306,5 +318,21 @@ mod tests {
         write(dir.path(), "/etc/mm-install/mirror.asc", "key", 0o666);
         let err = Settings::load(&ctx).unwrap_err().to_string();
         assert!(err.contains("mirror.asc"), "{err}");
+        // The CA file trusted for HTTPS likewise.
+        write(
+            dir.path(),
+            SETTINGS_PATH,
+            "ca_cert = \"/etc/ssl/private-ca.pem\"\n",
+            0o644,
+        );
+        write(dir.path(), "/etc/ssl/private-ca.pem", "pem", 0o644);
+        let settings = Settings::load(&ctx).unwrap();
+        assert_eq!(
+            settings.ca_cert,
+            Some(PathBuf::from("/etc/ssl/private-ca.pem"))
+        );
+        write(dir.path(), "/etc/ssl/private-ca.pem", "pem", 0o664);
+        let err = Settings::load(&ctx).unwrap_err().to_string();
+        assert!(err.contains("private-ca.pem"), "{err}");
     }
 }

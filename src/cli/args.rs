@@ -35,6 +35,11 @@ pub struct GlobalArgs {
     /// Also trust the OpenPGP public keys in FILE (armored or binary); repeatable.
     #[arg(long, global = true, value_name = "FILE")]
     pub keyring: Vec<PathBuf>,
+    /// Also trust the CA certificates in FILE (PEM) for HTTPS, besides the system's trust
+    /// store: a private CA or a TLS-inspecting proxy. Overrides `ca_cert` in
+    /// /etc/mm-install/mm-install.toml.
+    #[arg(long, global = true, value_name = "FILE")]
+    pub ca_cert: Option<PathBuf>,
     /// Print only errors and warnings.
     #[arg(short, long, global = true)]
     pub quiet: bool,

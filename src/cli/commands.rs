@@ -1,5 +1,6 @@
 //! Each command's glue: turn parsed arguments into core calls and print the results.
 
+use std::path::PathBuf;
 use std::time::Duration;
 
 use anyhow::Context as _;
@@ -123,7 +124,7 @@ fn download(global: &GlobalArgs, args: DownloadArgs, printer: &Printer) -> Comma
         Some(arch) => arch,
         None => Arch::host()?,
     };
-    let client = http_client()?;
+    let client = http_client(global)?;
     let keyring = keyring(global)?;
     let version = resolve_version(&client, global, &args.release, printer)?;
     let artifact = Artifact {
@@ -203,7 +204,17 @@ pub fn keyring(global: &GlobalArgs) -> CommandResult<Keyring> {
     Ok(keyring)
 }
 
-pub fn http_client() -> CommandResult<HttpClient> {
+/// The CA file trusted besides the system store: `--ca-cert`, else `ca_cert` from the settings
+/// file (a path on the system below `--root`).
+pub fn ca_cert(global: &GlobalArgs) -> CommandResult<Option<PathBuf>> {
+    if let Some(path) = &global.ca_cert {
+        return Ok(Some(path.clone()));
+    }
+    let ctx = Context::new(&global.root);
+    Ok(Settings::load(&ctx)?.ca_cert.map(|path| ctx.path(path)))
+}
+
+pub fn http_client(global: &GlobalArgs) -> CommandResult<HttpClient> {
     let mut retry = RetryPolicy::default();
     if let Ok(text) = std::env::var(crate::environment::RETRY_BASE_MS) {
         let millis: u64 = text.parse().with_context(|| {
@@ -214,5 +225,5 @@ pub fn http_client() -> CommandResult<HttpClient> {
         })?;
         retry.base_delay = Duration::from_millis(millis);
     }
-    Ok(HttpClient::new(retry))
+    Ok(HttpClient::new(retry, ca_cert(global)?.as_deref())?)
 }

@@ -66,7 +66,7 @@ pub fn run(global: &GlobalArgs, args: InstallArgs, printer: &Printer) -> Command
             return Err(UsageError("cancelled; nothing was changed".into()).into());
         }
     }
-    let client = http_client()?;
+    let client = http_client(global)?;
     let keyring = keyring(global)?;
     let report = install::execute(&ctx, &plan, &options, &client, &keyring, printer)?;
     for warning in &report.warnings {
@@ -90,7 +90,7 @@ pub fn run(global: &GlobalArgs, args: InstallArgs, printer: &Printer) -> Command
             } else {
                 &options.site_url
             };
-            super::verify::after_install(url, printer).map_err(|err| {
+            super::verify::after_install(global, url, printer).map_err(|err| {
                 err.context(format!(
                     "Mattermost {} is installed and stays installed, but it failed the install tests",
                     report.installation.version
@@ -170,7 +170,7 @@ fn gather_options(
     let version = match (&args.tarball, &args.release.version, args.release.latest) {
         (_, Some(version), _) => version.clone(),
         (Some(tarball), None, _) => version_from_file_name(tarball)?,
-        (None, None, true) => latest_or(&http_client()?, global, None, reporter)?,
+        (None, None, true) => latest_or(&http_client(global)?, global, None, reporter)?,
         (None, None, false) => DEFAULT_VERSION.parse()?,
     };
     let source = match (&args.tarball, &args.signature) {

@@ -48,7 +48,7 @@ pub fn upgrade(global: &GlobalArgs, args: UpgradeArgs, printer: &Printer) -> Com
     let Some(_guard) = guard else {
         return Ok(());
     };
-    let client = http_client()?;
+    let client = http_client(global)?;
     let result = run_upgrade(&ctx, global, &args, &settings, &client, printer);
     let message = match &result {
         Ok(Some(text)) => Some(text.clone()),
@@ -201,7 +201,12 @@ pub fn rollback(global: &GlobalArgs, args: RollbackArgs, printer: &Printer) -> C
         outcome.downtime.as_secs_f64()
     );
     printer.step(&message);
-    notify(&http_client()?, &settings.webhook_url, &message, printer);
+    notify(
+        &http_client(global)?,
+        &settings.webhook_url,
+        &message,
+        printer,
+    );
     printer.data(&format!("rolled back: {} -> {}", outcome.from, outcome.to));
     Ok(())
 }
@@ -212,7 +217,7 @@ pub fn status(global: &GlobalArgs, args: StatusArgs, printer: &Printer) -> Comma
     let installed = upgrade::installed(&ctx)?;
     let current: Version = installed.installation.version.parse()?;
     let newest_allowed = match stable_releases(
-        &http_client()?,
+        &http_client(global)?,
         &global.releases_api,
         &crate::report::Silent,
     ) {

@@ -20,6 +20,7 @@ pub fn run(global: &GlobalArgs, args: VerifyArgs, printer: &Printer) -> CommandR
     };
     let options = VerifyOptions {
         insecure: args.insecure,
+        ca_cert: super::commands::ca_cert(global)?,
         keep: args.keep,
         admin_token: args.admin_token.filter(|t| !t.trim().is_empty()),
         ..VerifyOptions::new(url)
@@ -30,9 +31,13 @@ pub fn run(global: &GlobalArgs, args: VerifyArgs, printer: &Printer) -> CommandR
 }
 
 /// The end of `install --verify`: the tests against the new server's site URL, cleaned up.
-pub fn after_install(url: &str, printer: &Printer) -> CommandResult {
+pub fn after_install(global: &GlobalArgs, url: &str, printer: &Printer) -> CommandResult {
     printer.step(&format!("running the install tests against {url}"));
-    let report = verify::run(&VerifyOptions::new(url), printer)?;
+    let options = VerifyOptions {
+        ca_cert: super::commands::ca_cert(global)?,
+        ..VerifyOptions::new(url)
+    };
+    let report = verify::run(&options, printer)?;
     print(&report, false, printer)?;
     Ok(report.result()?)
 }

@@ -6,7 +6,7 @@
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 
-use super::http::{AttemptError, HttpClient, network_error};
+use super::http::{AttemptError, HttpClient, read_error};
 use super::keyring::Keyring;
 use super::verify::{ReleaseSignature, StreamVerifier, Verified, parse_checksum_file};
 use super::{CHUNK_SIZE, FetchError};
@@ -335,13 +335,13 @@ fn fetch_into(
         .unwrap_or_default()
         .to_string_lossy();
     reporter.transfer_started(&label, total, *position);
-    let mut body = response.into_body().into_reader();
+    let mut body = response;
     let mut buffer = vec![0u8; CHUNK_SIZE];
     loop {
         let read = match body.read(&mut buffer) {
             Ok(0) => break,
             Ok(read) => read,
-            Err(err) => return Err(network_error(url, ureq::Error::Io(err))),
+            Err(err) => return Err(read_error(url, &err)),
         };
         file.write_all(&buffer[..read]).map_err(io)?;
         verifier.update(&buffer[..read]);

@@ -2,11 +2,17 @@
 //! but live download is never killed), proxies from the standard environment variables
 //! (`HTTPS_PROXY`, `HTTP_PROXY`, `ALL_PROXY`, `NO_PROXY`), and bounded retries with exponential
 //! backoff for network errors and 5xx/429 answers. A missing file is `NotFound` whether the
-//! server says 404, 410 or, as S3 does, 403.
+//! server says 404, 410 or, as S3 does, 403. HTTPS trusts what [`super::tls`] trusts; bodies are
+//! passed on as sent (no transparent decompression: a `.tar.gz` stays one).
 
+use std::io::Read;
+use std::path::Path;
 use std::time::Duration;
 
+use reqwest::blocking::{Client, Response};
+
 use super::FetchError;
+use super::tls::{TlsError, causes, client_config, untrusted_certificate};
 use crate::report::Reporter;
 
 /// How often and how patiently to retry transient failures.
@@ -44,7 +50,7 @@ pub enum AttemptError {
 
 /// The tool's HTTP client.
 pub struct HttpClient {
-    agent: ureq::Agent,
+    client: Client,
     retry: RetryPolicy,
 }
 
@@ -54,30 +60,27 @@ const CONNECT_TIMEOUT: Duration = Duration::from_secs(30);
 const READ_TIMEOUT: Duration = Duration::from_secs(60);
 
 impl HttpClient {
-    pub fn new(retry: RetryPolicy) -> Self {
-        let config = ureq::Agent::config_builder()
-            .http_status_as_error(false)
-            .timeout_connect(Some(CONNECT_TIMEOUT))
-            .timeout_per_read(Some(READ_TIMEOUT))
+    /// The client, trusting the system's CA store and the certificates in `ca_cert`.
+    pub fn new(retry: RetryPolicy, ca_cert: Option<&Path>) -> Result<Self, FetchError> {
+        // The blocking client's `timeout` bounds the wait for the response head, then each read
+        // of the body on its own: a per-read timeout, never one on the whole download.
+        let client = Client::builder()
+            .connect_timeout(CONNECT_TIMEOUT)
+            .timeout(READ_TIMEOUT)
             .user_agent(concat!("mm-install/", env!("CARGO_PKG_VERSION")))
-            .build();
-        HttpClient {
-            agent: config.into(),
-            retry,
-        }
+            .tls_backend_preconfigured(client_config(ca_cert)?)
+            .build()
+            .map_err(|err| TlsError::Setup(describe(&err)))?;
+        Ok(HttpClient { client, retry })
     }
 
     /// Send a GET for `url`, from byte `offset` on when it is not 0.
-    pub fn get(
-        &self,
-        url: &str,
-        offset: u64,
-    ) -> Result<ureq::http::Response<ureq::Body>, AttemptError> {
-        let mut request = self.agent.get(url);
+    pub fn get(&self, url: &str, offset: u64) -> Result<Response, AttemptError> {
+        let mut request = self.client.get(url);
         if offset > 0 {
             request = request.header("Range", format!("bytes={offset}-"));
         }
-        let response = request.call().map_err(|err| network_error(url, err))?;
+        let response = request.send().map_err(|err| network_error(url, &err))?;
         let status = response.status().as_u16();
         // GitHub's API answers 403 (or 429) with `x-ratelimit-remaining: 0` once an address has
         // used its hourly requests (mattermost-facts.md §10): retrying within the run is useless.
@@ -144,13 +147,18 @@ impl HttpClient {
     pub fn get_small(&self, url: &str, reporter: &dyn Reporter) -> Result<Vec<u8>, FetchError> {
         const LIMIT: u64 = 16 * 1024 * 1024;
         self.with_retries(reporter, || {
-            let mut response = self.get(url, 0)?;
-            response
-                .body_mut()
-                .with_config()
-                .limit(LIMIT)
-                .read_to_vec()
-                .map_err(|err| network_error(url, err))
+            let mut bytes = Vec::new();
+            self.get(url, 0)?
+                .take(LIMIT + 1)
+                .read_to_end(&mut bytes)
+                .map_err(|err| read_error(url, &err))?;
+            if bytes.len() as u64 > LIMIT {
+                return Err(AttemptError::Fatal(FetchError::Network {
+                    url: url.to_string(),
+                    reason: format!("the answer is larger than {LIMIT} bytes"),
+                }));
+            }
+            Ok(bytes)
         })
     }
 
@@ -173,15 +181,14 @@ impl HttpClient {
     /// POST `body` as JSON to `url` once (no retries: a notification must not hold up the
     /// operation it reports on).
     pub fn post_json(&self, url: &str, body: &serde_json::Value) -> Result<(), FetchError> {
-        let text = body.to_string();
         let response = self
-            .agent
+            .client
             .post(url)
             .header("Content-Type", "application/json")
-            .send(text.as_bytes())
-            .map_err(|err| FetchError::Network {
-                url: redact_query(url),
-                reason: err.to_string(),
+            .body(body.to_string())
+            .send()
+            .map_err(|err| match network_error(&redact_query(url), &err) {
+                AttemptError::Transient(err) | AttemptError::Fatal(err) => err,
             })?;
         let status = response.status().as_u16();
         if (200..300).contains(&status) {
@@ -203,25 +210,51 @@ fn redact_query(url: &str) -> String {
     }
 }
 
-/// Classify a ureq error: connection trouble and timeouts are worth retrying, the rest is not.
-pub fn network_error(url: &str, err: ureq::Error) -> AttemptError {
-    let transient = matches!(
-        err,
-        ureq::Error::Io(_)
-            | ureq::Error::Timeout(_)
-            | ureq::Error::ConnectionFailed
-            | ureq::Error::HostNotFound
-            | ureq::Error::Protocol(_)
-    );
-    let err = FetchError::Network {
-        url: url.to_string(),
-        reason: err.to_string(),
-    };
-    if transient {
-        AttemptError::Transient(err)
-    } else {
-        AttemptError::Fatal(err)
+/// Classify a failed request: connection trouble and timeouts are worth retrying; a refused
+/// certificate, a bad URL or too many redirects are not.
+fn network_error(url: &str, err: &reqwest::Error) -> AttemptError {
+    if let Some(reason) = untrusted_certificate(err) {
+        return AttemptError::Fatal(FetchError::Untrusted {
+            url: url.to_string(),
+            reason,
+        });
     }
+    let error = FetchError::Network {
+        url: url.to_string(),
+        reason: describe(err),
+    };
+    let tls = causes(err).any(|e| e.downcast_ref::<rustls::Error>().is_some());
+    if !tls && (err.is_connect() || err.is_timeout() || err.is_request() || err.is_body()) {
+        AttemptError::Transient(error)
+    } else {
+        AttemptError::Fatal(error)
+    }
+}
+
+/// A failed read of a response body: the connection broke or stalled, worth retrying.
+pub fn read_error(url: &str, err: &std::io::Error) -> AttemptError {
+    AttemptError::Transient(FetchError::Network {
+        url: url.to_string(),
+        reason: match err.get_ref() {
+            Some(inner) => innermost(inner).to_string(),
+            None => err.to_string(),
+        },
+    })
+}
+
+/// What went wrong, without reqwest's "error sending request for url (…)" that only repeats the
+/// URL the message already names: the innermost cause.
+fn describe(err: &reqwest::Error) -> String {
+    if err.is_timeout() {
+        return "timed out".into();
+    }
+    innermost(err).to_string()
+}
+
+fn innermost<'a>(
+    err: &'a (dyn std::error::Error + 'static),
+) -> &'a (dyn std::error::Error + 'static) {
+    causes(err).last().unwrap_or(err)
 }
 
 #[cfg(test)]

@@ -1,10 +1,11 @@
-//! Getting release files onto the host safely: HTTP with retries and resume ([`http`]), the
-//! trusted keys ([`keyring`]), streaming OpenPGP + SHA-256 verification ([`verify`]) and the
+//! Getting release files onto the host safely: HTTP with retries and resume ([`http`]) over
+//! the TLS trust of [`tls`], the trusted keys ([`keyring`]), streaming OpenPGP + SHA-256 verification ([`verify`]) and the
 //! download itself ([`download`]), which keeps bytes under `<name>.partial` until they verify.
 
 pub mod download;
 pub mod http;
 pub mod keyring;
+pub mod tls;
 pub mod verify;
 
 pub use download::{
@@ -13,6 +14,7 @@ pub use download::{
 };
 pub use http::{HttpClient, RetryPolicy};
 pub use keyring::{Keyring, MATTERMOST_RELEASE_KEY_FINGERPRINT};
+pub use tls::TlsError;
 pub use verify::{VerifyError, parse_sha256};
 
 use crate::exit::{Diagnostic, ExitCode};
@@ -28,6 +30,8 @@ pub const CHUNK_SIZE: usize = 256 * 1024;
 pub enum FetchError {
     #[error("cannot reach {url}: {reason}")]
     Network { url: String, reason: String },
+    #[error("{url} presented a certificate this host does not trust: {reason}")]
+    Untrusted { url: String, reason: String },
     #[error("{url} answered HTTP {status}")]
     Status { url: String, status: u16 },
     /// 404 or 410, or 403 (what S3, and so Mattermost's release host, answers for a missing
@@ -64,6 +68,8 @@ pub enum FetchError {
     #[error("cannot use {origin} as a trusted key: {reason}")]
     Keyring { origin: String, reason: String },
     #[error(transparent)]
+    Tls(#[from] TlsError),
+    #[error(transparent)]
     Verify(#[from] VerifyError),
     #[error(transparent)]
     Release(#[from] ReleaseError),
@@ -81,6 +87,7 @@ impl Diagnostic for FetchError {
             | FetchError::Verify(_) => ExitCode::VerificationFailed,
             FetchError::Release(err) => err.exit_code(),
             FetchError::Host(err) => err.exit_code(),
+            FetchError::Tls(err) => err.exit_code(),
             _ => ExitCode::Failure,
         }
     }
@@ -89,6 +96,13 @@ impl Diagnostic for FetchError {
         match self {
             FetchError::Network { .. } | FetchError::Status { .. } => Some(
                 "check the network, the URL, and HTTPS_PROXY/HTTP_PROXY/NO_PROXY if this host needs a proxy"
+                    .into(),
+            ),
+            FetchError::Untrusted { .. } => Some(
+                "if the server's certificate comes from a private CA or a TLS-inspecting proxy, \
+                 pass that CA with --ca-cert FILE (PEM), set ca_cert in \
+                 /etc/mm-install/mm-install.toml, or add it to the system trust store \
+                 (update-ca-certificates on Debian/Ubuntu, update-ca-trust on RHEL)"
                     .into(),
             ),
             FetchError::NotFound { .. } | FetchError::NotPublished { .. } => Some(
@@ -118,6 +132,7 @@ impl Diagnostic for FetchError {
             ),
             FetchError::Release(err) => err.hint(),
             FetchError::Host(err) => err.hint(),
+            FetchError::Tls(err) => err.hint(),
             FetchError::Io(_) => None,
         }
     }

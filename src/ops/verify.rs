@@ -22,6 +22,7 @@ mod rest;
 mod websocket;
 
 use std::collections::HashMap;
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -32,6 +33,7 @@ use self::rest::{Api, Body, SiteUrl};
 use self::websocket::{Message, WebSocket, WsError};
 use crate::context::Context;
 use crate::exit::{Diagnostic, ExitCode};
+use crate::fetch::tls::{self, TlsError};
 use crate::report::Reporter;
 use crate::state::State;
 
@@ -59,6 +61,8 @@ pub struct VerifyOptions {
     pub url: String,
     /// Accept any TLS certificate (self-signed ones).
     pub insecure: bool,
+    /// Trust the CA certificates in this PEM file besides the system store.
+    pub ca_cert: Option<PathBuf>,
     /// Leave the test users and team in place.
     pub keep: bool,
     /// A system admin's personal access token or session token, to create the test users on a
@@ -73,6 +77,7 @@ impl VerifyOptions {
         VerifyOptions {
             url: url.into(),
             insecure: false,
+            ca_cert: None,
             keep: false,
             admin_token: None,
             event_timeout: EVENT_TIMEOUT,
@@ -98,6 +103,8 @@ pub enum VerifyError {
     InvalidUrl { url: String, why: String },
     #[error("cannot set up TLS: {0}")]
     Tls(String),
+    #[error(transparent)]
+    Trust(#[from] TlsError),
     #[error("cannot draw random names and passwords: {0}")]
     Random(String),
     #[error("install {} failed at {url}{}", numbers(failed), not_run_note(not_run))]
@@ -137,6 +144,7 @@ impl Diagnostic for VerifyError {
     fn exit_code(&self) -> ExitCode {
         match self {
             VerifyError::InvalidUrl { .. } => ExitCode::Usage,
+            VerifyError::Trust(err) => err.exit_code(),
             VerifyError::Tls(_) | VerifyError::Random(_) | VerifyError::Failed { .. } => {
                 ExitCode::Failure
             }
@@ -148,6 +156,7 @@ impl Diagnostic for VerifyError {
             VerifyError::InvalidUrl { .. } => {
                 Some("pass the site URL, e.g. --url https://chat.example.com".into())
             }
+            VerifyError::Trust(err) => err.hint(),
             VerifyError::Tls(_) | VerifyError::Random(_) => None,
             VerifyError::Failed {
                 websocket,
@@ -321,12 +330,9 @@ pub fn run(options: &VerifyOptions, reporter: &dyn Reporter) -> Result<VerifyRep
         url: options.url.clone(),
         why,
     })?;
-    let tls = if site.tls {
-        Some(tls_config(options.insecure)?)
-    } else {
-        None
-    };
-    let api = Api::new(&site, options.insecure);
+    let trust = tls_config(options)?;
+    let api = Api::new(&site, &trust)?;
+    let tls = site.tls.then_some(trust);
     let id = hex::encode(random_bytes::<4>().map_err(|e| VerifyError::Random(e.to_string()))?);
     reporter.step(&format!(
         "verifying {} with test users and team mmverify-{id}",
@@ -1145,21 +1151,14 @@ fn password() -> std::io::Result<String> {
     Ok(format!("{random}!Ka7"))
 }
 
-/// The TLS configuration of the websocket: the same trust as the REST calls (the Mozilla roots
-/// ureq uses), or any certificate with `--insecure`.
-fn tls_config(insecure: bool) -> Result<Arc<rustls::ClientConfig>, VerifyError> {
-    if insecure {
+/// The TLS configuration of the REST calls and the websocket: the tool's trust (the system
+/// store and `--ca-cert`), or any certificate with `--insecure`.
+fn tls_config(options: &VerifyOptions) -> Result<Arc<rustls::ClientConfig>, VerifyError> {
+    if options.insecure {
         return super::health::any_certificate_config()
             .map_err(|e| VerifyError::Tls(e.to_string()));
     }
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let roots = rustls::RootCertStore::from_iter(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
-    let config = rustls::ClientConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
-        .map_err(|e| VerifyError::Tls(e.to_string()))?
-        .with_root_certificates(roots)
-        .with_no_client_auth();
-    Ok(Arc::new(config))
+    Ok(Arc::new(tls::client_config(options.ca_cert.as_deref())?))
 }
 
 #[cfg(test)]

@@ -7,8 +7,8 @@ use std::process::Output;
 use pgp::crypto::hash::HashAlgorithm;
 use sha2::{Digest, Sha256};
 
-use crate::common::{mm_install, run, texts};
-use crate::mirror::{Mirror, Route, TestKey, release_tarball, releases_feed};
+use crate::common::{mm_install, run, texts, write_file};
+use crate::mirror::{Mirror, Route, TestCa, TestKey, release_tarball, releases_feed};
 
 const VERSION: &str = "11.10.1";
 const NAME: &str = "mattermost-11.10.1-linux-amd64.tar.gz";
@@ -23,11 +23,15 @@ struct Setup {
 
 impl Setup {
     fn new() -> Setup {
+        Self::with_mirror(Mirror::start())
+    }
+
+    fn with_mirror(mirror: Mirror) -> Setup {
         let dir = tempfile::tempdir().unwrap();
         let key = TestKey::generate("release");
         let keyring = key.write_public(dir.path(), "release-key.asc");
         Setup {
-            mirror: Mirror::start(),
+            mirror,
             key,
             keyring,
             dir,
@@ -649,4 +653,103 @@ fn extract_unpacks_the_verified_release_and_refuses_a_hostile_one() {
     let (_, stderr) = assert_exit(&output, 3);
     assert!(stderr.contains(".."), "{stderr}");
     assert!(!hostile_dir.exists());
+}
+
+/// An HTTPS mirror whose certificate comes from a private CA (an on-prem CA, or a TLS-inspecting
+/// proxy's), and a download from it with the test's trust settings; the system store of the
+/// host never knows that CA.
+fn https_download(ca: &TestCa, args: &[&str], env: &[(&str, &str)]) -> (Setup, Vec<u8>, Output) {
+    let setup = Setup::with_mirror(Mirror::start_tls(ca));
+    let tarball = setup.key_publish();
+    let mut command = mm_install();
+    command
+        .args(["download", "--no-progress", "--version", VERSION])
+        .args(["--arch", "amd64", "--release-url"])
+        .arg(&setup.mirror.base_url)
+        .arg("--keyring")
+        .arg(&setup.keyring)
+        .arg("--dir")
+        .arg(setup.out())
+        .args(args)
+        .env("MM_INSTALL_RETRY_BASE_MS", "1")
+        .env_remove("SSL_CERT_FILE")
+        .env_remove("SSL_CERT_DIR");
+    for (name, value) in env {
+        command.env(name, value);
+    }
+    let output = run(&mut command);
+    (setup, tarball, output)
+}
+
+#[test]
+fn an_https_mirror_with_an_untrusted_certificate_is_refused_with_a_hint() {
+    let ca = TestCa::generate();
+    let (setup, _, output) = https_download(&ca, &[], &[]);
+    let (_, stderr) = assert_exit(&output, 1);
+    let signature_url = format!("{}/{VERSION}/{NAME}.sig", setup.mirror.base_url);
+    assert!(
+        stderr.contains(&format!(
+            "error: {signature_url} presented a certificate this host does not trust"
+        )),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("hint: ") && stderr.contains("--ca-cert FILE"),
+        "{stderr}"
+    );
+    // Not a transient failure: no retries, and no request got through the handshake.
+    assert!(!stderr.contains("retrying"), "{stderr}");
+    assert!(setup.mirror.all_seen().is_empty());
+    assert!(setup.leftovers().is_empty());
+}
+
+#[test]
+fn ca_cert_trusts_a_private_ca() {
+    let ca = TestCa::generate();
+    let dir = tempfile::tempdir().unwrap();
+    let pem = ca.write_pem(dir.path(), "private-ca.pem");
+    let (setup, tarball, output) = https_download(&ca, &["--ca-cert", pem.to_str().unwrap()], &[]);
+    assert_downloaded(&setup, &output, &tarball);
+    assert_eq!(setup.mirror.seen(&setup.tarball_path()).len(), 1);
+}
+
+#[test]
+fn a_private_ca_in_the_trust_store_named_by_ssl_cert_file_or_dir_is_trusted() {
+    let ca = TestCa::generate();
+    let store = tempfile::tempdir().unwrap();
+    let pem = ca.write_pem(store.path(), "private-ca.pem");
+    for env in [
+        ("SSL_CERT_FILE", pem.to_str().unwrap()),
+        ("SSL_CERT_DIR", store.path().to_str().unwrap()),
+    ] {
+        let (setup, tarball, output) = https_download(&ca, &[], &[env]);
+        assert_downloaded(&setup, &output, &tarball);
+    }
+}
+
+#[test]
+fn ca_cert_in_the_settings_file_is_used_and_a_bad_one_is_named() {
+    let ca = TestCa::generate();
+    let root = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(root.path().join("etc/mm-install")).unwrap();
+    ca.write_pem(root.path(), "private-ca.pem");
+    let settings = root.path().join("etc/mm-install/mm-install.toml");
+    std::fs::write(&settings, "ca_cert = \"/private-ca.pem\"\n").unwrap();
+    let root_arg = ["--root", root.path().to_str().unwrap()];
+    let (setup, tarball, output) = https_download(&ca, &root_arg, &[]);
+    assert_downloaded(&setup, &output, &tarball);
+
+    // A file that holds no certificate: a usage error naming it, before any request.
+    let bad = write_file(root.path(), "not-a-ca.pem", b"hello\n");
+    let (setup, _, output) = https_download(&ca, &["--ca-cert", bad.to_str().unwrap()], &[]);
+    let (_, stderr) = assert_exit(&output, 2);
+    assert!(
+        stderr.contains(&format!(
+            "error: cannot use {} as a CA certificate file",
+            bad.display()
+        )),
+        "{stderr}"
+    );
+    assert!(stderr.contains("hint: --ca-cert"), "{stderr}");
+    assert!(setup.mirror.all_seen().is_empty());
 }

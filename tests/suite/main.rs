@@ -4,6 +4,7 @@
 
 #![allow(clippy::disallowed_methods)] // fixtures may use std::fs directly
 
+mod ca_guest;
 mod common;
 mod default_version;
 mod detect_os;

@@ -3,7 +3,8 @@
 //! server on 127.0.0.1 whose routes can fail on purpose (404, 500 then success, a connection cut
 //! mid-body, an HTML page instead of a tarball, a server that ignores `Range`, GitHub's rate
 //! limit). It also answers proxy-style absolute-form requests, so a test can point `HTTP_PROXY`
-//! at it.
+//! at it. [`Mirror::start_tls`] serves the same over HTTPS with a certificate from a private
+//! [`TestCa`], as a mirror behind an on-prem CA does.
 //!
 //! By default it has the shape of Mattermost's real release host, which is S3 behind a CDN
 //! (`mattermost-facts.md` §10): it publishes tarballs and `.sig` files only, honours byte ranges,
@@ -25,6 +26,55 @@ use pgp::crypto::hash::HashAlgorithm;
 use pgp::ser::Serialize;
 use pgp::types::Password;
 use rand::{RngCore, SeedableRng};
+
+/// A private certificate authority generated for one test, and the server certificate it
+/// issued (for `127.0.0.1` and `localhost`, or the names given).
+pub struct TestCa {
+    /// The CA certificate, PEM: what `--ca-cert` or a trust store is given.
+    pub pem: String,
+    server: rustls::ServerConfig,
+}
+
+impl TestCa {
+    pub fn generate() -> TestCa {
+        Self::generate_for(&["127.0.0.1", "localhost"])
+    }
+
+    /// A CA whose server certificate is for `names` (host names or IP addresses).
+    pub fn generate_for(names: &[&str]) -> TestCa {
+        let ca_key = rcgen::KeyPair::generate().expect("CA key");
+        let mut ca_params = rcgen::CertificateParams::new(Vec::<String>::new()).expect("CA");
+        ca_params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+        ca_params
+            .distinguished_name
+            .push(rcgen::DnType::CommonName, "mm-install test CA");
+        let ca = ca_params.self_signed(&ca_key).expect("self-sign CA");
+        let issuer = rcgen::Issuer::new(ca_params, ca_key);
+        let key = rcgen::KeyPair::generate().expect("server key");
+        let names: Vec<String> = names.iter().map(|name| name.to_string()).collect();
+        let params = rcgen::CertificateParams::new(names).expect("server certificate");
+        let certificate = params.signed_by(&key, &issuer).expect("sign server");
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let server = rustls::ServerConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .expect("TLS versions")
+            .with_no_client_auth()
+            .with_single_cert(
+                vec![certificate.der().clone()],
+                rustls::pki_types::PrivateKeyDer::Pkcs8(key.serialize_der().into()),
+            )
+            .expect("server TLS config");
+        TestCa {
+            pem: ca.pem(),
+            server,
+        }
+    }
+
+    /// The CA certificate written to `dir/<name>`.
+    pub fn write_pem(&self, dir: &Path, name: &str) -> PathBuf {
+        crate::common::write_file(dir, name, self.pem.as_bytes())
+    }
+}
 
 /// An OpenPGP signing key generated for one test.
 pub struct TestKey {
@@ -305,16 +355,41 @@ impl Mirror {
         Self::start_with("127.0.0.1", Missing::NotFound)
     }
 
+    /// An S3-shaped mirror on 127.0.0.1 over HTTPS, with a server certificate issued by `ca`.
+    pub fn start_tls(ca: &TestCa) -> Mirror {
+        Self::start_tls_on("127.0.0.1", ca)
+    }
+
+    /// [`Mirror::start_tls`] listening on `address` (a booted guest's view of the host).
+    pub fn start_tls_on(address: &str, ca: &TestCa) -> Mirror {
+        Self::start_with_tls(address, Missing::AccessDenied, Some(ca))
+    }
+
     fn start_with(address: &str, missing: Missing) -> Mirror {
+        Self::start_with_tls(address, missing, None)
+    }
+
+    fn start_with_tls(address: &str, missing: Missing, ca: Option<&TestCa>) -> Mirror {
         let listener = TcpListener::bind((address, 0)).expect("bind mirror");
-        let base_url = format!("http://{}", listener.local_addr().expect("mirror addr"));
+        let scheme = if ca.is_some() { "https" } else { "http" };
+        let base_url = format!("{scheme}://{}", listener.local_addr().expect("mirror addr"));
         let routes: Arc<Mutex<HashMap<String, Route>>> = Arc::default();
         let seen: Arc<Mutex<Vec<Seen>>> = Arc::default();
         let (r, s) = (routes.clone(), seen.clone());
+        let tls = ca.map(|ca| Arc::new(ca.server.clone()));
         thread::spawn(move || {
             for stream in listener.incoming().flatten() {
-                let (r, s) = (r.clone(), s.clone());
-                thread::spawn(move || serve(stream, &r, &s, missing));
+                let (r, s, tls) = (r.clone(), s.clone(), tls.clone());
+                thread::spawn(move || match tls {
+                    None => serve(stream, &r, &s, missing),
+                    Some(config) => {
+                        let Ok(connection) = rustls::ServerConnection::new(config) else {
+                            return;
+                        };
+                        let stream = rustls::StreamOwned::new(connection, stream);
+                        serve_request(&mut BufReader::new(stream), &r, &s, missing, false);
+                    }
+                });
             }
         });
         Mirror {
@@ -382,12 +457,31 @@ fn serve(
     seen: &Mutex<Vec<Seen>>,
     missing: Missing,
 ) {
-    let mut reader = BufReader::new(stream.try_clone().expect("clone stream"));
-    serve_request(stream, &mut reader, routes, seen, missing, false);
+    serve_request(&mut BufReader::new(stream), routes, seen, missing, false);
+}
+
+/// A client connection, plain or TLS: read through the `BufReader` around it, written to
+/// directly (the reader buffers only what it reads).
+trait Connection: Read + Write {
+    /// Close the connection at once (mid-answer for the routes that cut transfers).
+    fn close(&mut self);
+}
+
+impl Connection for TcpStream {
+    fn close(&mut self) {
+        let _ = self.shutdown(Shutdown::Both);
+    }
+}
+
+impl Connection for rustls::StreamOwned<rustls::ServerConnection, TcpStream> {
+    fn close(&mut self) {
+        let _ = self.flush();
+        let _ = self.sock.shutdown(Shutdown::Both);
+    }
 }
 
 /// Read one request's line and headers: (method, target, Range header).
-fn read_head(reader: &mut BufReader<TcpStream>) -> Option<(String, String, Option<String>)> {
+fn read_head(reader: &mut BufReader<impl Read>) -> Option<(String, String, Option<String>)> {
     let mut request_line = String::new();
     if reader.read_line(&mut request_line).ok()? == 0 {
         return None;
@@ -411,8 +505,7 @@ fn read_head(reader: &mut BufReader<TcpStream>) -> Option<(String, String, Optio
 }
 
 fn serve_request(
-    mut stream: TcpStream,
-    reader: &mut BufReader<TcpStream>,
+    reader: &mut BufReader<impl Connection>,
     routes: &Mutex<HashMap<String, Route>>,
     seen: &Mutex<Vec<Seen>>,
     missing: Missing,
@@ -423,9 +516,12 @@ fn serve_request(
     };
     if method == "CONNECT" {
         // Act as the proxy: open the "tunnel" and answer the request sent through it ourselves.
-        let _ = stream.write_all(b"HTTP/1.1 200 Connection established\r\n\r\n");
-        return serve_request(stream, reader, routes, seen, missing, true);
+        let _ = reader
+            .get_mut()
+            .write_all(b"HTTP/1.1 200 Connection established\r\n\r\n");
+        return serve_request(reader, routes, seen, missing, true);
     }
+    let stream = reader.get_mut();
     let via_proxy = tunnelled || target.starts_with("http://");
     let path = match target.strip_prefix("http://") {
         Some(rest) => rest
@@ -443,13 +539,13 @@ fn serve_request(
         let Some(route) = routes.get_mut(&path) else {
             match missing {
                 Missing::AccessDenied => respond(
-                    &mut stream,
+                    stream,
                     403,
                     "application/xml",
                     &[],
                     ACCESS_DENIED.as_bytes(),
                 ),
-                Missing::NotFound => respond(&mut stream, 404, "text/plain", &[], b"not found"),
+                Missing::NotFound => respond(stream, 404, "text/plain", &[], b"not found"),
             }
             return;
         };
@@ -463,26 +559,22 @@ fn serve_request(
                 .and_then(|r| r.strip_suffix('-'))
                 .and_then(|n| n.parse::<usize>().ok());
             match start {
-                Some(start) if start >= body.len() => {
-                    respond(&mut stream, 416, content_type, &[], b"")
-                }
+                Some(start) if start >= body.len() => respond(stream, 416, content_type, &[], b""),
                 Some(start) => {
                     let header = format!(
                         "Content-Range: bytes {start}-{}/{}",
                         body.len() - 1,
                         body.len()
                     );
-                    respond(&mut stream, 206, content_type, &[&header], &body[start..]);
+                    respond(stream, 206, content_type, &[&header], &body[start..]);
                 }
-                None => respond(&mut stream, 200, content_type, &[], &body),
+                None => respond(stream, 200, content_type, &[], &body),
             }
         }
-        Route::IgnoresRange(body) => {
-            respond(&mut stream, 200, "application/octet-stream", &[], &body)
-        }
+        Route::IgnoresRange(body) => respond(stream, 200, "application/octet-stream", &[], &body),
         Route::FailFirst { status, .. } => {
             let page = format!("<html><body>error {status}</body></html>");
-            respond(&mut stream, status, "text/html", &[], page.as_bytes());
+            respond(stream, status, "text/html", &[], page.as_bytes());
         }
         Route::CutFirst { after, then, .. } => {
             let Route::File { body, .. } = *then else {
@@ -494,11 +586,10 @@ fn serve_request(
             );
             let _ = stream.write_all(head.as_bytes());
             let _ = stream.write_all(&body[..after.min(body.len())]);
-            let _ = stream.flush();
-            let _ = stream.shutdown(Shutdown::Both);
+            stream.close();
         }
         Route::RateLimited => respond(
-            &mut stream,
+            stream,
             403,
             "application/json",
             &["x-ratelimit-limit: 60", "x-ratelimit-remaining: 0"],
@@ -507,7 +598,7 @@ fn serve_request(
         Route::Enormous => {
             let head = "HTTP/1.1 200 OK\r\nContent-Type: application/gzip\r\nContent-Length: 1152921504606846976\r\nConnection: close\r\n\r\n";
             let _ = stream.write_all(head.as_bytes());
-            let _ = stream.shutdown(Shutdown::Both);
+            stream.close();
         }
     }
     // Wait for the client to close, so it sees the whole answer.
@@ -536,7 +627,13 @@ fn take_turn(route: &mut Route) -> Route {
     }
 }
 
-fn respond(stream: &mut TcpStream, status: u16, content_type: &str, headers: &[&str], body: &[u8]) {
+fn respond(
+    stream: &mut impl Write,
+    status: u16,
+    content_type: &str,
+    headers: &[&str],
+    body: &[u8],
+) {
     let reason = match status {
         200 => "OK",
         206 => "Partial Content",

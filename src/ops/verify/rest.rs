@@ -1,11 +1,16 @@
 //! The REST side of `mm-install verify`: the site URL taken apart ([`SiteUrl`]), and a small
-//! API v4 client ([`Api`]) that follows no redirects and uses no proxy (the server is tested
-//! directly), returning every answer with its status so that failures can name the call, the
+//! API v4 client ([`Api`], on reqwest) that follows no redirects and uses no proxy (the server
+//! is tested directly), returning every answer with its status so that failures can name the call, the
 //! HTTP status and the start of the body.
 
+use std::io::Read;
+use std::sync::Arc;
+
+use reqwest::blocking::{Client, RequestBuilder};
 use serde_json::Value;
 
-use super::{CONNECT_TIMEOUT, Failure, REQUEST_TIMEOUT, excerpt};
+use super::{CONNECT_TIMEOUT, Failure, REQUEST_TIMEOUT, VerifyError, excerpt};
+use crate::fetch::tls::{causes, untrusted_certificate};
 
 /// The site URL taken apart.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -151,28 +156,26 @@ impl Answer {
 
 /// The REST client: no redirects followed, no proxy (the server is tested directly).
 pub(super) struct Api {
-    agent: ureq::Agent,
+    client: Client,
     base: String,
 }
 
 impl Api {
-    pub(super) fn new(site: &SiteUrl, insecure: bool) -> Api {
-        let tls = ureq::tls::TlsConfig::builder()
-            .disable_verification(insecure)
-            .build();
-        let config = ureq::Agent::config_builder()
-            .http_status_as_error(false)
-            .max_redirects(0)
-            .proxy(None)
-            .timeout_connect(Some(CONNECT_TIMEOUT))
-            .timeout_global(Some(REQUEST_TIMEOUT))
-            .tls_config(tls)
+    /// The client for `site`, trusting what `tls` trusts.
+    pub(super) fn new(site: &SiteUrl, tls: &Arc<rustls::ClientConfig>) -> Result<Api, VerifyError> {
+        let client = Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .no_proxy()
+            .connect_timeout(CONNECT_TIMEOUT)
+            .timeout(REQUEST_TIMEOUT)
+            .tls_backend_preconfigured(rustls::ClientConfig::clone(tls))
             .user_agent(concat!("mm-install/", env!("CARGO_PKG_VERSION")))
-            .build();
-        Api {
-            agent: config.into(),
+            .build()
+            .map_err(|err| VerifyError::Tls(err.to_string()))?;
+        Ok(Api {
+            client,
             base: site.base(),
-        }
+        })
     }
 
     pub(super) fn call(
@@ -182,39 +185,37 @@ impl Api {
         token: Option<&str>,
         body: Body,
     ) -> Result<Answer, Failure> {
-        fn auth<B>(
-            request: ureq::RequestBuilder<B>,
-            token: Option<&str>,
-        ) -> ureq::RequestBuilder<B> {
-            match token {
-                Some(token) => request.header("Authorization", format!("Bearer {token}")),
-                None => request,
-            }
-        }
         let url = format!("{}{path}", self.base);
         let call = format!("{method} {path}");
-        let response = match (method, body) {
-            ("GET", _) => auth(self.agent.get(&url), token).call(),
-            ("DELETE", _) => auth(self.agent.delete(&url), token).call(),
-            (_, Body::None) => auth(self.agent.post(&url), token).send_empty(),
-            (_, Body::Json(json)) => auth(self.agent.post(&url), token)
+        let request: RequestBuilder = match method {
+            "GET" => self.client.get(&url),
+            "DELETE" => self.client.delete(&url),
+            _ => self.client.post(&url),
+        };
+        let request = match token {
+            Some(token) => request.bearer_auth(token),
+            None => request,
+        };
+        let request = match body {
+            Body::None => request,
+            Body::Json(json) => request
                 .header("Content-Type", "application/json")
-                .send(json.to_string()),
-            (_, Body::Multipart { boundary, form }) => auth(self.agent.post(&url), token)
+                .body(json.to_string()),
+            Body::Multipart { boundary, form } => request
                 .header(
                     "Content-Type",
                     format!("multipart/form-data; boundary={boundary}"),
                 )
-                .send(&form[..]),
+                .body(form),
         };
-        let mut response = response.map_err(|err| {
-            let text = err.to_string();
-            let advice = if text.to_ascii_lowercase().contains("certificate") {
-                " (a self-signed certificate? pass --insecure to accept it)"
+        let response = request.send().map_err(|err| {
+            let advice = if untrusted_certificate(&err).is_some() {
+                " (a self-signed certificate? pass --insecure to accept it, or its CA with --ca-cert)"
             } else {
                 ""
             };
-            Failure::new(format!("{call} failed: {text}{advice}"))
+            let cause = causes(&err).last().map(ToString::to_string).unwrap_or_default();
+            Failure::new(format!("{call} failed: {cause}{advice}"))
         })?;
         let header = |name: &str| {
             response
@@ -227,12 +228,15 @@ impl Api {
         let version_id = header("x-version-id");
         let location = header("location");
         let status = response.status().as_u16();
-        let body = response
-            .body_mut()
-            .with_config()
-            .limit(1024 * 1024)
-            .read_to_string()
-            .unwrap_or_default();
+        let mut body = String::new();
+        // A body that cannot be read (or is not UTF-8) is reported as empty, as before.
+        if response
+            .take(1024 * 1024)
+            .read_to_string(&mut body)
+            .is_err()
+        {
+            body.clear();
+        }
         Ok(Answer {
             call,
             status,
