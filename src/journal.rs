@@ -12,6 +12,7 @@ use crate::context::Context;
 use crate::exit::{Diagnostic, ExitCode};
 use crate::host::PackageManager;
 use crate::report::Reporter;
+use crate::system::beneath::Anchor;
 use crate::system::{self, SystemError, files};
 
 /// How often an undo tries to start the previous server again before giving up.
@@ -62,9 +63,12 @@ pub enum Undo {
     SelinuxUnlabel { install_dir: String },
     /// Close a firewalld service again.
     FirewallClose { service: String },
-    /// Move `from` back to `to` (if `from` exists and `to` does not).
+    /// Move `from` back to `to` (if `from` exists and `to` does not); both below `/opt`, moved
+    /// by descriptor without following symlinks ([`system::beneath`]).
     Rename { from: PathBuf, to: PathBuf },
-    /// Copy `from` over `to` (if `from` exists), keeping `to`'s owner.
+    /// Put a copy of `from` (a file root owns) at `to` (below `/opt`, if `from` exists):
+    /// written beside it and renamed over it, replacing a symlink rather than following it,
+    /// with `to`'s owner.
     CopyFile { from: PathBuf, to: PathBuf },
     /// Restore the database from `dump` (connection from `config`'s DataSource), unless its
     /// schema still has `unless_fingerprint` (nothing to undo then).
@@ -136,19 +140,16 @@ impl Undo {
                 system::security::set_firewall_service(ctx, service, false)
             }
             Undo::Rename { from, to } => {
-                let (from, to) = (ctx.path(from), ctx.path(to));
-                if fs_err::symlink_metadata(&from).is_ok() && fs_err::symlink_metadata(&to).is_err()
-                {
-                    if let Some(parent) = to.parent() {
-                        fs_err::create_dir_all(parent)?;
-                    }
-                    fs_err::rename(&from, &to)?;
+                let opt = Anchor::opt(ctx)?;
+                let (from, to) = (Anchor::relative(from)?, Anchor::relative(to)?);
+                if opt.exists(from)? && !opt.exists(to)? {
+                    opt.rename(from, to)?;
                 }
                 Ok(())
             }
             Undo::CopyFile { from, to } => {
                 if ctx.path(from).exists() {
-                    fs_err::copy(ctx.path(from), ctx.path(to))?;
+                    Anchor::opt(ctx)?.restore(Anchor::relative(to)?, &ctx.path(from))?;
                 }
                 Ok(())
             }

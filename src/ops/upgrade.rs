@@ -28,6 +28,7 @@ use crate::release::{Artifact, Edition, ReleaseError, Version};
 use crate::report::Reporter;
 use crate::settings::{Policy, Settings};
 use crate::state::{Installation, KeptRelease, State, now_rfc3339};
+use crate::system::beneath::{self, ANCHOR, Anchor, PRIVATE_DIR};
 use crate::system::{self, SystemError, files, postgres, services, users};
 
 /// Backups of config.json and the database, one directory per upgrade.
@@ -435,9 +436,9 @@ pub fn plan_upgrade(
     let stamp = stamp();
     let backup_dir =
         PathBuf::from(BACKUP_DIR).join(format!("{stamp}-{from}-to-{}", target.version));
-    let staging = PathBuf::from(format!("/opt/.mattermost-upgrade-{}", std::process::id()));
+    let staging = PathBuf::from(format!("{PRIVATE_DIR}/upgrade-{}", std::process::id()));
     let new_tree = staging.join("mattermost");
-    let previous_tree = PathBuf::from(format!("{INSTALL_DIR}-{from}-{stamp}"));
+    let previous_tree = PathBuf::from(format!("{PRIVATE_DIR}/mattermost-{from}-{stamp}"));
     let capabilities = file_capabilities(ctx)?;
     // The schema as the running version left it: also proves the database is reachable before
     // anything changes.
@@ -705,7 +706,9 @@ fn prune(ctx: &Context, state: &mut State, keep: usize) -> Result<Vec<String>, U
     let mut pruned = Vec::new();
     while state.kept.len() > keep.max(1) {
         let old = state.kept.remove(0);
-        files::remove_if_exists(&ctx.path(&old.tree))?;
+        Anchor::opt(ctx)
+            .and_then(|opt| opt.remove(Anchor::relative(Path::new(&old.tree))?))
+            .map_err(SystemError::from)?;
         files::remove_if_exists(&ctx.path(&old.backup_dir))?;
         pruned.push(format!("{} ({})", old.installation.version, old.tree));
     }
@@ -827,6 +830,9 @@ fn run_step(
     let live = ctx.path(INSTALL_DIR);
     match step {
         Step::Extract { staging } => {
+            // Extracted, chowned and filled in root's 0700 directory, where the service user
+            // cannot reach it until SwapTrees renames it live.
+            beneath::private_dir(&ctx.path(ANCHOR)).map_err(SystemError::from)?;
             let tree = crate::archive::extract_release(&run.tarball, &ctx.path(staging))?;
             // The release's own state folders are replaced by the live ones.
             for folder in STATE_FOLDERS {
@@ -836,7 +842,7 @@ fn run_step(
                 what: format!("the user `{SERVICE_USER}`"),
                 detail: "does not exist".into(),
             })?;
-            files::chown_recursive(&tree, ids.uid, ids.gid)?;
+            beneath::chown_tree(&tree, ids.uid, ids.gid).map_err(SystemError::from)?;
         }
         Step::Backup { dir } => {
             // The dump holds every post and password hash, config.json the database password:
@@ -849,7 +855,10 @@ fn run_step(
                     std::os::unix::fs::PermissionsExt::from_mode(0o700),
                 )?;
             }
-            fs_err::copy(live.join("config/config.json"), dir.join("config.json"))?;
+            let config = PathBuf::from(INSTALL_DIR).join("config/config.json");
+            Anchor::opt(ctx)
+                .and_then(|opt| opt.copy_out(Anchor::relative(&config)?, &dir.join("config.json")))
+                .map_err(SystemError::from)?;
             postgres::dump(
                 ctx,
                 &connection(ctx, &PathBuf::from(INSTALL_DIR).join("config/config.json"))?,
@@ -865,21 +874,8 @@ fn run_step(
                 connection(ctx, &PathBuf::from(INSTALL_DIR).join("config/config.json"))?;
             postgres::restore(ctx, &connection, &ctx.path(dir).join("database.dump"))?;
         }
-        Step::MoveState { to, paths, .. } => {
-            let to = ctx.path(to);
-            for path in paths {
-                let destination = to.join(path);
-                if let Some(parent) = destination.parent() {
-                    fs_err::create_dir_all(parent)?;
-                }
-                files::remove_if_exists(&destination)?;
-                fs_err::rename(live.join(path), &destination)?;
-            }
-        }
-        Step::SwapTrees { incoming, outgoing } => {
-            fs_err::rename(&live, ctx.path(outgoing))?;
-            fs_err::rename(ctx.path(incoming), &live)?;
-        }
+        Step::MoveState { to, paths, .. } => move_state(ctx, to, paths)?,
+        Step::SwapTrees { incoming, outgoing } => swap_trees(ctx, incoming, outgoing)?,
         Step::RestoreCapabilities { capabilities } => {
             let binary = live.join("bin/mattermost").display().to_string();
             system::run_checked(ctx, &CommandLine::new("setcap", &[capabilities, &binary]))?;
@@ -891,6 +887,29 @@ fn run_step(
         }
         Step::GuardDatabase { .. } => {}
     }
+    Ok(())
+}
+
+/// Move the state `paths` from the live tree into the tree `to`, replacing what `to` has
+/// there: by descriptor, refusing any symlink on the way (the service user writes both trees).
+fn move_state(ctx: &Context, to: &Path, paths: &[PathBuf]) -> Result<(), SystemError> {
+    let opt = Anchor::opt(ctx)?;
+    let live = Anchor::relative(Path::new(INSTALL_DIR))?;
+    let to = Anchor::relative(to)?;
+    for path in paths {
+        opt.remove(&to.join(path))?;
+        opt.rename(&live.join(path), &to.join(path))?;
+    }
+    Ok(())
+}
+
+/// Move the live tree to `outgoing` and `incoming` into its place (entries of root's
+/// directories, renamed by descriptor).
+fn swap_trees(ctx: &Context, incoming: &Path, outgoing: &Path) -> Result<(), SystemError> {
+    let opt = Anchor::opt(ctx)?;
+    let live = Anchor::relative(Path::new(INSTALL_DIR))?;
+    opt.rename(live, Anchor::relative(outgoing)?)?;
+    opt.rename(Anchor::relative(incoming)?, live)?;
     Ok(())
 }
 
@@ -926,14 +945,17 @@ pub fn plan_rollback(
             None => String::new(),
         },
     })?;
+    // A kept tree from before 0.x may still be /opt/mattermost-X (the service user's to write):
+    // its server binary must be a regular file reached without symlinks.
     let tree = PathBuf::from(&kept.tree);
-    if !ctx.path(&tree).join("bin/mattermost").exists() {
-        return Err(UpgradeError::NothingToRollBack {
-            detail: format!(": the kept tree {} is gone", tree.display()),
-        });
-    }
+    Anchor::opt(ctx)
+        .and_then(|opt| opt.open_file(&Anchor::relative(&tree)?.join("bin/mattermost")))
+        .map_err(|err| UpgradeError::NothingToRollBack {
+            detail: format!(": the kept tree {} is unusable: {err}", tree.display()),
+        })?;
+    beneath::private_dir(&ctx.path(ANCHOR)).map_err(SystemError::from)?;
     let outgoing = PathBuf::from(format!(
-        "{INSTALL_DIR}-{}-{}",
+        "{PRIVATE_DIR}/mattermost-{}-{}",
         installed.installation.version,
         stamp()
     ));
