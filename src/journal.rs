@@ -409,6 +409,44 @@ mod tests {
     }
 
     #[test]
+    fn undos_in_the_service_users_tree_never_follow_its_symlinks() {
+        let (_dir, ctx) = ctx();
+        let config = ctx.path("/opt/mattermost/config/config.json");
+        fs_err::create_dir_all(config.parent().unwrap()).unwrap();
+        let victim = ctx.path("/etc/victim");
+        fs_err::create_dir_all(victim.parent().unwrap()).unwrap();
+        fs_err::write(&victim, "victim").unwrap();
+        std::os::unix::fs::symlink(&victim, &config).unwrap();
+        let backup = PathBuf::from("/var/lib/mm-install/backups/x/config.json");
+        fs_err::create_dir_all(ctx.path(&backup).parent().unwrap()).unwrap();
+        fs_err::write(ctx.path(&backup), "backup").unwrap();
+        Undo::CopyFile {
+            from: backup,
+            to: "/opt/mattermost/config/config.json".into(),
+        }
+        .apply(&ctx)
+        .unwrap();
+        assert_eq!(fs_err::read_to_string(&victim).unwrap(), "victim");
+        assert!(fs_err::symlink_metadata(&config).unwrap().is_file());
+        assert_eq!(fs_err::read_to_string(&config).unwrap(), "backup");
+        // A kept tree swapped for a link to /etc: moving "its" file is refused.
+        std::os::unix::fs::symlink(victim.parent().unwrap(), ctx.path("/opt/kept")).unwrap();
+        let err = Undo::Rename {
+            from: "/opt/kept/victim".into(),
+            to: "/opt/mattermost/victim".into(),
+        }
+        .apply(&ctx)
+        .unwrap_err();
+        assert!(
+            err.to_string().ends_with(
+                "opt/kept is a symlink; mm-install never follows links inside /opt/mattermost"
+            ),
+            "{err}"
+        );
+        assert_eq!(fs_err::read_to_string(&victim).unwrap(), "victim");
+    }
+
+    #[test]
     fn a_failed_operation_undoes_its_steps_in_reverse() {
         let (dir, ctx) = ctx();
         let mut tx = Transaction::begin(&ctx, "install").unwrap();
