@@ -158,7 +158,7 @@ impl Undo {
                 config,
                 unless_fingerprint,
             } => {
-                let text = fs_err::read_to_string(ctx.path(config))?;
+                let text = system::beneath::read_to_string(ctx, config)?;
                 let json: serde_json::Value = serde_json::from_str(&text).unwrap_or_default();
                 let data_source = json["SqlSettings"]["DataSource"]
                     .as_str()

@@ -175,7 +175,8 @@ pub fn installed(ctx: &Context) -> Result<Installed, UpgradeError> {
         });
     }
     let version = server_version(ctx)?;
-    let config = fs_err::read_to_string(tree.join("config/config.json"))?;
+    let config = beneath::read_to_string(ctx, &Path::new(INSTALL_DIR).join("config/config.json"))
+        .map_err(SystemError::from)?;
     let json: serde_json::Value = serde_json::from_str(&config).unwrap_or_default();
     // Team Edition ships MIT-COMPILED-LICENSE.md, Enterprise Edition its own licence file.
     let edition = if tree.join("MIT-COMPILED-LICENSE.md").exists() {
@@ -585,7 +586,8 @@ fn probe_for(ctx: &Context, installed: &Installed) -> Result<Probe, UpgradeError
             tls: installation.tls,
         });
     }
-    let config = fs_err::read_to_string(ctx.path(INSTALL_DIR).join("config/config.json"))?;
+    let config = beneath::read_to_string(ctx, &Path::new(INSTALL_DIR).join("config/config.json"))
+        .map_err(SystemError::from)?;
     let json: serde_json::Value = serde_json::from_str(&config).unwrap_or_default();
     let listen = json["ServiceSettings"]["ListenAddress"]
         .as_str()
@@ -605,7 +607,7 @@ fn probe_for(ctx: &Context, installed: &Installed) -> Result<Probe, UpgradeError
 
 /// The database connection from config.json's DataSource.
 fn connection(ctx: &Context, config: &Path) -> Result<postgres::Connection, UpgradeError> {
-    let text = fs_err::read_to_string(ctx.path(config))?;
+    let text = beneath::read_to_string(ctx, config).map_err(SystemError::from)?;
     let json: serde_json::Value =
         serde_json::from_str(&text).map_err(|err| SystemError::Unexpected {
             what: format!("{}", ctx.path(config).display()),

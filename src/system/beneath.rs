@@ -47,6 +47,24 @@ pub enum BeneathError {
     },
 }
 
+/// The text of the regular file `system_path` below the context's `/opt` (config.json), read
+/// without following any symlink.
+pub fn read_to_string(
+    ctx: &crate::context::Context,
+    system_path: &Path,
+) -> Result<String, BeneathError> {
+    let mut text = String::new();
+    Anchor::opt(ctx)?
+        .open_file(Anchor::relative(system_path)?)?
+        .read_to_string(&mut text)
+        .map_err(|source| BeneathError::Io {
+            what: "read",
+            path: ctx.path(system_path),
+            source,
+        })?;
+    Ok(text)
+}
+
 /// `ELOOP` (a symlink met with `O_NOFOLLOW` or `RESOLVE_NO_SYMLINKS`) becomes
 /// [`BeneathError::Symlink`]; anything else names `what` failed on `path`.
 fn fail(what: &'static str, path: &Path) -> impl FnOnce(Errno) -> BeneathError {

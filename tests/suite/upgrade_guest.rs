@@ -169,7 +169,12 @@ fn upgrades_keep_the_admins_state_and_roll_back_with_or_without_the_database() {
         server.sh("stat -c %U /opt/mattermost/bin/mattermost"),
         "mattermost"
     );
-    assert_eq!(server.sh("ls -d /opt/mattermost-11.10.1-* | wc -l"), "1");
+    // The old tree is kept in root's private directory, where the service user cannot write it.
+    assert_eq!(
+        server.sh("ls -d /opt/.mm-install/mattermost-11.10.1-* | wc -l"),
+        "1"
+    );
+    assert_eq!(server.sh("stat -c '%U %a' /opt/.mm-install"), "root 700");
     assert_eq!(
         server.sh("ls /var/lib/mm-install/backups/*-11.10.1-to-11.10.2/"),
         "config.json\ndatabase.dump"
@@ -330,7 +335,7 @@ fn a_failing_upgrade_rolls_back_on_its_own() {
             config_before
         );
         assert_eq!(
-            server.sh("ls -d /opt/.mattermost-upgrade-* /opt/mattermost-11.* 2>/dev/null | wc -l"),
+            server.sh("ls -d /opt/.mm-install/* /opt/mattermost-11.* 2>/dev/null | wc -l"),
             "0"
         );
         assert_eq!(
@@ -342,6 +347,64 @@ fn a_failing_upgrade_rolls_back_on_its_own() {
     assert!(
         state.contains("\"version\": \"11.10.1\"") && !state.contains("\"version\": \"11.10.2\""),
         "{state}"
+    );
+}
+
+/// Issue 10, hole 1, acted out as the `mattermost` user: `config/config.json` replaced by a
+/// symlink to a root-owned file under `/etc`, once before an upgrade (the backup refuses to read
+/// through it) and once by the new server itself as it starts, before failing its health check
+/// (the automatic rollback's restore replaces the link and never writes through it). Either way
+/// the `/etc` file keeps its content, owner and mode, and the old version serves again.
+#[test]
+fn a_config_symlinked_into_etc_is_never_followed_by_an_upgrade_or_its_rollback() {
+    let server = Server::install();
+    server.sh("printf 'root only\\n' > /etc/mm-victim && chmod 640 /etc/mm-victim");
+    let victim = || server.sh("stat -c '%U:%G %a' /etc/mm-victim; sha256sum /etc/mm-victim");
+    let before = victim();
+    let config = server.sh("cat /opt/mattermost/config/config.json");
+    server.publish(
+        "11.10.2",
+        r#""fail_start": true, "link_config_to": "/etc/mm-victim""#,
+    );
+
+    server.sh(
+        "runuser -u mattermost -- sh -c 'cd /opt/mattermost && cp config/config.json /tmp/config.json && ln -sf /etc/mm-victim config/config.json'",
+    );
+    let refused = server.mm(&["upgrade", "--version", "11.10.2"]);
+    let (_, err) = texts(&refused);
+    assert!(!refused.status.success(), "{err}");
+    assert!(
+        err.contains("/opt/mattermost/config/config.json is a symlink; mm-install never follows links inside /opt/mattermost"),
+        "{err}"
+    );
+    assert_eq!(victim(), before);
+    assert_eq!(server.served_version(), OLD);
+
+    // The admin puts the file back; this time the new server plants the link itself.
+    server.sh("runuser -u mattermost -- sh -c 'cd /opt/mattermost && rm config/config.json && cp /tmp/config.json config/config.json && chmod 600 config/config.json'");
+    let (_, err) = exit(&server.mm(&["upgrade", "--version", "11.10.2"]), 4);
+    assert!(
+        err.contains("rolled back") && err.contains("11.10.1 is running again"),
+        "{err}"
+    );
+    assert!(
+        server
+            .guest
+            .journal("mattermost")
+            .contains("Replaced the config file with a symlink"),
+        "the new server did not plant the link"
+    );
+    assert_eq!(victim(), before, "root wrote through the symlink");
+    assert_eq!(server.served_version(), OLD);
+    assert_eq!(server.sh("systemctl is-active mattermost"), "active");
+    assert_eq!(
+        server.sh("stat -c '%F %U %a' /opt/mattermost/config/config.json"),
+        "regular file mattermost 600"
+    );
+    assert_eq!(server.sh("cat /opt/mattermost/config/config.json"), config);
+    assert_eq!(
+        server.sh("ls -A /opt/.mm-install /opt | grep -c mattermost-11 || true"),
+        "0"
     );
 }
 
@@ -457,7 +520,7 @@ fn an_upgrade_killed_at_any_step_is_undone_by_the_next_run() {
             "{checkpoint}"
         );
         assert_eq!(
-            server.sh("ls -d /opt/.mattermost-upgrade-* /opt/mattermost-11.* 2>/dev/null | wc -l"),
+            server.sh("ls -d /opt/.mm-install/* /opt/mattermost-11.* 2>/dev/null | wc -l"),
             "0",
             "{checkpoint}"
         );
