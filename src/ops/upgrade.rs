@@ -1078,6 +1078,37 @@ mod tests {
     }
 
     #[test]
+    fn state_moves_refuse_a_kept_tree_whose_folder_is_a_symlink() {
+        let dir = tempfile::tempdir().unwrap();
+        let ctx = Context::new(dir.path());
+        let live = ctx.path(INSTALL_DIR);
+        fs_err::create_dir_all(live.join("client/plugins/p")).unwrap();
+        fs_err::create_dir_all(live.join("data")).unwrap();
+        // A root-owned directory, and a kept tree (at the pre-/opt/.mm-install path) whose
+        // `client` the service user swapped for a link to it.
+        let system = ctx.path("/usr/lib/system");
+        fs_err::create_dir_all(system.join("plugins/keep")).unwrap();
+        let kept = PathBuf::from("/opt/mattermost-11.9.0-x");
+        fs_err::create_dir_all(ctx.path(&kept)).unwrap();
+        std::os::unix::fs::symlink(&system, ctx.path(&kept).join("client")).unwrap();
+        let err = move_state(&ctx, &kept, &["data".into(), "client/plugins".into()]).unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("mattermost-11.9.0-x/client is a symlink; mm-install never follows"),
+            "{err}"
+        );
+        assert!(system.join("plugins/keep").exists());
+        assert!(live.join("client/plugins/p").exists());
+        // A real directory: the live folder replaces the kept tree's own.
+        fs_err::remove_file(ctx.path(&kept).join("client")).unwrap();
+        fs_err::create_dir_all(ctx.path(&kept).join("client/plugins/old")).unwrap();
+        move_state(&ctx, &kept, &["client/plugins".into()]).unwrap();
+        assert!(ctx.path(&kept).join("client/plugins/p").exists());
+        assert!(!ctx.path(&kept).join("client/plugins/old").exists());
+        assert!(!live.join("client/plugins").exists());
+    }
+
+    #[test]
     fn retention_removes_the_oldest_kept_releases_but_never_the_only_one() {
         let dir = tempfile::tempdir().unwrap();
         let ctx = Context::new(dir.path());
