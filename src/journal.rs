@@ -30,6 +30,9 @@ pub enum Undo {
     Nothing,
     /// Remove a file, symlink or directory tree that the step created.
     RemovePath { path: PathBuf },
+    /// Remove a directory the step may have created, if it is empty (a shared one, such as
+    /// root's `/opt/.mm-install`, stays while it holds anything).
+    RemoveEmptyDir { path: PathBuf },
     /// Put back a file the step replaced: `backup: Some(b)` means the file existed and `b` is
     /// moved back over it if the step got as far as making `b`; `backup: None` means there was
     /// no file before, so it is removed.
@@ -90,6 +93,17 @@ impl Undo {
         match self {
             Undo::Nothing => Ok(()),
             Undo::RemovePath { path } => Ok(files::remove_if_exists(&ctx.path(path))?),
+            Undo::RemoveEmptyDir { path } => match fs_err::remove_dir(ctx.path(path)) {
+                Err(err)
+                    if matches!(
+                        err.kind(),
+                        std::io::ErrorKind::NotFound | std::io::ErrorKind::DirectoryNotEmpty
+                    ) =>
+                {
+                    Ok(())
+                }
+                other => Ok(other?),
+            },
             Undo::RestoreFile { path, backup } => match backup {
                 Some(backup) if ctx.path(backup).exists() => {
                     Ok(fs_err::rename(ctx.path(backup), ctx.path(path))?)
@@ -512,6 +526,21 @@ mod tests {
     }
 
     #[test]
+    fn an_empty_directory_is_removed_and_a_used_one_kept() {
+        let (_dir, ctx) = ctx();
+        let undo = Undo::RemoveEmptyDir {
+            path: "/opt/.mm-install".into(),
+        };
+        fs_err::create_dir_all(ctx.path("/opt/.mm-install/kept")).unwrap();
+        undo.apply(&ctx).unwrap();
+        assert!(ctx.path("/opt/.mm-install/kept").exists());
+        fs_err::remove_dir(ctx.path("/opt/.mm-install/kept")).unwrap();
+        undo.apply(&ctx).unwrap();
+        assert!(!ctx.path("/opt/.mm-install").exists());
+        undo.apply(&ctx).unwrap();
+    }
+
+    #[test]
     fn every_undo_survives_the_journal_file() {
         let undo = Undo::Many {
             undos: vec![
@@ -521,6 +550,9 @@ mod tests {
                 Undo::RestoreFile {
                     path: "/etc/x".into(),
                     backup: None,
+                },
+                Undo::RemoveEmptyDir {
+                    path: "/opt/.mm-install".into(),
                 },
                 Undo::RemovePackages {
                     manager: PackageManager::Dnf,

@@ -388,8 +388,15 @@ impl Step {
                     Err(_) => Undo::Nothing,
                 }
             }
-            Step::Extract { staging } => Undo::RemovePath {
-                path: staging.clone(),
+            Step::Extract { staging } => Undo::Many {
+                undos: vec![
+                    Undo::RemovePath {
+                        path: staging.clone(),
+                    },
+                    Undo::RemoveEmptyDir {
+                        path: PRIVATE_DIR.into(),
+                    },
+                ],
             },
             Step::PlaceTree { .. } => Undo::RemovePath {
                 path: INSTALL_DIR.into(),
