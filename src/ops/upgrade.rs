@@ -908,6 +908,8 @@ fn move_state(ctx: &Context, to: &Path, paths: &[PathBuf]) -> Result<(), SystemE
 /// Move the live tree to `outgoing` and `incoming` into its place (entries of root's
 /// directories, renamed by descriptor).
 fn swap_trees(ctx: &Context, incoming: &Path, outgoing: &Path) -> Result<(), SystemError> {
+    // A rollback has no extract step to create (or check) root's directory.
+    beneath::private_dir(&ctx.path(ANCHOR))?;
     let opt = Anchor::opt(ctx)?;
     let live = Anchor::relative(Path::new(INSTALL_DIR))?;
     opt.rename(live, Anchor::relative(outgoing)?)?;
@@ -955,7 +957,6 @@ pub fn plan_rollback(
         .map_err(|err| UpgradeError::NothingToRollBack {
             detail: format!(": the kept tree {} is unusable: {err}", tree.display()),
         })?;
-    beneath::private_dir(&ctx.path(ANCHOR)).map_err(SystemError::from)?;
     let outgoing = PathBuf::from(format!(
         "{PRIVATE_DIR}/mattermost-{}-{}",
         installed.installation.version,

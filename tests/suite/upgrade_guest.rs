@@ -406,6 +406,17 @@ fn a_config_symlinked_into_etc_is_never_followed_by_an_upgrade_or_its_rollback()
         server.sh("ls -A /opt/.mm-install /opt | grep -c mattermost-11 || true"),
         "0"
     );
+    // Where staging and kept trees live, the service user cannot even look.
+    assert_eq!(
+        server.sh("stat -c '%U:%G %a' /opt/.mm-install"),
+        "root:root 700"
+    );
+    assert_eq!(
+        server.sh(
+            "runuser -u mattermost -- ls /opt/.mm-install >/dev/null 2>&1 && echo entered || echo denied"
+        ),
+        "denied"
+    );
 }
 
 #[test]
