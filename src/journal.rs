@@ -443,11 +443,19 @@ mod tests {
         assert_eq!(fs_err::read_to_string(&victim).unwrap(), "victim");
         assert!(fs_err::symlink_metadata(&config).unwrap().is_file());
         assert_eq!(fs_err::read_to_string(&config).unwrap(), "backup");
-        // A kept tree swapped for a link to /etc: moving "its" file is refused.
+        // A kept tree swapped for a link to /etc: nothing behind it is moved out of /etc, and
+        // moving into it is refused.
         std::os::unix::fs::symlink(victim.parent().unwrap(), ctx.path("/opt/kept")).unwrap();
-        let err = Undo::Rename {
+        Undo::Rename {
             from: "/opt/kept/victim".into(),
             to: "/opt/mattermost/victim".into(),
+        }
+        .apply(&ctx)
+        .unwrap();
+        assert!(!ctx.path("/opt/mattermost/victim").exists());
+        let err = Undo::Rename {
+            from: "/opt/mattermost/config/config.json".into(),
+            to: "/opt/kept/config.json".into(),
         }
         .apply(&ctx)
         .unwrap_err();
@@ -458,6 +466,8 @@ mod tests {
             "{err}"
         );
         assert_eq!(fs_err::read_to_string(&victim).unwrap(), "victim");
+        assert!(!ctx.path("/etc/config.json").exists());
+        assert!(config.exists());
     }
 
     #[test]

@@ -212,8 +212,9 @@ impl Anchor {
         Ok(std::fs::File::from(fd))
     }
 
-    /// Whether `relative` exists (a symlink counts; it is not followed). Its parents must be
-    /// real directories.
+    /// Whether `relative` exists (a symlink counts; it is not followed). An entry reachable
+    /// only through a symlinked directory does not: nothing was ever moved there, so an undo has
+    /// nothing to take back, and an operation on it is refused where it opens the directory.
     pub fn exists(&self, relative: &Path) -> Result<bool, BeneathError> {
         let (parent, name) = match self.parent(relative) {
             Err(BeneathError::Io { source, .. })
@@ -221,6 +222,7 @@ impl Anchor {
             {
                 return Ok(false);
             }
+            Err(BeneathError::Symlink { .. }) => return Ok(false),
             other => other?,
         };
         match rustix::fs::statat(&parent, &name, AtFlags::SYMLINK_NOFOLLOW) {
@@ -641,15 +643,17 @@ mod tests {
         anchor.remove(Path::new("new")).unwrap();
         assert!(!dir.path().join("opt/new").exists());
         assert_eq!(fs_err::read_to_string(&outside).unwrap(), "secret");
-        // A middle symlink is refused by exists and remove alike.
+        // Behind a symlinked directory nothing exists and nothing is removed; a move is refused.
         symlink(
             outside.parent().unwrap(),
             dir.path().join("opt/mattermost/logs"),
         )
         .unwrap();
+        assert!(!anchor.exists(Path::new("mattermost/logs/shadow")).unwrap());
+        anchor.remove(Path::new("mattermost/logs/shadow")).unwrap();
         assert!(is_symlink_refusal(
             anchor
-                .remove(Path::new("mattermost/logs/shadow"))
+                .rename(Path::new("mattermost/logs/shadow"), Path::new("x"))
                 .unwrap_err()
         ));
         anchor.remove(Path::new("mattermost/logs")).unwrap();
