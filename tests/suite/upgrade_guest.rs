@@ -419,6 +419,65 @@ fn a_config_symlinked_into_etc_is_never_followed_by_an_upgrade_or_its_rollback()
     );
 }
 
+/// Issue 10, hole 2: a kept tree recorded at the path used before `/opt/.mm-install`
+/// (`/opt/mattermost-<version>-<time>`, the service user's to write) whose `client` the service
+/// user swapped for a link to a root-owned directory: the rollback refuses the link, undoes
+/// itself and leaves that directory alone. Repaired, the same old-path tree rolls back, and the
+/// replaced tree goes into `/opt/.mm-install`.
+#[test]
+fn a_kept_tree_at_the_old_path_rolls_back_but_never_through_its_symlinks() {
+    let server = Server::install();
+    server.publish("11.10.2", r#""fail_start": false"#);
+    let (out, _) = exit(&server.mm(&["upgrade", "--version", "11.10.2"]), 0);
+    assert!(out.contains("upgraded: 11.10.1 -> 11.10.2"), "{out}");
+    server.sh(
+        "set -e; kept=$(ls -d /opt/.mm-install/mattermost-11.10.1-* /opt/mattermost-11.10.1-2* 2>/dev/null); \
+         mv \"$kept\" /opt/mattermost-11.10.1-old; \
+         sed -i \"s|$kept|/opt/mattermost-11.10.1-old|\" /var/lib/mm-install/state.json; \
+         mkdir -p /srv/system/plugins; echo precious > /srv/system/plugins/keep",
+    );
+    // The admin's client plugins are among the state folders that move back.
+    server.sh("runuser -u mattermost -- mkdir -p /opt/mattermost/client/plugins/com.example.demo");
+    assert_eq!(
+        server.sh(
+            "runuser -u mattermost -- sh -c 'cd /opt/mattermost-11.10.1-old && mkdir -p /tmp/client && { [ ! -e client ] || mv client /tmp/client/; } && ln -s /srv/system client && echo linked'"
+        ),
+        "linked"
+    );
+    let system =
+        || server.sh("find /srv/system -printf '%p %u %m\\n' | sort; cat /srv/system/plugins/keep");
+    let before = system();
+
+    let (_, err) = exit(&server.mm(&["rollback", "--yes"]), 4);
+    assert!(
+        err.contains("/opt/mattermost-11.10.1-old/client is a symlink; mm-install never follows links inside /opt/mattermost")
+            && err.contains("11.10.2 is running again"),
+        "{err}"
+    );
+    assert_eq!(system(), before);
+    assert_eq!(server.served_version(), "11.10.2");
+    assert_eq!(
+        server.sh("ls /opt/mattermost/client/plugins"),
+        "com.example.demo"
+    );
+
+    server.sh(
+        "cd /opt/mattermost-11.10.1-old && rm client && if [ -e /tmp/client/client ]; then mv /tmp/client/client client; fi",
+    );
+    let (out, _) = exit(&server.mm(&["rollback", "--yes"]), 0);
+    assert!(out.contains("rolled back: 11.10.2 -> 11.10.1"), "{out}");
+    assert_eq!(server.served_version(), OLD);
+    assert_eq!(
+        server.sh("ls /opt/mattermost/client/plugins"),
+        "com.example.demo"
+    );
+    assert_eq!(
+        server.sh("ls -d /opt/.mm-install/mattermost-11.10.2-* | wc -l; test -e /opt/mattermost-11.10.1-old || echo moved"),
+        "1\nmoved"
+    );
+    assert_eq!(system(), before);
+}
+
 #[test]
 fn a_tampered_release_leaves_the_running_server_untouched() {
     let server = Server::install();
