@@ -431,7 +431,7 @@ fn a_kept_tree_at_the_old_path_rolls_back_but_never_through_its_symlinks() {
     let (out, _) = exit(&server.mm(&["upgrade", "--version", "11.10.2"]), 0);
     assert!(out.contains("upgraded: 11.10.1 -> 11.10.2"), "{out}");
     server.sh(
-        "set -e; kept=$(ls -d /opt/.mm-install/mattermost-11.10.1-* /opt/mattermost-11.10.1-2* 2>/dev/null); \
+        "set -e; kept=$(ls -d /opt/.mm-install/mattermost-11.10.1-* /opt/mattermost-11.10.1-2* 2>/dev/null || true); \
          mv \"$kept\" /opt/mattermost-11.10.1-old; \
          sed -i \"s|$kept|/opt/mattermost-11.10.1-old|\" /var/lib/mm-install/state.json; \
          mkdir -p /srv/system/plugins; echo precious > /srv/system/plugins/keep",
