@@ -12,6 +12,7 @@ use crate::context::Context;
 use crate::exit::{Diagnostic, ExitCode};
 use crate::host::PackageManager;
 use crate::report::Reporter;
+use crate::system::beneath::Anchor;
 use crate::system::{self, SystemError, files};
 
 /// How often an undo tries to start the previous server again before giving up.
@@ -29,6 +30,9 @@ pub enum Undo {
     Nothing,
     /// Remove a file, symlink or directory tree that the step created.
     RemovePath { path: PathBuf },
+    /// Remove a directory the step may have created, if it is empty (a shared one, such as
+    /// root's `/opt/.mm-install`, stays while it holds anything).
+    RemoveEmptyDir { path: PathBuf },
     /// Put back a file the step replaced: `backup: Some(b)` means the file existed and `b` is
     /// moved back over it if the step got as far as making `b`; `backup: None` means there was
     /// no file before, so it is removed.
@@ -62,9 +66,12 @@ pub enum Undo {
     SelinuxUnlabel { install_dir: String },
     /// Close a firewalld service again.
     FirewallClose { service: String },
-    /// Move `from` back to `to` (if `from` exists and `to` does not).
+    /// Move `from` back to `to` (if `from` exists and `to` does not); both below `/opt`, moved
+    /// by descriptor without following symlinks ([`system::beneath`]).
     Rename { from: PathBuf, to: PathBuf },
-    /// Copy `from` over `to` (if `from` exists), keeping `to`'s owner.
+    /// Put a copy of `from` (a file root owns) at `to` (below `/opt`, if `from` exists):
+    /// written beside it and renamed over it, replacing a symlink rather than following it,
+    /// with `to`'s owner.
     CopyFile { from: PathBuf, to: PathBuf },
     /// Restore the database from `dump` (connection from `config`'s DataSource, which must
     /// still name `database` when recorded), unless its schema still has `unless_fingerprint`
@@ -89,6 +96,17 @@ impl Undo {
         match self {
             Undo::Nothing => Ok(()),
             Undo::RemovePath { path } => Ok(files::remove_if_exists(&ctx.path(path))?),
+            Undo::RemoveEmptyDir { path } => match fs_err::remove_dir(ctx.path(path)) {
+                Err(err)
+                    if matches!(
+                        err.kind(),
+                        std::io::ErrorKind::NotFound | std::io::ErrorKind::DirectoryNotEmpty
+                    ) =>
+                {
+                    Ok(())
+                }
+                other => Ok(other?),
+            },
             Undo::RestoreFile { path, backup } => match backup {
                 Some(backup) if ctx.path(backup).exists() => {
                     Ok(fs_err::rename(ctx.path(backup), ctx.path(path))?)
@@ -139,19 +157,16 @@ impl Undo {
                 system::security::set_firewall_service(ctx, service, false)
             }
             Undo::Rename { from, to } => {
-                let (from, to) = (ctx.path(from), ctx.path(to));
-                if fs_err::symlink_metadata(&from).is_ok() && fs_err::symlink_metadata(&to).is_err()
-                {
-                    if let Some(parent) = to.parent() {
-                        fs_err::create_dir_all(parent)?;
-                    }
-                    fs_err::rename(&from, &to)?;
+                let opt = Anchor::opt(ctx)?;
+                let (from, to) = (Anchor::relative(from)?, Anchor::relative(to)?);
+                if opt.exists(from)? && !opt.exists(to)? {
+                    opt.rename(from, to)?;
                 }
                 Ok(())
             }
             Undo::CopyFile { from, to } => {
                 if ctx.path(from).exists() {
-                    fs_err::copy(ctx.path(from), ctx.path(to))?;
+                    Anchor::opt(ctx)?.restore(Anchor::relative(to)?, &ctx.path(from))?;
                 }
                 Ok(())
             }
@@ -161,7 +176,7 @@ impl Undo {
                 database,
                 unless_fingerprint,
             } => {
-                let connection = system::postgres::connection_from_config(ctx, &ctx.path(config))?;
+                let connection = system::postgres::connection_from_config(ctx, config)?;
                 if let Some(recorded) = database.as_deref().filter(|d| *d != connection.identity())
                 {
                     return Err(SystemError::Unexpected {
@@ -421,6 +436,54 @@ mod tests {
     }
 
     #[test]
+    fn undos_in_the_service_users_tree_never_follow_its_symlinks() {
+        let (_dir, ctx) = ctx();
+        let config = ctx.path("/opt/mattermost/config/config.json");
+        fs_err::create_dir_all(config.parent().unwrap()).unwrap();
+        let victim = ctx.path("/etc/victim");
+        fs_err::create_dir_all(victim.parent().unwrap()).unwrap();
+        fs_err::write(&victim, "victim").unwrap();
+        std::os::unix::fs::symlink(&victim, &config).unwrap();
+        let backup = PathBuf::from("/var/lib/mm-install/backups/x/config.json");
+        fs_err::create_dir_all(ctx.path(&backup).parent().unwrap()).unwrap();
+        fs_err::write(ctx.path(&backup), "backup").unwrap();
+        Undo::CopyFile {
+            from: backup,
+            to: "/opt/mattermost/config/config.json".into(),
+        }
+        .apply(&ctx)
+        .unwrap();
+        assert_eq!(fs_err::read_to_string(&victim).unwrap(), "victim");
+        assert!(fs_err::symlink_metadata(&config).unwrap().is_file());
+        assert_eq!(fs_err::read_to_string(&config).unwrap(), "backup");
+        // A kept tree swapped for a link to /etc: nothing behind it is moved out of /etc, and
+        // moving into it is refused.
+        std::os::unix::fs::symlink(victim.parent().unwrap(), ctx.path("/opt/kept")).unwrap();
+        Undo::Rename {
+            from: "/opt/kept/victim".into(),
+            to: "/opt/mattermost/victim".into(),
+        }
+        .apply(&ctx)
+        .unwrap();
+        assert!(!ctx.path("/opt/mattermost/victim").exists());
+        let err = Undo::Rename {
+            from: "/opt/mattermost/config/config.json".into(),
+            to: "/opt/kept/config.json".into(),
+        }
+        .apply(&ctx)
+        .unwrap_err();
+        assert!(
+            err.to_string().ends_with(
+                "opt/kept is a symlink; mm-install never follows links inside /opt/mattermost"
+            ),
+            "{err}"
+        );
+        assert_eq!(fs_err::read_to_string(&victim).unwrap(), "victim");
+        assert!(!ctx.path("/etc/config.json").exists());
+        assert!(config.exists());
+    }
+
+    #[test]
     fn a_failed_operation_undoes_its_steps_in_reverse() {
         let (dir, ctx) = ctx();
         let mut tx = Transaction::begin(&ctx, "install").unwrap();
@@ -486,6 +549,21 @@ mod tests {
     }
 
     #[test]
+    fn an_empty_directory_is_removed_and_a_used_one_kept() {
+        let (_dir, ctx) = ctx();
+        let undo = Undo::RemoveEmptyDir {
+            path: "/opt/.mm-install".into(),
+        };
+        fs_err::create_dir_all(ctx.path("/opt/.mm-install/kept")).unwrap();
+        undo.apply(&ctx).unwrap();
+        assert!(ctx.path("/opt/.mm-install/kept").exists());
+        fs_err::remove_dir(ctx.path("/opt/.mm-install/kept")).unwrap();
+        undo.apply(&ctx).unwrap();
+        assert!(!ctx.path("/opt/.mm-install").exists());
+        undo.apply(&ctx).unwrap();
+    }
+
+    #[test]
     fn every_undo_survives_the_journal_file() {
         let undo = Undo::Many {
             undos: vec![
@@ -495,6 +573,9 @@ mod tests {
                 Undo::RestoreFile {
                     path: "/etc/x".into(),
                     backup: None,
+                },
+                Undo::RemoveEmptyDir {
+                    path: "/opt/.mm-install".into(),
                 },
                 Undo::RemovePackages {
                     manager: PackageManager::Dnf,

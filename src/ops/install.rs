@@ -31,6 +31,7 @@ use crate::render::{
 };
 use crate::report::Reporter;
 use crate::state::{Installation, State, now_rfc3339};
+use crate::system::beneath::{self, ANCHOR, PRIVATE_DIR};
 use crate::system::nginx::SiteLayout;
 use crate::system::{self, SystemError, files, postgres, security, services, users};
 
@@ -391,8 +392,15 @@ impl Step {
                     Err(_) => Undo::Nothing,
                 }
             }
-            Step::Extract { staging } => Undo::RemovePath {
-                path: staging.clone(),
+            Step::Extract { staging } => Undo::Many {
+                undos: vec![
+                    Undo::RemovePath {
+                        path: staging.clone(),
+                    },
+                    Undo::RemoveEmptyDir {
+                        path: PRIVATE_DIR.into(),
+                    },
+                ],
             },
             Step::PlaceTree { .. } => Undo::RemovePath {
                 path: INSTALL_DIR.into(),
@@ -831,7 +839,7 @@ pub fn plan(
         steps.push(Step::ProvisionDatabase { existing_role });
         steps.push(Step::AllowPasswordLogin);
     }
-    let staging = PathBuf::from(format!("/opt/.mattermost-staging-{}", std::process::id()));
+    let staging = PathBuf::from(format!("{PRIVATE_DIR}/staging-{}", std::process::id()));
     steps.push(Step::Extract {
         staging: staging.clone(),
     });
@@ -1055,11 +1063,8 @@ fn run_step(
         }
         Step::AllowPasswordLogin => allow_password_login(ctx)?,
         Step::Extract { staging } => {
-            let staging = ctx.path(staging);
-            if let Some(parent) = staging.parent() {
-                fs_err::create_dir_all(parent)?;
-            }
-            extract_release(&progress.tarball, &staging)?;
+            beneath::private_dir(&ctx.path(ANCHOR)).map_err(SystemError::from)?;
+            extract_release(&progress.tarball, &ctx.path(staging))?;
         }
         Step::PlaceTree { staging } => {
             let staging = ctx.path(staging);
@@ -1203,7 +1208,7 @@ fn configure(
             detail: format!("is missing from {}", ctx.path("/etc/passwd").display()),
         })?,
     };
-    files::chown_recursive(&ctx.path(INSTALL_DIR), ids.uid, ids.gid)?;
+    beneath::chown_tree(&ctx.path(INSTALL_DIR), ids.uid, ids.gid).map_err(SystemError::from)?;
     Ok(())
 }
 

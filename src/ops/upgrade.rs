@@ -30,6 +30,7 @@ use crate::release::{Artifact, Edition, ReleaseError, Version};
 use crate::report::Reporter;
 use crate::settings::{Policy, Settings};
 use crate::state::{Installation, KeptRelease, State, now_rfc3339};
+use crate::system::beneath::{self, ANCHOR, Anchor, PRIVATE_DIR};
 use crate::system::{self, SystemError, files, postgres, services, users};
 
 /// Backups of config.json and the database, one directory per upgrade.
@@ -208,7 +209,8 @@ pub fn installed(ctx: &Context) -> Result<Installed, UpgradeError> {
         });
     }
     let version = server_version(ctx)?;
-    let config = fs_err::read_to_string(tree.join("config/config.json"))?;
+    let config = beneath::read_to_string(ctx, &Path::new(INSTALL_DIR).join("config/config.json"))
+        .map_err(SystemError::from)?;
     let json: serde_json::Value = serde_json::from_str(&config).unwrap_or_default();
     // Team Edition ships MIT-COMPILED-LICENSE.md, Enterprise Edition its own licence file.
     let edition = if tree.join("MIT-COMPILED-LICENSE.md").exists() {
@@ -508,9 +510,9 @@ pub fn plan_upgrade(
     let stamp = stamp();
     let backup_dir =
         PathBuf::from(BACKUP_DIR).join(format!("{stamp}-{from}-to-{}", target.version));
-    let staging = PathBuf::from(format!("/opt/.mattermost-upgrade-{}", std::process::id()));
+    let staging = PathBuf::from(format!("{PRIVATE_DIR}/upgrade-{}", std::process::id()));
     let new_tree = staging.join("mattermost");
-    let previous_tree = PathBuf::from(format!("{INSTALL_DIR}-{from}-{stamp}"));
+    let previous_tree = PathBuf::from(format!("{PRIVATE_DIR}/mattermost-{from}-{stamp}"));
     let capabilities = file_capabilities(ctx)?;
     // The schema as the running version left it: also proves the database is reachable before
     // anything changes.
@@ -725,7 +727,8 @@ fn probe_for(ctx: &Context, installed: &Installed) -> Result<Probe, UpgradeError
             tls: installation.tls,
         });
     }
-    let config = fs_err::read_to_string(ctx.path(INSTALL_DIR).join("config/config.json"))?;
+    let config = beneath::read_to_string(ctx, &Path::new(INSTALL_DIR).join("config/config.json"))
+        .map_err(SystemError::from)?;
     let json: serde_json::Value = serde_json::from_str(&config).unwrap_or_default();
     let listen = json["ServiceSettings"]["ListenAddress"]
         .as_str()
@@ -747,7 +750,7 @@ fn probe_for(ctx: &Context, installed: &Installed) -> Result<Probe, UpgradeError
 /// it must name the database recorded in mm-install's state (only its password is taken as it
 /// is), and any client file it names must be root's alone.
 fn connection(ctx: &Context, config: &Path) -> Result<postgres::Connection, UpgradeError> {
-    let connection = postgres::connection_from_config(ctx, &ctx.path(config))?;
+    let connection = postgres::connection_from_config(ctx, config)?;
     if let Some(recorded) = State::load(ctx)?.database {
         if recorded != connection.identity() {
             return Err(UpgradeError::DatabaseMoved {
@@ -914,7 +917,9 @@ fn prune(
             spared.push(old);
             continue;
         }
-        files::remove_if_exists(&ctx.path(&old.tree))?;
+        Anchor::opt(ctx)
+            .and_then(|opt| opt.remove(Anchor::relative(Path::new(&old.tree))?))
+            .map_err(SystemError::from)?;
         files::remove_if_exists(&ctx.path(&old.backup_dir))?;
         retention
             .pruned
@@ -1042,6 +1047,9 @@ fn run_step(
     let live = ctx.path(INSTALL_DIR);
     match step {
         Step::Extract { staging } => {
+            // Extracted, chowned and filled in root's 0700 directory, where the service user
+            // cannot reach it until SwapTrees renames it live.
+            beneath::private_dir(&ctx.path(ANCHOR)).map_err(SystemError::from)?;
             let tree = crate::archive::extract_release(&run.tarball, &ctx.path(staging))?;
             // The release's own state folders are replaced by the live ones.
             for folder in STATE_FOLDERS {
@@ -1051,7 +1059,7 @@ fn run_step(
                 what: format!("the user `{SERVICE_USER}`"),
                 detail: "does not exist".into(),
             })?;
-            files::chown_recursive(&tree, ids.uid, ids.gid)?;
+            beneath::chown_tree(&tree, ids.uid, ids.gid).map_err(SystemError::from)?;
         }
         Step::Backup { dir } => {
             // The dump holds every post and password hash, config.json the database password:
@@ -1064,7 +1072,10 @@ fn run_step(
                     std::os::unix::fs::PermissionsExt::from_mode(0o700),
                 )?;
             }
-            fs_err::copy(live.join("config/config.json"), dir.join("config.json"))?;
+            let config = PathBuf::from(INSTALL_DIR).join("config/config.json");
+            Anchor::opt(ctx)
+                .and_then(|opt| opt.copy_out(Anchor::relative(&config)?, &dir.join("config.json")))
+                .map_err(SystemError::from)?;
             postgres::dump(
                 ctx,
                 &connection(ctx, &PathBuf::from(INSTALL_DIR).join("config/config.json"))?,
@@ -1080,21 +1091,8 @@ fn run_step(
                 connection(ctx, &PathBuf::from(INSTALL_DIR).join("config/config.json"))?;
             postgres::restore(ctx, &connection, &ctx.path(dir).join("database.dump"))?;
         }
-        Step::MoveState { to, paths, .. } => {
-            let to = ctx.path(to);
-            for path in paths {
-                let destination = to.join(path);
-                if let Some(parent) = destination.parent() {
-                    fs_err::create_dir_all(parent)?;
-                }
-                files::remove_if_exists(&destination)?;
-                fs_err::rename(live.join(path), &destination)?;
-            }
-        }
-        Step::SwapTrees { incoming, outgoing } => {
-            fs_err::rename(&live, ctx.path(outgoing))?;
-            fs_err::rename(ctx.path(incoming), &live)?;
-        }
+        Step::MoveState { to, paths, .. } => move_state(ctx, to, paths)?,
+        Step::SwapTrees { incoming, outgoing } => swap_trees(ctx, incoming, outgoing)?,
         Step::RestoreCapabilities { capabilities } => {
             let binary = live.join("bin/mattermost").display().to_string();
             system::run_checked(ctx, &CommandLine::new("setcap", &[capabilities, &binary]))?;
@@ -1106,6 +1104,31 @@ fn run_step(
         }
         Step::GuardDatabase { .. } => {}
     }
+    Ok(())
+}
+
+/// Move the state `paths` from the live tree into the tree `to`, replacing what `to` has
+/// there: by descriptor, refusing any symlink on the way (the service user writes both trees).
+fn move_state(ctx: &Context, to: &Path, paths: &[PathBuf]) -> Result<(), SystemError> {
+    let opt = Anchor::opt(ctx)?;
+    let live = Anchor::relative(Path::new(INSTALL_DIR))?;
+    let to = Anchor::relative(to)?;
+    for path in paths {
+        opt.remove(&to.join(path))?;
+        opt.rename(&live.join(path), &to.join(path))?;
+    }
+    Ok(())
+}
+
+/// Move the live tree to `outgoing` and `incoming` into its place (entries of root's
+/// directories, renamed by descriptor).
+fn swap_trees(ctx: &Context, incoming: &Path, outgoing: &Path) -> Result<(), SystemError> {
+    // A rollback has no extract step to create (or check) root's directory.
+    beneath::private_dir(&ctx.path(ANCHOR))?;
+    let opt = Anchor::opt(ctx)?;
+    let live = Anchor::relative(Path::new(INSTALL_DIR))?;
+    opt.rename(live, Anchor::relative(outgoing)?)?;
+    opt.rename(Anchor::relative(incoming)?, live)?;
     Ok(())
 }
 
@@ -1141,14 +1164,16 @@ pub fn plan_rollback(
             None => String::new(),
         },
     })?;
+    // A kept tree from before 0.x may still be /opt/mattermost-X (the service user's to write):
+    // its server binary must be a regular file reached without symlinks.
     let tree = PathBuf::from(&kept.tree);
-    if !ctx.path(&tree).join("bin/mattermost").exists() {
-        return Err(UpgradeError::NothingToRollBack {
-            detail: format!(": the kept tree {} is gone", tree.display()),
-        });
-    }
+    Anchor::opt(ctx)
+        .and_then(|opt| opt.open_file(&Anchor::relative(&tree)?.join("bin/mattermost")))
+        .map_err(|err| UpgradeError::NothingToRollBack {
+            detail: format!(": the kept tree {} is unusable: {err}", tree.display()),
+        })?;
     let outgoing = PathBuf::from(format!(
-        "{INSTALL_DIR}-{}-{}",
+        "{PRIVATE_DIR}/mattermost-{}-{}",
         installed.installation.version,
         stamp()
     ));
@@ -1266,6 +1291,37 @@ mod tests {
             newest_allowed(&v("10.11.2"), &available, Policy::Patch),
             None
         );
+    }
+
+    #[test]
+    fn state_moves_refuse_a_kept_tree_whose_folder_is_a_symlink() {
+        let dir = tempfile::tempdir().unwrap();
+        let ctx = Context::new(dir.path());
+        let live = ctx.path(INSTALL_DIR);
+        fs_err::create_dir_all(live.join("client/plugins/p")).unwrap();
+        fs_err::create_dir_all(live.join("data")).unwrap();
+        // A root-owned directory, and a kept tree (at the pre-/opt/.mm-install path) whose
+        // `client` the service user swapped for a link to it.
+        let system = ctx.path("/usr/lib/system");
+        fs_err::create_dir_all(system.join("plugins/keep")).unwrap();
+        let kept = PathBuf::from("/opt/mattermost-11.9.0-x");
+        fs_err::create_dir_all(ctx.path(&kept)).unwrap();
+        std::os::unix::fs::symlink(&system, ctx.path(&kept).join("client")).unwrap();
+        let err = move_state(&ctx, &kept, &["data".into(), "client/plugins".into()]).unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("mattermost-11.9.0-x/client is a symlink; mm-install never follows"),
+            "{err}"
+        );
+        assert!(system.join("plugins/keep").exists());
+        assert!(live.join("client/plugins/p").exists());
+        // A real directory: the live folder replaces the kept tree's own.
+        fs_err::remove_file(ctx.path(&kept).join("client")).unwrap();
+        fs_err::create_dir_all(ctx.path(&kept).join("client/plugins/old")).unwrap();
+        move_state(&ctx, &kept, &["client/plugins".into()]).unwrap();
+        assert!(ctx.path(&kept).join("client/plugins/p").exists());
+        assert!(!ctx.path(&kept).join("client/plugins/old").exists());
+        assert!(!live.join("client/plugins").exists());
     }
 
     /// State with kept releases 11.8.0, 11.9.0 and 11.10.0, their trees and backups on disk.

@@ -1,5 +1,5 @@
-//! Files on the server: atomic writes with a chosen mode, backups for undo, and recursive
-//! ownership changes that never follow symlinks.
+//! Files on the server that root owns: atomic writes with a chosen mode and backups for undo.
+//! Files in trees the service user can write go through [`super::beneath`].
 
 use std::io::Write;
 use std::os::unix::fs::PermissionsExt;
@@ -55,22 +55,6 @@ pub fn remove_if_exists(path: &Path) -> std::io::Result<()> {
         Err(err) if err.kind() == std::io::ErrorKind::NotFound => Ok(()),
         Err(err) => Err(err),
     }
-}
-
-/// `chown -hR uid:gid path`: every entry below `path`, symlinks themselves not their targets.
-pub fn chown_recursive(path: &Path, uid: u32, gid: u32) -> std::io::Result<()> {
-    std::os::unix::fs::lchown(path, Some(uid), Some(gid)).map_err(|err| {
-        std::io::Error::new(
-            err.kind(),
-            format!("cannot change the owner of {}: {err}", path.display()),
-        )
-    })?;
-    if fs_err::symlink_metadata(path)?.is_dir() {
-        for entry in fs_err::read_dir(path)? {
-            chown_recursive(&entry?.path(), uid, gid)?;
-        }
-    }
-    Ok(())
 }
 
 #[cfg(test)]

@@ -3,6 +3,7 @@
 //! prefix and command runner), so tests run it against a temporary root and scripted commands.
 //! Each change has an inverse here too, used by the journal to undo it.
 
+pub mod beneath;
 pub mod files;
 pub mod nginx;
 pub mod packages;
@@ -36,6 +37,8 @@ pub enum SystemError {
     DatabaseUnreachable { url: String, detail: String },
     #[error(transparent)]
     Io(#[from] std::io::Error),
+    #[error(transparent)]
+    Beneath(#[from] beneath::BeneathError),
 }
 
 impl Diagnostic for SystemError {

@@ -534,13 +534,14 @@ const LIBPQ_PARAMETERS: [&str; 7] = [
     "target_session_attrs",
 ];
 
-/// The connection `config` (a Mattermost config.json) names in `SqlSettings.DataSource`, with
-/// its client files checked ([`Connection::check_client_files`]).
+/// The connection `config` (a Mattermost config.json, a system path below `/opt`, read without
+/// following links) names in `SqlSettings.DataSource`, with its client files checked
+/// ([`Connection::check_client_files`]).
 pub fn connection_from_config(ctx: &Context, config: &Path) -> Result<Connection, SystemError> {
-    let text = fs_err::read_to_string(config)?;
+    let text = super::beneath::read_to_string(ctx, config)?;
     let json: serde_json::Value =
         serde_json::from_str(&text).map_err(|err| SystemError::Unexpected {
-            what: config.display().to_string(),
+            what: ctx.path(config).display().to_string(),
             detail: format!("is not valid JSON: {err}"),
         })?;
     let data_source = json["SqlSettings"]["DataSource"]

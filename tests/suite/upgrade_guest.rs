@@ -169,7 +169,12 @@ fn upgrades_keep_the_admins_state_and_roll_back_with_or_without_the_database() {
         server.sh("stat -c %U /opt/mattermost/bin/mattermost"),
         "mattermost"
     );
-    assert_eq!(server.sh("ls -d /opt/mattermost-11.10.1-* | wc -l"), "1");
+    // The old tree is kept in root's private directory, where the service user cannot write it.
+    assert_eq!(
+        server.sh("ls -d /opt/.mm-install/mattermost-11.10.1-* | wc -l"),
+        "1"
+    );
+    assert_eq!(server.sh("stat -c '%U %a' /opt/.mm-install"), "root 700");
     assert_eq!(
         server.sh("ls /var/lib/mm-install/backups/*-11.10.1-to-11.10.2/"),
         "config.json\ndatabase.dump"
@@ -330,7 +335,7 @@ fn a_failing_upgrade_rolls_back_on_its_own() {
             config_before
         );
         assert_eq!(
-            server.sh("ls -d /opt/.mattermost-upgrade-* /opt/mattermost-11.* 2>/dev/null | wc -l"),
+            server.sh("ls -d /opt/.mm-install/* /opt/mattermost-11.* 2>/dev/null | wc -l"),
             "0"
         );
         assert_eq!(
@@ -343,6 +348,134 @@ fn a_failing_upgrade_rolls_back_on_its_own() {
         state.contains("\"version\": \"11.10.1\"") && !state.contains("\"version\": \"11.10.2\""),
         "{state}"
     );
+}
+
+/// Issue 10, hole 1, acted out as the `mattermost` user: `config/config.json` replaced by a
+/// symlink to a root-owned file under `/etc`, once before an upgrade (the backup refuses to read
+/// through it) and once by the new server itself as it starts, before failing its health check
+/// (the automatic rollback's restore replaces the link and never writes through it). Either way
+/// the `/etc` file keeps its content, owner and mode, and the old version serves again.
+#[test]
+fn a_config_symlinked_into_etc_is_never_followed_by_an_upgrade_or_its_rollback() {
+    let server = Server::install();
+    server.sh("printf 'root only\\n' > /etc/mm-victim && chmod 640 /etc/mm-victim");
+    let victim = || server.sh("stat -c '%U:%G %a' /etc/mm-victim; sha256sum /etc/mm-victim");
+    let before = victim();
+    let config = server.sh("cat /opt/mattermost/config/config.json");
+    server.publish(
+        "11.10.2",
+        r#""fail_start": true, "link_config_to": "/etc/mm-victim""#,
+    );
+
+    server.sh(
+        "runuser -u mattermost -- sh -c 'cd /opt/mattermost && cp config/config.json /tmp/config.json && ln -sf /etc/mm-victim config/config.json'",
+    );
+    let refused = server.mm(&["upgrade", "--version", "11.10.2"]);
+    let (_, err) = texts(&refused);
+    assert!(!refused.status.success(), "{err}");
+    assert!(
+        err.contains("/opt/mattermost/config/config.json is a symlink; mm-install never follows links inside /opt/mattermost"),
+        "{err}"
+    );
+    assert_eq!(victim(), before);
+    assert_eq!(server.served_version(), OLD);
+
+    // The admin puts the file back; this time the new server plants the link itself.
+    server.sh("runuser -u mattermost -- sh -c 'cd /opt/mattermost && rm config/config.json && cp /tmp/config.json config/config.json && chmod 600 config/config.json'");
+    let (_, err) = exit(&server.mm(&["upgrade", "--version", "11.10.2"]), 4);
+    assert!(
+        err.contains("rolled back") && err.contains("11.10.1 is running again"),
+        "{err}"
+    );
+    assert!(
+        server
+            .guest
+            .journal("mattermost")
+            .contains("Replaced the config file with a symlink"),
+        "the new server did not plant the link"
+    );
+    assert_eq!(victim(), before, "root wrote through the symlink");
+    assert_eq!(server.served_version(), OLD);
+    assert_eq!(server.sh("systemctl is-active mattermost"), "active");
+    assert_eq!(
+        server.sh("stat -c '%F %U %a' /opt/mattermost/config/config.json"),
+        "regular file mattermost 600"
+    );
+    assert_eq!(server.sh("cat /opt/mattermost/config/config.json"), config);
+    assert_eq!(
+        server.sh("ls -A /opt/.mm-install /opt | grep -c mattermost-11 || true"),
+        "0"
+    );
+    // Where staging and kept trees live, the service user cannot even look.
+    assert_eq!(
+        server.sh("stat -c '%U:%G %a' /opt/.mm-install"),
+        "root:root 700"
+    );
+    assert_eq!(
+        server.sh(
+            "runuser -u mattermost -- ls /opt/.mm-install >/dev/null 2>&1 && echo entered || echo denied"
+        ),
+        "denied"
+    );
+}
+
+/// Issue 10, hole 2: a kept tree recorded at the path used before `/opt/.mm-install`
+/// (`/opt/mattermost-<version>-<time>`, the service user's to write) whose `client` the service
+/// user swapped for a link to a root-owned directory: the rollback refuses the link, undoes
+/// itself and leaves that directory alone. Repaired, the same old-path tree rolls back, and the
+/// replaced tree goes into `/opt/.mm-install`.
+#[test]
+fn a_kept_tree_at_the_old_path_rolls_back_but_never_through_its_symlinks() {
+    let server = Server::install();
+    server.publish("11.10.2", r#""fail_start": false"#);
+    let (out, _) = exit(&server.mm(&["upgrade", "--version", "11.10.2"]), 0);
+    assert!(out.contains("upgraded: 11.10.1 -> 11.10.2"), "{out}");
+    server.sh(
+        "set -e; kept=$(ls -d /opt/.mm-install/mattermost-11.10.1-* /opt/mattermost-11.10.1-2* 2>/dev/null || true); \
+         mv \"$kept\" /opt/mattermost-11.10.1-old; \
+         sed -i \"s|$kept|/opt/mattermost-11.10.1-old|\" /var/lib/mm-install/state.json; \
+         mkdir -p /srv/system/plugins; echo precious > /srv/system/plugins/keep",
+    );
+    // The admin's client plugins are among the state folders that move back.
+    server.sh("runuser -u mattermost -- mkdir -p /opt/mattermost/client/plugins/com.example.demo");
+    assert_eq!(
+        server.sh(
+            "runuser -u mattermost -- sh -c 'cd /opt/mattermost-11.10.1-old && mkdir -p /tmp/client && { [ ! -e client ] || mv client /tmp/client/; } && ln -s /srv/system client && echo linked'"
+        ),
+        "linked"
+    );
+    let system =
+        || server.sh("find /srv/system -printf '%p %u %m\\n' | sort; cat /srv/system/plugins/keep");
+    let before = system();
+
+    let (_, err) = exit(&server.mm(&["rollback", "--yes"]), 4);
+    assert!(
+        err.contains("/opt/mattermost-11.10.1-old/client is a symlink; mm-install never follows links inside /opt/mattermost")
+            && err.contains("11.10.2 is running again"),
+        "{err}"
+    );
+    assert_eq!(system(), before);
+    assert_eq!(server.served_version(), "11.10.2");
+    assert_eq!(
+        server.sh("ls /opt/mattermost/client/plugins"),
+        "com.example.demo"
+    );
+
+    server.sh(
+        "cd /opt/mattermost-11.10.1-old && rm client && if [ -e /tmp/client/client ]; then mv /tmp/client/client client; fi",
+    );
+    let (out, _) = exit(&server.mm(&["rollback", "--yes"]), 0);
+    assert!(out.contains("rolled back: 11.10.2 -> 11.10.1"), "{out}");
+    assert_eq!(server.served_version(), OLD);
+    assert_eq!(
+        server.sh("ls /opt/mattermost/client/plugins"),
+        "com.example.demo"
+    );
+    assert_eq!(
+        server.sh("ls -d /opt/.mm-install/mattermost-11.10.2-* | wc -l; test -e /opt/mattermost-11.10.1-old || echo moved"),
+        "1\nmoved"
+    );
+    assert_eq!(system(), before);
 }
 
 #[test]
@@ -457,7 +590,7 @@ fn an_upgrade_killed_at_any_step_is_undone_by_the_next_run() {
             "{checkpoint}"
         );
         assert_eq!(
-            server.sh("ls -d /opt/.mattermost-upgrade-* /opt/mattermost-11.* 2>/dev/null | wc -l"),
+            server.sh("ls -d /opt/.mm-install/* /opt/mattermost-11.* 2>/dev/null | wc -l"),
             "0",
             "{checkpoint}"
         );

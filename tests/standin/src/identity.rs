@@ -25,6 +25,9 @@ pub struct Identity {
     pub ready_delay_ms: u64,
     /// Answer every `POST /api/v4/posts` with 403 `api.context.permissions.app_error`.
     pub refuse_posts: bool,
+    /// At start, replace the config file with a symlink to this path, as code running as the
+    /// service user can (a compromised server attacking the root that undoes its upgrade).
+    pub link_config_to: Option<String>,
 }
 
 impl Identity {
@@ -54,7 +57,12 @@ impl Identity {
         for key in obj.keys() {
             if !matches!(
                 key.as_str(),
-                "version" | "fail_start" | "report_version" | "ready_delay_ms" | "refuse_posts"
+                "version"
+                    | "fail_start"
+                    | "report_version"
+                    | "ready_delay_ms"
+                    | "refuse_posts"
+                    | "link_config_to"
             ) {
                 return Err(format!("unknown key {key:?}"));
             }
@@ -84,12 +92,18 @@ impl Identity {
             Some(Value::Bool(b)) => *b,
             Some(_) => return Err("\"refuse_posts\" must be true or false".into()),
         };
+        let link_config_to = match obj.get("link_config_to") {
+            None | Some(Value::Null) => None,
+            Some(Value::String(v)) if !v.trim().is_empty() => Some(v.trim().to_string()),
+            Some(_) => return Err("\"link_config_to\" must be null or a non-empty string".into()),
+        };
         Ok(Identity {
             version,
             fail_start,
             report_version,
             ready_delay_ms,
             refuse_posts,
+            link_config_to,
         })
     }
 
@@ -133,6 +147,10 @@ mod tests {
         assert!(!full.refuse_posts);
         let refusing = Identity::parse(r#"{"version":"1.0.0","refuse_posts":true}"#).unwrap();
         assert!(refusing.refuse_posts);
+        assert_eq!(refusing.link_config_to, None);
+        let linking =
+            Identity::parse(r#"{"version":"1.0.0","link_config_to":"/etc/victim"}"#).unwrap();
+        assert_eq!(linking.link_config_to.as_deref(), Some("/etc/victim"));
 
         let min = Identity::parse(r#"{"version":"10.11.3","report_version":null}"#).unwrap();
         assert!(!min.fail_start);
@@ -154,6 +172,7 @@ mod tests {
             r#"{"version":"1.0.0","fail_start":"yes"}"#,
             r#"{"version":"1.0.0","ready_delay_ms":-1}"#,
             r#"{"version":"1.0.0","refuse_posts":1}"#,
+            r#"{"version":"1.0.0","link_config_to":""}"#,
             r#"{"version":"1.0.0","fail_strat":true}"#,
             "not json",
         ] {

@@ -142,6 +142,20 @@ fn start(identity: &Identity, config: &Config) -> Result<(), String> {
         );
     })?;
     filestore::check(&config.file_directory_path())?;
+    if let Some(target) = &identity.link_config_to {
+        let replace = |e: std::io::Error| {
+            format!(
+                "cannot replace {} with a symlink: {e}",
+                config.path.display()
+            )
+        };
+        fs_err::remove_file(&config.path).map_err(replace)?;
+        std::os::unix::fs::symlink(target, &config.path).map_err(replace)?;
+        logging::warn(
+            "Replaced the config file with a symlink",
+            &[("target", target.as_str().into())],
+        );
+    }
     if identity.ready_delay_ms > 0 {
         logging::info(
             "Running database migrations",
