@@ -21,7 +21,14 @@ pub fn run(global: &GlobalArgs, args: InstallArgs, printer: &Printer) -> anyhow:
     let ctx = Context::new(&global.root);
     let asker = Asker::new(args.yes);
     let options = gather_options(global, &args, &asker, printer)?;
-    let Some(_guard) = lock_and_recover(&ctx, "install", args.dry_run, printer)? else {
+    let Some(_guard) = lock_and_recover(
+        &ctx,
+        "install",
+        args.dry_run,
+        crate::journal::Recovery::Automatic,
+        printer,
+    )?
+    else {
         return Ok(());
     };
     let platform = install::preflight(&ctx, &options, printer)?;

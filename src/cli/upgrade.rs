@@ -12,6 +12,7 @@ use super::prompt::Asker;
 use super::{Guard, UsageError, lock_and_recover};
 use crate::context::Context;
 use crate::fetch::stable_releases;
+use crate::journal::Recovery;
 use crate::notify::notify;
 use crate::ops::upgrade;
 use crate::release::{Artifact, Version};
@@ -25,6 +26,7 @@ fn prepare(
     global: &GlobalArgs,
     operation: &str,
     dry_run: bool,
+    recovery: Recovery,
     printer: &Printer,
 ) -> anyhow::Result<(Context, Option<Guard>, Settings)> {
     let ctx = Context::new(&global.root);
@@ -34,13 +36,19 @@ fn prepare(
         ))
         .into());
     }
-    let guard = lock_and_recover(&ctx, operation, dry_run, printer)?;
+    let guard = lock_and_recover(&ctx, operation, dry_run, recovery, printer)?;
     let settings = Settings::load(&ctx)?;
     Ok((ctx, guard, settings))
 }
 
 pub fn upgrade(global: &GlobalArgs, args: UpgradeArgs, printer: &Printer) -> anyhow::Result<()> {
-    let (ctx, guard, settings) = prepare(global, "upgrade", args.dry_run, printer)?;
+    let (ctx, guard, settings) = prepare(
+        global,
+        "upgrade",
+        args.dry_run,
+        Recovery::Automatic,
+        printer,
+    )?;
     let Some(_guard) = guard else {
         return Ok(());
     };
@@ -162,7 +170,33 @@ fn run_upgrade(
 }
 
 pub fn rollback(global: &GlobalArgs, args: RollbackArgs, printer: &Printer) -> anyhow::Result<()> {
-    let (ctx, _guard, settings) = prepare(global, "rollback", false, printer)?;
+    // `--restore-database --yes` is also the operator's consent to undo an interrupted
+    // operation whose new server had started, database included.
+    let recovery = if args.restore_database && args.yes {
+        Recovery::RestoreDatabase
+    } else {
+        Recovery::Automatic
+    };
+    let (ctx, guard, settings) = prepare(global, "rollback", false, recovery, printer)?;
+    if let Some(recovered) = guard
+        .as_ref()
+        .and_then(|g| g.recovered.as_ref())
+        .filter(|r| r.database_restored)
+    {
+        // That undo was the rollback asked for: the server is back as before the operation.
+        let installed = upgrade::installed(&ctx)?;
+        let message = format!(
+            "undid the interrupted {} and restored its database dump: Mattermost {} is back",
+            recovered.operation, installed.installation.version
+        );
+        printer.step(&message);
+        notify(&http_client()?, &settings.webhook_url, &message, printer);
+        printer.data(&format!(
+            "rolled back: interrupted {} -> {}",
+            recovered.operation, installed.installation.version
+        ));
+        return Ok(());
+    }
     let (installed, kept, steps) =
         upgrade::plan_rollback(&ctx, args.to.as_ref(), args.restore_database, &settings)?;
     let mut text = format!(

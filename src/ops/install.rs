@@ -1746,11 +1746,11 @@ mod tests {
         allow_password_login(&ctx).unwrap();
         assert_eq!(fs_err::read(&path).unwrap(), edited);
 
-        undo.apply(&ctx).unwrap();
+        undo.apply(&ctx, false).unwrap();
         assert_eq!(fs_err::read(&path).unwrap(), before);
         assert!(!cluster.password_login("Secret123"));
         // The undo is idempotent.
-        undo.apply(&ctx).unwrap();
+        undo.apply(&ctx, false).unwrap();
         assert_eq!(fs_err::read(&path).unwrap(), before);
     }
 

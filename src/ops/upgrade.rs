@@ -9,7 +9,9 @@
 //! restore file capabilities; start; prove health through the proxy (served version included).
 //! Any failure undoes the journal in reverse: the new server is stopped, the trees and state
 //! folders swapped back, the database restored if the new version changed its schema, and the
-//! old server started and checked again (exit 4; exit 10 if even that fails).
+//! old server started and checked again (exit 4; exit 10 if even that fails). The journal records
+//! when the new server is about to start: a run killed after that is not undone by the next run
+//! (see [`crate::journal::recover`]).
 //!
 //! A rollback is the same swap towards a kept tree, optionally with the matching database dump.
 
@@ -751,9 +753,17 @@ fn run_transaction(
     for step in steps {
         stopped |= matches!(step, Step::Stop);
         let description = step.description();
-        let result = transaction.step(reporter, &description, step.undo(), || {
-            crash_checkpoint(&description);
-            run_step(ctx, step, run, reporter)
+        let mut result = Ok(());
+        if matches!(step, Step::Start) {
+            // From here on the new server may write to the database: a run killed later leaves
+            // that database to the operator rather than to the next run's recovery.
+            result = transaction.server_starts().map_err(StepError::Journal);
+        }
+        let result = result.and_then(|()| {
+            transaction.step(reporter, &description, step.undo(), || {
+                crash_checkpoint(&description);
+                run_step(ctx, step, run, reporter)
+            })
         });
         if let Err(failure) = result {
             let cause = match failure {

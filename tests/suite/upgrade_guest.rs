@@ -387,6 +387,8 @@ fn one_operation_at_a_time() {
     );
 }
 
+/// A kill before the new server starts is undone by the next run; a kill after it leaves the
+/// decision about the database to the operator.
 #[test]
 fn an_upgrade_killed_at_any_step_is_undone_by_the_next_run() {
     let server = Server::install();
@@ -431,20 +433,25 @@ fn an_upgrade_killed_at_any_step_is_undone_by_the_next_run() {
             "left",
             "{checkpoint}: the dry run recovered"
         );
-        // Any real run first undoes the interrupted upgrade (here one with nothing else to do).
-        let recovered = server.mm(&["upgrade", "--version", OLD]);
-        if recovered.status.code() != Some(0) {
-            panic!(
-                "{checkpoint}: recovery failed: {:?}\nmattermost journal:\n{}",
-                texts(&recovered),
-                server.guest.journal("mattermost")
+        if matches!(checkpoint, "start" | "prove") {
+            the_operator_decides_once_the_new_server_started(&server, checkpoint);
+        } else {
+            // Any real run first undoes the interrupted upgrade (here one with nothing else to
+            // do).
+            let recovered = server.mm(&["upgrade", "--version", OLD]);
+            if recovered.status.code() != Some(0) {
+                panic!(
+                    "{checkpoint}: recovery failed: {:?}\nmattermost journal:\n{}",
+                    texts(&recovered),
+                    server.guest.journal("mattermost")
+                );
+            }
+            let err = texts(&recovered).1;
+            assert!(
+                err.contains("interrupted upgrade was undone"),
+                "{checkpoint}: {err}"
             );
         }
-        let err = texts(&recovered).1;
-        assert!(
-            err.contains("interrupted upgrade was undone"),
-            "{checkpoint}: {err}"
-        );
         assert_eq!(
             server.sh("systemctl is-active mattermost"),
             "active",
@@ -465,6 +472,75 @@ fn an_upgrade_killed_at_any_step_is_undone_by_the_next_run() {
     // And the upgrade still works afterwards.
     let (out, _) = exit(&server.mm(&["upgrade", "--version", "11.10.2"]), 0);
     assert!(out.contains("upgraded: 11.10.1 -> 11.10.2"), "{out}");
+}
+
+/// Issue 10, hole 5: the upgrade was killed once the new server may have started (the journal
+/// says so before `systemctl start`), so it may have migrated the schema and taken writes. The
+/// next run changes nothing (exit 10, a row written after the kill survives) and names the one
+/// command that restores the dump; that command then brings the old release and database back.
+fn the_operator_decides_once_the_new_server_started(server: &Server, checkpoint: &str) {
+    let psql = |sql: &str| {
+        server.sh(&format!(
+            "runuser -u postgres -- psql -X -q -tA -d mattermost -c 'SET ROLE mmuser' -c \"{sql}\""
+        ))
+    };
+    psql(
+        "CREATE TABLE after_kill (note text); INSERT INTO after_kill VALUES ('written after the kill')",
+    );
+    let service = server.sh("systemctl is-active mattermost");
+    let trees = server.sh("ls -d /opt/mattermost* /opt/.mattermost-upgrade-* 2>/dev/null");
+    let (_, err) = exit(&server.mm(&["upgrade", "--version", OLD]), 10);
+    assert!(
+        err.contains("interrupted after it started the new server")
+            && err.contains("nothing was undone")
+            && err.contains("database.dump")
+            && err.contains("mm-install rollback --restore-database --yes"),
+        "{checkpoint}: {err}"
+    );
+    assert_eq!(
+        psql("SELECT note FROM after_kill"),
+        "written after the kill",
+        "{checkpoint}: the database was touched"
+    );
+    assert_eq!(
+        server.sh("systemctl is-active mattermost"),
+        service,
+        "{checkpoint}"
+    );
+    assert_eq!(
+        server.sh("ls -d /opt/mattermost* /opt/.mattermost-upgrade-* 2>/dev/null"),
+        trees,
+        "{checkpoint}: the trees were touched"
+    );
+    assert_eq!(
+        server.sh("test -e /var/lib/mm-install/journal.json && echo left"),
+        "left",
+        "{checkpoint}"
+    );
+    // The operator's choice: undo the upgrade, database included.
+    let restored = server.mm(&["rollback", "--restore-database", "--yes"]);
+    if restored.status.code() != Some(0) {
+        panic!(
+            "{checkpoint}: the restore failed: {:?}\nmattermost journal:\n{}",
+            texts(&restored),
+            server.guest.journal("mattermost")
+        );
+    }
+    let (out, err) = texts(&restored);
+    assert!(
+        err.contains("restored its database dump") && out.contains("rolled back"),
+        "{checkpoint}: {out}\n{err}"
+    );
+    assert_eq!(
+        psql("SELECT to_regclass('public.after_kill') IS NULL"),
+        "t",
+        "{checkpoint}: the dump was not restored"
+    );
+    assert_eq!(
+        server.sh("test -e /var/lib/mm-install/journal.json && echo left || echo none"),
+        "none",
+        "{checkpoint}"
+    );
 }
 
 #[test]
