@@ -1754,6 +1754,104 @@ mod tests {
         assert_eq!(fs_err::read(&path).unwrap(), before);
     }
 
+    /// The host's commands, but no systemd (the test host has none): `systemctl` lists nothing.
+    struct HostWithoutSystemd;
+
+    impl crate::context::CommandRunner for HostWithoutSystemd {
+        fn run(&self, command: &CommandLine) -> std::io::Result<crate::context::CommandOutput> {
+            if command.program == "systemctl" {
+                return Ok(crate::context::CommandOutput {
+                    status: Some(0),
+                    ..Default::default()
+                });
+            }
+            crate::context::HostRunner.run(command)
+        }
+    }
+
+    /// `true` when `mmuser` logs in with `password` over TCP (to `postgres`: whether the
+    /// `mattermost` database exists does not matter).
+    fn role_login(cluster: &Cluster, password: &str) -> bool {
+        std::process::Command::new(cluster.bin.join("psql"))
+            .arg(format!(
+                "host=127.0.0.1 port={} dbname=postgres user={DATABASE_ROLE}",
+                cluster.port
+            ))
+            .args(["-X", "-tAc", "SELECT 1"])
+            .env("PGPASSWORD", password)
+            .env("PGCONNECT_TIMEOUT", "5")
+            .output()
+            .unwrap()
+            .status
+            .success()
+    }
+
+    // Issue 10, hole 6, against a real cluster: the database step's undo (decided just before the
+    // step, from what exists) never drops a database or role it did not create, and an existing
+    // role gets its old password back.
+    #[test]
+    fn the_database_undo_removes_only_what_the_step_created_on_a_real_cluster() {
+        let root = tempfile::tempdir().unwrap();
+        let hba = "local all all trust\nhost all all 127.0.0.1/32 scram-sha-256\n";
+        let cluster = Cluster::start(root.path(), hba);
+        let ctx = Context::live_for_test(root.path(), Arc::new(HostWithoutSystemd));
+        let step = Step::ProvisionDatabase {
+            existing_role: None,
+        };
+        let mut progress = Progress {
+            tarball: PathBuf::new(),
+            verified: Verified {
+                sha256: String::new(),
+                signer_fingerprint: String::new(),
+                warnings: Vec::new(),
+            },
+            data_source: None,
+            database_unit: None,
+            ids: None,
+            version_id: None,
+        };
+        let provision = |progress: &mut Progress| {
+            run_step(&ctx, &step, &options(), progress, &crate::report::Silent)
+        };
+
+        // Nothing exists: the undo drops both.
+        let undo = step.undo(&ctx);
+        provision(&mut progress).unwrap();
+        assert!(postgres::database_exists(&ctx, DATABASE_NAME).unwrap());
+        undo.apply(&ctx, false).unwrap();
+        assert!(!postgres::database_exists(&ctx, DATABASE_NAME).unwrap());
+        assert_eq!(
+            postgres::role_password_hash(&ctx, DATABASE_ROLE).unwrap(),
+            None
+        );
+
+        // An admin's role: the step gives it a new password, the undo puts the old one back and
+        // keeps the role.
+        postgres::create_role(&ctx, DATABASE_ROLE, "Existing1").unwrap();
+        let undo = step.undo(&ctx);
+        provision(&mut progress).unwrap();
+        assert!(
+            !role_login(&cluster, "Existing1"),
+            "the step sets a new password"
+        );
+        undo.apply(&ctx, false).unwrap();
+        assert!(
+            role_login(&cluster, "Existing1"),
+            "the old password is lost"
+        );
+        assert!(!postgres::database_exists(&ctx, DATABASE_NAME).unwrap());
+
+        // An admin's database too: the step refuses it, and the undo drops nothing.
+        postgres::create_database(&ctx, DATABASE_NAME, DATABASE_ROLE).unwrap();
+        let undo = step.undo(&ctx);
+        let err = provision(&mut progress).unwrap_err();
+        assert!(matches!(err, InstallError::DatabaseExists { .. }), "{err}");
+        undo.apply(&ctx, false).unwrap();
+        assert!(postgres::database_exists(&ctx, DATABASE_NAME).unwrap());
+        assert!(role_login(&cluster, "Existing1"));
+        assert!(cluster.password_login("Existing1"));
+    }
+
     #[test]
     fn site_urls_become_server_names() {
         assert_eq!(server_name("").unwrap(), "_");
