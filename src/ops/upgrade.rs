@@ -208,10 +208,20 @@ pub fn installed(ctx: &Context) -> Result<Installed, UpgradeError> {
     })
 }
 
-/// `bin/mattermost version`, run as the service user as Mattermost's docs say.
+/// The version of a server installed by hand (no state file): what the running server answers
+/// in `X-Version-Id`, else what `bin/mattermost version` prints. That binary belongs to the
+/// service user, so it never runs as root's child in root's session: it runs as the service
+/// user in a new session (`setsid`), with a cleared environment (no root tokens or proxy
+/// credentials) and no terminal (the runner gives every command `/dev/null` as stdin).
 fn server_version(ctx: &Context) -> Result<Version, UpgradeError> {
-    let binary = format!("{INSTALL_DIR}/bin/mattermost");
-    let command = CommandLine::new("runuser", &["-u", SERVICE_USER, "--", &binary, "version"]);
+    if let Some(version) = listen_probe(ctx)
+        .ok()
+        .and_then(|probe| health::served_version_id(&probe).ok())
+        .and_then(|id| version_from_id(&id))
+    {
+        return Ok(version);
+    }
+    let command = version_command();
     let output = system::run_checked(ctx, &command)?;
     output
         .stdout
@@ -222,6 +232,35 @@ fn server_version(ctx: &Context) -> Result<Version, UpgradeError> {
             command: command.to_string(),
             output: output.stdout.trim().to_string(),
         })
+}
+
+/// `11.10.1` from an `X-Version-Id` of `11.10.1.123.abc.true`.
+fn version_from_id(id: &str) -> Option<Version> {
+    let parts: Vec<&str> = id.split('.').collect();
+    parts.get(..3)?.join(".").parse().ok()
+}
+
+/// `bin/mattermost version` as the service user, isolated from root's session and environment.
+fn version_command() -> CommandLine {
+    let binary = format!("{INSTALL_DIR}/bin/mattermost");
+    let home = format!("HOME={INSTALL_DIR}");
+    CommandLine::new(
+        "setsid",
+        &[
+            "--wait",
+            "runuser",
+            "-u",
+            SERVICE_USER,
+            "--",
+            "env",
+            "-i",
+            "PATH=/usr/bin:/bin",
+            &home,
+            "LANG=C.UTF-8",
+            &binary,
+            "version",
+        ],
+    )
 }
 
 /// The newest version in `available` that `policy` allows from `installed`.
@@ -586,6 +625,11 @@ fn probe_for(ctx: &Context, installed: &Installed) -> Result<Probe, UpgradeError
             tls: installation.tls,
         });
     }
+    listen_probe(ctx)
+}
+
+/// Mattermost's own listen address from config.json (a server installed by hand).
+fn listen_probe(ctx: &Context) -> Result<Probe, UpgradeError> {
     let config = fs_err::read_to_string(ctx.path(INSTALL_DIR).join("config/config.json"))?;
     let json: serde_json::Value = serde_json::from_str(&config).unwrap_or_default();
     let listen = json["ServiceSettings"]["ListenAddress"]
@@ -652,6 +696,7 @@ pub fn execute_upgrade(
         tarball: downloaded.path.clone(),
         probe,
         expected: plan.target.version.clone(),
+        previous: from.parse()?,
         stopped_at: None,
     };
     run_transaction(ctx, "upgrade", &plan.steps, &mut context, reporter).map_err(|failure| {
@@ -719,6 +764,8 @@ struct RunContext {
     tarball: PathBuf,
     probe: Probe,
     expected: Version,
+    /// The version running before the operation, which an undo brings back.
+    previous: Version,
     stopped_at: Option<Instant>,
 }
 
@@ -797,7 +844,7 @@ fn run_transaction(
     transaction.commit().map_err(|e| Failure::Before(e.into()))
 }
 
-/// After an undo: the previous server runs and answers (whatever version it reports).
+/// After an undo: the previous server runs and answers with the version it had.
 fn check_old_server(
     ctx: &Context,
     run: &RunContext,
@@ -810,8 +857,9 @@ fn check_old_server(
         }
         .into());
     }
-    let version = server_version(ctx)?;
-    health::check(&run.probe, &version, HEALTH_PATIENCE, reporter)?;
+    // The version that ran before the operation (from the state file, or adopted): nothing
+    // of the service user's runs to find out.
+    health::check(&run.probe, &run.previous, HEALTH_PATIENCE, reporter)?;
     Ok(())
 }
 
@@ -981,6 +1029,7 @@ pub fn execute_rollback(
         tarball: PathBuf::new(),
         probe,
         expected,
+        previous: from.parse()?,
         stopped_at: None,
     };
     run_transaction(ctx, "rollback", &steps, &mut run, reporter).map_err(
@@ -1147,6 +1196,56 @@ mod tests {
                 .iter()
                 .all(|l| l.starts_with("pg_dump --version"))
         );
+    }
+
+    // Issue 10, hole 8: the service user's binary never runs in root's session or environment,
+    // and not at all when the state file knows the version.
+    #[test]
+    fn the_installed_version_comes_from_state_else_an_isolated_binary() {
+        let dir = tempfile::tempdir().unwrap();
+        let runner = Arc::new(FakeRunner::default());
+        runner.answer("setsid", 0, "Version: 11.10.1\nBuild Number: 123\n");
+        let ctx = Context::new(dir.path()).with_runner(runner.clone());
+        let tree = ctx.path(INSTALL_DIR);
+        fs_err::create_dir_all(tree.join("bin")).unwrap();
+        fs_err::create_dir_all(tree.join("config")).unwrap();
+        fs_err::write(tree.join("bin/mattermost"), "").unwrap();
+        // A listen port where nothing answers: the ping fails, so the binary is asked.
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let config = format!(r#"{{"ServiceSettings": {{"ListenAddress": ":{port}"}}}}"#);
+        fs_err::write(tree.join("config/config.json"), config).unwrap();
+
+        let adopted = installed(&ctx).unwrap();
+        assert!(adopted.adopted);
+        assert_eq!(adopted.installation.version, "11.10.1");
+        assert_eq!(
+            runner.lines(),
+            [
+                "setsid --wait runuser -u mattermost -- env -i PATH=/usr/bin:/bin HOME=/opt/mattermost LANG=C.UTF-8 /opt/mattermost/bin/mattermost version"
+            ]
+        );
+
+        let state = State {
+            current: Some(Installation {
+                version: "11.9.0".into(),
+                ..adopted.installation
+            }),
+            ..State::default()
+        };
+        state.save(&ctx).unwrap();
+        let recorded = installed(&ctx).unwrap();
+        assert!(!recorded.adopted);
+        assert_eq!(recorded.installation.version, "11.9.0");
+        assert_eq!(runner.lines().len(), 1, "the binary ran again");
+        assert_eq!(
+            version_from_id("11.10.1.123.abcdef.true"),
+            Some(v("11.10.1"))
+        );
+        assert_eq!(version_from_id("garbage"), None);
     }
 
     #[test]
