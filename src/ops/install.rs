@@ -20,7 +20,7 @@ use crate::context::{CommandLine, Context};
 use crate::exit::{Diagnostic, ExitCode};
 use crate::fetch::verify::Verified;
 use crate::fetch::{
-    DownloadRequest, FetchError, HttpClient, Keyring, download_release, verify_local_file,
+    DownloadRequest, FetchError, HttpClient, Keyring, copy_verified, download_release,
 };
 use crate::host::{self, Family, HostError, PackageManager, Platform, Support};
 use crate::journal::{JournalError, StepError, Transaction, Undo};
@@ -981,9 +981,21 @@ fn obtain_release(
             signature,
             sha256,
         } => {
-            reporter.step(&format!("verifying {}", tarball.display()));
-            let verified = verify_local_file(keyring, tarball, signature, sha256.as_deref())?;
-            Ok((tarball.clone(), verified))
+            // The copy in the root-only cache is what gets extracted: FILE is read once.
+            let cache = ctx.path(CACHE_DIR);
+            fs_err::create_dir_all(&cache)?;
+            fs_err::set_permissions(&cache, std::os::unix::fs::PermissionsExt::from_mode(0o700))?;
+            let name = tarball
+                .file_name()
+                .map_or_else(|| "release.tar.gz".into(), |n| n.to_os_string());
+            let copy = cache.join(name);
+            reporter.step(&format!(
+                "copying {} to {} and verifying it",
+                tarball.display(),
+                copy.display()
+            ));
+            let verified = copy_verified(keyring, tarball, signature, sha256.as_deref(), &copy)?;
+            Ok((copy, verified))
         }
         TarballSource::Mirror {
             release_url,
