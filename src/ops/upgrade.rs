@@ -46,6 +46,10 @@ pub enum UpgradeError {
     NotInstalled { path: String },
     #[error("cannot tell the installed version: `{command}` printed `{output}`")]
     UnknownVersion { command: String, output: String },
+    #[error(
+        "the verified release published as Mattermost {expected} is Mattermost {found} (its bin/mattermost version says so); nothing was changed"
+    )]
+    VersionMismatch { expected: Version, found: Version },
     #[error("Mattermost {target} is not newer than the installed {installed}")]
     NotNewer { installed: Version, target: Version },
     #[error("upgrading from {from} to {to} is not a supported path: {reason}")]
@@ -119,6 +123,14 @@ pub enum UpgradeError {
 impl Diagnostic for UpgradeError {
     fn exit_code(&self) -> ExitCode {
         match self {
+            // A release that is not the version it was published as fails verification, even
+            // when found in the extract step (before the server was touched).
+            UpgradeError::RolledBack { cause, .. }
+                if matches!(**cause, UpgradeError::VersionMismatch { .. }) =>
+            {
+                ExitCode::VerificationFailed
+            }
+            UpgradeError::VersionMismatch { .. } => ExitCode::VerificationFailed,
             UpgradeError::RolledBack { .. } | UpgradeError::RollbackUndone { .. } => {
                 ExitCode::UpgradeRolledBack
             }
@@ -139,6 +151,8 @@ impl Diagnostic for UpgradeError {
             UpgradeError::NoSpace { .. } => Some("free at least 1 GiB, or lower `keep` in /etc/mm-install/mm-install.toml so fewer old releases are kept".into()),
             UpgradeError::DatabaseTooOld { .. } => Some("upgrade PostgreSQL to 14 or newer first".into()),
             UpgradeError::PgDumpTooOld { package, .. } => Some(format!("install {package}, then run the upgrade again; nothing was changed")),
+            UpgradeError::VersionMismatch { .. } => Some("the release server or mirror serves another release under that name: re-sync the mirror from releases.mattermost.com; the running server was not touched".into()),
+            UpgradeError::RolledBack { cause, .. } if matches!(**cause, UpgradeError::VersionMismatch { .. }) => cause.hint(),
             UpgradeError::RolledBack { .. } => Some("see `journalctl -u mattermost` for why the new version failed; the backups are in /var/lib/mm-install/backups".into()),
             UpgradeError::NeedsAttention { .. } => Some(format!("{} lists the steps still to undo; the next mm-install run retries them", crate::journal::JOURNAL_PATH)),
             UpgradeError::Fetch(err) => err.hint(),
@@ -221,7 +235,14 @@ fn server_version(ctx: &Context) -> Result<Version, UpgradeError> {
     {
         return Ok(version);
     }
-    let command = version_command();
+    binary_version(ctx, Path::new(INSTALL_DIR))
+}
+
+/// What `<tree>/bin/mattermost version` prints as `Version:` (`tree` is a system path). Since
+/// v6.5 the command touches no database (mattermost-facts.md §7); it runs isolated as the
+/// service user ([`version_command`]).
+fn binary_version(ctx: &Context, tree: &Path) -> Result<Version, UpgradeError> {
+    let command = version_command(tree);
     let output = system::run_checked(ctx, &command)?;
     output
         .stdout
@@ -240,9 +261,10 @@ fn version_from_id(id: &str) -> Option<Version> {
     parts.get(..3)?.join(".").parse().ok()
 }
 
-/// `bin/mattermost version` as the service user, isolated from root's session and environment.
-fn version_command() -> CommandLine {
-    let binary = format!("{INSTALL_DIR}/bin/mattermost");
+/// `<tree>/bin/mattermost version` as the service user, isolated from root's session and
+/// environment.
+fn version_command(tree: &Path) -> CommandLine {
+    let binary = tree.join("bin/mattermost").display().to_string();
     let home = format!("HOME={INSTALL_DIR}");
     CommandLine::new(
         "setsid",
@@ -895,6 +917,15 @@ fn run_step(
                 detail: "does not exist".into(),
             })?;
             files::chown_recursive(&tree, ids.uid, ids.gid)?;
+            // The signature covers the bytes, not the name they were published under: an older
+            // signed release served as a newer one must not be swapped in.
+            let found = binary_version(ctx, &staging.join("mattermost"))?;
+            if found != run.expected {
+                return Err(UpgradeError::VersionMismatch {
+                    expected: run.expected.clone(),
+                    found,
+                });
+            }
         }
         Step::Backup { dir } => {
             // The dump holds every post and password hash, config.json the database password:

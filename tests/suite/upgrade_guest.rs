@@ -364,6 +364,34 @@ fn a_tampered_release_leaves_the_running_server_untouched() {
     assert_eq!(server.served_version(), OLD);
 }
 
+/// Issue 10, hole 9: the signature proves the bytes, not the name. An older signed release
+/// served under a newer version's name is refused after extraction (its `bin/mattermost version`
+/// names another version): exit 3, and the running server is never stopped or swapped.
+#[test]
+fn an_older_signed_release_under_a_newer_name_is_refused() {
+    let server = Server::install();
+    let tarball = standin_tarball(standin_binary(), r#"{"version": "11.9.0"}"#);
+    server
+        .mirror
+        .publish_tarball(&server.artifacts.key, "11.10.2", &name("11.10.2"), tarball);
+    let started = server.started_at();
+    let (_, err) = exit(&server.mm(&["upgrade", "--version", "11.10.2"]), 3);
+    assert!(
+        err.contains("published as Mattermost 11.10.2 is Mattermost 11.9.0"),
+        "{err}"
+    );
+    assert_eq!(server.started_at(), started, "the service was restarted");
+    assert_eq!(server.served_version(), OLD);
+    assert_eq!(
+        server.sh("ls -d /opt/.mattermost-upgrade-* /opt/mattermost-11.* 2>/dev/null | wc -l"),
+        "0"
+    );
+    assert_eq!(
+        server.sh("test -e /var/lib/mm-install/journal.json && echo left || echo none"),
+        "none"
+    );
+}
+
 #[test]
 fn one_operation_at_a_time() {
     let server = Server::install();
