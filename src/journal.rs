@@ -298,7 +298,7 @@ impl Diagnostic for JournalError {
                 "inspect {path}; move it away once the server is in a known state"
             )),
             JournalError::ServerStarted { operation, .. } => Some(format!(
-                "to keep what the server did since, leave it as it is and check it; to put everything back as it was before the {operation}, database included (data written since is LOST): `{RESTORE_COMMAND}`"
+                "every mm-install run stops here until you decide. To put everything back as it was before the {operation}, database included (data written since is LOST): `{RESTORE_COMMAND}`. To keep the new server instead, check that it works, then move {JOURNAL_PATH} away by hand (state.json still names the previous release; see docs/upgrade.md)"
             )),
             JournalError::Write { .. } => None,
         }
