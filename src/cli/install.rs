@@ -205,7 +205,7 @@ fn gather_options(
 }
 
 /// `mattermost[-team]-X.Y.Z-linux-ARCH.tar.gz` → X.Y.Z.
-fn version_from_file_name(tarball: &Path) -> anyhow::Result<Version> {
+pub(super) fn version_from_file_name(tarball: &Path) -> anyhow::Result<Version> {
     let name = tarball
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())

@@ -14,6 +14,7 @@ use crate::context::Context;
 use crate::fetch::stable_releases;
 use crate::journal::Recovery;
 use crate::notify::notify;
+use crate::ops::install::TarballSource;
 use crate::ops::upgrade;
 use crate::release::{Artifact, Version};
 use crate::report::Reporter;
@@ -84,9 +85,10 @@ fn run_upgrade(
     }
     let current: Version = installed.installation.version.parse()?;
     let policy = args.policy.unwrap_or(settings.policy);
-    let (target, held_back) = match &args.version {
-        Some(version) => (version.clone(), None),
-        None => {
+    let (target, held_back) = match (&args.version, &args.tarball) {
+        (Some(version), _) => (version.clone(), None),
+        (None, Some(tarball)) => (super::install::version_from_file_name(tarball)?, None),
+        (None, None) => {
             let available = stable_releases(client, &global.releases_api, printer)?;
             let allowed = upgrade::newest_allowed(&current, &available, policy);
             let newest = available.last().cloned();
@@ -135,15 +137,19 @@ fn run_upgrade(
         return Err(UsageError("cancelled; nothing was changed".into()).into());
     }
     let keyring = keyring(global)?;
-    let outcome = upgrade::execute_upgrade(
-        ctx,
-        plan,
-        &global.release_url,
-        client,
-        &keyring,
-        settings,
-        printer,
-    )?;
+    let source = match (&args.tarball, &args.signature) {
+        (Some(tarball), Some(signature)) => TarballSource::Local {
+            tarball: tarball.clone(),
+            signature: signature.clone(),
+            sha256: None,
+        },
+        _ => TarballSource::Mirror {
+            release_url: global.release_url.clone(),
+            sha256: None,
+        },
+    };
+    let outcome =
+        upgrade::execute_upgrade(ctx, plan, &source, client, &keyring, settings, printer)?;
     for warning in &outcome.warnings {
         printer.warn(warning);
     }

@@ -908,7 +908,14 @@ pub fn execute(
     keyring: &Keyring,
     reporter: &dyn Reporter,
 ) -> Result<InstallReport, InstallError> {
-    let (tarball, verified) = obtain_release(ctx, options, client, keyring, reporter)?;
+    let (tarball, verified) = obtain_release(
+        ctx,
+        &options.source,
+        &options.artifact,
+        client,
+        keyring,
+        reporter,
+    )?;
     let mut progress = Progress {
         tarball,
         verified,
@@ -967,23 +974,25 @@ fn installation_record(options: &InstallOptions, verified: &Verified) -> Install
     }
 }
 
-/// Download (or take the local file) and verify it before any server change.
-fn obtain_release(
+/// Download the release (or copy the local file into the root-only cache) and verify it before
+/// any server change; returns the verified file, which is what gets extracted.
+pub fn obtain_release(
     ctx: &Context,
-    options: &InstallOptions,
+    source: &TarballSource,
+    artifact: &Artifact,
     client: &HttpClient,
     keyring: &Keyring,
     reporter: &dyn Reporter,
-) -> Result<(PathBuf, Verified), InstallError> {
-    match &options.source {
+) -> Result<(PathBuf, Verified), FetchError> {
+    let cache = ctx.path(CACHE_DIR);
+    fs_err::create_dir_all(&cache)?;
+    match source {
         TarballSource::Local {
             tarball,
             signature,
             sha256,
         } => {
             // The copy in the root-only cache is what gets extracted: FILE is read once.
-            let cache = ctx.path(CACHE_DIR);
-            fs_err::create_dir_all(&cache)?;
             fs_err::set_permissions(&cache, std::os::unix::fs::PermissionsExt::from_mode(0o700))?;
             let name = tarball
                 .file_name()
@@ -1001,9 +1010,6 @@ fn obtain_release(
             release_url,
             sha256,
         } => {
-            let artifact = &options.artifact;
-            let cache = ctx.path(CACHE_DIR);
-            fs_err::create_dir_all(&cache)?;
             let request =
                 DownloadRequest::for_artifact(artifact, release_url, None, sha256.clone(), &cache);
             let downloaded = download_release(client, keyring, &request, reporter)?;

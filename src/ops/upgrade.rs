@@ -21,11 +21,11 @@ use std::time::{Duration, Instant};
 
 use crate::context::{CommandLine, Context};
 use crate::exit::{Diagnostic, ExitCode};
-use crate::fetch::{DownloadRequest, FetchError, HttpClient, Keyring, download_release};
+use crate::fetch::{FetchError, HttpClient, Keyring};
 use crate::host::Family;
 use crate::journal::{JournalError, StepError, Transaction, Undo};
 use crate::ops::health::{self, HealthError, Probe};
-use crate::ops::install::{CACHE_DIR, INSTALL_DIR, SERVICE_USER, server_name};
+use crate::ops::install::{INSTALL_DIR, SERVICE_USER, TarballSource, server_name};
 use crate::release::{Artifact, Edition, ReleaseError, Version};
 use crate::report::Reporter;
 use crate::settings::{Policy, Settings};
@@ -700,22 +700,19 @@ pub struct Outcome {
 pub fn execute_upgrade(
     ctx: &Context,
     plan: UpgradePlan,
-    release_url: &str,
+    source: &TarballSource,
     client: &HttpClient,
     keyring: &Keyring,
     settings: &Settings,
     reporter: &dyn Reporter,
 ) -> Result<Outcome, UpgradeError> {
-    let artifact = &plan.target;
-    let cache = ctx.path(CACHE_DIR);
-    fs_err::create_dir_all(&cache)?;
-    let request = DownloadRequest::for_artifact(artifact, release_url, None, None, &cache);
-    let downloaded = download_release(client, keyring, &request, reporter)?;
+    let (tarball, verified) =
+        crate::ops::install::obtain_release(ctx, source, &plan.target, client, keyring, reporter)?;
     let probe = probe_for(ctx, &plan.installed)?;
     let from = plan.installed.installation.version.clone();
     let to = plan.target.version.to_string();
     let mut context = RunContext {
-        tarball: downloaded.path.clone(),
+        tarball,
         probe,
         expected: plan.target.version.clone(),
         previous: from.parse()?,
@@ -754,8 +751,8 @@ pub fn execute_upgrade(
         edition: plan.target.edition.to_string(),
         arch: plan.target.arch.to_string(),
         installed_at: now_rfc3339(),
-        tarball_sha256: downloaded.verified.sha256.clone(),
-        signed_by: downloaded.verified.signer_fingerprint.clone(),
+        tarball_sha256: verified.sha256.clone(),
+        signed_by: verified.signer_fingerprint.clone(),
         ..previous
     });
     let pruned = prune(ctx, &mut state, settings.keep)?;
@@ -764,7 +761,7 @@ pub fn execute_upgrade(
         from,
         to,
         downtime,
-        warnings: downloaded.verified.warnings,
+        warnings: verified.warnings,
         pruned,
     })
 }

@@ -392,6 +392,41 @@ fn an_older_signed_release_under_a_newer_name_is_refused() {
     );
 }
 
+/// Air-gapped upgrades: `upgrade --tarball FILE --signature FILE` (the version from the file
+/// name) copies FILE into the root-only cache while it is verified and upgrades from the copy.
+#[test]
+fn an_air_gapped_upgrade_uses_the_verified_copy_of_a_local_tarball() {
+    let server = Server::install();
+    let tarball = standin_tarball(standin_binary(), r#"{"version": "11.10.2"}"#);
+    let signature = server
+        .artifacts
+        .key
+        .sign(&tarball, pgp::crypto::hash::HashAlgorithm::Sha256);
+    let file = name("11.10.2");
+    std::fs::write(server.artifacts.path().join(&file), &tarball).unwrap();
+    std::fs::write(
+        server.artifacts.path().join(format!("{file}.sig")),
+        signature,
+    )
+    .unwrap();
+    let (local, sig) = (
+        format!("/srv/artifacts/{file}"),
+        format!("/srv/artifacts/{file}.sig"),
+    );
+    let (out, _) = exit(
+        &server.mm(&["upgrade", "--tarball", &local, "--signature", &sig]),
+        0,
+    );
+    assert!(out.contains("upgraded: 11.10.1 -> 11.10.2"), "{out}");
+    assert_eq!(server.served_version(), "11.10.2");
+    assert_eq!(
+        server.sh(&format!(
+            "cmp /var/lib/mm-install/cache/{file} {local} && stat -c %a /var/lib/mm-install/cache"
+        )),
+        "700"
+    );
+}
+
 #[test]
 fn one_operation_at_a_time() {
     let server = Server::install();
