@@ -24,6 +24,8 @@ const START_ATTEMPTS: u32 = 3;
 /// The one command that undoes an interrupted operation whose new server had started,
 /// restoring the database from the operation's dump.
 pub const RESTORE_COMMAND: &str = "mm-install rollback --restore-database --yes";
+/// The command that keeps an interrupted operation's started server and records it as done.
+pub const KEEP_COMMAND: &str = "mm-install upgrade --keep-started";
 
 /// The journal's path below the root.
 pub const JOURNAL_PATH: &str = "/var/lib/mm-install/journal.json";
@@ -215,6 +217,18 @@ pub struct Journal {
     /// server may have written to the database, and recovery no longer undoes on its own.
     #[serde(default)]
     pub server_started: bool,
+    /// What keeping that server means, recorded with `server_started`.
+    #[serde(default)]
+    pub keep: Option<Keep>,
+}
+
+/// How to keep an operation whose new server started, instead of undoing it: the state file
+/// the operation would have recorded on success, and what it would have cleaned up.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Keep {
+    pub state: crate::state::State,
+    /// Paths (system paths) to remove, e.g. the emptied staging directory.
+    pub leftovers: Vec<PathBuf>,
 }
 
 impl Journal {
@@ -244,6 +258,9 @@ pub enum Recovery {
     /// The operator asked (`mm-install rollback --restore-database`): undo it in any case,
     /// restoring the database from its dump.
     RestoreDatabase,
+    /// The operator asked (`mm-install upgrade --keep-started`): if its new server started,
+    /// keep it and record the operation as done; otherwise undo it as usual.
+    KeepNewServer,
 }
 
 /// How an interrupted operation was settled.
@@ -253,6 +270,8 @@ pub struct Recovered {
     pub operation: String,
     /// Its new server had started, so the database was restored from its dump too.
     pub database_restored: bool,
+    /// Its new server had started and was kept: the operation was recorded as done.
+    pub kept: bool,
 }
 
 /// What can go wrong with the journal itself or with undoing.
@@ -298,7 +317,7 @@ impl Diagnostic for JournalError {
                 "inspect {path}; move it away once the server is in a known state"
             )),
             JournalError::ServerStarted { operation, .. } => Some(format!(
-                "every mm-install run stops here until you decide. To put everything back as it was before the {operation}, database included (data written since is LOST): `{RESTORE_COMMAND}`. To keep the new server instead, check that it works, then move {JOURNAL_PATH} away by hand (state.json still names the previous release; see docs/upgrade.md)"
+                "every mm-install run stops here until you decide. To put everything back as it was before the {operation}, database included (data written since is LOST): `{RESTORE_COMMAND}`. To keep the new server instead (check that it works first): `{KEEP_COMMAND}`"
             )),
             JournalError::Write { .. } => None,
         }
@@ -321,6 +340,7 @@ impl<'a> Transaction<'a> {
                 pid: std::process::id(),
                 entries: Vec::new(),
                 server_started: false,
+                keep: None,
             },
         };
         transaction.save()?;
@@ -352,10 +372,11 @@ impl<'a> Transaction<'a> {
         Ok(value)
     }
 
-    /// Record that the next step starts the new server. Call it before that step is journaled:
-    /// a run killed from here on leaves the decision about the database to the operator.
-    pub fn server_starts(&mut self) -> Result<(), JournalError> {
+    /// Record that the next step starts the new server, and how to keep it. Call it before that
+    /// step is journaled: a run killed from here on leaves the decision to the operator.
+    pub fn server_starts(&mut self, keep: Keep) -> Result<(), JournalError> {
         self.journal.server_started = true;
+        self.journal.keep = Some(keep);
         self.save()
     }
 
@@ -472,12 +493,29 @@ pub fn recover(
     };
     let operation = journal.operation.clone();
     let database_restored = journal.server_started;
-    if journal.server_started && recovery == Recovery::Automatic {
-        return Err(JournalError::ServerStarted {
-            state: describe(ctx, &journal),
-            operation,
-            pid: journal.pid,
-        });
+    if journal.server_started {
+        match (recovery, &journal.keep) {
+            (Recovery::RestoreDatabase, _) => {}
+            (Recovery::KeepNewServer, Some(keep)) => {
+                reporter.warn(&format!(
+                    "an earlier {operation} (pid {}) was interrupted after it started the new server; keeping that server as asked",
+                    journal.pid
+                ));
+                keep_new_server(ctx, keep)?;
+                return Ok(Some(Recovered {
+                    operation,
+                    database_restored: false,
+                    kept: true,
+                }));
+            }
+            (Recovery::Automatic | Recovery::KeepNewServer, _) => {
+                return Err(JournalError::ServerStarted {
+                    state: describe(ctx, &journal),
+                    operation,
+                    pid: journal.pid,
+                });
+            }
+        }
     }
     reporter.warn(&format!(
         "an earlier {operation} (pid {}) did not finish; undoing its {} recorded step(s) first{}",
@@ -493,7 +531,25 @@ pub fn recover(
     Ok(Some(Recovered {
         operation,
         database_restored,
+        kept: false,
     }))
+}
+
+/// Record the interrupted operation as done: its state file, its clean-up, no journal.
+fn keep_new_server(ctx: &Context, keep: &Keep) -> Result<(), JournalError> {
+    let write_error = |path: String, source| JournalError::Write { path, source };
+    keep.state.save(ctx).map_err(|source| {
+        write_error(
+            ctx.path(crate::state::STATE_PATH).display().to_string(),
+            source,
+        )
+    })?;
+    for leftover in &keep.leftovers {
+        let path = ctx.path(leftover);
+        files::remove_if_exists(&path)
+            .map_err(|source| write_error(path.display().to_string(), source))?;
+    }
+    remove_journal(ctx)
 }
 
 /// The state an interrupted operation left, for the operator: the service, the database, and
@@ -614,7 +670,8 @@ mod tests {
             recovered,
             Some(Recovered {
                 operation: "install".into(),
-                database_restored: false
+                database_restored: false,
+                kept: false,
             })
         );
         assert_eq!(pending(&ctx).unwrap(), None);
@@ -647,7 +704,11 @@ mod tests {
         };
         tx.step(&Silent, "remember the schema", guard, || Ok::<_, ()>(()))
             .unwrap();
-        tx.server_starts().unwrap();
+        let keep = Keep {
+            state: crate::state::State::default(),
+            leftovers: vec!["/opt/staging".into()],
+        };
+        tx.server_starts(keep).unwrap();
         let start = Undo::Systemctl {
             args: vec!["stop".into(), "mattermost.service".into()],
         };
@@ -678,8 +739,26 @@ mod tests {
             runner.lines()
         );
 
+        // Keeping it records the state it would have recorded and cleans up, undoing nothing.
+        let kept = recover(&ctx, Recovery::KeepNewServer, &Silent)
+            .unwrap()
+            .unwrap();
+        assert!(kept.kept && !kept.database_restored);
+        assert!(ctx.path(crate::state::STATE_PATH).exists());
+        assert!(!staging.exists() && !ctx.path(JOURNAL_PATH).exists());
+        assert!(
+            runner
+                .lines()
+                .iter()
+                .all(|l| l.starts_with("systemctl is-active")),
+            "{:?}",
+            runner.lines()
+        );
+
         // The operator's consent undoes everything and restores the dump (whatever the schema
         // looks like): the restore runs, here failing on the missing config.json.
+        fs_err::write(ctx.path(JOURNAL_PATH), &journal).unwrap();
+        fs_err::create_dir_all(&staging).unwrap();
         let err = recover(&ctx, Recovery::RestoreDatabase, &Silent).unwrap_err();
         assert!(
             err.to_string().contains("remember the schema")

@@ -176,6 +176,10 @@ pub struct UpgradeArgs {
     /// The tarball's detached OpenPGP signature (with --tarball).
     #[arg(long, value_name = "FILE", requires = "tarball")]
     pub signature: Option<PathBuf>,
+    /// An earlier upgrade or rollback was interrupted after it started the new server (exit
+    /// 10): keep that server and record the operation as done, then stop.
+    #[arg(long, conflicts_with = "dry_run")]
+    pub keep_started: bool,
     /// Do not ask for confirmation on a terminal (nothing is ever asked without one).
     #[arg(short, long)]
     pub yes: bool,

@@ -76,7 +76,7 @@ fn lock_and_recover(
         }
         Err(err) => return Err(err.into()),
     };
-    if let Some(interrupted) = &recovered {
+    if let Some(interrupted) = recovered.as_ref().filter(|r| !r.kept) {
         printer.step(&format!(
             "the interrupted {} was undone{}; the server is back as it was before it",
             interrupted.operation,

@@ -43,17 +43,32 @@ fn prepare(
 }
 
 pub fn upgrade(global: &GlobalArgs, args: UpgradeArgs, printer: &Printer) -> anyhow::Result<()> {
-    let (ctx, guard, settings) = prepare(
-        global,
-        "upgrade",
-        args.dry_run,
-        Recovery::Automatic,
-        printer,
-    )?;
-    let Some(_guard) = guard else {
+    let recovery = if args.keep_started {
+        Recovery::KeepNewServer
+    } else {
+        Recovery::Automatic
+    };
+    let (ctx, guard, settings) = prepare(global, "upgrade", args.dry_run, recovery, printer)?;
+    let Some(guard) = guard else {
         return Ok(());
     };
     let client = http_client()?;
+    if let Some(recovered) = guard.recovered.as_ref().filter(|r| r.kept) {
+        // That was the upgrade asked for: the interrupted operation is done.
+        let installed = upgrade::installed(&ctx)?;
+        let message = format!(
+            "kept the server the interrupted {} started: Mattermost {} is installed",
+            recovered.operation, installed.installation.version
+        );
+        printer.step(&message);
+        notify(&client, &settings.webhook_url, &message, printer);
+        printer.data(&format!("kept: {}", installed.installation.version));
+        return Ok(());
+    }
+    if args.keep_started {
+        printer.step("no interrupted operation had started a new server: nothing to keep");
+        return Ok(());
+    }
     let result = run_upgrade(&ctx, global, &args, &settings, &client, printer);
     let message = match &result {
         Ok(Some(text)) => Some(text.clone()),

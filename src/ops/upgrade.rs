@@ -23,7 +23,7 @@ use crate::context::{CommandLine, Context};
 use crate::exit::{Diagnostic, ExitCode};
 use crate::fetch::{FetchError, HttpClient, Keyring};
 use crate::host::Family;
-use crate::journal::{JournalError, StepError, Transaction, Undo};
+use crate::journal::{JournalError, Keep, StepError, Transaction, Undo};
 use crate::ops::health::{self, HealthError, Probe};
 use crate::ops::install::{INSTALL_DIR, SERVICE_USER, TarballSource, server_name};
 use crate::release::{Artifact, Edition, ReleaseError, Version};
@@ -711,11 +711,34 @@ pub fn execute_upgrade(
     let probe = probe_for(ctx, &plan.installed)?;
     let from = plan.installed.installation.version.clone();
     let to = plan.target.version.to_string();
+    // The new release recorded, the old one kept for rollbacks: saved on success, and kept in
+    // the journal for `upgrade --keep-started` once the new server may run.
+    let mut state = State::load(ctx)?;
+    let previous = plan.installed.installation.clone();
+    state.kept.push(KeptRelease {
+        installation: previous.clone(),
+        tree: plan.previous_tree.display().to_string(),
+        backup_dir: plan.backup_dir.display().to_string(),
+        replaced_at: now_rfc3339(),
+    });
+    state.record(Installation {
+        version: to.clone(),
+        edition: plan.target.edition.to_string(),
+        arch: plan.target.arch.to_string(),
+        installed_at: now_rfc3339(),
+        tarball_sha256: verified.sha256.clone(),
+        signed_by: verified.signer_fingerprint.clone(),
+        ..previous
+    });
     let mut context = RunContext {
         tarball,
         probe,
         expected: plan.target.version.clone(),
         previous: from.parse()?,
+        keep: Keep {
+            state: state.clone(),
+            leftovers: vec![plan.staging.clone()],
+        },
         stopped_at: None,
     };
     run_transaction(ctx, "upgrade", &plan.steps, &mut context, reporter).map_err(|failure| {
@@ -737,24 +760,7 @@ pub fn execute_upgrade(
     })?;
     let downtime = context.stopped_at.map(|t| t.elapsed()).unwrap_or_default();
     files::remove_if_exists(&ctx.path(&plan.staging))?;
-    // Record the new release, keep the old one for rollbacks, prune beyond `keep`.
-    let mut state = State::load(ctx)?;
-    let previous = plan.installed.installation.clone();
-    state.kept.push(KeptRelease {
-        installation: previous.clone(),
-        tree: plan.previous_tree.display().to_string(),
-        backup_dir: plan.backup_dir.display().to_string(),
-        replaced_at: now_rfc3339(),
-    });
-    state.record(Installation {
-        version: to.clone(),
-        edition: plan.target.edition.to_string(),
-        arch: plan.target.arch.to_string(),
-        installed_at: now_rfc3339(),
-        tarball_sha256: verified.sha256.clone(),
-        signed_by: verified.signer_fingerprint.clone(),
-        ..previous
-    });
+    // Prune beyond `keep`.
     let pruned = prune(ctx, &mut state, settings.keep)?;
     state.save(ctx)?;
     Ok(Outcome {
@@ -785,6 +791,8 @@ struct RunContext {
     expected: Version,
     /// The version running before the operation, which an undo brings back.
     previous: Version,
+    /// What keeping the new server means, should the run be killed once it may have started.
+    keep: Keep,
     stopped_at: Option<Instant>,
 }
 
@@ -823,7 +831,9 @@ fn run_transaction(
         if matches!(step, Step::Start) {
             // From here on the new server may write to the database: a run killed later leaves
             // that database to the operator rather than to the next run's recovery.
-            result = transaction.server_starts().map_err(StepError::Journal);
+            result = transaction
+                .server_starts(run.keep.clone())
+                .map_err(StepError::Journal);
         }
         let result = result.and_then(|()| {
             transaction.step(reporter, &description, step.undo(), || {
@@ -1053,30 +1063,8 @@ pub fn execute_rollback(
     let probe = probe_for(ctx, &installed)?;
     let expected: Version = kept.installation.version.parse()?;
     let from = installed.installation.version.clone();
-    let mut run = RunContext {
-        tarball: PathBuf::new(),
-        probe,
-        expected,
-        previous: from.parse()?,
-        stopped_at: None,
-    };
-    run_transaction(ctx, "rollback", &steps, &mut run, reporter).map_err(
-        |failure| match failure {
-            Failure::RolledBack { step, cause } => UpgradeError::RollbackUndone {
-                installed: from.clone(),
-                step,
-                cause,
-            },
-            Failure::Stuck { step, cause, undo } => UpgradeError::NeedsAttention {
-                operation: "rollback".into(),
-                step,
-                cause,
-                undo,
-            },
-            Failure::Before(err) => err,
-        },
-    )?;
-    let downtime = run.stopped_at.map(|t| t.elapsed()).unwrap_or_default();
+    // The kept release recorded as current, the replaced one kept: saved on success, and kept
+    // in the journal for `upgrade --keep-started` once the older server may run.
     let outgoing = steps.iter().find_map(|s| match s {
         Step::SwapTrees { outgoing, .. } => Some(outgoing.display().to_string()),
         _ => None,
@@ -1096,6 +1084,34 @@ pub fn execute_rollback(
         installed_at: now_rfc3339(),
         ..kept.installation.clone()
     });
+    let mut run = RunContext {
+        tarball: PathBuf::new(),
+        probe,
+        expected,
+        previous: from.parse()?,
+        keep: Keep {
+            state: state.clone(),
+            leftovers: Vec::new(),
+        },
+        stopped_at: None,
+    };
+    run_transaction(ctx, "rollback", &steps, &mut run, reporter).map_err(
+        |failure| match failure {
+            Failure::RolledBack { step, cause } => UpgradeError::RollbackUndone {
+                installed: from.clone(),
+                step,
+                cause,
+            },
+            Failure::Stuck { step, cause, undo } => UpgradeError::NeedsAttention {
+                operation: "rollback".into(),
+                step,
+                cause,
+                undo,
+            },
+            Failure::Before(err) => err,
+        },
+    )?;
+    let downtime = run.stopped_at.map(|t| t.elapsed()).unwrap_or_default();
     state.save(ctx)?;
     Ok(Outcome {
         from,

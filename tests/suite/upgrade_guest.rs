@@ -606,6 +606,43 @@ fn the_operator_decides_once_the_new_server_started(server: &Server, checkpoint:
     );
 }
 
+/// The other choice after exit 10: keep the server the killed upgrade started. It is recorded as
+/// installed (what was written since stays), and the release it replaced can be rolled back to.
+#[test]
+fn the_server_a_killed_upgrade_started_can_be_kept() {
+    let server = Server::install();
+    server.publish("11.10.2", r#""fail_start": false"#);
+    let crashed = server.guest.sh(&format!(
+        "MM_INSTALL_CRASH_AT='prove' /srv/artifacts/mm-install upgrade --version 11.10.2 --no-progress --keyring /srv/artifacts/key.asc --release-url {}",
+        server.mirror.base_url
+    ));
+    assert_eq!(crashed.status.code(), Some(134), "{:?}", texts(&crashed));
+    let psql = |sql: &str| {
+        server.sh(&format!(
+            "runuser -u postgres -- psql -X -q -tA -d mattermost -c 'SET ROLE mmuser' -c \"{sql}\""
+        ))
+    };
+    psql("CREATE TABLE after_kill (note text); INSERT INTO after_kill VALUES ('kept')");
+    exit(&server.mm(&["upgrade", "--version", "11.10.2"]), 10);
+    let (out, _) = exit(&server.mm(&["upgrade", "--keep-started"]), 0);
+    assert!(out.contains("kept: 11.10.2"), "{out}");
+    assert_eq!(psql("SELECT note FROM after_kill"), "kept");
+    assert_eq!(server.served_version(), "11.10.2");
+    assert_eq!(
+        server.sh("test -e /var/lib/mm-install/journal.json && echo left || echo none; ls -d /opt/.mattermost-upgrade-* 2>/dev/null | wc -l"),
+        "none\n0"
+    );
+    let (status, _) = exit(&server.mm(&["status", "--json"]), 0);
+    assert!(
+        status.contains("\"installed_version\": \"11.10.2\""),
+        "{status}"
+    );
+    // Nothing is left waiting, and the replaced release is a normal rollback target.
+    let (out, _) = exit(&server.mm(&["rollback", "--yes"]), 0);
+    assert!(out.contains("rolled back: 11.10.2 -> 11.10.1"), "{out}");
+    assert_eq!(server.served_version(), OLD);
+}
+
 #[test]
 fn a_server_installed_by_hand_is_adopted() {
     let artifacts = Artifacts::new();
