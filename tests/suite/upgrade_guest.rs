@@ -623,7 +623,18 @@ fn the_server_a_killed_upgrade_started_can_be_kept() {
         ))
     };
     psql("CREATE TABLE after_kill (note text); INSERT INTO after_kill VALUES ('kept')");
+    server.sh("mkdir -p /etc/mm-install");
+    server.mirror.file("/hooks/abc", b"ok".to_vec());
+    server.sh(&format!(
+        "printf 'webhook_url = \"{}/hooks/abc\"\\n' > /etc/mm-install/mm-install.toml",
+        server.mirror.base_url
+    ));
     exit(&server.mm(&["upgrade", "--version", "11.10.2"]), 10);
+    assert_eq!(
+        server.mirror.seen("/hooks/abc").len(),
+        1,
+        "the webhook was not told about the exit 10"
+    );
     let (out, _) = exit(&server.mm(&["upgrade", "--keep-started"]), 0);
     assert!(out.contains("kept: 11.10.2"), "{out}");
     assert_eq!(psql("SELECT note FROM after_kill"), "kept");
