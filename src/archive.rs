@@ -8,7 +8,7 @@
 //! setgid and sticky are dropped) and nothing is chowned: the installer sets ownership later. On
 //! any error the staging directory is removed, so a half-extracted tree never remains.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::ffi::OsStr;
 use std::fs::Permissions;
 use std::io::{self, BufRead, BufReader, Read, Write};
@@ -147,7 +147,7 @@ pub enum ArchiveError {
         source: io::Error,
     },
     /// Extraction failed, and removing the half-extracted staging directory failed too.
-    #[error("{cause}; removing the staging directory {} afterwards failed too", .staging.display())]
+    #[error("{}; removing the staging directory {} afterwards failed too", crate::exit::Chain(&**.cause), .staging.display())]
     Cleanup {
         staging: PathBuf,
         cause: Box<ArchiveError>,
@@ -259,6 +259,26 @@ pub fn extract_release(tarball: &Path, staging: &Path) -> Result<PathBuf, Archiv
             },
         }),
     }
+}
+
+/// The top-level entry names of the release in `tarball` (below its `mattermost/` directory),
+/// read without extracting: what the release ships and an upgrade must not carry over. Entries
+/// that extraction would refuse are skipped here; extraction reports them.
+pub fn release_entries(tarball: &Path) -> Result<Vec<String>, ArchiveError> {
+    let mut archive = Archive::new(open_gzip(tarball)?);
+    let entries = archive
+        .entries()
+        .map_err(|error| stream_error(tarball, error))?;
+    let mut names = BTreeSet::new();
+    for entry in entries {
+        let entry = entry.map_err(|error| stream_error(tarball, error))?;
+        if let Ok(relative) = member_path(&entry.path_bytes()) {
+            if let Some(Component::Normal(top)) = relative.components().nth(1) {
+                names.insert(top.to_string_lossy().into_owned());
+            }
+        }
+    }
+    Ok(names.into_iter().collect())
 }
 
 /// Open `tarball` as a buffered gzip stream, refusing a file that does not start like gzip.
@@ -668,7 +688,6 @@ impl<'a> Extractor<'a> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::collections::BTreeSet;
     use std::os::unix::fs::MetadataExt;
 
     use flate2::Compression;
@@ -957,6 +976,29 @@ mod tests {
             b"plugin"
         );
         assert!(!fixture.staging.join("pax_global_header").exists());
+    }
+
+    #[test]
+    fn release_entries_are_the_top_level_names_below_mattermost() {
+        let fixture = Fixture::new(&good_release());
+        assert_eq!(
+            release_entries(&fixture.tarball).unwrap(),
+            [
+                "README.md",
+                "bin",
+                "client",
+                "config",
+                "i18n",
+                "logs",
+                "prepackaged_plugins"
+            ]
+        );
+        assert!(fs_err::symlink_metadata(&fixture.staging).is_err());
+        let fixture = Fixture::new(b"not gzip");
+        assert!(matches!(
+            release_entries(&fixture.tarball),
+            Err(ArchiveError::NotGzip { .. })
+        ));
     }
 
     #[test]

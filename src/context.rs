@@ -18,6 +18,10 @@ pub struct CommandLine {
     pub stdin: Option<Vec<u8>>,
     /// Extra environment variables (`PGPASSWORD`, `DEBIAN_FRONTEND`). Values are never logged.
     pub env: Vec<(String, String)>,
+    /// Start from an empty environment (plus `PATH` and `LC_ALL`) instead of mm-install's own:
+    /// for commands whose behaviour the caller's variables could redirect (`PGSSLKEY`,
+    /// `PGSERVICE`, …).
+    pub clean_environment: bool,
 }
 
 impl CommandLine {
@@ -27,7 +31,15 @@ impl CommandLine {
             args: args.iter().map(|a| a.to_string()).collect(),
             stdin: None,
             env: Vec::new(),
+            clean_environment: false,
         }
+    }
+
+    /// Run the command with none of mm-install's environment but `PATH`, `LC_ALL` and what
+    /// [`with_env`](Self::with_env) sets.
+    pub fn with_clean_environment(mut self) -> Self {
+        self.clean_environment = true;
+        self
     }
 
     /// Set an environment variable for the command.
@@ -86,7 +98,11 @@ pub struct HostRunner;
 
 impl CommandRunner for HostRunner {
     fn run(&self, command: &CommandLine) -> std::io::Result<CommandOutput> {
-        let mut child = std::process::Command::new(&command.program)
+        let mut process = std::process::Command::new(&command.program);
+        if command.clean_environment {
+            process.env_clear();
+        }
+        let mut child = process
             .args(&command.args)
             .env("LC_ALL", "C")
             .env(
@@ -101,13 +117,7 @@ impl CommandRunner for HostRunner {
             })
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
-            .spawn()
-            .map_err(|err| {
-                std::io::Error::new(
-                    err.kind(),
-                    format!("cannot run `{}`: {err}", command.program),
-                )
-            })?;
+            .spawn()?;
         if let (Some(input), Some(mut stdin)) = (&command.stdin, child.stdin.take()) {
             stdin.write_all(input)?;
         }
@@ -229,10 +239,13 @@ mod tests {
                 stderr: "err\n".into()
             }
         );
-        let err = ctx
-            .run(&CommandLine::new("/nonexistent/tool", &[]))
+        // The caller names the command (`SystemError::CommandNotRun`), once.
+        let err = crate::system::run_checked(&ctx, &CommandLine::new("/nonexistent/tool", &[]))
             .unwrap_err();
-        assert!(err.to_string().contains("/nonexistent/tool"), "{err}");
+        assert_eq!(
+            crate::exit::Chain(&err).to_string(),
+            "cannot run `/nonexistent/tool`: No such file or directory (os error 2)"
+        );
     }
 
     #[test]

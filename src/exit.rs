@@ -45,3 +45,41 @@ pub trait Diagnostic: std::error::Error {
         None
     }
 }
+
+/// An error and every `source` below it, joined by `: `: how an error embedded in another
+/// error's message is shown, so no cause is lost and none is printed twice (messages never repeat
+/// their own `source`; whoever prints the outermost error walks the chain once).
+pub struct Chain<'a>(pub &'a (dyn std::error::Error + 'static));
+
+impl std::fmt::Display for Chain<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}", self.0)?;
+        let mut source = self.0.source();
+        while let Some(cause) = source {
+            write!(f, ": {cause}")?;
+            source = cause.source();
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Debug, thiserror::Error)]
+    #[error("cannot read {path}")]
+    struct ReadFailed {
+        path: &'static str,
+        source: std::io::Error,
+    }
+
+    #[test]
+    fn a_chain_shows_every_cause_once() {
+        let err = ReadFailed {
+            path: "/etc/x",
+            source: std::io::Error::other("disk on fire"),
+        };
+        assert_eq!(Chain(&err).to_string(), "cannot read /etc/x: disk on fire");
+    }
+}

@@ -76,11 +76,14 @@ pub enum Undo {
     Rename { from: PathBuf, to: PathBuf },
     /// Copy `from` over `to` (if `from` exists), keeping `to`'s owner.
     CopyFile { from: PathBuf, to: PathBuf },
-    /// Restore the database from `dump` (connection from `config`'s DataSource), unless its
-    /// schema still has `unless_fingerprint` (nothing to undo then).
+    /// Restore the database from `dump` (connection from `config`'s DataSource, which must
+    /// still name `database` when recorded), unless its schema still has `unless_fingerprint`
+    /// (nothing to undo then).
     RestoreDatabase {
         dump: PathBuf,
         config: PathBuf,
+        #[serde(default)]
+        database: Option<String>,
         unless_fingerprint: Option<String>,
     },
     /// Write PostgreSQL's `pg_hba.conf` back to `content` (if it differs) and reload the server.
@@ -166,15 +169,21 @@ impl Undo {
             Undo::RestoreDatabase {
                 dump,
                 config,
+                database,
                 unless_fingerprint,
             } => {
                 let unless_fingerprint = unless_fingerprint.as_ref().filter(|_| !force_database);
-                let text = fs_err::read_to_string(ctx.path(config))?;
-                let json: serde_json::Value = serde_json::from_str(&text).unwrap_or_default();
-                let data_source = json["SqlSettings"]["DataSource"]
-                    .as_str()
-                    .unwrap_or_default();
-                let connection = system::postgres::Connection::from_data_source(data_source)?;
+                let connection = system::postgres::connection_from_config(ctx, &ctx.path(config))?;
+                if let Some(recorded) = database.as_deref().filter(|d| *d != connection.identity())
+                {
+                    return Err(SystemError::Unexpected {
+                        what: format!("the database config.json names, {}", connection.identity()),
+                        detail: format!(
+                            "is not {recorded}, the one backed up before the change; restore {} by hand if you are sure",
+                            dump.display()
+                        ),
+                    });
+                }
                 if let Some(expected) = unless_fingerprint {
                     if system::postgres::schema_fingerprint(ctx, &connection)? == *expected {
                         return Ok(());
@@ -277,7 +286,7 @@ pub struct Recovered {
 /// What can go wrong with the journal itself or with undoing.
 #[derive(Debug, thiserror::Error)]
 pub enum JournalError {
-    #[error("cannot write the journal {path}: {source}")]
+    #[error("cannot write the journal {path}")]
     Write {
         path: String,
         #[source]
@@ -438,7 +447,11 @@ fn undo_all(
             reporter.step(&format!("undoing: {}", entry.description));
         }
         if let Err(err) = entry.undo.apply(ctx, force_database) {
-            failures.push(format!("- {}: {err}", entry.description));
+            failures.push(format!(
+                "- {}: {}",
+                entry.description,
+                crate::exit::Chain(&err)
+            ));
             failed.push(entry);
         }
         let mut remaining = journal.clone();
@@ -700,6 +713,7 @@ mod tests {
         let guard = Undo::RestoreDatabase {
             dump: "/var/lib/mm-install/backups/x/database.dump".into(),
             config: "/opt/mattermost/config/config.json".into(),
+            database: None,
             unless_fingerprint: Some("f".into()),
         };
         tx.step(&Silent, "remember the schema", guard, || Ok::<_, ()>(()))

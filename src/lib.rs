@@ -10,6 +10,7 @@
 //!   the tool remembers and how the admin configures it;
 //! - [`render`]: the systemd unit and nginx site from templates, and config.json edits;
 //! - [`context`]: the outside world (filesystem root, environment) as one value;
+//!   [`environment`]: every environment variable the tool reads;
 //! - [`report`]: how the core tells the CLI about progress without printing;
 //! - [`exit`]: the stable exit codes;
 //! - [`system`]: users, files, services, packages, PostgreSQL, nginx, SELinux and firewalld;
@@ -18,6 +19,7 @@
 pub mod archive;
 pub mod cli;
 pub mod context;
+pub mod environment;
 pub mod exit;
 pub mod fetch;
 pub mod host;

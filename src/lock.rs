@@ -8,6 +8,7 @@
 use std::io::{Read, Seek, Write};
 
 use nix::fcntl::{Flock, FlockArg};
+use std::os::unix::fs::DirBuilderExt;
 
 use crate::context::Context;
 use crate::exit::{Diagnostic, ExitCode};
@@ -20,7 +21,11 @@ pub const LOCK_PATH: &str = "/var/lib/mm-install/lock";
 pub enum LockError {
     #[error("another mm-install run holds the lock {path}: {holder}")]
     Held { path: String, holder: String },
-    #[error("cannot take the lock {path}: {source}")]
+    /// The directory holding the lock and the journal (a list of commands root will run) is
+    /// not root's alone.
+    #[error("{path} {reason}, so mm-install cannot trust the journal and backups in it")]
+    UnsafeDirectory { path: String, reason: String },
+    #[error("cannot take the lock {path}")]
     Io {
         path: String,
         #[source]
@@ -32,7 +37,7 @@ impl Diagnostic for LockError {
     fn exit_code(&self) -> ExitCode {
         match self {
             LockError::Held { .. } => ExitCode::Locked,
-            LockError::Io { .. } => ExitCode::Failure,
+            LockError::Io { .. } | LockError::UnsafeDirectory { .. } => ExitCode::Failure,
         }
     }
 
@@ -41,6 +46,9 @@ impl Diagnostic for LockError {
             LockError::Held { .. } => {
                 Some("wait for it to finish, then run the command again".into())
             }
+            LockError::UnsafeDirectory { path, .. } => Some(format!(
+                "find out who changed it, then `chown root:root {path} && chmod 0700 {path}`"
+            )),
             LockError::Io { .. } => None,
         }
     }
@@ -60,7 +68,16 @@ impl OperationLock {
             source,
         };
         if let Some(dir) = path.parent() {
-            fs_err::create_dir_all(dir).map_err(io)?;
+            // Only the state directory itself is private: parents such as /var/lib keep the
+            // usual mode (an image built with --root needs them traversable).
+            if let Some(parent) = dir.parent() {
+                fs_err::create_dir_all(parent).map_err(io)?;
+            }
+            match std::fs::DirBuilder::new().mode(0o700).create(dir) {
+                Err(err) if err.kind() != std::io::ErrorKind::AlreadyExists => return Err(io(err)),
+                _ => {}
+            }
+            check_private(dir)?;
         }
         let file = fs_err::OpenOptions::new()
             .read(true)
@@ -94,6 +111,9 @@ impl OperationLock {
     /// ever ran here (no lock file, so no journal either).
     pub fn shared(ctx: &Context) -> Result<Option<OperationLock>, LockError> {
         let path = ctx.path(LOCK_PATH);
+        if let Some(dir) = path.parent().filter(|dir| dir.exists()) {
+            check_private(dir)?;
+        }
         let file = match fs_err::File::open(&path) {
             Ok(file) => file.into_parts().0,
             Err(err) if err.kind() == std::io::ErrorKind::NotFound => return Ok(None),
@@ -111,6 +131,38 @@ impl OperationLock {
         )?;
         Ok(Some(OperationLock { _file: file }))
     }
+}
+
+/// `dir` (mm-install's state directory) is a real directory owned by the user mm-install runs
+/// as (root) and writable by nobody else: whoever could write there could add a step to the
+/// journal, and the next run would undo it as root.
+fn check_private(dir: &std::path::Path) -> Result<(), LockError> {
+    use std::os::unix::fs::{MetadataExt, PermissionsExt};
+    let unsafe_because = |reason: String| LockError::UnsafeDirectory {
+        path: dir.display().to_string(),
+        reason,
+    };
+    let meta = fs_err::symlink_metadata(dir).map_err(|source| LockError::Io {
+        path: dir.display().to_string(),
+        source,
+    })?;
+    if !meta.is_dir() {
+        return Err(unsafe_because("is not a directory (a symlink?)".into()));
+    }
+    let owner = nix::unistd::geteuid().as_raw();
+    if meta.uid() != owner {
+        return Err(unsafe_because(format!(
+            "belongs to uid {}, not to uid {owner}",
+            meta.uid()
+        )));
+    }
+    let mode = meta.permissions().mode() & 0o7777;
+    if mode & 0o022 != 0 {
+        return Err(unsafe_because(format!(
+            "is writable by its group or by everyone (mode {mode:04o})"
+        )));
+    }
+    Ok(())
 }
 
 /// `flock` `file` without waiting; a lock held by another run is [`LockError::Held`], naming the
@@ -156,6 +208,49 @@ mod tests {
         );
         drop(first);
         OperationLock::acquire(&ctx, "rollback").unwrap();
+    }
+
+    #[test]
+    fn the_state_directory_must_be_private_to_root() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let ctx = Context::new(dir.path());
+        drop(OperationLock::acquire(&ctx, "install").unwrap());
+        let state = ctx.path("/var/lib/mm-install");
+        let mode = |path: &std::path::Path| fs_err::metadata(path).unwrap().permissions().mode();
+        assert_eq!(mode(&state) & 0o777, 0o700, "created private");
+        assert_eq!(
+            mode(&ctx.path("/var/lib")) & 0o777,
+            0o755,
+            "parents keep the usual mode"
+        );
+        for (mode, reason) in [(0o775, "group"), (0o757, "everyone")] {
+            fs_err::set_permissions(&state, std::fs::Permissions::from_mode(mode)).unwrap();
+            for err in [
+                OperationLock::acquire(&ctx, "upgrade").err().unwrap(),
+                OperationLock::shared(&ctx).err().unwrap(),
+            ] {
+                assert!(matches!(err, LockError::UnsafeDirectory { .. }), "{err}");
+                assert!(err.to_string().contains(reason), "{err}");
+            }
+        }
+        fs_err::set_permissions(&state, std::fs::Permissions::from_mode(0o755)).unwrap();
+        drop(OperationLock::acquire(&ctx, "upgrade").unwrap());
+        // Another owner (the tests run as root, so they can hand it to nobody).
+        if nix::unistd::geteuid().is_root() {
+            std::os::unix::fs::chown(&state, Some(65534), None).unwrap();
+            let err = OperationLock::acquire(&ctx, "upgrade").err().unwrap();
+            assert!(err.to_string().contains("uid 65534"), "{err}");
+            std::os::unix::fs::chown(&state, Some(0), None).unwrap();
+        }
+        // A symlink to a directory someone else controls.
+        let elsewhere = dir.path().join("elsewhere");
+        fs_err::create_dir(&elsewhere).unwrap();
+        fs_err::rename(&state, dir.path().join("moved")).unwrap();
+        std::os::unix::fs::symlink(&elsewhere, &state).unwrap();
+        let err = OperationLock::acquire(&ctx, "upgrade").err().unwrap();
+        assert!(err.to_string().contains("not a directory"), "{err}");
+        assert_eq!(fs_err::read_dir(&elsewhere).unwrap().count(), 0);
     }
 
     #[test]

@@ -2,8 +2,14 @@
 //! packages). Read by `upgrade`, `rollback` and `status`: the update policy, the paths an
 //! upgrade carries over, how many backups to keep, and the webhook to notify. A flag always wins
 //! over the file; a missing file means the defaults.
+//!
+//! The file decides which keys are trusted and what root carries over, so it must be root's
+//! alone: owned by root and writable by nobody else, or it is refused. The webhook URL is a
+//! secret token: in a file others can read it is warned about, and `webhook_url_file` keeps it
+//! in a file of its own (mode 0600).
 
-use std::path::PathBuf;
+use std::os::unix::fs::{MetadataExt, PermissionsExt};
+use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
@@ -44,6 +50,13 @@ pub struct Settings {
     pub keep: usize,
     /// Incoming-webhook URL told about unattended upgrades; empty for none.
     pub webhook_url: String,
+    /// A file (root's alone, mode 0600) whose first line is the webhook URL.
+    pub webhook_url_file: Option<PathBuf>,
+    /// OpenPGP public key files to trust besides Mattermost's release key (like `--keyring`).
+    pub keyring: Vec<PathBuf>,
+    /// What the admin should fix in the file, though it works as it is.
+    #[serde(skip)]
+    pub warnings: Vec<String>,
 }
 
 impl Default for Settings {
@@ -53,6 +66,9 @@ impl Default for Settings {
             preserve: Vec::new(),
             keep: 2,
             webhook_url: String::new(),
+            webhook_url_file: None,
+            keyring: Vec::new(),
+            warnings: Vec::new(),
         }
     }
 }
@@ -90,7 +106,9 @@ impl Settings {
             }
             Err(err) => return Err(invalid(err.to_string())),
         };
-        let settings: Settings = toml::from_str(&text).map_err(|err| invalid(err.to_string()))?;
+        check_root_only(&path, 0o022).map_err(invalid)?;
+        let mut settings: Settings =
+            toml::from_str(&text).map_err(|err| invalid(err.to_string()))?;
         if settings.keep == 0 {
             return Err(invalid(
                 "keep must be at least 1 (the release before the current one)".into(),
@@ -106,8 +124,61 @@ impl Settings {
                 bad.display()
             )));
         }
+        for file in &settings.keyring {
+            check_root_only(&ctx.path(file), 0o022)
+                .map_err(|reason| invalid(format!("keyring file {}: {reason}", file.display())))?;
+        }
+        if let Some(file) = &settings.webhook_url_file {
+            if !settings.webhook_url.is_empty() {
+                return Err(invalid(
+                    "set webhook_url or webhook_url_file, not both".into(),
+                ));
+            }
+            let unusable =
+                |reason: String| invalid(format!("webhook_url_file {}: {reason}", file.display()));
+            let file = ctx.path(file);
+            check_root_only(&file, 0o077).map_err(unusable)?;
+            let text = fs_err::read_to_string(&file).map_err(|err| unusable(err.to_string()))?;
+            settings.webhook_url = text.lines().next().unwrap_or("").trim().to_string();
+        } else if !settings.webhook_url.is_empty() && mode_of(&path) & 0o044 != 0 {
+            settings.warnings.push(format!(
+                "{} holds webhook_url, a secret token, and every user of this server can read it: `chmod 600` it, or move the URL to a file of its own named by webhook_url_file",
+                path.display()
+            ));
+        }
         Ok(settings)
     }
+}
+
+/// The permission bits of `path` (0 if it cannot be read: the caller has read it already).
+fn mode_of(path: &Path) -> u32 {
+    fs_err::metadata(path).map_or(0, |meta| meta.permissions().mode() & 0o7777)
+}
+
+/// `path` belongs to the user mm-install runs as (root) and none of the `forbidden` permission
+/// bits are set; the reason otherwise.
+fn check_root_only(path: &Path, forbidden: u32) -> Result<(), String> {
+    let meta = fs_err::metadata(path).map_err(|err| err.to_string())?;
+    let owner = nix::unistd::geteuid().as_raw();
+    if meta.uid() != owner {
+        return Err(format!(
+            "it belongs to uid {}, and only uid {owner} may decide what mm-install does",
+            meta.uid()
+        ));
+    }
+    let mode = meta.permissions().mode() & 0o7777;
+    if mode & forbidden != 0 {
+        return Err(format!(
+            "its mode {mode:04o} lets other users {} it; `chmod {:o}` it",
+            if forbidden & 0o044 != 0 {
+                "read"
+            } else {
+                "change"
+            },
+            0o666 & !forbidden & !0o111
+        ));
+    }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -151,5 +222,89 @@ mod tests {
             let err = load(Some(bad)).unwrap_err();
             assert!(err.to_string().contains("mm-install.toml"), "{bad}: {err}");
         }
+    }
+
+    fn write(root: &Path, path: &str, text: &str, mode: u32) {
+        let path = root.join(path.trim_start_matches('/'));
+        fs_err::create_dir_all(path.parent().unwrap()).unwrap();
+        fs_err::write(&path, text).unwrap();
+        fs_err::set_permissions(&path, std::fs::Permissions::from_mode(mode)).unwrap();
+    }
+
+    #[test]
+    fn the_webhook_url_is_a_secret_kept_in_a_file_only_root_reads() {
+        let dir = tempfile::tempdir().unwrap();
+        let ctx = Context::new(dir.path());
+        let hook = "https://chat.example.com/hooks/s3cret";
+        // Inline in a file everyone can read: works, with a warning naming the file.
+        write(
+            dir.path(),
+            SETTINGS_PATH,
+            &format!("webhook_url = \"{hook}\"\n"),
+            0o644,
+        );
+        let settings = Settings::load(&ctx).unwrap();
+        assert_eq!(settings.webhook_url, hook);
+        assert!(
+            settings.warnings[0].contains("mm-install.toml"),
+            "{:?}",
+            settings.warnings
+        );
+        // Inline in a 0600 file: no warning.
+        write(
+            dir.path(),
+            SETTINGS_PATH,
+            &format!("webhook_url = \"{hook}\"\n"),
+            0o600,
+        );
+        assert!(Settings::load(&ctx).unwrap().warnings.is_empty());
+        // In a file of its own, which must be root's alone.
+        let own_file = "webhook_url_file = \"/etc/mm-install/webhook-url\"\n";
+        write(dir.path(), SETTINGS_PATH, own_file, 0o644);
+        write(
+            dir.path(),
+            "/etc/mm-install/webhook-url",
+            &format!("{hook}\n"),
+            0o600,
+        );
+        let settings = Settings::load(&ctx).unwrap();
+        assert_eq!(settings.webhook_url, hook);
+        assert!(settings.warnings.is_empty());
+        write(dir.path(), "/etc/mm-install/webhook-url", hook, 0o640);
+        let err = Settings::load(&ctx).unwrap_err().to_string();
+        assert!(err.contains("webhook-url") && err.contains("0640"), "{err}");
+        // Not both.
+        write(
+            dir.path(),
+            SETTINGS_PATH,
+            &format!("webhook_url = \"{hook}\"\n{own_file}"),
+            0o600,
+        );
+        let err = Settings::load(&ctx).unwrap_err().to_string();
+        assert!(err.contains("not both"), "{err}");
+    }
+
+    #[test]
+    fn only_root_may_change_the_settings_and_the_keys_they_trust() {
+        let dir = tempfile::tempdir().unwrap();
+        let ctx = Context::new(dir.path());
+        write(dir.path(), SETTINGS_PATH, "keep = 3\n", 0o664);
+        let err = Settings::load(&ctx).unwrap_err().to_string();
+        assert!(err.contains("0664") && err.contains("change"), "{err}");
+        write(
+            dir.path(),
+            SETTINGS_PATH,
+            "keyring = [\"/etc/mm-install/mirror.asc\"]\n",
+            0o644,
+        );
+        write(dir.path(), "/etc/mm-install/mirror.asc", "key", 0o644);
+        let settings = Settings::load(&ctx).unwrap();
+        assert_eq!(
+            settings.keyring,
+            [PathBuf::from("/etc/mm-install/mirror.asc")]
+        );
+        write(dir.path(), "/etc/mm-install/mirror.asc", "key", 0o666);
+        let err = Settings::load(&ctx).unwrap_err().to_string();
+        assert!(err.contains("mirror.asc"), "{err}");
     }
 }

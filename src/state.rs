@@ -51,6 +51,12 @@ pub struct State {
     /// Replaced releases still on disk for rollbacks, oldest first.
     #[serde(default)]
     pub kept: Vec<KeptRelease>,
+    /// The database root's tools may act on, `postgres://user@host:port/database`
+    /// ([`crate::system::postgres::Connection::identity`]): recorded at install (or at the first
+    /// upgrade of a server installed by hand), so a `config.json` the service user edits cannot
+    /// point `pg_dump` and `pg_restore` elsewhere.
+    #[serde(default)]
+    pub database: Option<String>,
 }
 
 impl State {

@@ -36,11 +36,8 @@ pub struct GlobalArgs {
     #[arg(long, global = true, value_name = "FILE")]
     pub keyring: Vec<PathBuf>,
     /// Print only errors and warnings.
-    #[arg(short, long, global = true, conflicts_with = "verbose")]
-    pub quiet: bool,
-    /// Print more detail.
     #[arg(short, long, global = true)]
-    pub verbose: bool,
+    pub quiet: bool,
     /// Never draw progress bars (they are drawn only on a terminal anyway).
     #[arg(long, global = true)]
     pub no_progress: bool,
@@ -243,7 +240,7 @@ pub struct VerifyArgs {
     #[arg(
         long,
         value_name = "TOKEN",
-        env = "MM_INSTALL_ADMIN_TOKEN",
+        env = crate::environment::ADMIN_TOKEN,
         hide_env_values = true
     )]
     pub admin_token: Option<String>,
@@ -302,8 +299,19 @@ pub struct InstallArgs {
     pub site_url: Option<String>,
     /// Use this existing PostgreSQL (>= 14) instead of installing one locally,
     /// e.g. postgres://mmuser:PASSWORD@db.example.com:5432/mattermost?sslmode=require.
-    #[arg(long, value_name = "URL", conflicts_with = "no_database")]
+    /// Every user can read a command line with `ps`: for a URL with a password, prefer
+    /// --database-url-file or the environment variable.
+    #[arg(
+        long,
+        value_name = "URL",
+        conflicts_with_all = ["no_database", "database_url_file"],
+        env = crate::environment::DATABASE_URL,
+        hide_env_values = true
+    )]
     pub database_url: Option<String>,
+    /// Read the database URL from the first line of FILE (keep it readable by root only).
+    #[arg(long, value_name = "FILE", conflicts_with = "no_database")]
+    pub database_url_file: Option<PathBuf>,
     /// Leave the database unconfigured (only with --root, for images configured at first boot).
     #[arg(long)]
     pub no_database: bool,

@@ -5,6 +5,7 @@ use std::time::Duration;
 use anyhow::Context as _;
 use clap::CommandFactory;
 
+use super::CommandResult;
 use super::args::{
     Cli, Command, DetectOsArgs, DownloadArgs, GlobalArgs, InstallArgs, ReleaseSelector,
     RenderTemplate, TimerUnit,
@@ -19,13 +20,10 @@ use crate::ops::install;
 use crate::release::{Artifact, Version};
 use crate::render::{self, NginxOptions, Templates, TlsFiles, UnitOptions};
 use crate::report::Reporter;
-
-/// Environment variable: base delay in milliseconds before the first retry of a failed request
-/// (doubled for each further retry). Default 1000.
-pub const RETRY_BASE_MS_ENV: &str = "MM_INSTALL_RETRY_BASE_MS";
+use crate::settings::Settings;
 
 /// Run the parsed command line.
-pub fn run(cli: Cli, printer: &Printer) -> anyhow::Result<()> {
+pub fn run(cli: Cli, printer: &Printer) -> CommandResult {
     match cli.command {
         None => super::install::run(&cli.global, InstallArgs::default(), printer),
         Some(Command::Install(args)) => super::install::run(&cli.global, args, printer),
@@ -59,7 +57,7 @@ fn render_template(
     global: &GlobalArgs,
     template: RenderTemplate,
     printer: &Printer,
-) -> anyhow::Result<()> {
+) -> CommandResult {
     let ctx = Context::new(&global.root);
     let templates = Templates::new(Some(ctx.path(render::OVERRIDE_DIR)));
     let text = match template {
@@ -109,7 +107,7 @@ fn render_template(
     Ok(())
 }
 
-fn detect_os(global: &GlobalArgs, args: DetectOsArgs, printer: &Printer) -> anyhow::Result<()> {
+fn detect_os(global: &GlobalArgs, args: DetectOsArgs, printer: &Printer) -> CommandResult {
     let ctx = Context::new(&global.root);
     let platform = host::detect(&ctx, args.os_release.as_deref(), args.arch)?;
     if args.json {
@@ -120,7 +118,7 @@ fn detect_os(global: &GlobalArgs, args: DetectOsArgs, printer: &Printer) -> anyh
     Ok(())
 }
 
-fn download(global: &GlobalArgs, args: DownloadArgs, printer: &Printer) -> anyhow::Result<()> {
+fn download(global: &GlobalArgs, args: DownloadArgs, printer: &Printer) -> CommandResult {
     let arch = match args.arch {
         Some(arch) => arch,
         None => Arch::host()?,
@@ -169,7 +167,7 @@ pub fn resolve_version(
     global: &GlobalArgs,
     selector: &ReleaseSelector,
     reporter: &dyn Reporter,
-) -> anyhow::Result<Version> {
+) -> CommandResult<Version> {
     latest_or(client, global, selector.version.as_ref(), reporter)
 }
 
@@ -179,7 +177,7 @@ pub fn latest_or(
     global: &GlobalArgs,
     version: Option<&Version>,
     reporter: &dyn Reporter,
-) -> anyhow::Result<Version> {
+) -> CommandResult<Version> {
     match version {
         Some(version) => Ok(version.clone()),
         None => {
@@ -190,20 +188,29 @@ pub fn latest_or(
     }
 }
 
-/// The embedded Mattermost key plus every `--keyring` file.
-pub fn keyring(global: &GlobalArgs) -> anyhow::Result<Keyring> {
+/// The embedded Mattermost key plus every `keyring` file of the settings and every `--keyring`
+/// file.
+pub fn keyring(global: &GlobalArgs) -> CommandResult<Keyring> {
+    let ctx = Context::new(&global.root);
     let mut keyring = Keyring::mattermost()?;
-    for path in &global.keyring {
-        keyring.add_file(path)?;
+    let from_settings = Settings::load(&ctx)?
+        .keyring
+        .into_iter()
+        .map(|path| ctx.path(path));
+    for path in from_settings.chain(global.keyring.iter().cloned()) {
+        keyring.add_file(&path)?;
     }
     Ok(keyring)
 }
 
-pub fn http_client() -> anyhow::Result<HttpClient> {
+pub fn http_client() -> CommandResult<HttpClient> {
     let mut retry = RetryPolicy::default();
-    if let Ok(text) = std::env::var(RETRY_BASE_MS_ENV) {
+    if let Ok(text) = std::env::var(crate::environment::RETRY_BASE_MS) {
         let millis: u64 = text.parse().with_context(|| {
-            format!("{RETRY_BASE_MS_ENV}={text} is not a number of milliseconds")
+            format!(
+                "{}={text} is not a number of milliseconds",
+                crate::environment::RETRY_BASE_MS
+            )
         })?;
         retry.base_delay = Duration::from_millis(millis);
     }

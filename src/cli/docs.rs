@@ -4,6 +4,7 @@
 
 use std::path::Path;
 
+use super::CommandResult;
 use super::args::{DocsArgs, GlobalArgs};
 use super::output::Printer;
 use crate::context::Context;
@@ -12,7 +13,7 @@ use crate::ops::docs::{self, DocsError, Tier};
 use crate::report::Reporter;
 
 /// Run the docs command.
-pub fn run(global: &GlobalArgs, args: DocsArgs, printer: &Printer) -> anyhow::Result<()> {
+pub fn run(global: &GlobalArgs, args: DocsArgs, printer: &Printer) -> CommandResult {
     match &args.check {
         Some(path) => check(path, args.tier, printer),
         None => print(global, &args, printer),
@@ -21,7 +22,7 @@ pub fn run(global: &GlobalArgs, args: DocsArgs, printer: &Printer) -> anyhow::Re
 
 /// Print the tier's statements; the RHEL-equivalence statement names this system when it is a
 /// RHEL equivalent, and lists every equivalent otherwise (the README variant).
-fn print(global: &GlobalArgs, args: &DocsArgs, printer: &Printer) -> anyhow::Result<()> {
+fn print(global: &GlobalArgs, args: &DocsArgs, printer: &Printer) -> CommandResult {
     let ctx = Context::new(&global.root);
     // The architecture plays no part in the statements: do not fail on a machine without a
     // Mattermost build.
@@ -50,7 +51,7 @@ fn print(global: &GlobalArgs, args: &DocsArgs, printer: &Printer) -> anyhow::Res
 }
 
 /// Print a ✓ or ✗ line per requirement of the tier; fail naming each one not met.
-fn check(path: &Path, tier: Tier, printer: &Printer) -> anyhow::Result<()> {
+fn check(path: &Path, tier: Tier, printer: &Printer) -> CommandResult {
     let findings = docs::check_file(path, tier)?;
     for statement in docs::statements(tier, None) {
         match findings

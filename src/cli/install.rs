@@ -4,6 +4,7 @@
 
 use std::path::Path;
 
+use super::CommandResult;
 use super::args::{GlobalArgs, InstallArgs};
 use super::commands::{http_client, keyring, latest_or};
 use super::output::Printer;
@@ -17,7 +18,7 @@ use crate::render::TlsFiles;
 use crate::report::Reporter;
 
 /// Run the install command.
-pub fn run(global: &GlobalArgs, args: InstallArgs, printer: &Printer) -> anyhow::Result<()> {
+pub fn run(global: &GlobalArgs, args: InstallArgs, printer: &Printer) -> CommandResult {
     let ctx = Context::new(&global.root);
     let asker = Asker::new(args.yes);
     let options = gather_options(global, &args, &asker, printer)?;
@@ -115,7 +116,7 @@ fn gather_options(
     args: &InstallArgs,
     asker: &Asker,
     reporter: &dyn Reporter,
-) -> anyhow::Result<InstallOptions> {
+) -> CommandResult<InstallOptions> {
     let site_url = asker.text(
         args.site_url.clone(),
         "--site-url URL",
@@ -131,8 +132,8 @@ fn gather_options(
             ],
         )?],
     };
-    let database = if let Some(url) = &args.database_url {
-        DatabaseChoice::External(url.clone())
+    let database = if let Some(url) = database_url(args, reporter)? {
+        DatabaseChoice::External(url)
     } else if args.no_database {
         DatabaseChoice::Skip
     } else if asker.choose(
@@ -204,8 +205,40 @@ fn gather_options(
     })
 }
 
+/// The external database's URL from `--database-url-file`, `--database-url` or
+/// `MM_INSTALL_DATABASE_URL`; a password typed on the command line is warned about, since every
+/// user on the server can read it with `ps` while the install runs.
+fn database_url(args: &InstallArgs, reporter: &dyn Reporter) -> CommandResult<Option<String>> {
+    if let Some(file) = &args.database_url_file {
+        let unreadable = |reason: String| {
+            UsageError(format!(
+                "cannot read the database URL from {}: {reason}",
+                file.display()
+            ))
+        };
+        let text = fs_err::read_to_string(file).map_err(|err| unreadable(err.to_string()))?;
+        let url = text.lines().next().unwrap_or("").trim();
+        if url.is_empty() {
+            return Err(unreadable("its first line is empty".into()).into());
+        }
+        return Ok(Some(url.to_string()));
+    }
+    let Some(url) = &args.database_url else {
+        return Ok(None);
+    };
+    let from_environment =
+        std::env::var(crate::environment::DATABASE_URL).is_ok_and(|value| &value == url);
+    if !from_environment && crate::system::postgres::redact_password(url) != *url {
+        reporter.warn(&format!(
+            "the database password on the command line is visible to every user of this server in `ps`; next time use --database-url-file FILE or {}",
+            crate::environment::DATABASE_URL
+        ));
+    }
+    Ok(Some(url.clone()))
+}
+
 /// `mattermost[-team]-X.Y.Z-linux-ARCH.tar.gz` → X.Y.Z.
-pub(super) fn version_from_file_name(tarball: &Path) -> anyhow::Result<Version> {
+pub(super) fn version_from_file_name(tarball: &Path) -> CommandResult<Version> {
     let name = tarball
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())

@@ -13,13 +13,7 @@ mod verify;
 
 use clap::Parser;
 
-use crate::archive::ArchiveError;
 use crate::exit::{Diagnostic, ExitCode};
-use crate::fetch::FetchError;
-use crate::host::HostError;
-use crate::journal::JournalError;
-use crate::ops::install::InstallError;
-use crate::release::ReleaseError;
 
 pub use args::Cli;
 
@@ -43,7 +37,7 @@ fn lock_and_recover(
     dry_run: bool,
     recovery: crate::journal::Recovery,
     printer: &output::Printer,
-) -> anyhow::Result<Option<Guard>> {
+) -> CommandResult<Option<Guard>> {
     use crate::report::Reporter;
     if dry_run {
         let lock = crate::lock::OperationLock::shared(ctx)?;
@@ -99,11 +93,90 @@ pub fn main() -> std::process::ExitCode {
     let printer = output::Printer::new(&cli.global);
     match commands::run(cli, &printer) {
         Ok(()) => ExitCode::Success.into(),
-        Err(err) => {
-            let (code, hint) = diagnose(&err);
-            printer.error(&format!("{err:#}"), hint.as_deref());
-            code.into()
+        Err(failure) => {
+            printer.error(&failure);
+            failure.code.into()
         }
+    }
+}
+
+/// What every command returns.
+pub type CommandResult<T = ()> = Result<T, Failure>;
+
+/// A failed command: the error with its chain of causes, and the exit code and hint its core
+/// error chose. Every core error type implements [`Diagnostic`], and `?` turns one into a
+/// `Failure` through the blanket `From` below, so the code and hint are taken from the error
+/// itself when it leaves the core: no list of error types to keep up to date, and a new core
+/// error type that forgets `Diagnostic` does not compile at the edge.
+#[derive(Debug)]
+pub struct Failure {
+    error: anyhow::Error,
+    code: ExitCode,
+    hint: Option<String>,
+}
+
+impl Failure {
+    /// The same failure, with `message` printed before its cause.
+    pub fn context(self, message: String) -> Self {
+        Failure {
+            error: self.error.context(message),
+            ..self
+        }
+    }
+
+    /// The error and every cause below it, each once.
+    pub fn message(&self) -> String {
+        format!("{:#}", self.error)
+    }
+}
+
+/// What the user reads: `error: …`, then `hint: …` when there is something to do.
+impl std::fmt::Display for Failure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "error: {}", self.message())?;
+        match &self.hint {
+            Some(hint) => write!(f, "\nhint: {hint}"),
+            None => Ok(()),
+        }
+    }
+}
+
+impl<E: Diagnostic + Send + Sync + 'static> From<E> for Failure {
+    fn from(error: E) -> Self {
+        Failure {
+            code: error.exit_code(),
+            hint: error.hint(),
+            error: error.into(),
+        }
+    }
+}
+
+/// Failures outside the core (writing to stdout, a terminal prompt): exit 1, no hint.
+impl From<anyhow::Error> for Failure {
+    fn from(error: anyhow::Error) -> Self {
+        Failure {
+            error,
+            code: ExitCode::Failure,
+            hint: None,
+        }
+    }
+}
+
+impl From<std::io::Error> for Failure {
+    fn from(error: std::io::Error) -> Self {
+        anyhow::Error::from(error).into()
+    }
+}
+
+impl From<dialoguer::Error> for Failure {
+    fn from(error: dialoguer::Error) -> Self {
+        anyhow::Error::from(error).into()
+    }
+}
+
+impl From<serde_json::Error> for Failure {
+    fn from(error: serde_json::Error) -> Self {
+        anyhow::Error::from(error).into()
     }
 }
 
@@ -118,51 +191,169 @@ impl Diagnostic for UsageError {
     }
 }
 
-/// The exit code and hint of the first core error found in `err`'s chain.
-fn diagnose(err: &anyhow::Error) -> (ExitCode, Option<String>) {
-    fn of(diagnostic: &dyn Diagnostic) -> (ExitCode, Option<String>) {
-        (diagnostic.exit_code(), diagnostic.hint())
+/// The rendered text of representative failures, pinned: a change to any of them is a change to
+/// what admins read and what scripts may match, so it shows up here first.
+#[cfg(test)]
+mod golden {
+    use super::*;
+    use crate::fetch::{FetchError, VerifyError};
+    use crate::ops::health::HealthError;
+    use crate::ops::install::InstallError;
+    use crate::ops::upgrade::UpgradeError;
+
+    fn rendered(failure: Failure) -> (String, ExitCode) {
+        (failure.to_string(), failure.code)
     }
-    for cause in err.chain() {
-        if let Some(e) = cause.downcast_ref::<FetchError>() {
-            return of(e);
-        }
-        if let Some(e) = cause.downcast_ref::<ReleaseError>() {
-            return of(e);
-        }
-        if let Some(e) = cause.downcast_ref::<HostError>() {
-            return of(e);
-        }
-        if let Some(e) = cause.downcast_ref::<ArchiveError>() {
-            return of(e);
-        }
-        if let Some(e) = cause.downcast_ref::<InstallError>() {
-            return of(e);
-        }
-        if let Some(e) = cause.downcast_ref::<JournalError>() {
-            return of(e);
-        }
-        if let Some(e) = cause.downcast_ref::<crate::render::RenderError>() {
-            return of(e);
-        }
-        if let Some(e) = cause.downcast_ref::<crate::ops::docs::DocsError>() {
-            return of(e);
-        }
-        if let Some(e) = cause.downcast_ref::<crate::ops::upgrade::UpgradeError>() {
-            return of(e);
-        }
-        if let Some(e) = cause.downcast_ref::<crate::ops::verify::VerifyError>() {
-            return of(e);
-        }
-        if let Some(e) = cause.downcast_ref::<crate::lock::LockError>() {
-            return of(e);
-        }
-        if let Some(e) = cause.downcast_ref::<crate::settings::SettingsError>() {
-            return of(e);
-        }
-        if let Some(e) = cause.downcast_ref::<UsageError>() {
-            return of(e);
-        }
+
+    #[test]
+    fn not_root() {
+        assert_eq!(
+            rendered(InstallError::NotRoot.into()),
+            (
+                "error: mm-install must run as root to install a server\n\
+                 hint: run it with sudo, or use --root DIR to build an image"
+                    .into(),
+                ExitCode::Failure
+            )
+        );
     }
-    (ExitCode::Failure, None)
+
+    #[test]
+    fn lock_held() {
+        let dir = tempfile::tempdir().unwrap();
+        let ctx = crate::context::Context::new(dir.path());
+        let _held = crate::lock::OperationLock::acquire(&ctx, "upgrade").unwrap();
+        let err = crate::lock::OperationLock::acquire(&ctx, "install")
+            .err()
+            .unwrap();
+        let (text, code) = rendered(err.into());
+        let text = text.replace(&dir.path().display().to_string(), "ROOT");
+        let text = text.replace(&std::process::id().to_string(), "PID");
+        let since = text.find(" since ").unwrap() + " since ".len();
+        let text = format!("{}TIME{}", &text[..since], &text[since + 20..]);
+        assert_eq!(
+            (text.as_str(), code),
+            (
+                "error: another mm-install run holds the lock ROOT/var/lib/mm-install/lock: \
+                 pid PID (upgrade) since TIME\n\
+                 hint: wait for it to finish, then run the command again",
+                ExitCode::Locked
+            )
+        );
+    }
+
+    #[test]
+    fn bad_signature() {
+        let err = FetchError::Verify(VerifyError::BadSignature {
+            file: "mattermost-11.1.0-linux-amd64.tar.gz".into(),
+            source_name: "mattermost-11.1.0-linux-amd64.tar.gz.sig".into(),
+            fingerprint: "A1B3 1D46 F0F3 A10B 02CF  2D44 F8F2 E6E5 5F1C 6EB9".into(),
+            reason: "the signature does not verify".into(),
+        });
+        assert_eq!(
+            rendered(err.into()),
+            (
+                "error: BAD signature: mattermost-11.1.0-linux-amd64.tar.gz does not match \
+                 mattermost-11.1.0-linux-amd64.tar.gz.sig (signed by A1B3 1D46 F0F3 A10B 02CF  \
+                 2D44 F8F2 E6E5 5F1C 6EB9): the signature does not verify\n\
+                 hint: nothing was kept; if you use a mirror, re-sync it from \
+                 releases.mattermost.com, then try again"
+                    .into(),
+                ExitCode::VerificationFailed
+            )
+        );
+    }
+
+    #[test]
+    fn unreachable_mirror() {
+        let err = FetchError::GaveUp {
+            attempts: 5,
+            last: Box::new(FetchError::Network {
+                url: "https://releases.example.org/11.1.0/mattermost-11.1.0-linux-amd64.tar.gz"
+                    .into(),
+                reason: "Connection refused (os error 111)".into(),
+            }),
+        };
+        assert_eq!(
+            rendered(err.into()),
+            (
+                "error: giving up after 5 attempts: cannot reach \
+                 https://releases.example.org/11.1.0/mattermost-11.1.0-linux-amd64.tar.gz: \
+                 Connection refused (os error 111)\n\
+                 hint: run the same command again later: a partial download is kept and resumed"
+                    .into(),
+                ExitCode::Failure
+            )
+        );
+    }
+
+    #[test]
+    fn bad_site_url() {
+        let err = crate::ops::install::server_name("chat.example.com")
+            .err()
+            .unwrap();
+        assert_eq!(
+            rendered(err.into()),
+            (
+                "error: invalid site URL `chat.example.com`: it must start with https:// or http://\n\
+                 hint: pass the address users will type in their browser, such as \
+                 --site-url https://chat.example.com"
+                    .into(),
+                ExitCode::Usage
+            )
+        );
+    }
+
+    #[test]
+    fn failed_upgrade_rolled_back() {
+        let err = UpgradeError::RolledBack {
+            installed: "11.0.4".into(),
+            target: "11.1.0".into(),
+            step: "prove the new server answers through the proxy".into(),
+            cause: Box::new(UpgradeError::Health(HealthError::Failed {
+                what: "GET /api/v4/system/ping",
+                address: "127.0.0.1:80".parse().unwrap(),
+                host: "chat.example.com".into(),
+                detail: "HTTP 502".into(),
+            })),
+        };
+        assert_eq!(
+            rendered(err.into()),
+            (
+                "error: the upgrade to 11.1.0 failed while trying to prove the new server \
+                 answers through the proxy: GET /api/v4/system/ping through 127.0.0.1:80 \
+                 (Host: chat.example.com) failed: HTTP 502\n\
+                 it was rolled back: Mattermost 11.0.4 is running again and answering\n\
+                 hint: see `journalctl -u mattermost` for why the new version failed; the \
+                 backups are in /var/lib/mm-install/backups"
+                    .into(),
+                ExitCode::UpgradeRolledBack
+            )
+        );
+    }
+
+    #[test]
+    fn a_cause_is_printed_once_even_inside_a_rollback_message() {
+        let cannot_run = || crate::system::SystemError::CommandNotRun {
+            command: "pg_dump -Fc mattermost".into(),
+            source: std::io::Error::from(std::io::ErrorKind::NotFound),
+        };
+        let (text, _) = rendered(UpgradeError::System(cannot_run()).into());
+        assert_eq!(
+            text.lines().next().unwrap(),
+            "error: cannot run `pg_dump -Fc mattermost`: entity not found"
+        );
+        let err = UpgradeError::RolledBack {
+            installed: "11.0.4".into(),
+            target: "11.1.0".into(),
+            step: "back up the database".into(),
+            cause: Box::new(UpgradeError::System(cannot_run())),
+        };
+        let (text, _) = rendered(err.into());
+        assert_eq!(
+            text.lines().next().unwrap(),
+            "error: the upgrade to 11.1.0 failed while trying to back up the database: \
+             cannot run `pg_dump -Fc mattermost`: entity not found"
+        );
+    }
 }

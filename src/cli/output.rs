@@ -37,13 +37,10 @@ impl Printer {
         }
     }
 
-    /// A failure, with what to do next.
-    pub fn error(&self, message: &str, hint: Option<&str>) {
+    /// A failed command, as `error: …` and `hint: …` lines.
+    pub fn error(&self, failure: &super::Failure) {
         self.clear_bar();
-        eprintln!("error: {message}");
-        if let Some(hint) = hint {
-            eprintln!("hint: {hint}");
-        }
+        eprintln!("{failure}");
     }
 
     fn clear_bar(&self) {

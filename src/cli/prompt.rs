@@ -6,7 +6,7 @@ use std::path::PathBuf;
 
 use dialoguer::{Confirm, Input, Select};
 
-use super::UsageError;
+use super::{CommandResult, UsageError};
 
 /// Asks questions, or refuses to when there is no terminal (or `--yes` was given).
 pub struct Asker {
@@ -26,12 +26,7 @@ impl Asker {
     }
 
     /// The flag's value, or the answer to `question`, or a usage error naming `flag`.
-    pub fn text(
-        &self,
-        given: Option<String>,
-        flag: &str,
-        question: &str,
-    ) -> anyhow::Result<String> {
+    pub fn text(&self, given: Option<String>, flag: &str, question: &str) -> CommandResult<String> {
         if let Some(value) = given {
             return Ok(value);
         }
@@ -47,7 +42,7 @@ impl Asker {
     }
 
     /// Choose one of `choices` (index), defaulting to the first without a terminal.
-    pub fn choose(&self, question: &str, choices: &[&str]) -> anyhow::Result<usize> {
+    pub fn choose(&self, question: &str, choices: &[&str]) -> CommandResult<usize> {
         if !self.interactive {
             return Ok(0);
         }
@@ -59,7 +54,7 @@ impl Asker {
     }
 
     /// A yes/no question, `default` without a terminal.
-    pub fn confirm(&self, question: &str, default: bool) -> anyhow::Result<bool> {
+    pub fn confirm(&self, question: &str, default: bool) -> CommandResult<bool> {
         if !self.interactive {
             return Ok(default);
         }
@@ -70,7 +65,7 @@ impl Asker {
     }
 
     /// A path asked for on a terminal.
-    pub fn path(&self, flag: &str, question: &str) -> anyhow::Result<PathBuf> {
+    pub fn path(&self, flag: &str, question: &str) -> CommandResult<PathBuf> {
         self.text(None, flag, question).map(PathBuf::from)
     }
 }

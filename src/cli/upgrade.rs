@@ -5,6 +5,7 @@
 
 use std::path::Path;
 
+use super::CommandResult;
 use super::args::{GlobalArgs, RollbackArgs, StatusArgs, UpgradeArgs};
 use super::commands::{http_client, keyring};
 use super::output::Printer;
@@ -29,7 +30,7 @@ fn prepare(
     dry_run: bool,
     recovery: Recovery,
     printer: &Printer,
-) -> anyhow::Result<(Context, Option<Guard>, Settings)> {
+) -> CommandResult<(Context, Option<Guard>, Settings)> {
     let ctx = Context::new(&global.root);
     if !ctx.is_live_system() {
         return Err(UsageError(format!(
@@ -39,10 +40,13 @@ fn prepare(
     }
     let guard = lock_and_recover(&ctx, operation, dry_run, recovery, printer)?;
     let settings = Settings::load(&ctx)?;
+    for warning in &settings.warnings {
+        printer.warn(warning);
+    }
     Ok((ctx, guard, settings))
 }
 
-pub fn upgrade(global: &GlobalArgs, args: UpgradeArgs, printer: &Printer) -> anyhow::Result<()> {
+pub fn upgrade(global: &GlobalArgs, args: UpgradeArgs, printer: &Printer) -> CommandResult {
     let recovery = if args.keep_started {
         Recovery::KeepNewServer
     } else {
@@ -73,7 +77,7 @@ pub fn upgrade(global: &GlobalArgs, args: UpgradeArgs, printer: &Printer) -> any
     let message = match &result {
         Ok(Some(text)) => Some(text.clone()),
         Ok(None) => None,
-        Err(err) => Some(format!("upgrade failed: {err:#}")),
+        Err(failure) => Some(format!("upgrade failed: {}", failure.message())),
     };
     if let (Some(message), false) = (message, args.dry_run) {
         notify(&client, &settings.webhook_url, &message, printer);
@@ -89,7 +93,7 @@ fn run_upgrade(
     settings: &Settings,
     client: &crate::fetch::HttpClient,
     printer: &Printer,
-) -> anyhow::Result<Option<String>> {
+) -> CommandResult<Option<String>> {
     let installed = upgrade::installed(ctx)?;
     if installed.adopted {
         printer.step(&format!(
@@ -190,7 +194,7 @@ fn run_upgrade(
     Ok(Some(message))
 }
 
-pub fn rollback(global: &GlobalArgs, args: RollbackArgs, printer: &Printer) -> anyhow::Result<()> {
+pub fn rollback(global: &GlobalArgs, args: RollbackArgs, printer: &Printer) -> CommandResult {
     // `--restore-database --yes` is also the operator's consent to undo an interrupted
     // operation whose new server had started, database included.
     let recovery = if args.restore_database && args.yes {
@@ -257,7 +261,7 @@ pub fn rollback(global: &GlobalArgs, args: RollbackArgs, printer: &Printer) -> a
     Ok(())
 }
 
-pub fn status(global: &GlobalArgs, args: StatusArgs, printer: &Printer) -> anyhow::Result<()> {
+pub fn status(global: &GlobalArgs, args: StatusArgs, printer: &Printer) -> CommandResult {
     let ctx = Context::new(&global.root);
     let settings = Settings::load(&ctx)?;
     let installed = upgrade::installed(&ctx)?;

@@ -4,14 +4,14 @@
 //! Expiry policy: Mattermost extends the expiry of the same release key instead of replacing it
 //! (it lapsed in 2020, 2022 and 2024 and was extended each time), so a copy of the *pinned* key
 //! whose self-signature shows it expired is still trusted, with a warning. Any other key must be
-//! unexpired. A key with a revocation signature, an unknown key, a bad signature or a weak hash
+//! unexpired. A key with a revocation signature (or whose signing subkey has one), an unknown key, a bad signature or a weak hash
 //! (MD5, SHA-1, RIPEMD-160, SHA-224) is never accepted.
 
 use std::io::{BufReader, Cursor};
 use std::path::{Path, PathBuf};
 
 use pgp::composed::{Deserializable, SignedPublicKey};
-use pgp::packet::{PublicKey, PublicSubkey, Signature};
+use pgp::packet::{PublicKey, PublicSubkey, Signature, SignatureType};
 use pgp::types::{Fingerprint, KeyDetails, KeyId, Timestamp};
 
 use super::FetchError;
@@ -176,9 +176,25 @@ impl Keyring {
                 continue;
             };
             let fingerprint = fingerprint_hex(&primary.fingerprint());
-            if !cert.details.revocation_signatures.is_empty() {
+            // The whole key revoked, or the signing subkey alone (a subkey revocation sits
+            // among its binding signatures). A revocation is honoured even unverified: it can
+            // only make mm-install refuse, which whoever could plant one could cause anyway by
+            // removing the key.
+            let subkey_revoked = binding_signatures
+                .iter()
+                .any(|s| s.typ() == Some(SignatureType::SubkeyRevocation));
+            if subkey_revoked || !cert.details.revocation_signatures.is_empty() {
+                let revoked = match key {
+                    SignerKey::Subkey(subkey) if subkey_revoked => {
+                        format!(
+                            "{fingerprint} (its signing subkey {})",
+                            fingerprint_hex(&subkey.fingerprint())
+                        )
+                    }
+                    _ => fingerprint,
+                };
                 return Err(SignerError::Revoked {
-                    fingerprint,
+                    fingerprint: revoked,
                     origin: trusted.origin.clone(),
                 });
             }
@@ -326,5 +342,84 @@ mod tests {
         let err = keyring.add_file(&garbage).unwrap_err();
         assert!(err.to_string().contains("garbage.asc"), "{err}");
         assert_eq!(keyring.fingerprints().len(), 1);
+    }
+
+    /// A key whose signing subkey was revoked (what a publisher does when only the subkey leaked)
+    /// no longer vouches for anything that subkey signs; before, only whole-key revocations
+    /// counted.
+    #[test]
+    fn a_revoked_signing_subkey_is_refused() {
+        use pgp::composed::{
+            ArmorOptions, DetachedSignature, KeyType, SecretKeyParamsBuilder, SubkeyParamsBuilder,
+        };
+        use pgp::crypto::hash::HashAlgorithm;
+        use pgp::packet::{SignatureConfig, Subpacket, SubpacketData};
+        use pgp::types::Password;
+
+        let subkey = SubkeyParamsBuilder::default()
+            .key_type(KeyType::Ed25519Legacy)
+            .can_sign(true)
+            .build()
+            .unwrap();
+        let secret = SecretKeyParamsBuilder::default()
+            .key_type(KeyType::Ed25519Legacy)
+            .can_certify(true)
+            .can_sign(true)
+            .primary_user_id("mirror <mirror@example.test>".into())
+            .subkey(subkey)
+            .build()
+            .unwrap()
+            .generate(rand::thread_rng())
+            .unwrap();
+        let signature = DetachedSignature::sign_binary_data(
+            rand::thread_rng(),
+            &secret.secret_subkeys[0].key,
+            &Password::empty(),
+            HashAlgorithm::Sha256,
+            &b"release"[..],
+        )
+        .unwrap()
+        .signature;
+        let dir = tempfile::tempdir().unwrap();
+        let trust = |public: &SignedPublicKey| {
+            let path = dir.path().join("key.asc");
+            let armored = public.to_armored_string(ArmorOptions::default()).unwrap();
+            fs_err::write(&path, armored).unwrap();
+            let mut keyring = Keyring::mattermost().unwrap();
+            keyring.add_file(&path).unwrap();
+            keyring
+        };
+        let mut public = secret.to_public_key();
+        let keyring = trust(&public);
+        let signer = keyring.signer_of(&signature).unwrap();
+        assert!(matches!(signer.key, SignerKey::Subkey(_)));
+
+        let mut revocation = SignatureConfig::v4(
+            SignatureType::SubkeyRevocation,
+            secret.primary_key.algorithm(),
+            HashAlgorithm::Sha256,
+        );
+        revocation.hashed_subpackets = vec![
+            Subpacket::regular(SubpacketData::SignatureCreationTime(Timestamp::now())).unwrap(),
+            Subpacket::regular(SubpacketData::IssuerFingerprint(
+                secret.primary_key.fingerprint(),
+            ))
+            .unwrap(),
+        ];
+        let revocation = revocation
+            .sign_subkey_binding(
+                &secret.primary_key,
+                secret.primary_key.public_key(),
+                &Password::empty(),
+                &public.public_subkeys[0].key,
+            )
+            .unwrap();
+        public.public_subkeys[0].signatures.push(revocation);
+        let keyring = trust(&public);
+        let err = keyring.signer_of(&signature).err().unwrap().to_string();
+        assert!(
+            err.contains("is revoked") && err.contains("signing subkey"),
+            "{err}"
+        );
     }
 }

@@ -12,15 +12,34 @@ use super::HostError;
 /// blocks reserved for root) on the filesystem holding `path`. When `path` does not exist yet,
 /// its nearest existing ancestor is asked instead.
 pub fn available_bytes(path: &Path) -> Result<u64, HostError> {
+    Ok(free_space(path)?.available)
+}
+
+/// The free space of the filesystem holding `path`, and which filesystem that is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct FreeSpace {
+    /// The filesystem's id (statvfs `f_fsid`): equal for paths on the same filesystem.
+    pub filesystem: u64,
+    /// Bytes available to unprivileged users, as [`available_bytes`].
+    pub available: u64,
+}
+
+/// [`FreeSpace`] of the filesystem holding `path` (or its nearest existing ancestor).
+pub fn free_space(path: &Path) -> Result<FreeSpace, HostError> {
     let stats = statvfs(nearest_existing(path)).map_err(|source| HostError::DiskSpace {
         path: path.to_path_buf(),
         source,
     })?;
     // Both are u64 on 64-bit Linux but narrower on some 32-bit targets.
     #[allow(clippy::useless_conversion)]
-    let bytes =
+    let available =
         u64::from(stats.blocks_available()).saturating_mul(u64::from(stats.fragment_size()));
-    Ok(bytes)
+    #[allow(clippy::useless_conversion)]
+    let filesystem = u64::from(stats.filesystem_id());
+    Ok(FreeSpace {
+        filesystem,
+        available,
+    })
 }
 
 /// `path` itself or its closest ancestor that exists; a relative path with no existing

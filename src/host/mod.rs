@@ -13,7 +13,7 @@ mod os_release;
 mod platform;
 
 pub use arch::Arch;
-pub use disk::available_bytes;
+pub use disk::{FreeSpace, available_bytes, free_space};
 pub use os_release::OsRelease;
 pub use platform::{Family, PackageManager, Platform, Support, classify};
 

@@ -131,7 +131,8 @@ pub enum InstallError {
     #[error("invalid site URL `{url}`: {reason}")]
     InvalidSiteUrl { url: String, reason: String },
     #[error(
-        "the install failed while trying to {step}: {cause}\nevery change was undone; the server is as it was before"
+        "the install failed while trying to {step}: {}\nevery change was undone; the server is as it was before",
+        crate::exit::Chain(&**.cause)
     )]
     RolledBack {
         step: String,
@@ -176,6 +177,9 @@ impl Diagnostic for InstallError {
             InstallError::NotRoot => {
                 Some("run it with sudo, or use --root DIR to build an image".into())
             }
+            InstallError::InvalidSiteUrl { .. } => Some(
+                "pass the address users will type in their browser, such as --site-url https://chat.example.com".into(),
+            ),
             InstallError::Unsupported { .. } => {
                 Some("pass --allow-unsupported to try anyway (not supported by Mattermost)".into())
             }
@@ -938,7 +942,7 @@ pub fn execute(
                 StepError::Step(err) => err,
                 StepError::Journal(err) => InstallError::Journal(err),
             };
-            reporter.warn(&format!("{description}: {cause}"));
+            reporter.warn(&format!("{description}: {}", crate::exit::Chain(&cause)));
             transaction.rollback(reporter)?;
             return Err(InstallError::RolledBack {
                 step: description,
@@ -1155,6 +1159,10 @@ fn run_step(
             }
             let mut state = State::load(ctx)?;
             state.record(installation_record(options, &progress.verified));
+            if let Some(data_source) = &progress.data_source {
+                let connection = postgres::Connection::from_data_source(data_source)?;
+                state.database = Some(connection.identity().to_string());
+            }
             state.save(ctx)?;
         }
     }

@@ -1,8 +1,10 @@
 //! The operations users run: [`install`], [`upgrade`] and rollback (and the [`health`] checks
 //! that prove they worked).
 
+pub mod carry;
 pub mod docs;
 pub mod health;
 pub mod install;
+pub mod requirements;
 pub mod upgrade;
 pub mod verify;

@@ -4,9 +4,10 @@
 //! While the old server still runs, the new release is fetched, verified and extracted into a
 //! staging tree beside `/opt/mattermost` (same filesystem), owned by the service user, and
 //! config.json and the database are backed up. Then: stop; move the state folders (`config`,
-//! `data`, `logs`, `plugins`, `client/plugins`, and any extra `preserve` path) into the new tree
-//! with `rename(2)`; move the old tree aside (kept for rollback) and the new one into place;
-//! restore file capabilities; start; prove health through the proxy (served version included).
+//! `data`, `logs`, `plugins`, `client/plugins`) and everything else the release does not ship
+//! (see [`carry`]) into the new tree with `rename(2)`; move the old tree aside (kept for
+//! rollback) and the new one into place; restore file capabilities; start; prove health through
+//! the proxy (served version included).
 //! Any failure undoes the journal in reverse: the new server is stopped, the trees and state
 //! folders swapped back, the database restored if the new version changed its schema, and the
 //! old server started and checked again (exit 4; exit 10 if even that fails). The journal records
@@ -24,6 +25,7 @@ use crate::exit::{Diagnostic, ExitCode};
 use crate::fetch::{FetchError, HttpClient, Keyring};
 use crate::host::Family;
 use crate::journal::{JournalError, Keep, StepError, Transaction, Undo};
+use crate::ops::carry;
 use crate::ops::health::{self, HealthError, Probe};
 use crate::ops::install::{INSTALL_DIR, SERVICE_USER, TarballSource, server_name};
 use crate::release::{Artifact, Edition, ReleaseError, Version};
@@ -59,11 +61,31 @@ pub enum UpgradeError {
         reason: String,
     },
     #[error(
-        "not enough free space in {dir} for the new release and the backups: {available} bytes available"
+        "not enough free space in {dir}: the upgrade needs {needed} bytes there ({what}), {available} are available"
     )]
-    NoSpace { dir: String, available: u64 },
-    #[error("the database runs PostgreSQL {found}, but Mattermost needs 14 or newer")]
-    DatabaseTooOld { found: String },
+    NoSpace {
+        dir: String,
+        what: String,
+        needed: u64,
+        available: u64,
+    },
+    #[error(
+        "the database runs PostgreSQL {found}, but Mattermost {target} needs {needed} or newer ({source_note})"
+    )]
+    DatabaseTooOld {
+        found: String,
+        target: Version,
+        needed: u32,
+        source_note: String,
+    },
+    #[error(
+        "Mattermost {target} does not start with {} = \"{}\" in config.json: {} ({})",
+        .blocker.setting, .blocker.value, .blocker.reason, .blocker.source
+    )]
+    BlockingSetting {
+        target: Version,
+        blocker: Box<crate::ops::requirements::BlockingSetting>,
+    },
     #[error(
         "pg_dump {pg_dump} cannot back up the database: the server at {url} runs PostgreSQL {server}, and pg_dump refuses servers newer than itself"
     )]
@@ -74,10 +96,18 @@ pub enum UpgradeError {
         /// What to install, per platform family.
         package: String,
     },
+    #[error(
+        "config.json names the database {configured}, but mm-install recorded {recorded} at install: it runs its database tools as root only on the recorded one"
+    )]
+    DatabaseMoved {
+        recorded: String,
+        configured: String,
+    },
     #[error("there is no kept release to roll back to{detail}")]
     NothingToRollBack { detail: String },
     #[error(
-        "the upgrade to {target} failed while trying to {step}: {cause}\nit was rolled back: Mattermost {installed} is running again and answering"
+        "the upgrade to {target} failed while trying to {step}: {}\nit was rolled back: Mattermost {installed} is running again and answering",
+        crate::exit::Chain(&**.cause)
     )]
     RolledBack {
         installed: String,
@@ -86,7 +116,8 @@ pub enum UpgradeError {
         cause: Box<UpgradeError>,
     },
     #[error(
-        "the {operation} failed while trying to {step}: {cause}\nundoing it failed too: {undo}"
+        "the {operation} failed while trying to {step}: {}\nundoing it failed too: {undo}",
+        crate::exit::Chain(&**.cause)
     )]
     NeedsAttention {
         operation: String,
@@ -95,7 +126,8 @@ pub enum UpgradeError {
         undo: String,
     },
     #[error(
-        "the rollback failed while trying to {step}: {cause}\nit was undone: Mattermost {installed} is running again"
+        "the rollback failed while trying to {step}: {}\nit was undone: Mattermost {installed} is running again",
+        crate::exit::Chain(&**.cause)
     )]
     RollbackUndone {
         installed: String,
@@ -148,8 +180,10 @@ impl Diagnostic for UpgradeError {
             UpgradeError::NotInstalled { .. } => Some("install first with `mm-install install`".into()),
             UpgradeError::NotNewer { .. } => Some("to go back to an older release, use `mm-install rollback`".into()),
             UpgradeError::UnsupportedPath { .. } => Some("upgrade in steps with --version (see Mattermost's \"Prepare to upgrade\" guide)".into()),
-            UpgradeError::NoSpace { .. } => Some("free at least 1 GiB, or lower `keep` in /etc/mm-install/mm-install.toml so fewer old releases are kept".into()),
-            UpgradeError::DatabaseTooOld { .. } => Some("upgrade PostgreSQL to 14 or newer first".into()),
+            UpgradeError::NoSpace { .. } => Some("free that much, or lower `keep` in /etc/mm-install/mm-install.toml so fewer old releases and backups are kept".into()),
+            UpgradeError::DatabaseTooOld { needed, .. } => Some(format!("upgrade PostgreSQL to {needed} or newer first, or upgrade Mattermost to an older release with --version")),
+            UpgradeError::BlockingSetting { blocker, .. } => Some(blocker.fix.clone()),
+            UpgradeError::DatabaseMoved { .. } => Some(format!("if you moved the database on purpose, delete the \"database\" entry of {} (it is root's alone) and run again: the next upgrade records the new one", crate::state::STATE_PATH)),
             UpgradeError::PgDumpTooOld { package, .. } => Some(format!("install {package}, then run the upgrade again; nothing was changed")),
             UpgradeError::VersionMismatch { .. } => Some("the release server or mirror serves another release under that name: re-sync the mirror from releases.mattermost.com; the running server was not touched".into()),
             UpgradeError::RolledBack { cause, .. } if matches!(**cause, UpgradeError::VersionMismatch { .. }) => cause.hint(),
@@ -319,6 +353,9 @@ pub enum Step {
     GuardDatabase {
         dir: PathBuf,
         fingerprint: String,
+        /// The database backed up ([`postgres::Connection::identity`]): the only one its
+        /// undo restores into.
+        database: String,
     },
     /// Restore the database from the dump in `dir` (rollback with `--restore-database`).
     RestoreDatabase {
@@ -363,15 +400,9 @@ impl Step {
             Step::RestoreDatabase { dir } => {
                 format!("restore the database from {}/database.dump", dir.display())
             }
-            Step::MoveState { to, paths, .. } => format!(
-                "move {} into {}",
-                paths
-                    .iter()
-                    .map(|p| p.display().to_string())
-                    .collect::<Vec<_>>()
-                    .join(", "),
-                to.display()
-            ),
+            Step::MoveState { to, paths, .. } => {
+                format!("move {} into {}", display_paths(paths), to.display())
+            }
             Step::SwapTrees { incoming, outgoing } => format!(
                 "move {INSTALL_DIR} to {} and {} to {INSTALL_DIR}",
                 outgoing.display(),
@@ -401,9 +432,14 @@ impl Step {
             Step::Stop => Undo::StartService {
                 unit: "mattermost.service".into(),
             },
-            Step::GuardDatabase { dir, fingerprint } => Undo::RestoreDatabase {
+            Step::GuardDatabase {
+                dir,
+                fingerprint,
+                database,
+            } => Undo::RestoreDatabase {
                 dump: dir.join("database.dump"),
                 config: live.join("config/config.json"),
+                database: Some(database.clone()),
                 unless_fingerprint: Some(fingerprint.clone()),
             },
             Step::MoveState {
@@ -446,6 +482,15 @@ impl Step {
     }
 }
 
+/// `a, b, c`.
+fn display_paths(paths: &[PathBuf]) -> String {
+    paths
+        .iter()
+        .map(|p| p.display().to_string())
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 /// Everything an upgrade needs, decided before any change.
 #[derive(Clone, Debug)]
 pub struct UpgradePlan {
@@ -462,14 +507,40 @@ fn stamp() -> String {
     jiff::Timestamp::now().strftime("%Y%m%dT%H%M%S").to_string()
 }
 
-/// The state folders (and `preserve` extras) that exist in the live tree.
-fn state_paths(ctx: &Context, settings: &Settings) -> Vec<PathBuf> {
-    STATE_FOLDERS
-        .iter()
-        .map(PathBuf::from)
-        .chain(settings.preserve.iter().cloned())
-        .filter(|p| fs_err::symlink_metadata(ctx.path(INSTALL_DIR).join(p)).is_ok())
-        .collect()
+/// The live config.json (`null` when it cannot be read: then it names no path).
+fn live_config(ctx: &Context) -> serde_json::Value {
+    fs_err::read_to_string(ctx.path(INSTALL_DIR).join("config/config.json"))
+        .ok()
+        .and_then(|text| serde_json::from_str(&text).ok())
+        .unwrap_or_default()
+}
+
+/// The names of the entries of `dir`.
+fn entry_names(dir: &Path) -> Result<Vec<String>, UpgradeError> {
+    let mut names = Vec::new();
+    for entry in fs_err::read_dir(dir)? {
+        names.push(entry?.file_name().to_string_lossy().into_owned());
+    }
+    Ok(names)
+}
+
+/// What moves from the live tree into a tree holding `release` (its top-level names): see
+/// [`carry::carried_paths`]; only paths that exist.
+fn carried_paths(
+    ctx: &Context,
+    settings: &Settings,
+    release: &[String],
+) -> Result<Vec<PathBuf>, UpgradeError> {
+    let live = ctx.path(INSTALL_DIR);
+    Ok(carry::carried_paths(
+        &live_config(ctx),
+        &entry_names(&live)?,
+        release,
+        &settings.preserve,
+    )
+    .into_iter()
+    .filter(|p| fs_err::symlink_metadata(live.join(p)).is_ok())
+    .collect())
 }
 
 /// Plan the upgrade of `installed` to `target`.
@@ -487,13 +558,15 @@ pub fn plan_upgrade(
         });
     }
     check_upgrade_path(&from, &target.version)?;
-    let shortage =
-        crate::ops::install::short_of_space(ctx).map_err(|err| SystemError::Unexpected {
-            what: "the free space".into(),
-            detail: err.to_string(),
-        })?;
-    if let Some((dir, available)) = shortage {
-        return Err(UpgradeError::NoSpace { dir, available });
+    let requirements = crate::ops::requirements::Requirements::embedded()?;
+    if let Some(blocker) = requirements
+        .blocking_settings(&target.version, &live_config(ctx))
+        .first()
+    {
+        return Err(UpgradeError::BlockingSetting {
+            target: target.version.clone(),
+            blocker: Box::new((*blocker).clone()),
+        });
     }
     let stamp = stamp();
     let backup_dir =
@@ -506,13 +579,20 @@ pub fn plan_upgrade(
     // anything changes.
     let connection = connection(ctx, &PathBuf::from(INSTALL_DIR).join("config/config.json"))?;
     let server = postgres::version_num(ctx, &connection)?;
-    if server < postgres::MINIMUM_VERSION_NUM {
+    if let Some(minimum) = requirements
+        .postgres_minimum(&target.version)
+        .filter(|minimum| server / 10000 < minimum.minimum_major)
+    {
         return Err(UpgradeError::DatabaseTooOld {
             found: format!("{}.{}", server / 10000, server % 10000),
+            target: target.version.clone(),
+            needed: minimum.minimum_major,
+            source_note: minimum.source.clone(),
         });
     }
     let family = crate::host::detect(ctx, None, None).ok().map(|p| p.family);
     check_pg_dump(ctx, &connection, server, family)?;
+    check_free_space(ctx, postgres::database_size(ctx, &connection)?)?;
     let fingerprint = postgres::schema_fingerprint(ctx, &connection)?;
     let mut steps = vec![
         Step::Extract {
@@ -525,10 +605,12 @@ pub fn plan_upgrade(
         Step::GuardDatabase {
             dir: backup_dir.clone(),
             fingerprint,
+            database: connection.identity().to_string(),
         },
+        // Decided again from the downloaded tarball before anything changes.
         Step::MoveState {
             to: new_tree.clone(),
-            paths: state_paths(ctx, settings),
+            paths: carried_paths(ctx, settings, &carry::RELEASE_LAYOUT.map(String::from))?,
             config_backup: Some(backup_dir.join("config.json")),
         },
         Step::SwapTrees {
@@ -548,6 +630,65 @@ pub fn plan_upgrade(
         staging,
         previous_tree,
     })
+}
+
+/// Free space Mattermost's upgrade guide asks for where releases are extracted and swapped: 2 GB
+/// "for extraction, copy and cleanup" (mattermost-facts.md, "Other facts about upgrading").
+pub const RELEASE_SPACE_BYTES: u64 = 2_000_000_000;
+
+/// Room for the new release under /opt ([`RELEASE_SPACE_BYTES`]) and for the database dump
+/// under the backups (the database's size: its compressed dump is never larger), counted once
+/// per filesystem, checked before anything stops.
+fn check_free_space(ctx: &Context, database_bytes: u64) -> Result<(), UpgradeError> {
+    let needs = [
+        ("/opt", RELEASE_SPACE_BYTES, "2 GB for the new release"),
+        (
+            BACKUP_DIR,
+            database_bytes,
+            "the database's size, for its dump",
+        ),
+    ];
+    let mut measured = Vec::new();
+    for (dir, needed, what) in needs {
+        let space =
+            crate::host::free_space(&ctx.path(dir)).map_err(|err| SystemError::Unexpected {
+                what: "the free space".into(),
+                detail: crate::exit::Chain(&err).to_string(),
+            })?;
+        measured.push((ctx.path(dir).display().to_string(), what, needed, space));
+    }
+    match first_shortage(&measured) {
+        Some((dir, what, needed, available)) => Err(UpgradeError::NoSpace {
+            dir,
+            what,
+            needed,
+            available,
+        }),
+        None => Ok(()),
+    }
+}
+
+/// The first directory whose filesystem cannot hold what it and every earlier directory on the
+/// same filesystem need: (directory, what, bytes needed in total there, bytes available).
+fn first_shortage(
+    measured: &[(String, &str, u64, crate::host::FreeSpace)],
+) -> Option<(String, String, u64, u64)> {
+    for (position, (dir, _, _, space)) in measured.iter().enumerate() {
+        let sharing: Vec<_> = measured[..=position]
+            .iter()
+            .filter(|(_, _, _, other)| other.filesystem == space.filesystem)
+            .collect();
+        let needed: u64 = sharing.iter().map(|(_, _, needed, _)| needed).sum();
+        if needed > space.available {
+            let what = sharing
+                .iter()
+                .map(|(_, what, _, _)| *what)
+                .collect::<Vec<_>>()
+                .join(" + ");
+            return Some((dir.clone(), what, needed, space.available));
+        }
+    }
+    None
 }
 
 /// The backup step's `pg_dump` must be at least the server's major version (pg_dump refuses a
@@ -670,18 +811,20 @@ fn listen_probe(ctx: &Context) -> Result<Probe, UpgradeError> {
     })
 }
 
-/// The database connection from config.json's DataSource.
+/// The database connection from config.json's DataSource, which the service user can write:
+/// it must name the database recorded in mm-install's state (only its password is taken as it
+/// is), and any client file it names must be root's alone.
 fn connection(ctx: &Context, config: &Path) -> Result<postgres::Connection, UpgradeError> {
-    let text = fs_err::read_to_string(ctx.path(config))?;
-    let json: serde_json::Value =
-        serde_json::from_str(&text).map_err(|err| SystemError::Unexpected {
-            what: format!("{}", ctx.path(config).display()),
-            detail: format!("is not valid JSON: {err}"),
-        })?;
-    let data_source = json["SqlSettings"]["DataSource"]
-        .as_str()
-        .unwrap_or_default();
-    Ok(postgres::Connection::from_data_source(data_source)?)
+    let connection = postgres::connection_from_config(ctx, &ctx.path(config))?;
+    if let Some(recorded) = State::load(ctx)?.database {
+        if recorded != connection.identity() {
+            return Err(UpgradeError::DatabaseMoved {
+                recorded,
+                configured: connection.identity().to_string(),
+            });
+        }
+    }
+    Ok(connection)
 }
 
 /// What a finished upgrade or rollback reports.
@@ -699,7 +842,7 @@ pub struct Outcome {
 /// Fetch, verify and run the upgrade plan.
 pub fn execute_upgrade(
     ctx: &Context,
-    plan: UpgradePlan,
+    mut plan: UpgradePlan,
     source: &TarballSource,
     client: &HttpClient,
     keyring: &Keyring,
@@ -708,6 +851,20 @@ pub fn execute_upgrade(
 ) -> Result<Outcome, UpgradeError> {
     let (tarball, verified) =
         crate::ops::install::obtain_release(ctx, source, &plan.target, client, keyring, reporter)?;
+    // What the release really ships decides what is carried over.
+    let carried = carried_paths(ctx, settings, &crate::archive::release_entries(&tarball)?)?;
+    for step in &mut plan.steps {
+        if let Step::MoveState { paths, .. } = step {
+            if *paths != carried {
+                reporter.step(&format!(
+                    "decided from the downloaded release: carrying over {} (the plan said {})",
+                    display_paths(&carried),
+                    display_paths(paths)
+                ));
+                *paths = carried.clone();
+            }
+        }
+    }
     let probe = probe_for(ctx, &plan.installed)?;
     let from = plan.installed.installation.version.clone();
     let to = plan.target.version.to_string();
@@ -730,6 +887,10 @@ pub fn execute_upgrade(
         signed_by: verified.signer_fingerprint.clone(),
         ..previous
     });
+    if state.database.is_none() {
+        let config = PathBuf::from(INSTALL_DIR).join("config/config.json");
+        state.database = Some(connection(ctx, &config)?.identity().to_string());
+    }
     let mut context = RunContext {
         tarball,
         probe,
@@ -761,27 +922,74 @@ pub fn execute_upgrade(
     let downtime = context.stopped_at.map(|t| t.elapsed()).unwrap_or_default();
     files::remove_if_exists(&ctx.path(&plan.staging))?;
     // Prune beyond `keep`.
-    let pruned = prune(ctx, &mut state, settings.keep)?;
+    let retention = prune(ctx, &mut state, settings.keep, &referenced_paths(ctx))?;
     state.save(ctx)?;
+    let mut warnings = verified.warnings;
+    warnings.extend(retention.spared);
     Ok(Outcome {
         from,
         to,
         downtime,
-        warnings: verified.warnings,
-        pruned,
+        warnings,
+        pruned: retention.pruned,
     })
 }
 
-/// Remove kept releases beyond `keep` (oldest first); never the only one.
-fn prune(ctx: &Context, state: &mut State, keep: usize) -> Result<Vec<String>, UpgradeError> {
-    let mut pruned = Vec::new();
-    while state.kept.len() > keep.max(1) {
-        let old = state.kept.remove(0);
+/// Every path the live config.json names, as `(setting, path on disk)`, through symlinks where
+/// it exists.
+fn referenced_paths(ctx: &Context) -> Vec<(String, PathBuf)> {
+    carry::config_paths(&live_config(ctx))
+        .into_iter()
+        .map(|(setting, path)| {
+            let path = ctx.path(&path);
+            (setting, fs_err::canonicalize(&path).unwrap_or(path))
+        })
+        .collect()
+}
+
+/// What retention did.
+struct Retention {
+    /// Kept releases removed.
+    pruned: Vec<String>,
+    /// Why kept releases beyond `keep` were not removed.
+    spared: Vec<String>,
+}
+
+/// Remove kept releases beyond `keep` (oldest first); never the only one, and never one that a
+/// path of `referenced` (see [`referenced_paths`]) lies in.
+fn prune(
+    ctx: &Context,
+    state: &mut State,
+    keep: usize,
+    referenced: &[(String, PathBuf)],
+) -> Result<Retention, UpgradeError> {
+    let excess = state.kept.len().saturating_sub(keep.max(1));
+    let mut retention = Retention {
+        pruned: Vec::new(),
+        spared: Vec::new(),
+    };
+    let mut spared = Vec::new();
+    for old in state.kept.drain(..excess).collect::<Vec<_>>() {
+        let tree = ctx.path(&old.tree);
+        let tree = fs_err::canonicalize(&tree).unwrap_or(tree);
+        if let Some((setting, path)) = referenced.iter().find(|(_, p)| p.starts_with(&tree)) {
+            retention.spared.push(format!(
+                "kept the old release {} in {} although keep = {keep}: config.json's {setting} points into it ({}); move that data into {INSTALL_DIR} and update {setting}, and the next upgrade removes it",
+                old.installation.version,
+                old.tree,
+                path.display()
+            ));
+            spared.push(old);
+            continue;
+        }
         files::remove_if_exists(&ctx.path(&old.tree))?;
         files::remove_if_exists(&ctx.path(&old.backup_dir))?;
-        pruned.push(format!("{} ({})", old.installation.version, old.tree));
+        retention
+            .pruned
+            .push(format!("{} ({})", old.installation.version, old.tree));
     }
-    Ok(pruned)
+    state.kept.splice(0..0, spared);
+    Ok(retention)
 }
 
 /// Values the steps share while they run.
@@ -846,12 +1054,15 @@ fn run_transaction(
                 StepError::Step(err) => err,
                 StepError::Journal(err) => UpgradeError::Journal(err),
             };
-            reporter.warn(&format!("{description}: {cause}; undoing"));
+            reporter.warn(&format!(
+                "{description}: {}; undoing",
+                crate::exit::Chain(&cause)
+            ));
             if let Err(undo) = transaction.rollback(reporter) {
                 return Err(Failure::Stuck {
                     step: description,
                     cause: Box::new(cause),
-                    undo: undo.to_string(),
+                    undo: crate::exit::Chain(&undo).to_string(),
                 });
             }
             // The old server must answer again.
@@ -860,7 +1071,7 @@ fn run_transaction(
                     return Err(Failure::Stuck {
                         step: description,
                         cause: Box::new(cause),
-                        undo: err.to_string(),
+                        undo: crate::exit::Chain(&err).to_string(),
                     });
                 }
             }
@@ -892,10 +1103,10 @@ fn check_old_server(
     Ok(())
 }
 
-/// Tests set `MM_INSTALL_CRASH_AT` to a step description prefix to kill the process (like a
+/// Tests set [`crate::environment::CRASH_AT`] to a step description prefix to kill the process (like a
 /// power cut or `kill -9`) after the step is journaled and before it runs.
 fn crash_checkpoint(description: &str) {
-    if let Ok(prefix) = std::env::var("MM_INSTALL_CRASH_AT") {
+    if let Ok(prefix) = std::env::var(crate::environment::CRASH_AT) {
         if !prefix.is_empty() && description.starts_with(&prefix) {
             eprintln!(
                 "mm-install: crashing on purpose before `{description}` (MM_INSTALL_CRASH_AT)"
@@ -1041,7 +1252,7 @@ pub fn plan_rollback(
     }
     steps.push(Step::MoveState {
         to: tree.clone(),
-        paths: state_paths(ctx, settings),
+        paths: carried_paths(ctx, settings, &entry_names(&ctx.path(&tree))?)?,
         config_backup: None,
     });
     steps.push(Step::SwapTrees {
@@ -1156,10 +1367,8 @@ mod tests {
         );
     }
 
-    #[test]
-    fn retention_removes_the_oldest_kept_releases_but_never_the_only_one() {
-        let dir = tempfile::tempdir().unwrap();
-        let ctx = Context::new(dir.path());
+    /// State with kept releases 11.8.0, 11.9.0 and 11.10.0, their trees and backups on disk.
+    fn kept_releases(ctx: &Context) -> State {
         let mut state = State::default();
         for version in ["11.8.0", "11.9.0", "11.10.0"] {
             let tree = format!("/opt/mattermost-{version}-x");
@@ -1185,15 +1394,221 @@ mod tests {
                 replaced_at: String::new(),
             });
         }
-        let pruned = prune(&ctx, &mut state, 2).unwrap();
+        state
+    }
+
+    #[test]
+    fn retention_removes_the_oldest_kept_releases_but_never_the_only_one() {
+        let dir = tempfile::tempdir().unwrap();
+        let ctx = Context::new(dir.path());
+        let state = &mut kept_releases(&ctx);
+        let pruned = prune(&ctx, state, 2, &[]).unwrap().pruned;
         assert_eq!(pruned, ["11.8.0 (/opt/mattermost-11.8.0-x)"]);
         assert!(!ctx.path("/opt/mattermost-11.8.0-x").exists());
         assert!(!ctx.path("/var/lib/mm-install/backups/11.8.0").exists());
         assert!(ctx.path("/opt/mattermost-11.9.0-x").exists());
         // keep = 0 would delete everything: at least one stays.
-        prune(&ctx, &mut state, 0).unwrap();
+        prune(&ctx, state, 0, &[]).unwrap();
         assert_eq!(state.kept.len(), 1);
         assert_eq!(state.kept[0].installation.version, "11.10.0");
+    }
+
+    #[test]
+    fn free_space_is_counted_once_per_filesystem() {
+        use crate::host::FreeSpace;
+        let on = |filesystem, available| FreeSpace {
+            filesystem,
+            available,
+        };
+        let gb = 1_000_000_000;
+        let release = ("/opt", "2 GB for the new release", 2 * gb);
+        let dump = (
+            "/var/lib/mm-install/backups",
+            "the database's size, for its dump",
+            3 * gb,
+        );
+        let measure = |opt: FreeSpace, backups: FreeSpace| {
+            let measured = [
+                (release.0.to_string(), release.1, release.2, opt),
+                (dump.0.to_string(), dump.1, dump.2, backups),
+            ];
+            first_shortage(&measured)
+                .map(|(dir, what, needed, available)| (dir, what, needed / gb, available / gb))
+        };
+        // Separate filesystems, each with enough.
+        assert_eq!(measure(on(1, 2 * gb), on(2, 3 * gb)), None);
+        // One filesystem: 4 GB free is not 2 + 3.
+        assert_eq!(
+            measure(on(1, 4 * gb), on(1, 4 * gb)),
+            Some((dump.0.into(), format!("{} + {}", release.1, dump.1), 5, 4))
+        );
+        assert_eq!(measure(on(1, 5 * gb), on(1, 5 * gb)), None);
+        // /opt alone short.
+        assert_eq!(
+            measure(on(1, gb), on(2, 9 * gb)),
+            Some((release.0.into(), release.1.into(), 2, 1))
+        );
+    }
+
+    #[test]
+    fn retention_spares_a_kept_tree_that_the_live_config_points_into() {
+        let dir = tempfile::tempdir().unwrap();
+        let ctx = Context::new(dir.path());
+        let state = &mut kept_releases(&ctx);
+        fs_err::create_dir_all(ctx.path("/opt/mattermost-11.9.0-x/files")).unwrap();
+        // The file store is a symlink into 11.9.0's tree, the Bleve index an absolute path into
+        // 11.8.0's.
+        let live = ctx.path(INSTALL_DIR);
+        fs_err::create_dir_all(live.join("config")).unwrap();
+        std::os::unix::fs::symlink("../mattermost-11.9.0-x/files", live.join("files")).unwrap();
+        let config = serde_json::json!({
+            "FileSettings": {"DriverName": "local", "Directory": "./files/"},
+            "BleveSettings": {"IndexDir": "/opt/mattermost-11.8.0-x/files/bleve"},
+        });
+        fs_err::write(live.join("config/config.json"), config.to_string()).unwrap();
+        fs_err::create_dir_all(ctx.path("/opt/mattermost-11.8.0-x/files/bleve")).unwrap();
+
+        let retention = prune(&ctx, state, 1, &referenced_paths(&ctx)).unwrap();
+        assert!(retention.pruned.is_empty(), "{:?}", retention.pruned);
+        assert_eq!(retention.spared.len(), 2);
+        assert!(
+            retention.spared[0].contains("11.8.0")
+                && retention.spared[0].contains("BleveSettings.IndexDir"),
+            "{}",
+            retention.spared[0]
+        );
+        assert!(
+            retention.spared[1].contains("11.9.0")
+                && retention.spared[1].contains("FileSettings.Directory"),
+            "{}",
+            retention.spared[1]
+        );
+        let versions: Vec<&str> = state
+            .kept
+            .iter()
+            .map(|k| k.installation.version.as_str())
+            .collect();
+        assert_eq!(versions, ["11.8.0", "11.9.0", "11.10.0"]);
+        assert!(ctx.path("/opt/mattermost-11.9.0-x/files").exists());
+
+        // Once the config no longer points there, the old trees go.
+        fs_err::write(live.join("config/config.json"), "{}").unwrap();
+        let retention = prune(&ctx, state, 1, &referenced_paths(&ctx)).unwrap();
+        assert_eq!(retention.pruned.len(), 2);
+        assert!(retention.spared.is_empty());
+        assert!(!ctx.path("/opt/mattermost-11.8.0-x").exists());
+    }
+
+    /// config.json is the service user's to write: pointing its DataSource at another database
+    /// does not point root's pg_dump and pg_restore there.
+    #[test]
+    fn the_database_recorded_at_install_is_the_only_one_root_acts_on() {
+        let dir = tempfile::tempdir().unwrap();
+        let ctx = Context::new(dir.path());
+        let config = PathBuf::from("/opt/mattermost/config/config.json");
+        fs_err::create_dir_all(ctx.path("/opt/mattermost/config")).unwrap();
+        let write_config = |data_source: &str| {
+            let json = serde_json::json!({"SqlSettings": {"DataSource": data_source}});
+            fs_err::write(ctx.path(&config), json.to_string()).unwrap();
+        };
+        let state = State {
+            database: Some("postgres://mmuser@localhost:5432/mattermost".into()),
+            ..State::default()
+        };
+        state.save(&ctx).unwrap();
+        // The same database with another password or parameters: fine.
+        write_config("postgres://mmuser:new@localhost:5432/mattermost?sslmode=disable");
+        connection(&ctx, &config).unwrap();
+        write_config("postgres://postgres:x@attacker.example:5432/mattermost");
+        let err = connection(&ctx, &config).unwrap_err();
+        assert!(matches!(err, UpgradeError::DatabaseMoved { .. }), "{err}");
+        assert!(err.to_string().contains("attacker.example"), "{err}");
+        assert!(err.hint().unwrap().contains("state.json"));
+        // The undo of the database step refuses too, and runs nothing.
+        let runner = Arc::new(FakeRunner::default());
+        let ctx = Context::new(dir.path()).with_runner(runner.clone());
+        let undo = Undo::RestoreDatabase {
+            dump: "/var/lib/mm-install/backups/x/database.dump".into(),
+            config: config.clone(),
+            database: state.database.clone(),
+            unless_fingerprint: None,
+        };
+        let err = undo.apply(&ctx, false).unwrap_err();
+        assert!(err.to_string().contains("attacker.example"), "{err}");
+        assert!(runner.lines().is_empty(), "{:?}", runner.lines());
+    }
+
+    /// A MySQL deployment cannot start v11: refused from the data file before anything, not
+    /// even the database, is touched; v10.11 is still allowed past that check.
+    #[test]
+    fn a_setting_the_target_refuses_blocks_the_upgrade_before_any_change() {
+        let runner = Arc::new(FakeRunner::default());
+        let dir = tempfile::tempdir().unwrap();
+        let ctx = Context::new(dir.path()).with_runner(runner.clone());
+        let config = ctx.path("/opt/mattermost/config/config.json");
+        fs_err::create_dir_all(config.parent().unwrap()).unwrap();
+        fs_err::write(
+            &config,
+            r#"{"SqlSettings": {"DriverName": "mysql", "DataSource": "mmuser:x@tcp(db:3306)/mattermost"}}"#,
+        )
+        .unwrap();
+        let mut state = kept_releases(&ctx);
+        let mut installation = state.kept.remove(0).installation;
+        installation.version = "10.11.4".into();
+        let installed = || Installed {
+            installation: installation.clone(),
+            adopted: false,
+        };
+        let target = |version: &str| Artifact {
+            version: version.parse().unwrap(),
+            edition: Edition::Enterprise,
+            arch: crate::host::Arch::Amd64,
+        };
+        let err = plan_upgrade(&ctx, installed(), target("11.0.0"), &Settings::default())
+            .err()
+            .unwrap();
+        let text = err.to_string();
+        assert!(
+            text.contains(
+                "Mattermost 11.0.0 does not start with SqlSettings.DriverName = \"mysql\""
+            ),
+            "{text}"
+        );
+        assert!(err.hint().unwrap().contains("postgres-migration"));
+        assert!(
+            runner.lines().is_empty(),
+            "nothing ran: {:?}",
+            runner.lines()
+        );
+        // 10.11 is not blocked by it (it fails later, at the MySQL DataSource, which
+        // mm-install cannot back up).
+        let err = plan_upgrade(&ctx, installed(), target("10.11.5"), &Settings::default())
+            .err()
+            .unwrap();
+        assert!(
+            !matches!(err, UpgradeError::BlockingSetting { .. }),
+            "{err}"
+        );
+
+        // PostgreSQL 13: enough for 10.11 (10.6 raised the minimum to 13), not for 11.0.
+        fs_err::write(
+            &config,
+            r#"{"SqlSettings": {"DriverName": "postgres", "DataSource": "postgres://mmuser:x@db:5432/mattermost"}}"#,
+        )
+        .unwrap();
+        runner.answer("psql", 0, "130011\n");
+        let err = plan_upgrade(&ctx, installed(), target("11.0.0"), &Settings::default())
+            .err()
+            .unwrap();
+        let text = err.to_string();
+        assert!(
+            text.contains("PostgreSQL 13.11, but Mattermost 11.0.0 needs 14 or newer"),
+            "{text}"
+        );
+        let err = plan_upgrade(&ctx, installed(), target("10.11.5"), &Settings::default())
+            .err()
+            .unwrap();
+        assert!(!matches!(err, UpgradeError::DatabaseTooOld { .. }), "{err}");
     }
 
     #[test]

@@ -60,6 +60,14 @@ fn number(text: &str) -> Option<u64> {
     if canonical { text.parse().ok() } else { None }
 }
 
+/// Versions in data files (`src/ops/requirements.toml`) are strings with the same rules.
+impl<'de> serde::Deserialize<'de> for Version {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(deserializer)?;
+        text.parse().map_err(serde::de::Error::custom)
+    }
+}
+
 impl FromStr for Version {
     type Err = ReleaseError;
 

@@ -23,7 +23,7 @@ pub enum SystemError {
         status: String,
         stderr: String,
     },
-    #[error("cannot run `{command}`: {source}")]
+    #[error("cannot run `{command}`")]
     CommandNotRun {
         command: String,
         #[source]

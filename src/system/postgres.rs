@@ -353,19 +353,38 @@ fn parse_version_num(text: &str, server: &str) -> Result<u32, SystemError> {
     })
 }
 
-/// `postgres://user:secret@host/db` → `postgres://user:***@host/db`, for messages.
+/// `postgres://user:secret@host/db?password=secret` → `postgres://user:***@host/db?password=***`,
+/// for messages: the password in the user information and in a `password` parameter.
 pub fn redact_password(url: &str) -> String {
     let Some((scheme, rest)) = url.split_once("://") else {
         return url.to_string();
     };
     // The last `@` ends the user information: a password may contain an unescaped `@`.
-    let Some((userinfo, host)) = rest.rsplit_once('@') else {
-        return url.to_string();
+    let (userinfo, host_and_rest) = match rest.rsplit_once('@') {
+        Some((userinfo, host)) => (Some(userinfo), host),
+        None => (None, rest),
     };
-    match userinfo.split_once(':') {
-        Some((user, _)) => format!("{scheme}://{user}:***@{host}"),
-        None => url.to_string(),
-    }
+    let userinfo = match userinfo {
+        Some(info) => match info.split_once(':') {
+            Some((user, _)) => format!("{user}:***@"),
+            None => format!("{info}@"),
+        },
+        None => String::new(),
+    };
+    let host_and_rest = match host_and_rest.split_once('?') {
+        Some((path, query)) => {
+            let parameters: Vec<String> = query
+                .split('&')
+                .map(|parameter| match parameter.split_once('=') {
+                    Some(("password", _)) => "password=***".to_string(),
+                    _ => parameter.to_string(),
+                })
+                .collect();
+            format!("{path}?{}", parameters.join("&"))
+        }
+        None => host_and_rest.to_string(),
+    };
+    format!("{scheme}://{userinfo}{host_and_rest}")
 }
 
 /// SQL string literal quoting.
@@ -515,6 +534,26 @@ const LIBPQ_PARAMETERS: [&str; 7] = [
     "target_session_attrs",
 ];
 
+/// The connection `config` (a Mattermost config.json) names in `SqlSettings.DataSource`, with
+/// its client files checked ([`Connection::check_client_files`]).
+pub fn connection_from_config(ctx: &Context, config: &Path) -> Result<Connection, SystemError> {
+    let text = fs_err::read_to_string(config)?;
+    let json: serde_json::Value =
+        serde_json::from_str(&text).map_err(|err| SystemError::Unexpected {
+            what: config.display().to_string(),
+            detail: format!("is not valid JSON: {err}"),
+        })?;
+    let data_source = json["SqlSettings"]["DataSource"]
+        .as_str()
+        .unwrap_or_default();
+    let connection = Connection::from_data_source(data_source)?;
+    connection.check_client_files(ctx)?;
+    Ok(connection)
+}
+
+/// A path that can never exist (`/dev/null` is not a directory): libpq finds no password file.
+const NO_PASSWORD_FILE: &str = "/dev/null/pgpass";
+
 impl Connection {
     /// Parse `postgres://user:password@host:port/db?params`.
     pub fn from_data_source(data_source: &str) -> Result<Connection, SystemError> {
@@ -562,14 +601,54 @@ impl Connection {
         &self.url
     }
 
+    /// Which database this is, `postgres://user@host:port/database` without parameters: what
+    /// mm-install pins in its root-owned state, so that a `config.json` the service user edited
+    /// cannot point root's database tools elsewhere.
+    pub fn identity(&self) -> &str {
+        self.url.split('?').next().unwrap_or(&self.url)
+    }
+
+    /// The client files the URL names (`sslcert`, `sslkey`, `sslrootcert`) must be root's
+    /// alone: libpq reads them as root, so one the service user controls (or names, like
+    /// `/etc/shadow`) would be read, and its contents could leak into error messages.
+    pub fn check_client_files(&self, ctx: &Context) -> Result<(), SystemError> {
+        use std::os::unix::fs::{MetadataExt, PermissionsExt};
+        let query = self.url.split_once('?').map_or("", |(_, query)| query);
+        for (parameter, path) in query.split('&').filter_map(|pair| pair.split_once('=')) {
+            if !["sslcert", "sslkey", "sslrootcert"].contains(&parameter) {
+                continue;
+            }
+            let refuse = |reason: String| SystemError::Unexpected {
+                what: format!("the database URL's {parameter}={path}"),
+                detail: format!(
+                    "{reason}; mm-install runs the database tools as root and reads only client files root alone controls"
+                ),
+            };
+            let meta = fs_err::metadata(ctx.path(path)).map_err(|err| refuse(err.to_string()))?;
+            let owner = nix::unistd::geteuid().as_raw();
+            if meta.uid() != owner || meta.permissions().mode() & 0o022 != 0 || !meta.is_file() {
+                return Err(refuse(format!(
+                    "it is not a regular file owned by uid {owner} and writable by it alone"
+                )));
+            }
+        }
+        Ok(())
+    }
+
     /// `command` pointed at this database.
     ///
     /// `PGHOST` repeats the URL's host: libpq ignores it (the URL's host wins), but Debian's
     /// `pg_wrapper` (which `/usr/bin/psql` and `pg_dump` are there) reads it and then runs the
     /// newest installed client instead of the local cluster's version, which cannot dump a
     /// newer server.
+    ///
+    /// None of root's environment reaches the tool (`PGSSLKEY`, `PGSERVICE`, `PGOPTIONS`, …), and
+    /// `PGPASSFILE` names a path that cannot exist, so root's `~/.pgpass` (which may hold
+    /// passwords for other databases) is never consulted.
     fn command(&self, program: &str, args: &[&str]) -> CommandLine {
-        let mut command = CommandLine::new(program, args);
+        let mut command = CommandLine::new(program, args)
+            .with_clean_environment()
+            .with_env("PGPASSFILE", NO_PASSWORD_FILE);
         command.args.extend(["-d".to_string(), self.url.clone()]);
         if let Some(password) = &self.password {
             command = command.with_env("PGPASSWORD", password);
@@ -669,6 +748,27 @@ pub fn version_num(ctx: &Context, connection: &Connection) -> Result<u32, System
         other => other,
     })?;
     parse_version_num(output.stdout.trim(), &connection.url)
+}
+
+/// The size of `connection`'s database in bytes (`pg_database_size`): an upper bound for its
+/// compressed custom-format dump.
+pub fn database_size(ctx: &Context, connection: &Connection) -> Result<u64, SystemError> {
+    let command = connection.command(
+        "psql",
+        &[
+            "-X",
+            "-q",
+            "-tA",
+            "-c",
+            "SELECT pg_database_size(current_database())",
+        ],
+    );
+    let output = run_checked(ctx, &command)?;
+    let text = output.stdout.trim();
+    text.parse().map_err(|_| SystemError::Unexpected {
+        what: format!("the size of the database at {}", connection.url),
+        detail: format!("`pg_database_size` returned `{text}`"),
+    })
 }
 
 /// The version of the `pg_dump` that [`dump`] runs for `connection` (`15.18` from
@@ -796,6 +896,54 @@ mod tests {
         );
         assert!(log[0].env.iter().all(|(name, _)| name != "PGDATABASE"));
         assert!(log[0].env.contains(&("PGHOST".into(), "db.example".into())));
+        // Nothing of root's environment or ~/.pgpass reaches the tool.
+        assert!(log[0].clean_environment);
+        assert!(
+            log[0]
+                .env
+                .contains(&("PGPASSFILE".into(), NO_PASSWORD_FILE.into()))
+        );
+        assert_eq!(
+            connection.identity(),
+            "postgres://mmuser@db.example:5433/mattermost"
+        );
+    }
+
+    /// libpq reads `sslkey` and friends as root: a DataSource the service user wrote must not
+    /// make root read a file that user controls, or any file (`/etc/shadow`) that is not a
+    /// client file root set up.
+    #[test]
+    fn client_files_in_the_url_must_be_roots_alone() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let ctx = Context::new(dir.path());
+        let key = dir.path().join("client.key");
+        fs_err::write(&key, "key").unwrap();
+        fs_err::set_permissions(&key, std::fs::Permissions::from_mode(0o600)).unwrap();
+        let url = |path: &str| {
+            Connection::from_data_source(&format!(
+                "postgres://mmuser:x@db/mattermost?sslmode=verify-full&sslkey={path}"
+            ))
+            .unwrap()
+        };
+        url("/client.key").check_client_files(&ctx).unwrap();
+        fs_err::set_permissions(&key, std::fs::Permissions::from_mode(0o620)).unwrap();
+        let err = url("/client.key").check_client_files(&ctx).unwrap_err();
+        assert!(err.to_string().contains("sslkey=/client.key"), "{err}");
+        fs_err::set_permissions(&key, std::fs::Permissions::from_mode(0o600)).unwrap();
+        if nix::unistd::geteuid().is_root() {
+            std::os::unix::fs::chown(&key, Some(65534), None).unwrap();
+            assert!(url("/client.key").check_client_files(&ctx).is_err());
+        }
+        let missing = url("/etc/missing-key")
+            .check_client_files(&ctx)
+            .unwrap_err();
+        assert!(
+            missing.to_string().contains("/etc/missing-key"),
+            "{missing}"
+        );
+        // A directory is not a client file either.
+        assert!(url("/").check_client_files(&ctx).is_err());
     }
 
     #[test]
@@ -822,11 +970,29 @@ mod tests {
     }
 
     #[test]
-    fn redaction_hides_passwords_that_contain_an_at_sign() {
-        assert_eq!(
-            redact_password("postgres://u:p@ss@db:5432/x"),
-            "postgres://u:***@db:5432/x"
-        );
+    fn redaction_hides_passwords_in_the_user_information_and_the_parameters() {
+        for (url, redacted) in [
+            ("postgres://u:p@ss@db:5432/x", "postgres://u:***@db:5432/x"),
+            (
+                "postgres://u@db/x?sslmode=require&password=s3cret",
+                "postgres://u@db/x?sslmode=require&password=***",
+            ),
+            (
+                "postgres://db/x?password=s3cret&user=u",
+                "postgres://db/x?password=***&user=u",
+            ),
+            (
+                "postgres://u:a@b/x?password=c",
+                "postgres://u:***@b/x?password=***",
+            ),
+            (
+                "postgres://u@db/x?sslmode=require",
+                "postgres://u@db/x?sslmode=require",
+            ),
+            ("not a url", "not a url"),
+        ] {
+            assert_eq!(redact_password(url), redacted, "{url}");
+        }
     }
 
     /// A temporary root with PostgreSQL sockets named `<dir>/.s.PGSQL.<port>` (only the names

@@ -3,8 +3,8 @@
 use std::path::Path;
 use std::process::{Command, Output};
 
-/// The `mm-install` binary built by cargo for this test run, with no proxy variables or colour
-/// settings inherited from the caller, so tests never leave loopback.
+/// The `mm-install` binary built by cargo for this test run, with no proxy variables, colour
+/// settings or mm-install variables inherited from the caller, so tests never leave loopback.
 pub fn mm_install() -> Command {
     let mut command = Command::new(env!("CARGO_BIN_EXE_mm-install"));
     for var in [
@@ -16,6 +16,8 @@ pub fn mm_install() -> Command {
         "ALL_PROXY",
         "no_proxy",
         "NO_PROXY",
+        "MM_INSTALL_DATABASE_URL",
+        "MM_INSTALL_ADMIN_TOKEN",
     ] {
         command.env_remove(var);
     }

@@ -69,7 +69,12 @@ impl Image {
     }
 
     fn install(&self, extra: &[&str]) -> Output {
+        self.install_with_env(extra, &[])
+    }
+
+    fn install_with_env(&self, extra: &[&str], env: &[(&str, &str)]) -> Output {
         let mut command = mm_install();
+        command.envs(env.iter().copied());
         command
             .args([
                 "install",
@@ -513,6 +518,52 @@ fn an_image_with_a_database_url_skips_the_connection_check_and_says_so() {
     let json: serde_json::Value = serde_json::from_slice(&std::fs::read(config).unwrap()).unwrap();
     assert_eq!(json["SqlSettings"]["DriverName"], "postgres");
     assert_eq!(json["SqlSettings"]["DataSource"], url.as_str());
+}
+
+/// A password on the command line is visible to every user in `ps` while the install runs: it is
+/// warned about, and the same URL from a file or the environment is taken without a warning.
+#[test]
+fn the_database_url_can_stay_off_the_command_line() {
+    let image = Image::new();
+    image.mirror.publish(&image.key, VERSION, NAME, 4096);
+    let url = "postgres://mmuser:Hidden5ecret@db.example.test:5432/mattermost?sslmode=require";
+    let file = crate::common::write_file(
+        image.dir.path(),
+        "database-url",
+        format!("{url}\n").as_bytes(),
+    );
+    let site = ["--site-url", "https://chat.example.test", "--dry-run"];
+    let warning = "visible to every user of this server in `ps`";
+    let from_file = ["--database-url-file", file.to_str().unwrap()];
+    type Run<'a> = (&'a [&'a str], &'a [(&'a str, &'a str)], bool);
+    let runs: [Run; 3] = [
+        (&["--database-url", url], &[], true),
+        (&[], &[("MM_INSTALL_DATABASE_URL", url)], false),
+        (&from_file, &[], false),
+    ];
+    for (flags, env, warned) in runs {
+        let args: Vec<&str> = flags.iter().chain(site.iter()).copied().collect();
+        let (plan, stderr) = exit_code(&image.install_with_env(&args, env), 0);
+        assert!(
+            plan.contains("postgres://mmuser:***@db.example.test:5432/mattermost"),
+            "{flags:?} {env:?}: {plan}"
+        );
+        assert_eq!(
+            stderr.contains(warning),
+            warned,
+            "{flags:?} {env:?}: {stderr}"
+        );
+        assert!(!plan.contains("Hidden5ecret") && !stderr.contains("Hidden5ecret"));
+    }
+    let empty = crate::common::write_file(image.dir.path(), "empty", b"\n");
+    let (_, stderr) = exit_code(
+        &image.install(&[&["--database-url-file", empty.to_str().unwrap()], &site[..]].concat()),
+        2,
+    );
+    assert!(
+        stderr.contains("empty") && stderr.contains("first line"),
+        "{stderr}"
+    );
 }
 
 /// A journal left by a run that is still going (or was killed) is undone only by an operation

@@ -705,3 +705,79 @@ fn a_server_installed_by_hand_is_adopted() {
     ));
     assert!(version.starts_with("11.10.2."), "{version}");
 }
+
+/// Issue 11, gap 2: a file store at `./files/` and a directory an admin added used to stay in the
+/// old tree, and went with it when retention pruned it.
+#[test]
+fn a_custom_file_store_and_an_extra_directory_survive_three_upgrades_with_keep_1() {
+    let server = Server::install();
+    server.sh(
+        "sed -i 's|\"Directory\": \"./data/\"|\"Directory\": \"./files/\"|' /opt/mattermost/config/config.json \
+         && mkdir -p /opt/mattermost/files/users /opt/mattermost/extra-certs \
+         && echo 'uploaded file' > /opt/mattermost/files/users/file.txt \
+         && echo 'certificate' > /opt/mattermost/extra-certs/x \
+         && mkdir -p /opt/mattermost/templates && echo 'custom' > /opt/mattermost/templates/custom.html \
+         && chown -R mattermost:mattermost /opt/mattermost \
+         && mkdir -p /etc/mm-install && echo 'keep = 1' > /etc/mm-install/mm-install.toml",
+    );
+    assert!(
+        server
+            .sh("cat /opt/mattermost/config/config.json")
+            .contains("\"Directory\": \"./files/\""),
+        "the file store was not moved to ./files/"
+    );
+    let survived = |when: &str| {
+        for (path, content) in [
+            ("files/users/file.txt", "uploaded file"),
+            ("extra-certs/x", "certificate"),
+        ] {
+            assert_eq!(
+                server.sh(&format!(
+                    "test ! -L /opt/mattermost/{} && runuser -u mattermost -- cat /opt/mattermost/{path}",
+                    path.split('/').next().unwrap()
+                )),
+                content,
+                "{path} {when}"
+            );
+        }
+    };
+    let versions = ["11.10.2", "11.10.3", "11.10.4"];
+    for version in versions {
+        server.publish(version, r#""fail_start": false"#);
+    }
+    // The plan names what it carries over.
+    let (plan, _) = exit(
+        &server.mm(&["upgrade", "--version", "11.10.2", "--dry-run"]),
+        0,
+    );
+    assert!(
+        plan.lines().any(|line| line.contains("move ")
+            && line.contains("files")
+            && line.contains("extra-certs")
+            && !line.contains("bin")
+            && !line.contains("templates")),
+        "{plan}"
+    );
+    for version in versions {
+        let (out, err) = exit(&server.mm(&["upgrade", "--version", version]), 0);
+        assert!(out.contains(&format!("-> {version}")), "{out}\n{err}");
+        survived(&format!("after the upgrade to {version}"));
+        // Mattermost's releases ship `templates/`, so the plan did not list it; the stand-in's
+        // does not, and its tarball decides.
+        assert!(
+            format!("{out}{err}").contains("decided from the downloaded release: carrying over")
+                && server.sh("cat /opt/mattermost/templates/custom.html") == "custom",
+            "{out}\n{err}"
+        );
+    }
+    assert_eq!(server.served_version(), "11.10.4");
+    // keep = 1: the older trees were pruned, so nothing is read from them.
+    assert_eq!(
+        server.sh("ls -d /opt/mattermost-11.* | xargs -n1 basename | cut -d- -f2"),
+        "11.10.3"
+    );
+    // A rollback carries them the other way.
+    let (out, _) = exit(&server.mm(&["rollback", "--yes"]), 0);
+    assert!(out.contains("rolled back: 11.10.4 -> 11.10.3"), "{out}");
+    survived("after the rollback");
+}
