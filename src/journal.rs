@@ -2,7 +2,11 @@
 //! change to the server, the way to undo it is written to `/var/lib/mm-install/journal.json`
 //! and fsync'd; after it, the step is marked done. A failed operation undoes its recorded steps
 //! in reverse. A run that was killed leaves the journal behind, and the next run of any command
-//! finds it and undoes the unfinished operation before doing anything else.
+//! finds it and undoes the unfinished operation before doing anything else, with one exception:
+//! once an operation has recorded that it starts the new server ([`Transaction::server_starts`]),
+//! that server may have written to the database, so recovery changes nothing on its own and asks
+//! the operator ([`JournalError::ServerStarted`], exit 10); undoing it then takes their explicit
+//! [`Recovery::RestoreDatabase`].
 
 use std::path::PathBuf;
 
@@ -17,6 +21,12 @@ use crate::system::{self, SystemError, files};
 
 /// How often an undo tries to start the previous server again before giving up.
 const START_ATTEMPTS: u32 = 3;
+
+/// The one command that undoes an interrupted operation whose new server had started,
+/// restoring the database from the operation's dump.
+pub const RESTORE_COMMAND: &str = "mm-install rollback --restore-database --yes";
+/// The command that keeps an interrupted operation's started server and records it as done.
+pub const KEEP_COMMAND: &str = "mm-install upgrade --keep-started";
 
 /// The journal's path below the root.
 pub const JOURNAL_PATH: &str = "/var/lib/mm-install/journal.json";
@@ -91,8 +101,9 @@ pub enum Undo {
 }
 
 impl Undo {
-    /// Take the change back.
-    pub fn apply(&self, ctx: &Context) -> Result<(), SystemError> {
+    /// Take the change back. `force_database`: the operator asked for the database dump, so a
+    /// [`Undo::RestoreDatabase`] restores it even if the schema looks unchanged.
+    pub fn apply(&self, ctx: &Context, force_database: bool) -> Result<(), SystemError> {
         match self {
             Undo::Nothing => Ok(()),
             Undo::RemovePath { path } => Ok(files::remove_if_exists(&ctx.path(path))?),
@@ -176,6 +187,7 @@ impl Undo {
                 database,
                 unless_fingerprint,
             } => {
+                let unless_fingerprint = unless_fingerprint.as_ref().filter(|_| !force_database);
                 let connection = system::postgres::connection_from_config(ctx, config)?;
                 if let Some(recorded) = database.as_deref().filter(|d| *d != connection.identity())
                 {
@@ -188,7 +200,7 @@ impl Undo {
                     });
                 }
                 if let Some(expected) = unless_fingerprint {
-                    if &system::postgres::schema_fingerprint(ctx, &connection)? == expected {
+                    if system::postgres::schema_fingerprint(ctx, &connection)? == *expected {
                         return Ok(());
                     }
                 }
@@ -201,7 +213,9 @@ impl Undo {
                 }
                 Ok(())
             }
-            Undo::Many { undos } => undos.iter().try_for_each(|undo| undo.apply(ctx)),
+            Undo::Many { undos } => undos
+                .iter()
+                .try_for_each(|undo| undo.apply(ctx, force_database)),
         }
     }
 }
@@ -223,6 +237,65 @@ pub struct Journal {
     /// The process that wrote it, for messages.
     pub pid: u32,
     pub entries: Vec<Entry>,
+    /// Set (and fsync'd) just before the operation starts the new server: from then on that
+    /// server may have written to the database, and recovery no longer undoes on its own.
+    #[serde(default)]
+    pub server_started: bool,
+    /// What keeping that server means, recorded with `server_started`.
+    #[serde(default)]
+    pub keep: Option<Keep>,
+}
+
+/// How to keep an operation whose new server started, instead of undoing it: the state file
+/// the operation would have recorded on success, and what it would have cleaned up.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Keep {
+    pub state: crate::state::State,
+    /// Paths (system paths) to remove, e.g. the emptied staging directory.
+    pub leftovers: Vec<PathBuf>,
+}
+
+impl Journal {
+    /// The database dumps the recorded undos would restore.
+    fn dumps(&self) -> Vec<PathBuf> {
+        fn collect(undo: &Undo, dumps: &mut Vec<PathBuf>) {
+            match undo {
+                Undo::RestoreDatabase { dump, .. } => dumps.push(dump.clone()),
+                Undo::Many { undos } => undos.iter().for_each(|u| collect(u, dumps)),
+                _ => {}
+            }
+        }
+        let mut dumps = Vec::new();
+        self.entries
+            .iter()
+            .for_each(|entry| collect(&entry.undo, &mut dumps));
+        dumps
+    }
+}
+
+/// What recovery may do with an interrupted operation.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Recovery {
+    /// Undo it only if its new server never started; otherwise stop with
+    /// [`JournalError::ServerStarted`].
+    Automatic,
+    /// The operator asked (`mm-install rollback --restore-database`): undo it in any case,
+    /// restoring the database from its dump.
+    RestoreDatabase,
+    /// The operator asked (`mm-install upgrade --keep-started`): if its new server started,
+    /// keep it and record the operation as done; otherwise undo it as usual.
+    KeepNewServer,
+}
+
+/// How an interrupted operation was settled.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Recovered {
+    /// `install`, `upgrade`, `rollback`.
+    pub operation: String,
+    /// Its new server had started, so the database was restored from its dump too.
+    pub database_restored: bool,
+    /// Its new server had started and was kept: the operation was recorded as done.
+    pub kept: bool,
 }
 
 /// What can go wrong with the journal itself or with undoing.
@@ -238,12 +311,23 @@ pub enum JournalError {
     Corrupt { path: String, reason: String },
     #[error("undoing the {operation} failed; the server needs manual attention:\n{failures}")]
     UndoFailed { operation: String, failures: String },
+    #[error(
+        "an earlier {operation} (pid {pid}) was interrupted after it started the new server, which may have written to the database since; nothing was undone\n{state}"
+    )]
+    ServerStarted {
+        operation: String,
+        pid: u32,
+        /// What the server and database look like now, one line each.
+        state: String,
+    },
 }
 
 impl Diagnostic for JournalError {
     fn exit_code(&self) -> ExitCode {
         match self {
-            JournalError::UndoFailed { .. } => ExitCode::ManualAttention,
+            JournalError::UndoFailed { .. } | JournalError::ServerStarted { .. } => {
+                ExitCode::ManualAttention
+            }
             _ => ExitCode::Failure,
         }
     }
@@ -255,6 +339,9 @@ impl Diagnostic for JournalError {
             )),
             JournalError::Corrupt { path, .. } => Some(format!(
                 "inspect {path}; move it away once the server is in a known state"
+            )),
+            JournalError::ServerStarted { operation, .. } => Some(format!(
+                "every mm-install run stops here until you decide. To put everything back as it was before the {operation}, database included (data written since is LOST): `{RESTORE_COMMAND}`. To keep the new server instead (check that it works first): `{KEEP_COMMAND}`"
             )),
             JournalError::Write { .. } => None,
         }
@@ -276,6 +363,8 @@ impl<'a> Transaction<'a> {
                 operation: operation.to_string(),
                 pid: std::process::id(),
                 entries: Vec::new(),
+                server_started: false,
+                keep: None,
             },
         };
         transaction.save()?;
@@ -307,9 +396,18 @@ impl<'a> Transaction<'a> {
         Ok(value)
     }
 
-    /// Undo every recorded step in reverse and remove the journal.
+    /// Record that the next step starts the new server, and how to keep it. Call it before that
+    /// step is journaled: a run killed from here on leaves the decision to the operator.
+    pub fn server_starts(&mut self, keep: Keep) -> Result<(), JournalError> {
+        self.journal.server_started = true;
+        self.journal.keep = Some(keep);
+        self.save()
+    }
+
+    /// Undo every recorded step in reverse and remove the journal. This run watched its own
+    /// steps fail, so it undoes them all (a database only if its schema changed).
     pub fn rollback(self, reporter: &dyn Reporter) -> Result<(), JournalError> {
-        undo_all(self.ctx, self.journal, reporter)
+        undo_all(self.ctx, self.journal, false, reporter)
     }
 
     /// Keep every change: the operation is complete.
@@ -353,6 +451,7 @@ fn remove_journal(ctx: &Context) -> Result<(), JournalError> {
 fn undo_all(
     ctx: &Context,
     mut journal: Journal,
+    force_database: bool,
     reporter: &dyn Reporter,
 ) -> Result<(), JournalError> {
     let mut failures = Vec::new();
@@ -362,7 +461,7 @@ fn undo_all(
         if entry.undo != Undo::Nothing {
             reporter.step(&format!("undoing: {}", entry.description));
         }
-        if let Err(err) = entry.undo.apply(ctx) {
+        if let Err(err) = entry.undo.apply(ctx, force_database) {
             failures.push(format!(
                 "- {}: {}",
                 entry.description,
@@ -407,21 +506,121 @@ pub fn pending(ctx: &Context) -> Result<Option<String>, JournalError> {
     Ok(read_journal(ctx)?.map(|journal| journal.operation))
 }
 
-/// If an earlier run left a journal (it was killed, or its undo failed), undo what it recorded.
-/// Returns the interrupted operation's name when there was one. The caller holds the lock
+/// If an earlier run left a journal (it was killed, or its undo failed), undo what it recorded,
+/// unless its new server had started and the operator did not ask for
+/// [`Recovery::RestoreDatabase`]: then nothing changes and the error says what state the server
+/// is in. Returns the interrupted operation when there was one. The caller holds the lock
 /// exclusively: undoing another run's operation while it still runs would tear it apart.
-pub fn recover(ctx: &Context, reporter: &dyn Reporter) -> Result<Option<String>, JournalError> {
+pub fn recover(
+    ctx: &Context,
+    recovery: Recovery,
+    reporter: &dyn Reporter,
+) -> Result<Option<Recovered>, JournalError> {
     let Some(journal) = read_journal(ctx)? else {
         return Ok(None);
     };
     let operation = journal.operation.clone();
+    let database_restored = journal.server_started;
+    if journal.server_started {
+        match (recovery, &journal.keep) {
+            (Recovery::RestoreDatabase, _) => {}
+            (Recovery::KeepNewServer, Some(keep)) => {
+                reporter.warn(&format!(
+                    "an earlier {operation} (pid {}) was interrupted after it started the new server; keeping that server as asked",
+                    journal.pid
+                ));
+                keep_new_server(ctx, keep)?;
+                return Ok(Some(Recovered {
+                    operation,
+                    database_restored: false,
+                    kept: true,
+                }));
+            }
+            (Recovery::Automatic | Recovery::KeepNewServer, _) => {
+                return Err(JournalError::ServerStarted {
+                    state: describe(ctx, &journal),
+                    operation,
+                    pid: journal.pid,
+                });
+            }
+        }
+    }
     reporter.warn(&format!(
-        "an earlier {operation} (pid {}) did not finish; undoing its {} recorded step(s) first",
+        "an earlier {operation} (pid {}) did not finish; undoing its {} recorded step(s) first{}",
         journal.pid,
-        journal.entries.len()
+        journal.entries.len(),
+        if database_restored {
+            ", restoring the database from its dump as asked"
+        } else {
+            ""
+        }
     ));
-    undo_all(ctx, journal, reporter)?;
-    Ok(Some(operation))
+    undo_all(ctx, journal, database_restored, reporter)?;
+    Ok(Some(Recovered {
+        operation,
+        database_restored,
+        kept: false,
+    }))
+}
+
+/// Record the interrupted operation as done: its state file, its clean-up, no journal.
+fn keep_new_server(ctx: &Context, keep: &Keep) -> Result<(), JournalError> {
+    let write_error = |path: String, source| JournalError::Write { path, source };
+    keep.state.save(ctx).map_err(|source| {
+        write_error(
+            ctx.path(crate::state::STATE_PATH).display().to_string(),
+            source,
+        )
+    })?;
+    for leftover in &keep.leftovers {
+        let path = ctx.path(leftover);
+        files::remove_if_exists(&path)
+            .map_err(|source| write_error(path.display().to_string(), source))?;
+    }
+    remove_journal(ctx)
+}
+
+/// The state an interrupted operation left, for the operator: the service, the database, and
+/// the recorded steps (done, or possibly half done).
+fn describe(ctx: &Context, journal: &Journal) -> String {
+    let service = match system::services::is_active(ctx, "mattermost.service") {
+        Ok(true) => "running".to_string(),
+        Ok(false) => "NOT running".to_string(),
+        Err(err) => format!("unknown ({err})"),
+    };
+    let dumps = journal.dumps();
+    let database = if dumps.is_empty() {
+        format!(
+            "as the {} and the server left it (no dump of it was made)",
+            journal.operation
+        )
+    } else {
+        format!(
+            "as the new server left it (possibly migrated, with data written since); the dump made before the {} is {}",
+            journal.operation,
+            dumps
+                .iter()
+                .map(|d| ctx.path(d).display().to_string())
+                .collect::<Vec<_>>()
+                .join(", ")
+        )
+    };
+    let mut text = format!("  mattermost.service: {service}\n  database: {database}\n");
+    text.push_str(&format!(
+        "  steps recorded in {JOURNAL_PATH} (all kept as they are):\n"
+    ));
+    for entry in &journal.entries {
+        text.push_str(&format!(
+            "    - {}{}\n",
+            entry.description,
+            if entry.done {
+                ""
+            } else {
+                " (may be half done)"
+            }
+        ));
+    }
+    text.trim_end().to_string()
 }
 
 #[cfg(test)]
@@ -451,7 +650,7 @@ mod tests {
             from: backup,
             to: "/opt/mattermost/config/config.json".into(),
         }
-        .apply(&ctx)
+        .apply(&ctx, false)
         .unwrap();
         assert_eq!(fs_err::read_to_string(&victim).unwrap(), "victim");
         assert!(fs_err::symlink_metadata(&config).unwrap().is_file());
@@ -463,14 +662,14 @@ mod tests {
             from: "/opt/kept/victim".into(),
             to: "/opt/mattermost/victim".into(),
         }
-        .apply(&ctx)
+        .apply(&ctx, false)
         .unwrap();
         assert!(!ctx.path("/opt/mattermost/victim").exists());
         let err = Undo::Rename {
             from: "/opt/mattermost/config/config.json".into(),
             to: "/opt/kept/config.json".into(),
         }
-        .apply(&ctx)
+        .apply(&ctx, false)
         .unwrap_err();
         assert!(
             err.to_string().ends_with(
@@ -542,10 +741,116 @@ mod tests {
             "pending() only reads"
         );
         assert!(created.exists(), "pending() undoes nothing");
-        assert_eq!(recover(&ctx, &Silent).unwrap().as_deref(), Some("install"));
+        let recovered = recover(&ctx, Recovery::Automatic, &Silent).unwrap();
+        assert_eq!(
+            recovered,
+            Some(Recovered {
+                operation: "install".into(),
+                database_restored: false,
+                kept: false,
+            })
+        );
         assert_eq!(pending(&ctx).unwrap(), None);
         assert!(!created.exists());
-        assert_eq!(recover(&ctx, &Silent).unwrap(), None);
+        assert_eq!(recover(&ctx, Recovery::Automatic, &Silent).unwrap(), None);
+    }
+
+    #[test]
+    fn once_the_new_server_started_recovery_changes_nothing_without_the_operator() {
+        use std::sync::Arc;
+        let (dir, ctx) = ctx();
+        let runner = Arc::new(crate::system::fake::FakeRunner::default());
+        runner.answer("systemctl is-active", 0, "active\n");
+        let ctx = ctx.with_runner(runner.clone());
+        let staging = dir.path().join("opt/staging");
+        let mut tx = Transaction::begin(&ctx, "upgrade").unwrap();
+        tx.step(
+            &Silent,
+            "extract",
+            Undo::RemovePath {
+                path: "/opt/staging".into(),
+            },
+            || fs_err::create_dir_all(&staging),
+        )
+        .unwrap();
+        let guard = Undo::RestoreDatabase {
+            dump: "/var/lib/mm-install/backups/x/database.dump".into(),
+            config: "/opt/mattermost/config/config.json".into(),
+            database: None,
+            unless_fingerprint: Some("f".into()),
+        };
+        tx.step(&Silent, "remember the schema", guard, || Ok::<_, ()>(()))
+            .unwrap();
+        let keep = Keep {
+            state: crate::state::State::default(),
+            leftovers: vec!["/opt/staging".into()],
+        };
+        tx.server_starts(keep).unwrap();
+        let start = Undo::Systemctl {
+            args: vec!["stop".into(), "mattermost.service".into()],
+        };
+        tx.step(&Silent, "start the new server", start, || Ok::<_, ()>(()))
+            .unwrap();
+        std::mem::forget(tx); // killed while the new server runs
+        let journal = fs_err::read(ctx.path(JOURNAL_PATH)).unwrap();
+
+        let err = recover(&ctx, Recovery::Automatic, &Silent).unwrap_err();
+        assert_eq!(err.exit_code(), ExitCode::ManualAttention);
+        let text = err.to_string();
+        assert!(
+            text.contains("interrupted after it started the new server")
+                && text.contains("mattermost.service: running")
+                && text.contains("backups/x/database.dump")
+                && text.contains("start the new server"),
+            "{text}"
+        );
+        assert!(err.hint().unwrap().contains(RESTORE_COMMAND));
+        assert_eq!(fs_err::read(ctx.path(JOURNAL_PATH)).unwrap(), journal);
+        assert!(staging.exists(), "nothing is undone");
+        assert!(
+            runner
+                .lines()
+                .iter()
+                .all(|l| l.starts_with("systemctl is-active")),
+            "{:?}",
+            runner.lines()
+        );
+
+        // Keeping it records the state it would have recorded and cleans up, undoing nothing.
+        let kept = recover(&ctx, Recovery::KeepNewServer, &Silent)
+            .unwrap()
+            .unwrap();
+        assert!(kept.kept && !kept.database_restored);
+        assert!(ctx.path(crate::state::STATE_PATH).exists());
+        assert!(!staging.exists() && !ctx.path(JOURNAL_PATH).exists());
+        assert!(
+            runner
+                .lines()
+                .iter()
+                .all(|l| l.starts_with("systemctl is-active")),
+            "{:?}",
+            runner.lines()
+        );
+
+        // The operator's consent undoes everything and restores the dump (whatever the schema
+        // looks like): the restore runs, here failing on the missing config.json.
+        fs_err::write(ctx.path(JOURNAL_PATH), &journal).unwrap();
+        fs_err::create_dir_all(&staging).unwrap();
+        let err = recover(&ctx, Recovery::RestoreDatabase, &Silent).unwrap_err();
+        assert!(
+            err.to_string().contains("remember the schema")
+                && err.to_string().contains("config.json"),
+            "{err}"
+        );
+        assert!(!staging.exists());
+        assert!(
+            runner
+                .lines()
+                .iter()
+                .any(|l| l.ends_with("stop mattermost.service")),
+            "{:?}",
+            runner.lines()
+        );
     }
 
     #[test]
@@ -555,12 +860,12 @@ mod tests {
             path: "/opt/.mm-install".into(),
         };
         fs_err::create_dir_all(ctx.path("/opt/.mm-install/kept")).unwrap();
-        undo.apply(&ctx).unwrap();
+        undo.apply(&ctx, false).unwrap();
         assert!(ctx.path("/opt/.mm-install/kept").exists());
         fs_err::remove_dir(ctx.path("/opt/.mm-install/kept")).unwrap();
-        undo.apply(&ctx).unwrap();
+        undo.apply(&ctx, false).unwrap();
         assert!(!ctx.path("/opt/.mm-install").exists());
-        undo.apply(&ctx).unwrap();
+        undo.apply(&ctx, false).unwrap();
     }
 
     #[test]
@@ -610,7 +915,7 @@ mod tests {
         .unwrap();
         tx.commit().unwrap();
         assert!(created.exists());
-        assert_eq!(recover(&ctx, &Silent).unwrap(), None);
+        assert_eq!(recover(&ctx, Recovery::Automatic, &Silent).unwrap(), None);
     }
 
     #[test]

@@ -166,6 +166,22 @@ pub struct UpgradeArgs {
     /// latest. Overrides `policy` in /etc/mm-install/mm-install.toml.
     #[arg(long)]
     pub policy: Option<crate::settings::Policy>,
+    /// Upgrade from this release tarball instead of downloading (air-gapped servers); the
+    /// version is --version or the one in the file name. It is read once, into the cache.
+    #[arg(
+        long,
+        value_name = "FILE",
+        requires = "signature",
+        conflicts_with = "latest"
+    )]
+    pub tarball: Option<PathBuf>,
+    /// The tarball's detached OpenPGP signature (with --tarball).
+    #[arg(long, value_name = "FILE", requires = "tarball")]
+    pub signature: Option<PathBuf>,
+    /// An earlier upgrade or rollback was interrupted after it started the new server (exit
+    /// 10): keep that server and record the operation as done, then stop.
+    #[arg(long, conflicts_with = "dry_run")]
+    pub keep_started: bool,
     /// Do not ask for confirmation on a terminal (nothing is ever asked without one).
     #[arg(short, long)]
     pub yes: bool,

@@ -22,7 +22,15 @@ pub fn run(global: &GlobalArgs, args: InstallArgs, printer: &Printer) -> Command
     let ctx = Context::new(&global.root);
     let asker = Asker::new(args.yes);
     let options = gather_options(global, &args, &asker, printer)?;
-    let Some(_guard) = lock_and_recover(&ctx, "install", args.dry_run, printer)? else {
+    let Some(_guard) = lock_and_recover(
+        global,
+        &ctx,
+        "install",
+        args.dry_run,
+        crate::journal::Recovery::Automatic,
+        printer,
+    )?
+    else {
         return Ok(());
     };
     let platform = install::preflight(&ctx, &options, printer)?;
@@ -231,7 +239,7 @@ fn database_url(args: &InstallArgs, reporter: &dyn Reporter) -> CommandResult<Op
 }
 
 /// `mattermost[-team]-X.Y.Z-linux-ARCH.tar.gz` → X.Y.Z.
-fn version_from_file_name(tarball: &Path) -> CommandResult<Version> {
+pub(super) fn version_from_file_name(tarball: &Path) -> CommandResult<Version> {
     let name = tarball
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())

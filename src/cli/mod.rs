@@ -17,20 +17,26 @@ use crate::exit::{Diagnostic, ExitCode};
 
 pub use args::Cli;
 
-/// The operation lock, held while a command runs (none for a dry run where nothing ever ran).
+/// The operation lock, held while a command runs (none for a dry run where nothing ever ran),
+/// and the interrupted operation recovery settled before it, if any.
 struct Guard {
     _lock: Option<crate::lock::OperationLock>,
+    recovered: Option<crate::journal::Recovered>,
 }
 
 /// Take the operation lock and settle the journal an earlier run may have left. An operation
-/// holds the lock exclusively and undoes the interrupted one before anything else. A `--dry-run`
+/// holds the lock exclusively and undoes the interrupted one before anything else, as far as
+/// `recovery` allows: an interrupted operation whose new server had started is left alone
+/// unless the operator asked for the database dump (exit 10, the webhook told). A `--dry-run`
 /// holds it shared (so never while an operation runs) and changes nothing, not even by
 /// recovering: if a run was interrupted, it says so and returns `None`, since a plan made from a
 /// half-changed server would show the wrong steps.
 fn lock_and_recover(
+    global: &args::GlobalArgs,
     ctx: &crate::context::Context,
     operation: &str,
     dry_run: bool,
+    recovery: crate::journal::Recovery,
     printer: &output::Printer,
 ) -> CommandResult<Option<Guard>> {
     use crate::report::Reporter;
@@ -38,19 +44,48 @@ fn lock_and_recover(
         let lock = crate::lock::OperationLock::shared(ctx)?;
         if let Some(interrupted) = crate::journal::pending(ctx)? {
             printer.warn(&format!(
-                "an earlier {interrupted} did not finish, and --dry-run changes nothing, so there is no plan to show yet: a run without --dry-run undoes the {interrupted} first, then goes on"
+                "an earlier {interrupted} did not finish, and --dry-run changes nothing, so there is no plan to show yet: a run without --dry-run settles the {interrupted} first (undoes it, or says what state it left if its new server had started)"
             ));
             return Ok(None);
         }
-        return Ok(Some(Guard { _lock: lock }));
+        return Ok(Some(Guard {
+            _lock: lock,
+            recovered: None,
+        }));
     }
     let lock = crate::lock::OperationLock::acquire(ctx, operation)?;
-    if let Some(interrupted) = crate::journal::recover(ctx, printer)? {
+    let recovered = match crate::journal::recover(ctx, recovery, printer) {
+        Ok(recovered) => recovered,
+        Err(err @ crate::journal::JournalError::ServerStarted { .. }) => {
+            let webhook = crate::settings::Settings::load(ctx)
+                .map(|settings| settings.webhook_url)
+                .unwrap_or_default();
+            let client = commands::http_client(global)?;
+            crate::notify::notify(
+                &client,
+                &webhook,
+                &format!("needs attention: {err}"),
+                printer,
+            );
+            return Err(err.into());
+        }
+        Err(err) => return Err(err.into()),
+    };
+    if let Some(interrupted) = recovered.as_ref().filter(|r| !r.kept) {
         printer.step(&format!(
-            "the interrupted {interrupted} was undone; the server is back as it was before it"
+            "the interrupted {} was undone{}; the server is back as it was before it",
+            interrupted.operation,
+            if interrupted.database_restored {
+                ", its database dump restored"
+            } else {
+                ""
+            }
         ));
     }
-    Ok(Some(Guard { _lock: Some(lock) }))
+    Ok(Some(Guard {
+        _lock: Some(lock),
+        recovered,
+    }))
 }
 
 /// Parse the command line, run the command, print errors, return the exit code.

@@ -13,7 +13,9 @@ use super::prompt::Asker;
 use super::{Guard, UsageError, lock_and_recover};
 use crate::context::Context;
 use crate::fetch::stable_releases;
+use crate::journal::Recovery;
 use crate::notify::notify;
+use crate::ops::install::TarballSource;
 use crate::ops::upgrade;
 use crate::release::{Artifact, Version};
 use crate::report::Reporter;
@@ -26,6 +28,7 @@ fn prepare(
     global: &GlobalArgs,
     operation: &str,
     dry_run: bool,
+    recovery: Recovery,
     printer: &Printer,
 ) -> CommandResult<(Context, Option<Guard>, Settings)> {
     let ctx = Context::new(&global.root);
@@ -35,7 +38,7 @@ fn prepare(
         ))
         .into());
     }
-    let guard = lock_and_recover(&ctx, operation, dry_run, printer)?;
+    let guard = lock_and_recover(global, &ctx, operation, dry_run, recovery, printer)?;
     let settings = Settings::load(&ctx)?;
     for warning in &settings.warnings {
         printer.warn(warning);
@@ -44,11 +47,32 @@ fn prepare(
 }
 
 pub fn upgrade(global: &GlobalArgs, args: UpgradeArgs, printer: &Printer) -> CommandResult {
-    let (ctx, guard, settings) = prepare(global, "upgrade", args.dry_run, printer)?;
-    let Some(_guard) = guard else {
+    let recovery = if args.keep_started {
+        Recovery::KeepNewServer
+    } else {
+        Recovery::Automatic
+    };
+    let (ctx, guard, settings) = prepare(global, "upgrade", args.dry_run, recovery, printer)?;
+    let Some(guard) = guard else {
         return Ok(());
     };
     let client = http_client(global)?;
+    if let Some(recovered) = guard.recovered.as_ref().filter(|r| r.kept) {
+        // That was the upgrade asked for: the interrupted operation is done.
+        let installed = upgrade::installed(&ctx)?;
+        let message = format!(
+            "kept the server the interrupted {} started: Mattermost {} is installed",
+            recovered.operation, installed.installation.version
+        );
+        printer.step(&message);
+        notify(&client, &settings.webhook_url, &message, printer);
+        printer.data(&format!("kept: {}", installed.installation.version));
+        return Ok(());
+    }
+    if args.keep_started {
+        printer.step("no interrupted operation had started a new server: nothing to keep");
+        return Ok(());
+    }
     let result = run_upgrade(&ctx, global, &args, &settings, &client, printer);
     let message = match &result {
         Ok(Some(text)) => Some(text.clone()),
@@ -80,9 +104,10 @@ fn run_upgrade(
     }
     let current: Version = installed.installation.version.parse()?;
     let policy = args.policy.unwrap_or(settings.policy);
-    let (target, held_back) = match &args.version {
-        Some(version) => (version.clone(), None),
-        None => {
+    let (target, held_back) = match (&args.version, &args.tarball) {
+        (Some(version), _) => (version.clone(), None),
+        (None, Some(tarball)) => (super::install::version_from_file_name(tarball)?, None),
+        (None, None) => {
             let available = stable_releases(client, &global.releases_api, printer)?;
             let allowed = upgrade::newest_allowed(&current, &available, policy);
             let newest = available.last().cloned();
@@ -131,15 +156,19 @@ fn run_upgrade(
         return Err(UsageError("cancelled; nothing was changed".into()).into());
     }
     let keyring = keyring(global)?;
-    let outcome = upgrade::execute_upgrade(
-        ctx,
-        plan,
-        &global.release_url,
-        client,
-        &keyring,
-        settings,
-        printer,
-    )?;
+    let source = match (&args.tarball, &args.signature) {
+        (Some(tarball), Some(signature)) => TarballSource::Local {
+            tarball: tarball.clone(),
+            signature: signature.clone(),
+            sha256: None,
+        },
+        _ => TarballSource::Mirror {
+            release_url: global.release_url.clone(),
+            sha256: None,
+        },
+    };
+    let outcome =
+        upgrade::execute_upgrade(ctx, plan, &source, client, &keyring, settings, printer)?;
     for warning in &outcome.warnings {
         printer.warn(warning);
     }
@@ -166,7 +195,38 @@ fn run_upgrade(
 }
 
 pub fn rollback(global: &GlobalArgs, args: RollbackArgs, printer: &Printer) -> CommandResult {
-    let (ctx, _guard, settings) = prepare(global, "rollback", false, printer)?;
+    // `--restore-database --yes` is also the operator's consent to undo an interrupted
+    // operation whose new server had started, database included.
+    let recovery = if args.restore_database && args.yes {
+        Recovery::RestoreDatabase
+    } else {
+        Recovery::Automatic
+    };
+    let (ctx, guard, settings) = prepare(global, "rollback", false, recovery, printer)?;
+    if let Some(recovered) = guard
+        .as_ref()
+        .and_then(|g| g.recovered.as_ref())
+        .filter(|r| r.database_restored)
+    {
+        // That undo was the rollback asked for: the server is back as before the operation.
+        let installed = upgrade::installed(&ctx)?;
+        let message = format!(
+            "undid the interrupted {} and restored its database dump: Mattermost {} is back",
+            recovered.operation, installed.installation.version
+        );
+        printer.step(&message);
+        notify(
+            &http_client(global)?,
+            &settings.webhook_url,
+            &message,
+            printer,
+        );
+        printer.data(&format!(
+            "rolled back: interrupted {} -> {}",
+            recovered.operation, installed.installation.version
+        ));
+        return Ok(());
+    }
     let (installed, kept, steps) =
         upgrade::plan_rollback(&ctx, args.to.as_ref(), args.restore_database, &settings)?;
     let mut text = format!(

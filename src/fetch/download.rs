@@ -3,6 +3,7 @@
 //! run or the next), and renamed to its final name only after the signature and checksum verify.
 //! A failed verification deletes the partial file, so no unverified tarball is ever left behind.
 
+use fs_err::os::unix::fs::OpenOptionsExt;
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 
@@ -378,20 +379,51 @@ fn parse_content_range(value: &str) -> Option<(u64, Option<u64>)> {
     Some((start, total.trim().parse().ok()))
 }
 
-/// Verify a tarball already on disk (an air-gapped install's `--tarball FILE --signature FILE`)
-/// against `keyring` and, when given, a SHA-256.
-pub fn verify_local_file(
+/// Copy a tarball on disk (`install --tarball FILE`) to `destination` (in the root-only cache)
+/// while hashing it: FILE is opened once, the copy goes to `<destination>.partial` (0600) and is
+/// renamed into place only once the signature (and `expected_sha256`, if given) verify. Callers
+/// use `destination` from then on and never reopen FILE by path, so whoever can write FILE cannot
+/// swap it between the verification and the extraction.
+pub fn copy_verified(
     keyring: &Keyring,
     tarball: &Path,
     signature: &Path,
     expected_sha256: Option<&str>,
+    destination: &Path,
 ) -> Result<Verified, FetchError> {
     let mut verifier = StreamVerifier::new(keyring, read_signature(signature)?.0)?;
-    verifier.update_from(fs_err::File::open(tarball)?)?;
     let expected = expected_sha256
         .map(|hex| super::parse_sha256(hex, "--sha256"))
         .transpose()?;
-    Ok(verifier.finish(tarball, expected.as_deref())?)
+    let partial = partial_path(destination);
+    crate::system::files::remove_if_exists(&partial)?;
+    let mut source = fs_err::File::open(tarball)?;
+    let mut copy = fs_err::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(&partial)?;
+    let mut buffer = vec![0; super::CHUNK_SIZE];
+    loop {
+        let read = source.read(&mut buffer)?;
+        if read == 0 {
+            break;
+        }
+        verifier.update(&buffer[..read]);
+        copy.write_all(&buffer[..read])?;
+    }
+    copy.sync_all()?;
+    drop(copy);
+    match verifier.finish(tarball, expected.as_deref()) {
+        Ok(verified) => {
+            fs_err::rename(&partial, destination)?;
+            Ok(verified)
+        }
+        Err(err) => {
+            fs_err::remove_file(&partial)?;
+            Err(err.into())
+        }
+    }
 }
 
 #[cfg(test)]

@@ -9,8 +9,7 @@ pub mod tls;
 pub mod verify;
 
 pub use download::{
-    ChecksumSource, DownloadRequest, Downloaded, SignatureSource, download_release,
-    verify_local_file,
+    ChecksumSource, DownloadRequest, Downloaded, SignatureSource, copy_verified, download_release,
 };
 pub use http::{HttpClient, RetryPolicy};
 pub use keyring::{Keyring, MATTERMOST_RELEASE_KEY_FINGERPRINT};

@@ -139,6 +139,21 @@ fn exchange(probe: &Probe, request: &str, read_body: bool) -> std::io::Result<An
 }
 
 fn ping(probe: &Probe, expected: &Version) -> Result<String, HealthError> {
+    let version_id = served_version_id(probe)?;
+    if !version_id.starts_with(&format!("{expected}.")) {
+        return Err(HealthError::Failed {
+            what: "the ping",
+            address: probe.address,
+            host: probe.host.clone(),
+            detail: format!("the server reports version `{version_id}`, expected {expected}"),
+        });
+    }
+    Ok(version_id)
+}
+
+/// One ping: the `X-Version-Id` the server answers with (`<version>.<build>.<hash>.<licensed>`),
+/// whatever version that is. No retries: a server that does not answer is an error.
+pub fn served_version_id(probe: &Probe) -> Result<String, HealthError> {
     let fail = |detail: String| HealthError::Failed {
         what: "the ping",
         address: probe.address,
@@ -170,11 +185,6 @@ fn ping(probe: &Probe, expected: &Version) -> Result<String, HealthError> {
         .find(|(name, _)| name == "x-version-id")
         .map(|(_, value)| value.clone())
         .ok_or_else(|| fail("no X-Version-Id header: is this Mattermost?".into()))?;
-    if !version_id.starts_with(&format!("{expected}.")) {
-        return Err(fail(format!(
-            "the server reports version `{version_id}`, expected {expected}"
-        )));
-    }
     Ok(version_id)
 }
 

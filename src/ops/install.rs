@@ -20,7 +20,7 @@ use crate::context::{CommandLine, Context};
 use crate::exit::{Diagnostic, ExitCode};
 use crate::fetch::verify::Verified;
 use crate::fetch::{
-    DownloadRequest, FetchError, HttpClient, Keyring, download_release, verify_local_file,
+    DownloadRequest, FetchError, HttpClient, Keyring, copy_verified, download_release,
 };
 use crate::host::{self, Family, HostError, PackageManager, Platform, Support};
 use crate::journal::{JournalError, StepError, Transaction, Undo};
@@ -920,7 +920,14 @@ pub fn execute(
     keyring: &Keyring,
     reporter: &dyn Reporter,
 ) -> Result<InstallReport, InstallError> {
-    let (tarball, verified) = obtain_release(ctx, options, client, keyring, reporter)?;
+    let (tarball, verified) = obtain_release(
+        ctx,
+        &options.source,
+        &options.artifact,
+        client,
+        keyring,
+        reporter,
+    )?;
     let mut progress = Progress {
         tarball,
         verified,
@@ -979,31 +986,42 @@ fn installation_record(options: &InstallOptions, verified: &Verified) -> Install
     }
 }
 
-/// Download (or take the local file) and verify it before any server change.
-fn obtain_release(
+/// Download the release (or copy the local file into the root-only cache) and verify it before
+/// any server change; returns the verified file, which is what gets extracted.
+pub fn obtain_release(
     ctx: &Context,
-    options: &InstallOptions,
+    source: &TarballSource,
+    artifact: &Artifact,
     client: &HttpClient,
     keyring: &Keyring,
     reporter: &dyn Reporter,
-) -> Result<(PathBuf, Verified), InstallError> {
-    match &options.source {
+) -> Result<(PathBuf, Verified), FetchError> {
+    let cache = ctx.path(CACHE_DIR);
+    fs_err::create_dir_all(&cache)?;
+    match source {
         TarballSource::Local {
             tarball,
             signature,
             sha256,
         } => {
-            reporter.step(&format!("verifying {}", tarball.display()));
-            let verified = verify_local_file(keyring, tarball, signature, sha256.as_deref())?;
-            Ok((tarball.clone(), verified))
+            // The copy in the root-only cache is what gets extracted: FILE is read once.
+            fs_err::set_permissions(&cache, std::os::unix::fs::PermissionsExt::from_mode(0o700))?;
+            let name = tarball
+                .file_name()
+                .map_or_else(|| "release.tar.gz".into(), |n| n.to_os_string());
+            let copy = cache.join(name);
+            reporter.step(&format!(
+                "copying {} to {} and verifying it",
+                tarball.display(),
+                copy.display()
+            ));
+            let verified = copy_verified(keyring, tarball, signature, sha256.as_deref(), &copy)?;
+            Ok((copy, verified))
         }
         TarballSource::Mirror {
             release_url,
             sha256,
         } => {
-            let artifact = &options.artifact;
-            let cache = ctx.path(CACHE_DIR);
-            fs_err::create_dir_all(&cache)?;
             let request =
                 DownloadRequest::for_artifact(artifact, release_url, None, sha256.clone(), &cache);
             let downloaded = download_release(client, keyring, &request, reporter)?;
@@ -1759,12 +1777,110 @@ mod tests {
         allow_password_login(&ctx).unwrap();
         assert_eq!(fs_err::read(&path).unwrap(), edited);
 
-        undo.apply(&ctx).unwrap();
+        undo.apply(&ctx, false).unwrap();
         assert_eq!(fs_err::read(&path).unwrap(), before);
         assert!(!cluster.password_login("Secret123"));
         // The undo is idempotent.
-        undo.apply(&ctx).unwrap();
+        undo.apply(&ctx, false).unwrap();
         assert_eq!(fs_err::read(&path).unwrap(), before);
+    }
+
+    /// The host's commands, but no systemd (the test host has none): `systemctl` lists nothing.
+    struct HostWithoutSystemd;
+
+    impl crate::context::CommandRunner for HostWithoutSystemd {
+        fn run(&self, command: &CommandLine) -> std::io::Result<crate::context::CommandOutput> {
+            if command.program == "systemctl" {
+                return Ok(crate::context::CommandOutput {
+                    status: Some(0),
+                    ..Default::default()
+                });
+            }
+            crate::context::HostRunner.run(command)
+        }
+    }
+
+    /// `true` when `mmuser` logs in with `password` over TCP (to `postgres`: whether the
+    /// `mattermost` database exists does not matter).
+    fn role_login(cluster: &Cluster, password: &str) -> bool {
+        std::process::Command::new(cluster.bin.join("psql"))
+            .arg(format!(
+                "host=127.0.0.1 port={} dbname=postgres user={DATABASE_ROLE}",
+                cluster.port
+            ))
+            .args(["-X", "-tAc", "SELECT 1"])
+            .env("PGPASSWORD", password)
+            .env("PGCONNECT_TIMEOUT", "5")
+            .output()
+            .unwrap()
+            .status
+            .success()
+    }
+
+    // Issue 10, hole 6, against a real cluster: the database step's undo (decided just before the
+    // step, from what exists) never drops a database or role it did not create, and an existing
+    // role gets its old password back.
+    #[test]
+    fn the_database_undo_removes_only_what_the_step_created_on_a_real_cluster() {
+        let root = tempfile::tempdir().unwrap();
+        let hba = "local all all trust\nhost all all 127.0.0.1/32 scram-sha-256\n";
+        let cluster = Cluster::start(root.path(), hba);
+        let ctx = Context::live_for_test(root.path(), Arc::new(HostWithoutSystemd));
+        let step = Step::ProvisionDatabase {
+            existing_role: None,
+        };
+        let mut progress = Progress {
+            tarball: PathBuf::new(),
+            verified: Verified {
+                sha256: String::new(),
+                signer_fingerprint: String::new(),
+                warnings: Vec::new(),
+            },
+            data_source: None,
+            database_unit: None,
+            ids: None,
+            version_id: None,
+        };
+        let provision = |progress: &mut Progress| {
+            run_step(&ctx, &step, &options(), progress, &crate::report::Silent)
+        };
+
+        // Nothing exists: the undo drops both.
+        let undo = step.undo(&ctx);
+        provision(&mut progress).unwrap();
+        assert!(postgres::database_exists(&ctx, DATABASE_NAME).unwrap());
+        undo.apply(&ctx, false).unwrap();
+        assert!(!postgres::database_exists(&ctx, DATABASE_NAME).unwrap());
+        assert_eq!(
+            postgres::role_password_hash(&ctx, DATABASE_ROLE).unwrap(),
+            None
+        );
+
+        // An admin's role: the step gives it a new password, the undo puts the old one back and
+        // keeps the role.
+        postgres::create_role(&ctx, DATABASE_ROLE, "Existing1").unwrap();
+        let undo = step.undo(&ctx);
+        provision(&mut progress).unwrap();
+        assert!(
+            !role_login(&cluster, "Existing1"),
+            "the step sets a new password"
+        );
+        undo.apply(&ctx, false).unwrap();
+        assert!(
+            role_login(&cluster, "Existing1"),
+            "the old password is lost"
+        );
+        assert!(!postgres::database_exists(&ctx, DATABASE_NAME).unwrap());
+
+        // An admin's database too: the step refuses it, and the undo drops nothing.
+        postgres::create_database(&ctx, DATABASE_NAME, DATABASE_ROLE).unwrap();
+        let undo = step.undo(&ctx);
+        let err = provision(&mut progress).unwrap_err();
+        assert!(matches!(err, InstallError::DatabaseExists { .. }), "{err}");
+        undo.apply(&ctx, false).unwrap();
+        assert!(postgres::database_exists(&ctx, DATABASE_NAME).unwrap());
+        assert!(role_login(&cluster, "Existing1"));
+        assert!(cluster.password_login("Existing1"));
     }
 
     #[test]

@@ -10,7 +10,9 @@
 //! the proxy (served version included).
 //! Any failure undoes the journal in reverse: the new server is stopped, the trees and state
 //! folders swapped back, the database restored if the new version changed its schema, and the
-//! old server started and checked again (exit 4; exit 10 if even that fails).
+//! old server started and checked again (exit 4; exit 10 if even that fails). The journal records
+//! when the new server is about to start: a run killed after that is not undone by the next run
+//! (see [`crate::journal::recover`]).
 //!
 //! A rollback is the same swap towards a kept tree, optionally with the matching database dump.
 
@@ -20,12 +22,12 @@ use std::time::{Duration, Instant};
 
 use crate::context::{CommandLine, Context};
 use crate::exit::{Diagnostic, ExitCode};
-use crate::fetch::{DownloadRequest, FetchError, HttpClient, Keyring, download_release};
+use crate::fetch::{FetchError, HttpClient, Keyring};
 use crate::host::Family;
-use crate::journal::{JournalError, StepError, Transaction, Undo};
+use crate::journal::{JournalError, Keep, StepError, Transaction, Undo};
 use crate::ops::carry;
 use crate::ops::health::{self, HealthError, Probe};
-use crate::ops::install::{CACHE_DIR, INSTALL_DIR, SERVICE_USER, server_name};
+use crate::ops::install::{INSTALL_DIR, SERVICE_USER, TarballSource, server_name};
 use crate::release::{Artifact, Edition, ReleaseError, Version};
 use crate::report::Reporter;
 use crate::settings::{Policy, Settings};
@@ -47,6 +49,10 @@ pub enum UpgradeError {
     NotInstalled { path: String },
     #[error("cannot tell the installed version: `{command}` printed `{output}`")]
     UnknownVersion { command: String, output: String },
+    #[error(
+        "the verified release published as Mattermost {expected} is Mattermost {found} (its bin/mattermost version says so); nothing was changed"
+    )]
+    VersionMismatch { expected: Version, found: Version },
     #[error("Mattermost {target} is not newer than the installed {installed}")]
     NotNewer { installed: Version, target: Version },
     #[error("upgrading from {from} to {to} is not a supported path: {reason}")]
@@ -150,6 +156,14 @@ pub enum UpgradeError {
 impl Diagnostic for UpgradeError {
     fn exit_code(&self) -> ExitCode {
         match self {
+            // A release that is not the version it was published as fails verification, even
+            // when found in the extract step (before the server was touched).
+            UpgradeError::RolledBack { cause, .. }
+                if matches!(**cause, UpgradeError::VersionMismatch { .. }) =>
+            {
+                ExitCode::VerificationFailed
+            }
+            UpgradeError::VersionMismatch { .. } => ExitCode::VerificationFailed,
             UpgradeError::RolledBack { .. } | UpgradeError::RollbackUndone { .. } => {
                 ExitCode::UpgradeRolledBack
             }
@@ -172,6 +186,8 @@ impl Diagnostic for UpgradeError {
             UpgradeError::BlockingSetting { blocker, .. } => Some(blocker.fix.clone()),
             UpgradeError::DatabaseMoved { .. } => Some(format!("if you moved the database on purpose, delete the \"database\" entry of {} (it is root's alone) and run again: the next upgrade records the new one", crate::state::STATE_PATH)),
             UpgradeError::PgDumpTooOld { package, .. } => Some(format!("install {package}, then run the upgrade again; nothing was changed")),
+            UpgradeError::VersionMismatch { .. } => Some("the release server or mirror serves another release under that name: re-sync the mirror from releases.mattermost.com; the running server was not touched".into()),
+            UpgradeError::RolledBack { cause, .. } if matches!(**cause, UpgradeError::VersionMismatch { .. }) => cause.hint(),
             UpgradeError::RolledBack { .. } => Some("see `journalctl -u mattermost` for why the new version failed; the backups are in /var/lib/mm-install/backups".into()),
             UpgradeError::NeedsAttention { .. } => Some(format!("{} lists the steps still to undo; the next mm-install run retries them", crate::journal::JOURNAL_PATH)),
             UpgradeError::Fetch(err) => err.hint(),
@@ -242,10 +258,27 @@ pub fn installed(ctx: &Context) -> Result<Installed, UpgradeError> {
     })
 }
 
-/// `bin/mattermost version`, run as the service user as Mattermost's docs say.
+/// The version of a server installed by hand (no state file): what the running server answers
+/// in `X-Version-Id`, else what `bin/mattermost version` prints. That binary belongs to the
+/// service user, so it never runs as root's child in root's session: it runs as the service
+/// user in a new session (`setsid`), with a cleared environment (no root tokens or proxy
+/// credentials) and no terminal (the runner gives every command `/dev/null` as stdin).
 fn server_version(ctx: &Context) -> Result<Version, UpgradeError> {
-    let binary = format!("{INSTALL_DIR}/bin/mattermost");
-    let command = CommandLine::new("runuser", &["-u", SERVICE_USER, "--", &binary, "version"]);
+    if let Some(version) = listen_probe(ctx)
+        .ok()
+        .and_then(|probe| health::served_version_id(&probe).ok())
+        .and_then(|id| version_from_id(&id))
+    {
+        return Ok(version);
+    }
+    binary_version(ctx, Path::new(INSTALL_DIR))
+}
+
+/// What `<tree>/bin/mattermost version` prints as `Version:` (`tree` is a system path). Since
+/// v6.5 the command touches no database (mattermost-facts.md §7); it runs isolated as the
+/// service user ([`version_command`]).
+fn binary_version(ctx: &Context, tree: &Path) -> Result<Version, UpgradeError> {
+    let command = version_command(tree);
     let output = system::run_checked(ctx, &command)?;
     output
         .stdout
@@ -256,6 +289,72 @@ fn server_version(ctx: &Context) -> Result<Version, UpgradeError> {
             command: command.to_string(),
             output: output.stdout.trim().to_string(),
         })
+}
+
+/// Where [`staged_version`] links a staged release's `bin/` for the service user to run.
+fn version_check_dir() -> PathBuf {
+    PathBuf::from(format!("/opt/.mm-install-version-{}", std::process::id()))
+}
+
+/// [`binary_version`] of a release staged in root's 0700 directory, which the service user
+/// cannot enter: its `bin/` is hard-linked (the same root-owned files, nothing copied) into
+/// [`version_check_dir`], which that user may traverse but not write, and removed again. Run
+/// before the tree is handed to the service user, so the linked files are root's throughout.
+fn staged_version(ctx: &Context, staged_tree: &Path) -> Result<Version, UpgradeError> {
+    let check = version_check_dir();
+    let dir = ctx.path(&check);
+    files::remove_if_exists(&dir)?;
+    let result = link_bin(&ctx.path(staged_tree).join("bin"), &dir.join("bin"))
+        .map_err(UpgradeError::from)
+        .and_then(|()| binary_version(ctx, &check));
+    files::remove_if_exists(&dir)?;
+    result
+}
+
+/// Hard-link every regular file of `from` into `to` (created 0755 with its parent).
+fn link_bin(from: &Path, to: &Path) -> std::io::Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    for dir in [to.parent().unwrap_or(to), to] {
+        fs_err::create_dir(dir)?;
+        fs_err::set_permissions(dir, std::fs::Permissions::from_mode(0o755))?;
+    }
+    for entry in fs_err::read_dir(from)? {
+        let entry = entry?;
+        if entry.file_type()?.is_file() {
+            fs_err::hard_link(entry.path(), to.join(entry.file_name()))?;
+        }
+    }
+    Ok(())
+}
+
+/// `11.10.1` from an `X-Version-Id` of `11.10.1.123.abc.true`.
+fn version_from_id(id: &str) -> Option<Version> {
+    let parts: Vec<&str> = id.split('.').collect();
+    parts.get(..3)?.join(".").parse().ok()
+}
+
+/// `<tree>/bin/mattermost version` as the service user, isolated from root's session and
+/// environment.
+fn version_command(tree: &Path) -> CommandLine {
+    let binary = tree.join("bin/mattermost").display().to_string();
+    let home = format!("HOME={INSTALL_DIR}");
+    CommandLine::new(
+        "setsid",
+        &[
+            "--wait",
+            "runuser",
+            "-u",
+            SERVICE_USER,
+            "--",
+            "env",
+            "-i",
+            "PATH=/usr/bin:/bin",
+            &home,
+            "LANG=C.UTF-8",
+            &binary,
+            "version",
+        ],
+    )
 }
 
 /// The newest version in `available` that `policy` allows from `installed`.
@@ -361,8 +460,15 @@ impl Step {
     fn undo(&self) -> Undo {
         let live = PathBuf::from(INSTALL_DIR);
         match self {
-            Step::Extract { staging } => Undo::RemovePath {
-                path: staging.clone(),
+            Step::Extract { staging } => Undo::Many {
+                undos: vec![
+                    Undo::RemovePath {
+                        path: staging.clone(),
+                    },
+                    Undo::RemovePath {
+                        path: version_check_dir(),
+                    },
+                ],
             },
             Step::Backup { .. }
             | Step::RestoreCapabilities { .. }
@@ -727,6 +833,11 @@ fn probe_for(ctx: &Context, installed: &Installed) -> Result<Probe, UpgradeError
             tls: installation.tls,
         });
     }
+    listen_probe(ctx)
+}
+
+/// Mattermost's own listen address from config.json (a server installed by hand).
+fn listen_probe(ctx: &Context) -> Result<Probe, UpgradeError> {
     let config = beneath::read_to_string(ctx, &Path::new(INSTALL_DIR).join("config/config.json"))
         .map_err(SystemError::from)?;
     let json: serde_json::Value = serde_json::from_str(&config).unwrap_or_default();
@@ -778,23 +889,16 @@ pub struct Outcome {
 pub fn execute_upgrade(
     ctx: &Context,
     mut plan: UpgradePlan,
-    release_url: &str,
+    source: &TarballSource,
     client: &HttpClient,
     keyring: &Keyring,
     settings: &Settings,
     reporter: &dyn Reporter,
 ) -> Result<Outcome, UpgradeError> {
-    let artifact = &plan.target;
-    let cache = ctx.path(CACHE_DIR);
-    fs_err::create_dir_all(&cache)?;
-    let request = DownloadRequest::for_artifact(artifact, release_url, None, None, &cache);
-    let downloaded = download_release(client, keyring, &request, reporter)?;
+    let (tarball, verified) =
+        crate::ops::install::obtain_release(ctx, source, &plan.target, client, keyring, reporter)?;
     // What the release really ships decides what is carried over.
-    let carried = carried_paths(
-        ctx,
-        settings,
-        &crate::archive::release_entries(&downloaded.path)?,
-    )?;
+    let carried = carried_paths(ctx, settings, &crate::archive::release_entries(&tarball)?)?;
     for step in &mut plan.steps {
         if let Step::MoveState { paths, .. } = step {
             if *paths != carried {
@@ -810,10 +914,38 @@ pub fn execute_upgrade(
     let probe = probe_for(ctx, &plan.installed)?;
     let from = plan.installed.installation.version.clone();
     let to = plan.target.version.to_string();
+    // The new release recorded, the old one kept for rollbacks: saved on success, and kept in
+    // the journal for `upgrade --keep-started` once the new server may run.
+    let mut state = State::load(ctx)?;
+    let previous = plan.installed.installation.clone();
+    state.kept.push(KeptRelease {
+        installation: previous.clone(),
+        tree: plan.previous_tree.display().to_string(),
+        backup_dir: plan.backup_dir.display().to_string(),
+        replaced_at: now_rfc3339(),
+    });
+    state.record(Installation {
+        version: to.clone(),
+        edition: plan.target.edition.to_string(),
+        arch: plan.target.arch.to_string(),
+        installed_at: now_rfc3339(),
+        tarball_sha256: verified.sha256.clone(),
+        signed_by: verified.signer_fingerprint.clone(),
+        ..previous
+    });
+    if state.database.is_none() {
+        let config = PathBuf::from(INSTALL_DIR).join("config/config.json");
+        state.database = Some(connection(ctx, &config)?.identity().to_string());
+    }
     let mut context = RunContext {
-        tarball: downloaded.path.clone(),
+        tarball,
         probe,
         expected: plan.target.version.clone(),
+        previous: from.parse()?,
+        keep: Keep {
+            state: state.clone(),
+            leftovers: vec![plan.staging.clone()],
+        },
         stopped_at: None,
     };
     run_transaction(ctx, "upgrade", &plan.steps, &mut context, reporter).map_err(|failure| {
@@ -835,31 +967,10 @@ pub fn execute_upgrade(
     })?;
     let downtime = context.stopped_at.map(|t| t.elapsed()).unwrap_or_default();
     files::remove_if_exists(&ctx.path(&plan.staging))?;
-    // Record the new release, keep the old one for rollbacks, prune beyond `keep`.
-    let mut state = State::load(ctx)?;
-    let previous = plan.installed.installation.clone();
-    state.kept.push(KeptRelease {
-        installation: previous.clone(),
-        tree: plan.previous_tree.display().to_string(),
-        backup_dir: plan.backup_dir.display().to_string(),
-        replaced_at: now_rfc3339(),
-    });
-    state.record(Installation {
-        version: to.clone(),
-        edition: plan.target.edition.to_string(),
-        arch: plan.target.arch.to_string(),
-        installed_at: now_rfc3339(),
-        tarball_sha256: downloaded.verified.sha256.clone(),
-        signed_by: downloaded.verified.signer_fingerprint.clone(),
-        ..previous
-    });
-    if state.database.is_none() {
-        let config = PathBuf::from(INSTALL_DIR).join("config/config.json");
-        state.database = Some(connection(ctx, &config)?.identity().to_string());
-    }
+    // Prune beyond `keep`.
     let retention = prune(ctx, &mut state, settings.keep, &referenced_paths(ctx))?;
     state.save(ctx)?;
-    let mut warnings = downloaded.verified.warnings;
+    let mut warnings = verified.warnings;
     warnings.extend(retention.spared);
     Ok(Outcome {
         from,
@@ -934,6 +1045,10 @@ struct RunContext {
     tarball: PathBuf,
     probe: Probe,
     expected: Version,
+    /// The version running before the operation, which an undo brings back.
+    previous: Version,
+    /// What keeping the new server means, should the run be killed once it may have started.
+    keep: Keep,
     stopped_at: Option<Instant>,
 }
 
@@ -968,9 +1083,19 @@ fn run_transaction(
     for step in steps {
         stopped |= matches!(step, Step::Stop);
         let description = step.description();
-        let result = transaction.step(reporter, &description, step.undo(), || {
-            crash_checkpoint(&description);
-            run_step(ctx, step, run, reporter)
+        let mut result = Ok(());
+        if matches!(step, Step::Start) {
+            // From here on the new server may write to the database: a run killed later leaves
+            // that database to the operator rather than to the next run's recovery.
+            result = transaction
+                .server_starts(run.keep.clone())
+                .map_err(StepError::Journal);
+        }
+        let result = result.and_then(|()| {
+            transaction.step(reporter, &description, step.undo(), || {
+                crash_checkpoint(&description);
+                run_step(ctx, step, run, reporter)
+            })
         });
         if let Err(failure) = result {
             let cause = match failure {
@@ -1007,7 +1132,7 @@ fn run_transaction(
     transaction.commit().map_err(|e| Failure::Before(e.into()))
 }
 
-/// After an undo: the previous server runs and answers (whatever version it reports).
+/// After an undo: the previous server runs and answers with the version it had.
 fn check_old_server(
     ctx: &Context,
     run: &RunContext,
@@ -1020,8 +1145,9 @@ fn check_old_server(
         }
         .into());
     }
-    let version = server_version(ctx)?;
-    health::check(&run.probe, &version, HEALTH_PATIENCE, reporter)?;
+    // The version that ran before the operation (from the state file, or adopted): nothing
+    // of the service user's runs to find out.
+    health::check(&run.probe, &run.previous, HEALTH_PATIENCE, reporter)?;
     Ok(())
 }
 
@@ -1059,6 +1185,16 @@ fn run_step(
                 what: format!("the user `{SERVICE_USER}`"),
                 detail: "does not exist".into(),
             })?;
+            // The signature covers the bytes, not the name they were published under: an older
+            // signed release served as a newer one must not be swapped in. Asked while the tree
+            // is still root's.
+            let found = staged_version(ctx, &staging.join("mattermost"))?;
+            if found != run.expected {
+                return Err(UpgradeError::VersionMismatch {
+                    expected: run.expected.clone(),
+                    found,
+                });
+            }
             beneath::chown_tree(&tree, ids.uid, ids.gid).map_err(SystemError::from)?;
         }
         Step::Backup { dir } => {
@@ -1207,29 +1343,8 @@ pub fn execute_rollback(
     let probe = probe_for(ctx, &installed)?;
     let expected: Version = kept.installation.version.parse()?;
     let from = installed.installation.version.clone();
-    let mut run = RunContext {
-        tarball: PathBuf::new(),
-        probe,
-        expected,
-        stopped_at: None,
-    };
-    run_transaction(ctx, "rollback", &steps, &mut run, reporter).map_err(
-        |failure| match failure {
-            Failure::RolledBack { step, cause } => UpgradeError::RollbackUndone {
-                installed: from.clone(),
-                step,
-                cause,
-            },
-            Failure::Stuck { step, cause, undo } => UpgradeError::NeedsAttention {
-                operation: "rollback".into(),
-                step,
-                cause,
-                undo,
-            },
-            Failure::Before(err) => err,
-        },
-    )?;
-    let downtime = run.stopped_at.map(|t| t.elapsed()).unwrap_or_default();
+    // The kept release recorded as current, the replaced one kept: saved on success, and kept
+    // in the journal for `upgrade --keep-started` once the older server may run.
     let outgoing = steps.iter().find_map(|s| match s {
         Step::SwapTrees { outgoing, .. } => Some(outgoing.display().to_string()),
         _ => None,
@@ -1249,6 +1364,34 @@ pub fn execute_rollback(
         installed_at: now_rfc3339(),
         ..kept.installation.clone()
     });
+    let mut run = RunContext {
+        tarball: PathBuf::new(),
+        probe,
+        expected,
+        previous: from.parse()?,
+        keep: Keep {
+            state: state.clone(),
+            leftovers: Vec::new(),
+        },
+        stopped_at: None,
+    };
+    run_transaction(ctx, "rollback", &steps, &mut run, reporter).map_err(
+        |failure| match failure {
+            Failure::RolledBack { step, cause } => UpgradeError::RollbackUndone {
+                installed: from.clone(),
+                step,
+                cause,
+            },
+            Failure::Stuck { step, cause, undo } => UpgradeError::NeedsAttention {
+                operation: "rollback".into(),
+                step,
+                cause,
+                undo,
+            },
+            Failure::Before(err) => err,
+        },
+    )?;
+    let downtime = run.stopped_at.map(|t| t.elapsed()).unwrap_or_default();
     state.save(ctx)?;
     Ok(Outcome {
         from,
@@ -1490,7 +1633,7 @@ mod tests {
             database: state.database.clone(),
             unless_fingerprint: None,
         };
-        let err = undo.apply(&ctx).unwrap_err();
+        let err = undo.apply(&ctx, false).unwrap_err();
         assert!(err.to_string().contains("attacker.example"), "{err}");
         assert!(runner.lines().is_empty(), "{:?}", runner.lines());
     }
@@ -1612,6 +1755,56 @@ mod tests {
                 .iter()
                 .all(|l| l.starts_with("pg_dump --version"))
         );
+    }
+
+    // Issue 10, hole 8: the service user's binary never runs in root's session or environment,
+    // and not at all when the state file knows the version.
+    #[test]
+    fn the_installed_version_comes_from_state_else_an_isolated_binary() {
+        let dir = tempfile::tempdir().unwrap();
+        let runner = Arc::new(FakeRunner::default());
+        runner.answer("setsid", 0, "Version: 11.10.1\nBuild Number: 123\n");
+        let ctx = Context::new(dir.path()).with_runner(runner.clone());
+        let tree = ctx.path(INSTALL_DIR);
+        fs_err::create_dir_all(tree.join("bin")).unwrap();
+        fs_err::create_dir_all(tree.join("config")).unwrap();
+        fs_err::write(tree.join("bin/mattermost"), "").unwrap();
+        // A listen port where nothing answers: the ping fails, so the binary is asked.
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let config = format!(r#"{{"ServiceSettings": {{"ListenAddress": ":{port}"}}}}"#);
+        fs_err::write(tree.join("config/config.json"), config).unwrap();
+
+        let adopted = installed(&ctx).unwrap();
+        assert!(adopted.adopted);
+        assert_eq!(adopted.installation.version, "11.10.1");
+        assert_eq!(
+            runner.lines(),
+            [
+                "setsid --wait runuser -u mattermost -- env -i PATH=/usr/bin:/bin HOME=/opt/mattermost LANG=C.UTF-8 /opt/mattermost/bin/mattermost version"
+            ]
+        );
+
+        let state = State {
+            current: Some(Installation {
+                version: "11.9.0".into(),
+                ..adopted.installation
+            }),
+            ..State::default()
+        };
+        state.save(&ctx).unwrap();
+        let recorded = installed(&ctx).unwrap();
+        assert!(!recorded.adopted);
+        assert_eq!(recorded.installation.version, "11.9.0");
+        assert_eq!(runner.lines().len(), 1, "the binary ran again");
+        assert_eq!(
+            version_from_id("11.10.1.123.abcdef.true"),
+            Some(v("11.10.1"))
+        );
+        assert_eq!(version_from_id("garbage"), None);
     }
 
     #[test]

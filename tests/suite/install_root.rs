@@ -2,7 +2,7 @@
 //! lands below DIR, nothing is started, and a hostile or tampered release leaves DIR as it was.
 //! These tests run as root (useradd --root chroots), which CI is.
 
-use std::os::unix::fs::{MetadataExt, PermissionsExt};
+use std::os::unix::fs::{MetadataExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::process::Output;
 
@@ -268,6 +268,75 @@ fn a_hostile_release_is_refused_and_the_root_is_left_as_it_was() {
             .unwrap()
             .contains("mattermost")
     );
+}
+
+/// Issue 10, hole 10: `--tarball FILE` is read once, into the root-only cache, and the verified
+/// copy is what gets extracted. FILE here is a named pipe that serves the signed release to the
+/// first reader and an unsigned one (another version) to any later one, the way whoever can write
+/// FILE could swap it between the verification and the extraction.
+#[test]
+fn a_local_tarball_is_read_once_and_the_verified_copy_is_extracted() {
+    use std::io::Write;
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, Ordering};
+    let image = Image::new();
+    let signed = crate::mirror::release_tarball(VERSION, 4096);
+    let swapped = crate::mirror::release_tarball("6.6.6", 4096);
+    let signature = crate::common::write_file(
+        image.dir.path(),
+        &format!("{NAME}.sig"),
+        &image
+            .key
+            .sign(&signed, pgp::crypto::hash::HashAlgorithm::Sha256),
+    );
+    let fifo = image.dir.path().join(NAME);
+    nix::unistd::mkfifo(&fifo, nix::sys::stat::Mode::from_bits_truncate(0o600)).unwrap();
+    let reopened = Arc::new(AtomicBool::new(false));
+    let writer = {
+        let (fifo, reopened) = (fifo.clone(), reopened.clone());
+        std::thread::spawn(move || {
+            // Each open for writing waits for a reader.
+            let mut first = std::fs::OpenOptions::new().write(true).open(&fifo).unwrap();
+            let _ = first.write_all(&signed);
+            drop(first);
+            // Let that reader see the end of the file and close it, so that the next open
+            // waits for a new reader (one still open would read on into the second copy).
+            std::thread::sleep(std::time::Duration::from_millis(500));
+            let mut second = std::fs::OpenOptions::new().write(true).open(&fifo).unwrap();
+            reopened.store(true, Ordering::SeqCst);
+            let _ = second.write_all(&swapped);
+        })
+    };
+    let fifo_arg = fifo.display().to_string();
+    let signature_arg = signature.display().to_string();
+    let mut args = STANDARD.to_vec();
+    args.extend(["--tarball", &fifo_arg, "--signature", &signature_arg]);
+    let output = image.install(&args);
+    let reopened_by_install = reopened.load(Ordering::SeqCst);
+    // Release the writer if it still waits for a second reader.
+    let unblock = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(nix::libc::O_NONBLOCK)
+        .open(&fifo)
+        .unwrap();
+    writer.join().unwrap();
+    drop(unblock);
+    let (_, stderr) = exit_code(&output, 0);
+    assert!(
+        !reopened_by_install,
+        "FILE was opened again after it was verified\n{stderr}"
+    );
+    let server =
+        std::fs::read_to_string(image.root().join("opt/mattermost/bin/mattermost")).unwrap();
+    assert!(server.contains(&format!("Version: {VERSION}")), "{server}");
+    let copy = image.root().join("var/lib/mm-install/cache").join(NAME);
+    assert_eq!(
+        std::fs::read(&copy).unwrap(),
+        crate::mirror::release_tarball(VERSION, 4096),
+        "the verified copy sits in the cache"
+    );
+    let cache = std::fs::metadata(copy.parent().unwrap()).unwrap();
+    assert_eq!(cache.permissions().mode() & 0o777, 0o700);
 }
 
 #[test]

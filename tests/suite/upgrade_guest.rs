@@ -497,6 +497,69 @@ fn a_tampered_release_leaves_the_running_server_untouched() {
     assert_eq!(server.served_version(), OLD);
 }
 
+/// Issue 10, hole 9: the signature proves the bytes, not the name. An older signed release
+/// served under a newer version's name is refused after extraction (its `bin/mattermost version`
+/// names another version): exit 3, and the running server is never stopped or swapped.
+#[test]
+fn an_older_signed_release_under_a_newer_name_is_refused() {
+    let server = Server::install();
+    let tarball = standin_tarball(standin_binary(), r#"{"version": "11.9.0"}"#);
+    server
+        .mirror
+        .publish_tarball(&server.artifacts.key, "11.10.2", &name("11.10.2"), tarball);
+    let started = server.started_at();
+    let (_, err) = exit(&server.mm(&["upgrade", "--version", "11.10.2"]), 3);
+    assert!(
+        err.contains("published as Mattermost 11.10.2 is Mattermost 11.9.0"),
+        "{err}"
+    );
+    assert_eq!(server.started_at(), started, "the service was restarted");
+    assert_eq!(server.served_version(), OLD);
+    assert_eq!(
+        server.sh("ls -d /opt/.mattermost-upgrade-* /opt/mattermost-11.* 2>/dev/null | wc -l"),
+        "0"
+    );
+    assert_eq!(
+        server.sh("test -e /var/lib/mm-install/journal.json && echo left || echo none"),
+        "none"
+    );
+}
+
+/// Air-gapped upgrades: `upgrade --tarball FILE --signature FILE` (the version from the file
+/// name) copies FILE into the root-only cache while it is verified and upgrades from the copy.
+#[test]
+fn an_air_gapped_upgrade_uses_the_verified_copy_of_a_local_tarball() {
+    let server = Server::install();
+    let tarball = standin_tarball(standin_binary(), r#"{"version": "11.10.2"}"#);
+    let signature = server
+        .artifacts
+        .key
+        .sign(&tarball, pgp::crypto::hash::HashAlgorithm::Sha256);
+    let file = name("11.10.2");
+    std::fs::write(server.artifacts.path().join(&file), &tarball).unwrap();
+    std::fs::write(
+        server.artifacts.path().join(format!("{file}.sig")),
+        signature,
+    )
+    .unwrap();
+    let (local, sig) = (
+        format!("/srv/artifacts/{file}"),
+        format!("/srv/artifacts/{file}.sig"),
+    );
+    let (out, _) = exit(
+        &server.mm(&["upgrade", "--tarball", &local, "--signature", &sig]),
+        0,
+    );
+    assert!(out.contains("upgraded: 11.10.1 -> 11.10.2"), "{out}");
+    assert_eq!(server.served_version(), "11.10.2");
+    assert_eq!(
+        server.sh(&format!(
+            "cmp /var/lib/mm-install/cache/{file} {local} && stat -c %a /var/lib/mm-install/cache"
+        )),
+        "700"
+    );
+}
+
 #[test]
 fn one_operation_at_a_time() {
     let server = Server::install();
@@ -520,6 +583,8 @@ fn one_operation_at_a_time() {
     );
 }
 
+/// A kill before the new server starts is undone by the next run; a kill after it leaves the
+/// decision about the database to the operator.
 #[test]
 fn an_upgrade_killed_at_any_step_is_undone_by_the_next_run() {
     let server = Server::install();
@@ -564,20 +629,25 @@ fn an_upgrade_killed_at_any_step_is_undone_by_the_next_run() {
             "left",
             "{checkpoint}: the dry run recovered"
         );
-        // Any real run first undoes the interrupted upgrade (here one with nothing else to do).
-        let recovered = server.mm(&["upgrade", "--version", OLD]);
-        if recovered.status.code() != Some(0) {
-            panic!(
-                "{checkpoint}: recovery failed: {:?}\nmattermost journal:\n{}",
-                texts(&recovered),
-                server.guest.journal("mattermost")
+        if matches!(checkpoint, "start" | "prove") {
+            the_operator_decides_once_the_new_server_started(&server, checkpoint);
+        } else {
+            // Any real run first undoes the interrupted upgrade (here one with nothing else to
+            // do).
+            let recovered = server.mm(&["upgrade", "--version", OLD]);
+            if recovered.status.code() != Some(0) {
+                panic!(
+                    "{checkpoint}: recovery failed: {:?}\nmattermost journal:\n{}",
+                    texts(&recovered),
+                    server.guest.journal("mattermost")
+                );
+            }
+            let err = texts(&recovered).1;
+            assert!(
+                err.contains("interrupted upgrade was undone"),
+                "{checkpoint}: {err}"
             );
         }
-        let err = texts(&recovered).1;
-        assert!(
-            err.contains("interrupted upgrade was undone"),
-            "{checkpoint}: {err}"
-        );
         assert_eq!(
             server.sh("systemctl is-active mattermost"),
             "active",
@@ -598,6 +668,123 @@ fn an_upgrade_killed_at_any_step_is_undone_by_the_next_run() {
     // And the upgrade still works afterwards.
     let (out, _) = exit(&server.mm(&["upgrade", "--version", "11.10.2"]), 0);
     assert!(out.contains("upgraded: 11.10.1 -> 11.10.2"), "{out}");
+}
+
+/// Issue 10, hole 5: the upgrade was killed once the new server may have started (the journal
+/// says so before `systemctl start`), so it may have migrated the schema and taken writes. The
+/// next run changes nothing (exit 10, a row written after the kill survives) and names the one
+/// command that restores the dump; that command then brings the old release and database back.
+fn the_operator_decides_once_the_new_server_started(server: &Server, checkpoint: &str) {
+    let psql = |sql: &str| {
+        server.sh(&format!(
+            "runuser -u postgres -- psql -X -q -tA -d mattermost -c 'SET ROLE mmuser' -c \"{sql}\""
+        ))
+    };
+    psql(
+        "CREATE TABLE after_kill (note text); INSERT INTO after_kill VALUES ('written after the kill')",
+    );
+    let service = server.sh("systemctl is-active mattermost");
+    let trees = server.sh("ls -d /opt/mattermost* /opt/.mattermost-upgrade-* 2>/dev/null");
+    let (_, err) = exit(&server.mm(&["upgrade", "--version", OLD]), 10);
+    assert!(
+        err.contains("interrupted after it started the new server")
+            && err.contains("nothing was undone")
+            && err.contains("database.dump")
+            && err.contains("mm-install rollback --restore-database --yes"),
+        "{checkpoint}: {err}"
+    );
+    assert_eq!(
+        psql("SELECT note FROM after_kill"),
+        "written after the kill",
+        "{checkpoint}: the database was touched"
+    );
+    assert_eq!(
+        server.sh("systemctl is-active mattermost"),
+        service,
+        "{checkpoint}"
+    );
+    assert_eq!(
+        server.sh("ls -d /opt/mattermost* /opt/.mattermost-upgrade-* 2>/dev/null"),
+        trees,
+        "{checkpoint}: the trees were touched"
+    );
+    assert_eq!(
+        server.sh("test -e /var/lib/mm-install/journal.json && echo left"),
+        "left",
+        "{checkpoint}"
+    );
+    // The operator's choice: undo the upgrade, database included.
+    let restored = server.mm(&["rollback", "--restore-database", "--yes"]);
+    if restored.status.code() != Some(0) {
+        panic!(
+            "{checkpoint}: the restore failed: {:?}\nmattermost journal:\n{}",
+            texts(&restored),
+            server.guest.journal("mattermost")
+        );
+    }
+    let (out, err) = texts(&restored);
+    assert!(
+        err.contains("restored its database dump") && out.contains("rolled back"),
+        "{checkpoint}: {out}\n{err}"
+    );
+    assert_eq!(
+        psql("SELECT to_regclass('public.after_kill') IS NULL"),
+        "t",
+        "{checkpoint}: the dump was not restored"
+    );
+    assert_eq!(
+        server.sh("test -e /var/lib/mm-install/journal.json && echo left || echo none"),
+        "none",
+        "{checkpoint}"
+    );
+}
+
+/// The other choice after exit 10: keep the server the killed upgrade started. It is recorded as
+/// installed (what was written since stays), and the release it replaced can be rolled back to.
+#[test]
+fn the_server_a_killed_upgrade_started_can_be_kept() {
+    let server = Server::install();
+    server.publish("11.10.2", r#""fail_start": false"#);
+    let crashed = server.guest.sh(&format!(
+        "MM_INSTALL_CRASH_AT='prove' /srv/artifacts/mm-install upgrade --version 11.10.2 --no-progress --keyring /srv/artifacts/key.asc --release-url {}",
+        server.mirror.base_url
+    ));
+    assert_eq!(crashed.status.code(), Some(134), "{:?}", texts(&crashed));
+    let psql = |sql: &str| {
+        server.sh(&format!(
+            "runuser -u postgres -- psql -X -q -tA -d mattermost -c 'SET ROLE mmuser' -c \"{sql}\""
+        ))
+    };
+    psql("CREATE TABLE after_kill (note text); INSERT INTO after_kill VALUES ('kept')");
+    server.sh("mkdir -p /etc/mm-install");
+    server.mirror.file("/hooks/abc", b"ok".to_vec());
+    server.sh(&format!(
+        "printf 'webhook_url = \"{}/hooks/abc\"\\n' > /etc/mm-install/mm-install.toml",
+        server.mirror.base_url
+    ));
+    exit(&server.mm(&["upgrade", "--version", "11.10.2"]), 10);
+    assert_eq!(
+        server.mirror.seen("/hooks/abc").len(),
+        1,
+        "the webhook was not told about the exit 10"
+    );
+    let (out, _) = exit(&server.mm(&["upgrade", "--keep-started"]), 0);
+    assert!(out.contains("kept: 11.10.2"), "{out}");
+    assert_eq!(psql("SELECT note FROM after_kill"), "kept");
+    assert_eq!(server.served_version(), "11.10.2");
+    assert_eq!(
+        server.sh("test -e /var/lib/mm-install/journal.json && echo left || echo none; ls -d /opt/.mattermost-upgrade-* 2>/dev/null | wc -l"),
+        "none\n0"
+    );
+    let (status, _) = exit(&server.mm(&["status", "--json"]), 0);
+    assert!(
+        status.contains("\"installed_version\": \"11.10.2\""),
+        "{status}"
+    );
+    // Nothing is left waiting, and the replaced release is a normal rollback target.
+    let (out, _) = exit(&server.mm(&["rollback", "--yes"]), 0);
+    assert!(out.contains("rolled back: 11.10.2 -> 11.10.1"), "{out}");
+    assert_eq!(server.served_version(), OLD);
 }
 
 #[test]
