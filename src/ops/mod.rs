@@ -6,3 +6,4 @@ pub mod health;
 pub mod install;
 pub mod upgrade;
 pub mod verify;
+pub(crate) mod websocket;
