@@ -518,3 +518,61 @@ fn a_server_installed_by_hand_is_adopted() {
     ));
     assert!(version.starts_with("11.10.2."), "{version}");
 }
+
+/// `certbot --nginx` on a plain-HTTP install: the site's server block moves to 443 with the
+/// certificate and a new port-80 block answers `return 301 https://$host$request_uri;` (what
+/// certbot-nginx's `_enable_redirect` writes, certbot/certbot-nginx `configurator.py`). The
+/// upgrade's health check follows that redirect over loopback with the site's name as SNI,
+/// instead of rolling back a good upgrade after 90 s.
+#[test]
+fn an_upgrade_behind_a_certbot_redirect_passes_its_health_check() {
+    let server = Server::install();
+    let dir = server.artifacts.path();
+    let generated = std::process::Command::new("openssl")
+        .args([
+            "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj",
+        ])
+        .arg(format!("/CN={SITE_HOST}"))
+        .arg("-keyout")
+        .arg(dir.join("key.pem"))
+        .arg("-out")
+        .arg(dir.join("cert.pem"))
+        .output()
+        .expect("run openssl (installed by .ci/run)");
+    assert!(generated.status.success(), "{generated:?}");
+    let certbot = format!(
+        r#"set -e
+f=/etc/nginx/sites-available/mattermost
+sed -i -e 's|^    listen 80\(.*\);|    listen 443 ssl\1;|' \
+    -e 's|^    listen \[::\]:80\(.*\);|    listen [::]:443 ssl\1;|' \
+    -e 's|^    server_name \(.*\);|    server_name \1;\n    ssl_certificate /srv/artifacts/cert.pem;\n    ssl_certificate_key /srv/artifacts/key.pem;|' $f
+cat >> $f <<'SITE'
+server {{
+    listen 80;
+    listen [::]:80;
+    server_name {SITE_HOST};
+    return 301 https://$host$request_uri;
+}}
+SITE
+nginx -t 2>/dev/null && systemctl reload nginx && echo reloaded"#
+    );
+    assert_eq!(server.sh(&certbot), "reloaded");
+    // A reload returns before the new workers serve: ask until they do (10 s at most).
+    let redirect = server.sh(&format!(
+        "for i in $(seq 50); do a=$(curl -sS -o /dev/null -w '%{{http_code}} %{{redirect_url}}' -H 'Host: {SITE_HOST}' http://127.0.0.1/api/v4/system/ping); case $a in 301*) break;; esac; sleep 0.2; done; echo \"$a\""
+    ));
+    assert_eq!(
+        redirect,
+        format!("301 https://{SITE_HOST}/api/v4/system/ping"),
+        "the site:\n{}",
+        server.sh("cat /etc/nginx/sites-enabled/mattermost")
+    );
+
+    server.publish("11.10.2", r#""fail_start": false"#);
+    let (out, _) = exit(&server.mm(&["upgrade", "--version", "11.10.2"]), 0);
+    assert!(out.contains("upgraded: 11.10.1 -> 11.10.2"), "{out}");
+    let served = server.sh(&format!(
+        "curl -sSk -D - -o /dev/null --resolve {SITE_HOST}:443:127.0.0.1 https://{SITE_HOST}/api/v4/system/ping | tr -d '\\r' | sed -n 's/^[Xx]-[Vv]ersion-[Ii]d: //p'"
+    ));
+    assert!(served.starts_with("11.10.2."), "{served}");
+}
