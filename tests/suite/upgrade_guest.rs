@@ -317,10 +317,17 @@ fn a_failing_upgrade_rolls_back_on_its_own() {
     server.publish("11.10.3", r#""report_version": "11.10.1""#);
 
     for version in ["11.10.2", "11.10.3"] {
+        let started = std::time::Instant::now();
         let (_, err) = exit(&server.mm(&["upgrade", "--version", version]), 4);
         assert!(
             err.contains("rolled back") && err.contains("11.10.1 is running again"),
             "{err}"
+        );
+        // A wrong version never becomes right: no waiting out the health check's 90 s.
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(45),
+            "{version} took {:?} to roll back:\n{err}",
+            started.elapsed()
         );
         assert_eq!(server.served_version(), OLD);
         assert_eq!(server.sh("systemctl is-active mattermost"), "active");
