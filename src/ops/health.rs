@@ -61,14 +61,11 @@ impl Probe {
     /// The URL of `path`: by name (which the client resolves to `address`), or by `address`
     /// when the host is an IP address itself (with the site's address in `Host`).
     fn url(&self, path: &str) -> String {
-        let host = match self.host.parse::<IpAddr>() {
-            Ok(_) => SocketAddr::new(self.address.ip(), 0)
-                .to_string()
-                .trim_end_matches(":0")
-                .to_string(),
-            Err(_) => self.host.clone(),
+        let authority = match self.host.parse::<IpAddr>() {
+            Ok(_) => self.address.to_string(),
+            Err(_) => format!("{}:{}", self.host, self.address.port()),
         };
-        format!("{}://{host}:{}{path}", self.scheme(), self.address.port())
+        format!("{}://{authority}{path}", self.scheme())
     }
 }
 
