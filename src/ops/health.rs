@@ -1,16 +1,30 @@
 //! Proof that a server works the way users reach it: through nginx, `/api/v4/system/ping`
 //! answers `{"status":"OK"}` with the expected version in `X-Version-Id`, and a websocket
-//! handshake to `/api/v4/websocket` is answered with `101 Switching Protocols` (a proxy that
-//! drops the `Upgrade`/`Connection` headers is exactly what gives users the red
-//! "Mattermost unreachable" bar).
+//! handshake to `/api/v4/websocket` is answered with `101 Switching Protocols` and the right
+//! `Sec-WebSocket-Accept` (a proxy that drops the `Upgrade`/`Connection` headers is exactly
+//! what gives users the red "Mattermost unreachable" bar).
+//!
+//! The ping goes through reqwest pinned to the probe's address (`resolve()`), so `Host` and
+//! SNI are the site's name while the connection stays on loopback. A redirect to `https://` on
+//! the same host (what `certbot --nginx` puts on port 80) is followed the same way, to port 443
+//! of the probe's address, and the websocket is then checked there; a redirect anywhere else
+//! fails at once. A wrong version fails at once too (it never becomes right); a server still
+//! starting (connection refused, nginx's 502) is retried for the whole patience.
 
-use std::io::{BufRead, BufReader, Write};
-use std::net::{SocketAddr, TcpStream};
+use std::net::{IpAddr, SocketAddr};
 use std::time::{Duration, Instant};
 
 use crate::exit::{Diagnostic, ExitCode};
+use crate::ops::websocket::{self, WebSocket};
 use crate::release::Version;
 use crate::report::Reporter;
+
+/// How long to wait for a TCP connection.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+/// How long one exchange may take once connected.
+const ANSWER_TIMEOUT: Duration = Duration::from_secs(10);
+/// The statuses nginx's `return` uses for a redirect.
+const REDIRECTS: [u16; 5] = [301, 302, 303, 307, 308];
 
 /// Where to knock: the proxy's address, the `Host` it serves, and whether it speaks TLS there.
 #[derive(Clone, Debug)]
@@ -26,6 +40,33 @@ impl Probe {
     fn scheme(&self) -> &'static str {
         if self.tls { "https" } else { "http" }
     }
+
+    /// The host as it goes in a URL (IPv6 addresses in brackets).
+    fn url_host(&self) -> String {
+        match self.host.parse::<IpAddr>() {
+            Ok(IpAddr::V6(ip)) => format!("[{ip}]"),
+            _ => self.host.clone(),
+        }
+    }
+
+    /// `Host` header value: the host, and the port unless it is the scheme's default.
+    fn authority(&self) -> String {
+        let default = if self.tls { 443 } else { 80 };
+        match self.address.port() {
+            port if port == default => self.url_host(),
+            port => format!("{}:{port}", self.url_host()),
+        }
+    }
+
+    /// The URL of `path`: by name (which the client resolves to `address`), or by `address`
+    /// when the host is an IP address itself (with the site's address in `Host`).
+    fn url(&self, path: &str) -> String {
+        let authority = match self.host.parse::<IpAddr>() {
+            Ok(_) => self.address.to_string(),
+            Err(_) => format!("{}:{}", self.host, self.address.port()),
+        };
+        format!("{}://{authority}{path}", self.scheme())
+    }
 }
 
 /// A failed health check.
@@ -38,6 +79,34 @@ pub enum HealthError {
         host: String,
         detail: String,
     },
+    #[error(
+        "the server through {address} (Host: {host}) reports version `{reported}`, expected {expected}"
+    )]
+    WrongVersion {
+        address: SocketAddr,
+        host: String,
+        reported: String,
+        expected: String,
+    },
+    #[error(
+        "{url} through {address} redirects to {location}; the health check follows only one redirect, from http:// to https:// on {host}"
+    )]
+    Redirected {
+        url: String,
+        address: SocketAddr,
+        host: String,
+        location: String,
+    },
+}
+
+impl HealthError {
+    /// Whether waiting longer cannot help: the server answered, and the answer is wrong.
+    fn is_final(&self) -> bool {
+        matches!(
+            self,
+            HealthError::WrongVersion { .. } | HealthError::Redirected { .. }
+        )
+    }
 }
 
 impl Diagnostic for HealthError {
@@ -46,7 +115,11 @@ impl Diagnostic for HealthError {
     }
 
     fn hint(&self) -> Option<String> {
-        Some("see `journalctl -u mattermost` and `journalctl -u nginx`; a websocket failure usually means the proxy drops the Upgrade/Connection headers".into())
+        match self {
+            HealthError::Failed { .. } => Some("see `journalctl -u mattermost` and `journalctl -u nginx`; a websocket failure usually means the proxy drops the Upgrade/Connection headers".into()),
+            HealthError::WrongVersion { .. } => Some("another server answers for this site: check which upstream the nginx site proxies to and `systemctl status mattermost`".into()),
+            HealthError::Redirected { .. } => Some("check the `return`/`rewrite` lines of the nginx site: users are sent elsewhere too".into()),
+        }
     }
 }
 
@@ -58,7 +131,8 @@ pub struct Healthy {
 }
 
 /// Ping, then the websocket handshake, retrying both for up to `patience` while the server
-/// finishes starting.
+/// finishes starting. A redirect to HTTPS on the same host is followed, and the websocket is
+/// checked where it led.
 pub fn check(
     probe: &Probe,
     expected: &Version,
@@ -72,13 +146,30 @@ pub fn check(
         probe.host
     ));
     let deadline = Instant::now() + patience;
-    let version_id = retry_until(deadline, || ping(probe, expected))?;
+    let mut client = client(probe)?;
+    let mut probe = probe.clone();
+    // Ends: a redirect from HTTPS is refused by `moved`.
+    let version_id = retry_until(deadline, || {
+        loop {
+            match ping(&client, &probe, Some(expected))? {
+                Ping::Answered(version_id) => return Ok(version_id),
+                Ping::Moved(to) => {
+                    reporter.step(&format!(
+                        "following the redirect to https://{}/api/v4/system/ping (Host: {})",
+                        to.address, to.host
+                    ));
+                    client = self::client(&to)?;
+                    probe = to;
+                }
+            }
+        }
+    })?;
     reporter.step(&format!(
         "checking a websocket handshake through {}://{}/api/v4/websocket",
         probe.scheme(),
         probe.address
     ));
-    retry_until(deadline, || websocket(probe))?;
+    retry_until(deadline, || websocket(&probe))?;
     Ok(Healthy { version_id })
 }
 
@@ -89,89 +180,93 @@ fn retry_until<T>(
     loop {
         match attempt() {
             Ok(value) => return Ok(value),
-            Err(err) if Instant::now() >= deadline => return Err(err),
+            Err(err) if err.is_final() || Instant::now() >= deadline => return Err(err),
             Err(_) => std::thread::sleep(Duration::from_millis(500)),
         }
     }
 }
 
-/// An HTTP answer: status line, lower-cased header names with values, body.
-struct Answer {
-    status: String,
-    headers: Vec<(String, String)>,
-    body: String,
-}
-
-/// Send one HTTP/1.1 request and read the status line and headers (and the body if
-/// `read_body`).
-fn exchange(probe: &Probe, request: &str, read_body: bool) -> std::io::Result<Answer> {
-    let stream = TcpStream::connect_timeout(&probe.address, Duration::from_secs(5))?;
-    stream.set_read_timeout(Some(Duration::from_secs(10)))?;
-    let mut stream: Box<dyn ReadWrite> = if probe.tls {
-        Box::new(tls_stream(stream, &probe.host)?)
-    } else {
-        Box::new(stream)
-    };
-    stream.write_all(request.as_bytes())?;
-    stream.flush()?;
-    let mut reader = BufReader::new(stream);
-    let mut status = String::new();
-    reader.read_line(&mut status)?;
-    let mut headers = Vec::new();
-    loop {
-        let mut line = String::new();
-        if reader.read_line(&mut line)? == 0 || line.trim().is_empty() {
-            break;
-        }
-        if let Some((name, value)) = line.split_once(':') {
-            headers.push((name.trim().to_ascii_lowercase(), value.trim().to_string()));
-        }
-    }
-    let mut body = String::new();
-    if read_body {
-        std::io::Read::read_to_string(&mut reader, &mut body)?;
-    }
-    Ok(Answer {
-        status: status.trim().to_string(),
-        headers,
-        body,
-    })
-}
-
-fn ping(probe: &Probe, expected: &Version) -> Result<String, HealthError> {
-    let version_id = served_version_id(probe)?;
-    if !version_id.starts_with(&format!("{expected}.")) {
-        return Err(HealthError::Failed {
-            what: "the ping",
-            address: probe.address,
-            host: probe.host.clone(),
-            detail: format!("the server reports version `{version_id}`, expected {expected}"),
-        });
-    }
-    Ok(version_id)
-}
-
-/// One ping: the `X-Version-Id` the server answers with (`<version>.<build>.<hash>.<licensed>`),
-/// whatever version that is. No retries: a server that does not answer is an error.
-pub fn served_version_id(probe: &Probe) -> Result<String, HealthError> {
-    let fail = |detail: String| HealthError::Failed {
-        what: "the ping",
+fn fail(probe: &Probe, what: &'static str, detail: impl ToString) -> HealthError {
+    HealthError::Failed {
+        what,
         address: probe.address,
         host: probe.host.clone(),
-        detail,
-    };
-    let request = format!(
-        "GET /api/v4/system/ping HTTP/1.1\r\nHost: {}\r\nAccept: application/json\r\nConnection: close\r\n\r\n",
-        probe.host
-    );
-    let Answer {
-        status,
-        headers,
-        body,
-    } = exchange(probe, &request, true).map_err(|e| fail(e.to_string()))?;
-    if !status.contains(" 200") {
-        return Err(fail(format!("answered `{status}`")));
+        detail: detail.to_string(),
     }
+}
+
+/// An HTTP client whose connections to the probe's host go to the probe's address, that
+/// follows no redirect by itself and uses no proxy from the environment.
+fn client(probe: &Probe) -> Result<reqwest::blocking::Client, HealthError> {
+    let tls = any_certificate_config().map_err(|e| fail(probe, "the ping", e))?;
+    reqwest::blocking::Client::builder()
+        .resolve(&probe.host, probe.address)
+        .redirect(reqwest::redirect::Policy::none())
+        .no_proxy()
+        .connect_timeout(CONNECT_TIMEOUT)
+        .timeout(CONNECT_TIMEOUT + ANSWER_TIMEOUT)
+        .tls_backend_preconfigured(std::sync::Arc::unwrap_or_clone(tls))
+        .build()
+        .map_err(|e| fail(probe, "the ping", error_chain(&e)))
+}
+
+/// What one ping saw.
+enum Ping {
+    /// The expected server answered, with this `X-Version-Id`.
+    Answered(String),
+    /// A redirect to HTTPS on the same host: the probe to use instead.
+    Moved(Probe),
+}
+
+/// One ping, following the redirect to HTTPS on the same host like [`check`]: the
+/// `X-Version-Id` the server answers with (`<version>.<build>.<hash>.<licensed>`), whatever
+/// version that is. No retries: a server that does not answer is an error.
+pub fn served_version_id(probe: &Probe) -> Result<String, HealthError> {
+    let mut probe = probe.clone();
+    loop {
+        // Ends: `moved` refuses any redirect from HTTPS.
+        match ping(&client(&probe)?, &probe, None)? {
+            Ping::Answered(version_id) => return Ok(version_id),
+            Ping::Moved(to) => probe = to,
+        }
+    }
+}
+
+/// One ping; with `expected`, a server reporting another version is [`HealthError::WrongVersion`].
+fn ping(
+    client: &reqwest::blocking::Client,
+    probe: &Probe,
+    expected: Option<&Version>,
+) -> Result<Ping, HealthError> {
+    let fail = |detail: String| fail(probe, "the ping", detail);
+    let url = probe.url("/api/v4/system/ping");
+    let response = client
+        .get(&url)
+        .header(reqwest::header::HOST, probe.authority())
+        .header(reqwest::header::ACCEPT, "application/json")
+        .send()
+        .map_err(|e| fail(error_chain(&e)))?;
+    let status = response.status();
+    if REDIRECTS.contains(&status.as_u16()) {
+        let location = response
+            .headers()
+            .get(reqwest::header::LOCATION)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+            .to_string();
+        return moved(probe, &url, &location).map(Ping::Moved);
+    }
+    if status != reqwest::StatusCode::OK {
+        return Err(fail(format!(
+            "answered `{:?} {status}`",
+            response.version()
+        )));
+    }
+    let version_id = response
+        .headers()
+        .get("x-version-id")
+        .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned());
+    let body = response.text().map_err(|e| fail(error_chain(&e)))?;
     let json: serde_json::Value = serde_json::from_str(body.trim())
         .map_err(|_| fail(format!("answered `{}` instead of JSON", excerpt(&body))))?;
     if json["status"] != "OK" {
@@ -180,53 +275,69 @@ pub fn served_version_id(probe: &Probe) -> Result<String, HealthError> {
             json["status"]
         )));
     }
-    let version_id = headers
-        .iter()
-        .find(|(name, _)| name == "x-version-id")
-        .map(|(_, value)| value.clone())
-        .ok_or_else(|| fail("no X-Version-Id header: is this Mattermost?".into()))?;
-    Ok(version_id)
+    let version_id =
+        version_id.ok_or_else(|| fail("no X-Version-Id header: is this Mattermost?".into()))?;
+    if let Some(expected) = expected.filter(|e| !version_id.starts_with(&format!("{e}."))) {
+        return Err(HealthError::WrongVersion {
+            address: probe.address,
+            host: probe.host.clone(),
+            reported: version_id,
+            expected: expected.to_string(),
+        });
+    }
+    Ok(Ping::Answered(version_id))
+}
+
+/// The probe a redirect from `url` to `location` leads to: only `https://` on the same host
+/// (any port, 443 by default), reached on the same loopback address.
+fn moved(probe: &Probe, url: &str, location: &str) -> Result<Probe, HealthError> {
+    let refused = || HealthError::Redirected {
+        url: url.to_string(),
+        address: probe.address,
+        host: probe.host.clone(),
+        location: if location.is_empty() {
+            "nowhere (no Location header)".into()
+        } else {
+            location.to_string()
+        },
+    };
+    let target = reqwest::Url::parse(url)
+        .and_then(|base| base.join(location))
+        .map_err(|_| refused())?;
+    let same_host = target.host_str().is_some_and(|host| {
+        host.trim_start_matches('[')
+            .trim_end_matches(']')
+            .eq_ignore_ascii_case(&probe.host)
+    });
+    if target.scheme() != "https" || !same_host || probe.tls {
+        return Err(refused());
+    }
+    Ok(Probe {
+        address: SocketAddr::new(probe.address.ip(), target.port().unwrap_or(443)),
+        host: probe.host.clone(),
+        tls: true,
+    })
 }
 
 fn websocket(probe: &Probe) -> Result<(), HealthError> {
-    let fail = |detail: String| HealthError::Failed {
-        what: "the websocket handshake",
-        address: probe.address,
-        host: probe.host.clone(),
-        detail,
-    };
-    let request = format!(
-        "GET /api/v4/websocket HTTP/1.1\r\nHost: {}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
-         Sec-WebSocket-Key: bW0taW5zdGFsbC1wcm9iZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n",
-        probe.host
-    );
-    let status = exchange(probe, &request, false)
-        .map_err(|e| fail(e.to_string()))?
-        .status;
-    if status.contains(" 101") {
-        Ok(())
+    let tls = if probe.tls {
+        Some(any_certificate_config().map_err(|e| fail(probe, "the websocket handshake", e))?)
     } else {
-        Err(fail(format!(
-            "answered `{status}` instead of 101 Switching Protocols"
-        )))
-    }
-}
-
-/// A byte stream either plain or wrapped in TLS.
-trait ReadWrite: std::io::Read + Write {}
-impl<T: std::io::Read + Write> ReadWrite for T {}
-
-/// A TLS client connection to our own proxy on loopback, with SNI set to `host`.
-fn tls_stream(
-    stream: TcpStream,
-    host: &str,
-) -> std::io::Result<rustls::StreamOwned<rustls::ClientConnection, TcpStream>> {
-    let name = rustls::pki_types::ServerName::try_from(host.to_string()).unwrap_or_else(|_| {
-        rustls::pki_types::ServerName::try_from("localhost").expect("a valid name")
-    });
-    let connection = rustls::ClientConnection::new(any_certificate_config()?, name)
-        .map_err(std::io::Error::other)?;
-    Ok(rustls::StreamOwned::new(connection, stream))
+        None
+    };
+    let request = websocket::Request {
+        host: &probe.host,
+        port: probe.address.port(),
+        connect_to: Some(probe.address),
+        host_header: &probe.authority(),
+        path: "/api/v4/websocket",
+        tls,
+        headers: Vec::new(),
+        timeout: ANSWER_TIMEOUT,
+    };
+    WebSocket::connect(&request)
+        .map(WebSocket::close)
+        .map_err(|e| fail(probe, "the websocket handshake", e))
 }
 
 /// A TLS client configuration that accepts any server certificate (see [`AnyCertificate`]);
@@ -293,6 +404,307 @@ impl rustls::client::danger::ServerCertVerifier for AnyCertificate {
     }
 }
 
+/// An error and its causes on one line (reqwest's own message does not say why).
+fn error_chain(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut cause = error.source();
+    while let Some(error) = cause {
+        text.push_str(&format!(": {error}"));
+        cause = error.source();
+    }
+    text
+}
+
 fn excerpt(text: &str) -> String {
     text.trim().chars().take(120).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use std::io::{Read, Write};
+    use std::net::TcpListener;
+    use std::sync::{Arc, Mutex};
+
+    use super::*;
+
+    /// One request a test server saw: the TLS server name, if any, and the request head.
+    #[derive(Clone, Debug)]
+    struct Seen {
+        sni: Option<String>,
+        head: String,
+    }
+
+    /// A loopback server, with TLS when `tls` is given, answering each request (one per
+    /// connection) with what `answer` makes of its head; it records what it saw.
+    fn serve(
+        tls: Option<Arc<rustls::ServerConfig>>,
+        answer: impl Fn(&str) -> String + Send + 'static,
+    ) -> (SocketAddr, Arc<Mutex<Vec<Seen>>>) {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let address = listener.local_addr().unwrap();
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let record = seen.clone();
+        std::thread::spawn(move || {
+            for socket in listener.incoming() {
+                let socket = socket.unwrap();
+                let mut stream: Box<dyn ReadWrite> = match &tls {
+                    Some(config) => Box::new(rustls::StreamOwned::new(
+                        rustls::ServerConnection::new(config.clone()).unwrap(),
+                        socket,
+                    )),
+                    None => Box::new(socket),
+                };
+                let mut head = Vec::new();
+                let mut byte = [0u8; 1];
+                while !head.ends_with(b"\r\n\r\n") {
+                    if stream.read(&mut byte).unwrap_or(0) == 0 {
+                        break;
+                    }
+                    head.push(byte[0]);
+                }
+                let head = String::from_utf8_lossy(&head).into_owned();
+                let reply = answer(&head);
+                // Recorded before answering: the client may have finished by the time the
+                // answer is written.
+                record.lock().unwrap().push(Seen {
+                    sni: stream.server_name(),
+                    head,
+                });
+                let _ = stream.write_all(reply.as_bytes());
+                let _ = stream.flush();
+            }
+        });
+        (address, seen)
+    }
+
+    trait ReadWrite: Read + Write + Send {
+        fn server_name(&self) -> Option<String>;
+    }
+    impl ReadWrite for std::net::TcpStream {
+        fn server_name(&self) -> Option<String> {
+            None
+        }
+    }
+    impl ReadWrite for rustls::StreamOwned<rustls::ServerConnection, std::net::TcpStream> {
+        fn server_name(&self) -> Option<String> {
+            self.conn.server_name().map(str::to_string)
+        }
+    }
+
+    /// A TLS server configuration with a self-signed certificate for `site.example`, made by
+    /// openssl (as nginx's would be).
+    fn self_signed() -> Arc<rustls::ServerConfig> {
+        let dir = tempfile::tempdir().unwrap();
+        let openssl = |args: &[&str]| {
+            let status = std::process::Command::new("openssl")
+                .args(args)
+                .current_dir(dir.path())
+                .stderr(std::process::Stdio::null())
+                .status()
+                .unwrap();
+            assert!(status.success(), "openssl {args:?}");
+        };
+        openssl(&[
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-keyout",
+            "key.pem",
+            "-out",
+            "cert.der",
+            "-outform",
+            "DER",
+            "-days",
+            "2",
+            "-subj",
+            "/CN=site.example",
+            "-addext",
+            "subjectAltName=DNS:site.example",
+        ]);
+        openssl(&[
+            "pkcs8", "-topk8", "-nocrypt", "-in", "key.pem", "-outform", "DER", "-out", "key.der",
+        ]);
+        let cert = fs_err::read(dir.path().join("cert.der")).unwrap();
+        let key = fs_err::read(dir.path().join("key.der")).unwrap();
+        let config = rustls::ServerConfig::builder_with_provider(Arc::new(
+            rustls::crypto::ring::default_provider(),
+        ))
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_no_client_auth()
+        .with_single_cert(
+            vec![cert.into()],
+            rustls::pki_types::PrivateKeyDer::Pkcs8(key.into()),
+        )
+        .unwrap();
+        Arc::new(config)
+    }
+
+    /// What Mattermost answers: the ping with `X-Version-Id`, and the websocket upgrade.
+    fn mattermost(version_id: &'static str) -> impl Fn(&str) -> String + Send + 'static {
+        move |head: &str| {
+            if head.starts_with("GET /api/v4/websocket ") {
+                let key = head
+                    .lines()
+                    .find_map(|l| l.strip_prefix("Sec-WebSocket-Key: "))
+                    .unwrap_or_default()
+                    .trim();
+                let accept = tungstenite::handshake::derive_accept_key(key.as_bytes());
+                format!(
+                    "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n\
+                     Connection: Upgrade\r\nSec-WebSocket-Accept: {accept}\r\n\r\n"
+                )
+            } else {
+                let body = r#"{"ActiveSearchBackend":"database","status":"OK"}"#;
+                format!(
+                    "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nX-Version-Id: {version_id}\r\n\
+                     Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                    body.len()
+                )
+            }
+        }
+    }
+
+    /// nginx's `return 301 https://$host$request_uri;` (with the HTTPS port when not 443).
+    fn redirect(to: String) -> impl Fn(&str) -> String + Send + 'static {
+        move |head: &str| {
+            let uri = head.split_whitespace().nth(1).unwrap_or("/").to_string();
+            format!(
+                "HTTP/1.1 301 Moved Permanently\r\nLocation: {to}{uri}\r\nContent-Length: 0\r\n\
+                 Connection: close\r\n\r\n"
+            )
+        }
+    }
+
+    fn probe(address: SocketAddr) -> Probe {
+        Probe {
+            address,
+            host: "site.example".into(),
+            tls: false,
+        }
+    }
+
+    fn version() -> Version {
+        "10.5.0".parse().unwrap()
+    }
+
+    #[test]
+    fn a_redirect_to_https_on_the_same_host_is_followed_over_loopback_with_its_name() {
+        let (https, seen) = serve(Some(self_signed()), mattermost("10.5.0.12345.abc.false"));
+        let (http, _) = serve(
+            None,
+            redirect(format!("https://site.example:{}", https.port())),
+        );
+        let healthy = check(
+            &probe(http),
+            &version(),
+            Duration::from_secs(20),
+            &crate::report::Silent,
+        )
+        .unwrap();
+        assert_eq!(healthy.version_id, "10.5.0.12345.abc.false");
+        let seen = seen.lock().unwrap().clone();
+        assert_eq!(
+            seen.len(),
+            2,
+            "the ping and the websocket over TLS: {seen:?}"
+        );
+        for request in &seen {
+            assert_eq!(request.sni.as_deref(), Some("site.example"), "{request:?}");
+            let host = format!("\r\nhost: site.example:{}\r\n", https.port());
+            assert!(
+                request.head.to_ascii_lowercase().contains(&host),
+                "{request:?}"
+            );
+        }
+        assert!(
+            seen[1].head.starts_with("GET /api/v4/websocket "),
+            "{seen:?}"
+        );
+    }
+
+    #[test]
+    fn a_redirect_to_another_host_is_refused_at_once() {
+        let (http, seen) = serve(None, redirect("https://elsewhere.example".into()));
+        let started = Instant::now();
+        let err = check(
+            &probe(http),
+            &version(),
+            Duration::from_secs(90),
+            &crate::report::Silent,
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(started.elapsed() < Duration::from_secs(10), "{err}");
+        assert!(
+            err.contains("https://elsewhere.example/api/v4/system/ping"),
+            "{err}"
+        );
+        assert_eq!(seen.lock().unwrap().len(), 1, "not followed, not retried");
+    }
+
+    #[test]
+    fn a_wrong_version_fails_at_once_naming_both() {
+        let (http, _) = serve(None, mattermost("10.4.2.12345.abc.false"));
+        let started = Instant::now();
+        let err = check(
+            &probe(http),
+            &version(),
+            Duration::from_secs(90),
+            &crate::report::Silent,
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(started.elapsed() < Duration::from_secs(10), "{err}");
+        assert!(err.contains("`10.4.2.12345.abc.false`"), "{err}");
+        assert!(err.contains("expected 10.5.0"), "{err}");
+    }
+
+    #[test]
+    fn a_server_still_starting_is_waited_for() {
+        let attempts = std::sync::atomic::AtomicUsize::new(0);
+        let healthy = mattermost("10.5.0.12345.abc.false");
+        let (http, _) = serve(None, move |head: &str| {
+            if attempts.fetch_add(1, std::sync::atomic::Ordering::SeqCst) < 2 {
+                "HTTP/1.1 502 Bad Gateway\r\nContent-Length: 0\r\nConnection: close\r\n\r\n".into()
+            } else {
+                healthy(head)
+            }
+        });
+        let healthy = check(
+            &probe(http),
+            &version(),
+            Duration::from_secs(20),
+            &crate::report::Silent,
+        )
+        .unwrap();
+        assert_eq!(healthy.version_id, "10.5.0.12345.abc.false");
+    }
+
+    #[test]
+    fn a_wrong_websocket_accept_key_fails() {
+        let ping = mattermost("10.5.0.12345.abc.false");
+        let (http, _) = serve(None, move |head: &str| {
+            if head.starts_with("GET /api/v4/websocket ") {
+                // The RFC 6455 example's answer, for a key the probe does not send.
+                "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+                 Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n\r\n"
+                    .into()
+            } else {
+                ping(head)
+            }
+        });
+        let err = check(
+            &probe(http),
+            &version(),
+            Duration::from_secs(1),
+            &crate::report::Silent,
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains("websocket"), "{err}");
+        assert!(err.contains("Sec-WebSocket-Accept"), "{err}");
+    }
 }

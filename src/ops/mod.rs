@@ -8,3 +8,4 @@ pub mod install;
 pub mod requirements;
 pub mod upgrade;
 pub mod verify;
+pub(crate) mod websocket;

@@ -19,7 +19,6 @@
 
 mod png;
 mod rest;
-mod websocket;
 
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -30,7 +29,7 @@ use serde::Serialize;
 use serde_json::{Value, json};
 
 use self::rest::{Api, Body, SiteUrl};
-use self::websocket::{Message, WebSocket, WsError};
+use super::websocket::{self, Message, WebSocket, WsError};
 use crate::context::Context;
 use crate::exit::{Diagnostic, ExitCode};
 use crate::fetch::tls::{self, TlsError};
@@ -875,6 +874,7 @@ impl Run<'_> {
         let request = websocket::Request {
             host: &self.site.host,
             port: self.site.port,
+            connect_to: None,
             host_header: &self.site.authority,
             path: &format!("{}/api/v4/websocket", self.site.prefix),
             tls: self.tls.clone(),

@@ -322,10 +322,19 @@ fn a_failing_upgrade_rolls_back_on_its_own() {
     server.publish("11.10.3", r#""report_version": "11.10.1""#);
 
     for version in ["11.10.2", "11.10.3"] {
+        let started = std::time::Instant::now();
         let (_, err) = exit(&server.mm(&["upgrade", "--version", version]), 4);
         assert!(
             err.contains("rolled back") && err.contains("11.10.1 is running again"),
             "{err}"
+        );
+        // A wrong version never becomes right: no waiting out the health check's 90 s (the
+        // old probe took 92 s here; a fast failure takes about 12 s, so 80 s leaves room for
+        // a loaded CI machine while still telling the two apart).
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(80),
+            "{version} took {:?} to roll back:\n{err}",
+            started.elapsed()
         );
         assert_eq!(server.served_version(), OLD);
         assert_eq!(server.sh("systemctl is-active mattermost"), "active");
@@ -516,7 +525,7 @@ fn an_older_signed_release_under_a_newer_name_is_refused() {
     assert_eq!(server.started_at(), started, "the service was restarted");
     assert_eq!(server.served_version(), OLD);
     assert_eq!(
-        server.sh("ls -d /opt/.mattermost-upgrade-* /opt/mattermost-11.* 2>/dev/null | wc -l"),
+        server.sh("ls -d /opt/.mm-install/* /opt/.mm-install-version-* 2>/dev/null | wc -l"),
         "0"
     );
     assert_eq!(
@@ -906,11 +915,69 @@ fn a_custom_file_store_and_an_extra_directory_survive_three_upgrades_with_keep_1
     assert_eq!(server.served_version(), "11.10.4");
     // keep = 1: the older trees were pruned, so nothing is read from them.
     assert_eq!(
-        server.sh("ls -d /opt/mattermost-11.* | xargs -n1 basename | cut -d- -f2"),
+        server.sh("ls -d /opt/.mm-install/mattermost-11.* | xargs -n1 basename | cut -d- -f2"),
         "11.10.3"
     );
     // A rollback carries them the other way.
     let (out, _) = exit(&server.mm(&["rollback", "--yes"]), 0);
     assert!(out.contains("rolled back: 11.10.4 -> 11.10.3"), "{out}");
     survived("after the rollback");
+}
+
+/// `certbot --nginx` on a plain-HTTP install: the site's server block moves to 443 with the
+/// certificate and a new port-80 block answers `return 301 https://$host$request_uri;` (what
+/// certbot-nginx's `_enable_redirect` writes, certbot/certbot-nginx `configurator.py`). The
+/// upgrade's health check follows that redirect over loopback with the site's name as SNI,
+/// instead of rolling back a good upgrade after 90 s.
+#[test]
+fn an_upgrade_behind_a_certbot_redirect_passes_its_health_check() {
+    let server = Server::install();
+    let dir = server.artifacts.path();
+    let generated = std::process::Command::new("openssl")
+        .args([
+            "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj",
+        ])
+        .arg(format!("/CN={SITE_HOST}"))
+        .arg("-keyout")
+        .arg(dir.join("key.pem"))
+        .arg("-out")
+        .arg(dir.join("cert.pem"))
+        .output()
+        .expect("run openssl (installed by .ci/run)");
+    assert!(generated.status.success(), "{generated:?}");
+    let certbot = format!(
+        r#"set -e
+f=/etc/nginx/sites-available/mattermost
+sed -i -e 's|^    listen 80\(.*\);|    listen 443 ssl\1;|' \
+    -e 's|^    listen \[::\]:80\(.*\);|    listen [::]:443 ssl\1;|' \
+    -e 's|^    server_name \(.*\);|    server_name \1;\n    ssl_certificate /srv/artifacts/cert.pem;\n    ssl_certificate_key /srv/artifacts/key.pem;|' $f
+cat >> $f <<'SITE'
+server {{
+    listen 80;
+    listen [::]:80;
+    server_name {SITE_HOST};
+    return 301 https://$host$request_uri;
+}}
+SITE
+nginx -t 2>/dev/null && systemctl reload nginx && echo reloaded"#
+    );
+    assert_eq!(server.sh(&certbot), "reloaded");
+    // A reload returns before the new workers serve: ask until they do (10 s at most).
+    let redirect = server.sh(&format!(
+        "for i in $(seq 50); do a=$(curl -sS -o /dev/null -w '%{{http_code}} %{{redirect_url}}' -H 'Host: {SITE_HOST}' http://127.0.0.1/api/v4/system/ping); case $a in 301*) break;; esac; sleep 0.2; done; echo \"$a\""
+    ));
+    assert_eq!(
+        redirect,
+        format!("301 https://{SITE_HOST}/api/v4/system/ping"),
+        "the site:\n{}",
+        server.sh("cat /etc/nginx/sites-enabled/mattermost")
+    );
+
+    server.publish("11.10.2", r#""fail_start": false"#);
+    let (out, _) = exit(&server.mm(&["upgrade", "--version", "11.10.2"]), 0);
+    assert!(out.contains("upgraded: 11.10.1 -> 11.10.2"), "{out}");
+    let served = server.sh(&format!(
+        "curl -sSk -D - -o /dev/null --resolve {SITE_HOST}:443:127.0.0.1 https://{SITE_HOST}/api/v4/system/ping | tr -d '\\r' | sed -n 's/^[Xx]-[Vv]ersion-[Ii]d: //p'"
+    ));
+    assert!(served.starts_with("11.10.2."), "{served}");
 }

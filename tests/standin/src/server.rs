@@ -179,7 +179,7 @@ fn handle(app: &App, stream: TcpStream) {
 /// authenticated, and serves it until it closes.
 fn upgrade(
     app: &App,
-    mut reader: BufReader<TcpStream>,
+    reader: BufReader<TcpStream>,
     mut writer: TcpStream,
     key: &str,
     user_id: Option<&str>,
@@ -207,7 +207,7 @@ fn upgrade(
         None => true,
     };
     if greeted {
-        websocket::serve(&peer, &mut reader, &mut |peer, text| {
+        websocket::serve(&peer, reader, &mut |peer, text| {
             api::websocket::on_message(app, peer, text)
         });
     }

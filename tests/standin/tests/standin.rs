@@ -4,14 +4,16 @@
 
 mod common;
 
-use std::io::{Read, Write};
+use std::io::Read;
 use std::net::{TcpListener, TcpStream};
 use std::os::unix::net::UnixDatagram;
 use std::time::{Duration, Instant};
 
 use common::*;
-use mm_standin::websocket::{Frame, accept_key, opcode};
 use serde_json::{Value, json};
+use tungstenite::Message;
+use tungstenite::protocol::frame::CloseFrame;
+use tungstenite::protocol::frame::coding::CloseCode;
 
 #[test]
 fn version_prints_like_mattermost_version() {
@@ -141,55 +143,54 @@ fn serves_ping_web_app_and_websocket_then_stops_on_sigterm() {
 
     // Websocket handshake without credentials: no hello (the real server greets only
     // authenticated connections), but ping/pong and the close handshake work.
-    let key = "dGhlIHNhbXBsZSBub25jZQ==";
-    let mut ws = TcpStream::connect(addr).unwrap();
-    ws.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
-    ws.write_all(
-        format!(
-            "GET /api/v4/websocket HTTP/1.1\r\nHost: localhost\r\nUpgrade: WebSocket\r\n\
-             Connection: keep-alive, Upgrade\r\nSec-WebSocket-Key: {key}\r\n\
-             Sec-WebSocket-Version: 13\r\n\r\n"
-        )
-        .as_bytes(),
-    )
-    .unwrap();
-    let (status, headers) = read_head(&mut ws);
+    // Header tokens as browsers send them; the RFC 6455 example key, whose answer
+    // tungstenite checks.
+    let mut request = ws_request();
+    let headers = request.headers_mut();
+    headers.insert("Upgrade", "WebSocket".parse().unwrap());
+    headers.insert("Connection", "keep-alive, Upgrade".parse().unwrap());
+    headers.insert(
+        "Sec-WebSocket-Key",
+        "dGhlIHNhbXBsZSBub25jZQ==".parse().unwrap(),
+    );
+    let stream = TcpStream::connect(addr).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    let (mut ws, response) = tungstenite::client::client(request, stream).unwrap();
     let header = |name: &str| {
-        headers
-            .iter()
-            .find(|(k, _)| k.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.clone())
+        response
+            .headers()
+            .get(name)
+            .map(|v| v.to_str().unwrap().to_string())
     };
-    assert_eq!(status, 101);
+    assert_eq!(response.status(), 101);
     assert_eq!(
         header("Sec-WebSocket-Accept").as_deref(),
         Some("s3pPLMBiTxaQ9kYGzzhZRbK+xOo=")
     );
-    assert_eq!(accept_key(key), "s3pPLMBiTxaQ9kYGzzhZRbK+xOo=");
     assert_eq!(header("Upgrade").as_deref(), Some("websocket"));
     assert_eq!(header("X-Version-Id").as_deref(), Some(version_id));
 
-    let mask = Some([1, 2, 3, 4]);
     // An action before authenticating is not answered.
     let typing = json!({"seq": 1, "action": "user_typing", "data": {"channel_id": "x"}});
-    ws.write_all(&Frame::new(opcode::TEXT, typing.to_string().into_bytes()).encode(mask))
-        .unwrap();
-    ws.write_all(&Frame::new(opcode::PING, b"hi".to_vec()).encode(mask))
-        .unwrap();
-    // So the first frame back is the pong.
-    let pong = Frame::read_from(&mut ws, 1 << 20).unwrap();
-    assert!(pong.fin && !pong.masked);
-    assert_eq!(
-        (pong.opcode, pong.payload.as_slice()),
-        (opcode::PONG, &b"hi"[..])
-    );
+    ws.send(Message::text(typing.to_string())).unwrap();
+    ws.send(Message::Ping(b"hi".to_vec().into())).unwrap();
+    // So the first message back is the pong.
+    assert_eq!(ws.read().unwrap(), Message::Pong(b"hi".to_vec().into()));
 
-    ws.write_all(&Frame::close(1000).encode(mask)).unwrap();
-    let close = Frame::read_from(&mut ws, 1 << 20).unwrap();
-    assert_eq!(close.opcode, opcode::CLOSE);
-    assert_eq!(close.close_code(), Some(1000));
+    ws.close(Some(CloseFrame {
+        code: CloseCode::Normal,
+        reason: "".into(),
+    }))
+    .unwrap();
+    match ws.read().unwrap() {
+        Message::Close(Some(frame)) => assert_eq!(frame.code, CloseCode::Normal),
+        other => panic!("expected the close answer, got {other:?}"),
+    }
+    // And the server ends the connection.
     let mut rest = Vec::new();
-    assert_eq!(ws.read_to_end(&mut rest).unwrap_or(0), 0);
+    assert_eq!(ws.get_mut().read_to_end(&mut rest).unwrap_or(0), 0);
 
     // An authentication challenge with an unknown token: the server drops the connection.
     let mut ws = Ws::connect(addr, &[]);

@@ -435,11 +435,9 @@ impl Server {
     }
 }
 
-/// A websocket client: masks what it sends (RFC 6455 §5.3) and reads the server's unmasked
-/// frames with its own small decoder.
+/// A websocket client: tungstenite over a plain TCP stream.
 pub struct Ws {
-    stream: TcpStream,
-    masks: u32,
+    ws: tungstenite::WebSocket<TcpStream>,
 }
 
 /// What reading the next message gave.
@@ -452,57 +450,53 @@ pub enum WsRead {
     Closed,
 }
 
+/// A websocket upgrade request for `/api/v4/websocket` on `localhost`.
+pub fn ws_request() -> tungstenite::handshake::client::Request {
+    use tungstenite::client::IntoClientRequest as _;
+    "ws://localhost/api/v4/websocket"
+        .into_client_request()
+        .unwrap()
+}
+
 impl Ws {
     /// Opens `/api/v4/websocket` with extra handshake headers; panics unless answered 101.
     pub fn connect(addr: SocketAddr, headers: &[(&str, &str)]) -> Ws {
-        let mut stream = TcpStream::connect(addr).unwrap();
-        let mut req = String::from(
-            "GET /api/v4/websocket HTTP/1.1\r\nHost: localhost\r\nUpgrade: websocket\r\n\
-             Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\
-             Sec-WebSocket-Version: 13\r\n",
-        );
+        let mut request = ws_request();
         for (k, v) in headers {
-            req.push_str(&format!("{k}: {v}\r\n"));
+            request.headers_mut().insert(
+                tungstenite::http::HeaderName::from_bytes(k.as_bytes()).unwrap(),
+                v.parse().unwrap(),
+            );
         }
-        req.push_str("\r\n");
-        stream.write_all(req.as_bytes()).unwrap();
-        let (status, headers) = read_head(&mut stream);
-        assert_eq!(status, 101, "{headers:?}");
-        Ws { stream, masks: 0 }
-    }
-
-    fn send_frame(&mut self, opcode: u8, payload: &[u8]) {
-        self.masks = self.masks.wrapping_mul(1_103_515_245).wrapping_add(12_345);
-        let mask = self.masks.to_be_bytes();
-        let mut out = vec![0x80 | opcode];
-        let len = payload.len();
-        if len < 126 {
-            out.push(0x80 | len as u8);
-        } else if len <= 0xFFFF {
-            out.push(0x80 | 126);
-            out.extend_from_slice(&(len as u16).to_be_bytes());
-        } else {
-            out.push(0x80 | 127);
-            out.extend_from_slice(&(len as u64).to_be_bytes());
-        }
-        out.extend_from_slice(&mask);
-        out.extend(payload.iter().enumerate().map(|(i, b)| b ^ mask[i % 4]));
-        self.stream.write_all(&out).unwrap();
+        let stream = TcpStream::connect(addr).unwrap();
+        stream
+            .set_read_timeout(Some(Duration::from_secs(10)))
+            .unwrap();
+        let (ws, _) = tungstenite::client::client(request, stream).unwrap();
+        Ws { ws }
     }
 
     /// Sends a JSON text message.
     pub fn send(&mut self, msg: &Value) {
-        self.send_frame(0x1, msg.to_string().as_bytes());
+        self.ws
+            .send(tungstenite::Message::text(msg.to_string()))
+            .unwrap();
     }
 
     /// The next text message within `wait`, answering pings on the way.
     pub fn read(&mut self, wait: Duration) -> WsRead {
-        self.stream.set_read_timeout(Some(wait)).unwrap();
+        self.ws.get_ref().set_read_timeout(Some(wait)).unwrap();
         loop {
-            let mut head = [0u8; 2];
-            match self.stream.read_exact(&mut head) {
-                Ok(()) => {}
-                Err(e)
+            match self.ws.read() {
+                Ok(tungstenite::Message::Text(text)) => {
+                    return WsRead::Text(serde_json::from_str(text.as_str()).unwrap());
+                }
+                Ok(tungstenite::Message::Close(_)) => return WsRead::Closed,
+                Ok(tungstenite::Message::Ping(_)) => {
+                    let _ = self.ws.flush();
+                }
+                Ok(_) => {}
+                Err(tungstenite::Error::Io(e))
                     if matches!(
                         e.kind(),
                         std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
@@ -511,31 +505,6 @@ impl Ws {
                     return WsRead::Timeout;
                 }
                 Err(_) => return WsRead::Closed,
-            }
-            self.stream
-                .set_read_timeout(Some(Duration::from_secs(10)))
-                .unwrap();
-            assert_eq!(head[1] & 0x80, 0, "server frames must not be masked");
-            let len = match head[1] & 0x7F {
-                126 => {
-                    let mut b = [0u8; 2];
-                    self.stream.read_exact(&mut b).unwrap();
-                    u64::from(u16::from_be_bytes(b))
-                }
-                127 => {
-                    let mut b = [0u8; 8];
-                    self.stream.read_exact(&mut b).unwrap();
-                    u64::from_be_bytes(b)
-                }
-                n => u64::from(n),
-            };
-            let mut payload = vec![0u8; len as usize];
-            self.stream.read_exact(&mut payload).unwrap();
-            match head[0] & 0x0F {
-                0x1 => return WsRead::Text(serde_json::from_slice(&payload).unwrap()),
-                0x8 => return WsRead::Closed,
-                0x9 => self.send_frame(0xA, &payload),
-                _ => {}
             }
         }
     }
