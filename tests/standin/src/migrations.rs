@@ -85,9 +85,13 @@ pub fn parse(value: &Value) -> Result<Vec<Migration>, String> {
                 prev.version
             ));
         }
+        let name = text("name")?;
+        if out.iter().any(|m| m.name == name) {
+            return Err(format!("migrations[{i}].name {name:?} is declared twice"));
+        }
         out.push(Migration {
             version,
-            name: text("name")?,
+            name,
             up: text("up")?,
             down: text("down")?,
         });
@@ -271,6 +275,10 @@ mod tests {
             json!([
                 {"version": 2, "name": "a", "up": "x", "down": "y"},
                 {"version": 2, "name": "b", "up": "x", "down": "y"}
+            ]),
+            json!([
+                {"version": 1, "name": "a", "up": "x", "down": "y"},
+                {"version": 2, "name": "a", "up": "x", "down": "y"}
             ]),
         ] {
             assert!(parse(&bad).is_err(), "{bad}");
