@@ -11,7 +11,9 @@
 //!   (`mattermost db downgrade 128,127,126` in Mattermost's downgrade guide; `Migrator.
 //!   DowngradeMigrations` in `server/channels/store/sqlstore/migrate.go`), a comma-separated
 //!   list of versions whose `down` SQL this binary carries, or the path of a plan saved by
-//!   `--save-plan` whose `RevertMigrations` are applied. Highest version first, each with its
+//!   `--save-plan` whose `RevertMigrations` are applied (the stored copies of db.go predate
+//!   `downgrade`, so this plan-file form follows `Migrator`'s API and the issue, not a read of
+//!   the command itself). Highest version first, each with its
 //!   `db_migrations` row removed in one transaction; versions not applied are skipped with a
 //!   warning. Prints `Database successfully downgraded`.
 //!

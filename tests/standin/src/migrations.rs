@@ -18,7 +18,10 @@
 //! - The schema version: the largest applied `version` (`mattermost db version`).
 //! - A plan: morph's `models/plan.go` `Plan{Version: 1, Auto, Migrations, RevertMigrations}`,
 //!   written by `db migrate --save-plan` as `migration_plan_<from>_<to>.json`
-//!   (mattermost/mattermost `server/channels/store/sqlstore/migrate.go`, `GetFileName`).
+//!   (mattermost/mattermost `server/channels/store/sqlstore/migrate.go`, `GetFileName`). The
+//!   entries' fields (`Bytes`, `Name`, `RawName`, `Version`, `Direction`) are Go's default JSON
+//!   of morph's `models.Migration` as we understand it; the stored copy of that file is too old
+//!   to confirm them.
 
 use serde_json::{Value, json};
 
