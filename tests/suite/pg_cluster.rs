@@ -112,6 +112,11 @@ impl Cluster {
 
     /// Run SQL as the superuser over the cluster's socket; returns the unaligned output.
     pub fn sql(&self, sql: &str) -> String {
+        self.sql_in("postgres", sql)
+    }
+
+    /// Like [`Cluster::sql`], in `database`.
+    pub fn sql_in(&self, database: &str, sql: &str) -> String {
         let port = self.port.to_string();
         let socket = self.data.display().to_string();
         as_postgres(
@@ -127,7 +132,7 @@ impl Cluster {
                 "-U",
                 "postgres",
                 "-d",
-                "postgres",
+                database,
                 "-v",
                 "ON_ERROR_STOP=1",
                 "-c",

@@ -359,6 +359,41 @@ fn a_failing_upgrade_rolls_back_on_its_own() {
     );
 }
 
+/// Issue 11: a release whose server migrates the schema (a table and a `db_migrations` row,
+/// written by the stand-in into the real database) and then fails its health check. The
+/// automatic rollback sees the schema changed and restores the dump: neither the migrated table
+/// nor morph's `db_migrations` (which the old release, declaring no migrations, never created)
+/// is left, and the old version serves again.
+#[test]
+fn an_automatic_rollback_after_a_migration_restores_the_pre_upgrade_schema() {
+    let server = Server::install();
+    server.publish(
+        "11.10.2",
+        r#""fail_start": true, "migrations": [{"version": 1, "name": "create_widgets", "up": "CREATE TABLE widgets (id int); INSERT INTO widgets VALUES (7)", "down": "DROP TABLE widgets"}]"#,
+    );
+    let tables = "SELECT string_agg(table_name, ',' ORDER BY table_name) FROM information_schema.tables \
+                  WHERE table_schema = 'public' AND table_name IN ('widgets', 'db_migrations')";
+    assert_eq!(server.psql(tables), "");
+
+    let (_, err) = exit(&server.mm(&["upgrade", "--version", "11.10.2"]), 4);
+    assert!(
+        err.contains("rolled back") && err.contains("11.10.1 is running again"),
+        "{err}"
+    );
+    // The new server did migrate before failing (its log says so), and the restore undid it.
+    assert!(
+        server
+            .sh("grep -c 'Applying migration' /opt/mattermost/logs/mattermost.log || true")
+            .parse::<u32>()
+            .unwrap_or(0)
+            >= 1,
+        "{}",
+        server.sh("tail -n 20 /opt/mattermost/logs/mattermost.log")
+    );
+    assert_eq!(server.psql(tables), "");
+    assert_eq!(server.served_version(), OLD);
+}
+
 /// Issue 10, hole 1, acted out as the `mattermost` user: `config/config.json` replaced by a
 /// symlink to a root-owned file under `/etc`, once before an upgrade (the backup refuses to read
 /// through it) and once by the new server itself as it starts, before failing its health check

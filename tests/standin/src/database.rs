@@ -177,7 +177,8 @@ enum Failure {
 }
 
 /// A connected byte stream, TCP or Unix.
-trait Conn: Read + Write {}
+/// A byte stream to PostgreSQL: TCP or Unix socket.
+pub trait Conn: Read + Write {}
 impl<T: Read + Write> Conn for T {}
 
 /// Connects, retrying unreachable or still-starting servers until `wait` has passed; then
@@ -223,7 +224,8 @@ fn attempt(ds: &DataSource) -> Result<(), Failure> {
     handshake(&mut *conn, ds)
 }
 
-fn connect(endpoint: &Endpoint, timeout: Duration) -> io::Result<Box<dyn Conn>> {
+/// Opens a stream to `endpoint` with read and write timeouts.
+pub fn connect(endpoint: &Endpoint, timeout: Duration) -> io::Result<Box<dyn Conn>> {
     match endpoint {
         Endpoint::Unix { .. } => {
             let path = endpoint.socket_path().unwrap_or_default();
@@ -247,6 +249,15 @@ fn connect(endpoint: &Endpoint, timeout: Duration) -> io::Result<Box<dyn Conn>> 
             }
             Err(last)
         }
+    }
+}
+
+/// The role to log in as: the URL's user, else the OS user as lib/pq does.
+pub fn effective_user(ds: &DataSource) -> String {
+    if ds.user.is_empty() {
+        std::env::var("USER").unwrap_or_else(|_| "postgres".to_string())
+    } else {
+        ds.user.clone()
     }
 }
 
@@ -328,11 +339,7 @@ fn handshake(conn: &mut dyn Conn, ds: &DataSource) -> Result<(), Failure> {
             ))),
         };
     }
-    let user = if ds.user.is_empty() {
-        std::env::var("USER").unwrap_or_else(|_| "postgres".to_string())
-    } else {
-        ds.user.clone()
-    };
+    let user = effective_user(ds);
     conn.write_all(&startup_message(&user, &ds.database))
         .map_err(io_err)?;
     loop {

@@ -9,6 +9,8 @@ use std::path::{Path, PathBuf};
 
 use serde_json::Value;
 
+use crate::migrations::{self, Migration};
+
 /// File name looked up beside the executable.
 pub const FILE_NAME: &str = "standin.json";
 
@@ -28,6 +30,9 @@ pub struct Identity {
     /// At start, replace the config file with a symlink to this path, as code running as the
     /// service user can (a compromised server attacking the root that undoes its upgrade).
     pub link_config_to: Option<String>,
+    /// Schema migrations this release carries; `None` (the key absent) leaves the database
+    /// alone beyond the startup check.
+    pub migrations: Option<Vec<Migration>>,
 }
 
 impl Identity {
@@ -63,6 +68,7 @@ impl Identity {
                     | "ready_delay_ms"
                     | "refuse_posts"
                     | "link_config_to"
+                    | "migrations"
             ) {
                 return Err(format!("unknown key {key:?}"));
             }
@@ -97,6 +103,7 @@ impl Identity {
             Some(Value::String(v)) if !v.trim().is_empty() => Some(v.trim().to_string()),
             Some(_) => return Err("\"link_config_to\" must be null or a non-empty string".into()),
         };
+        let migrations = obj.get("migrations").map(migrations::parse).transpose()?;
         Ok(Identity {
             version,
             fail_start,
@@ -104,6 +111,7 @@ impl Identity {
             ready_delay_ms,
             refuse_posts,
             link_config_to,
+            migrations,
         })
     }
 
@@ -151,6 +159,12 @@ mod tests {
         let linking =
             Identity::parse(r#"{"version":"1.0.0","link_config_to":"/etc/victim"}"#).unwrap();
         assert_eq!(linking.link_config_to.as_deref(), Some("/etc/victim"));
+        assert_eq!(linking.migrations, None);
+        let migrating = Identity::parse(
+            r#"{"version":"1.0.0","migrations":[{"version":3,"name":"x","up":"u","down":"d"}]}"#,
+        )
+        .unwrap();
+        assert_eq!(migrating.migrations.unwrap()[0].version, 3);
 
         let min = Identity::parse(r#"{"version":"10.11.3","report_version":null}"#).unwrap();
         assert!(!min.fail_start);
@@ -174,6 +188,7 @@ mod tests {
             r#"{"version":"1.0.0","refuse_posts":1}"#,
             r#"{"version":"1.0.0","link_config_to":""}"#,
             r#"{"version":"1.0.0","fail_strat":true}"#,
+            r#"{"version":"1.0.0","migrations":{}}"#,
             "not json",
         ] {
             assert!(Identity::parse(bad).is_err(), "{bad}");

@@ -13,8 +13,9 @@ use std::time::Duration;
 
 use mm_standin::config::{self, Config};
 use mm_standin::identity::Identity;
+use mm_standin::migrations::Engine;
 use mm_standin::settings::Settings;
-use mm_standin::{database, filestore, logging, notify, server, signals};
+use mm_standin::{database, db, filestore, logging, notify, server, signals};
 
 /// Environment variable bounding how long startup waits for the database (milliseconds).
 const DB_WAIT_ENV: &str = "STANDIN_DB_WAIT_MS";
@@ -25,11 +26,12 @@ fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     match args.first().map(String::as_str) {
         Some("version") => version(),
+        Some("db") => db(args.get(1..).unwrap_or_default()),
         None | Some("server") => server(args.get(1..).unwrap_or_default()),
         Some(flag) if flag.starts_with("--config") || flag == "-c" => server(&args),
         Some("help" | "--help" | "-h") => {
             println!(
-                "Usage:\n  mattermost [command]\n\nAvailable Commands:\n  server      Run the Mattermost server\n  version     Display version information\n\nFlags:\n  -c, --config string   Configuration file to use."
+                "Usage:\n  mattermost [command]\n\nAvailable Commands:\n  db          Commands related to the database\n  server      Run the Mattermost server\n  version     Display version information\n\nFlags:\n  -c, --config string   Configuration file to use."
             );
             ExitCode::SUCCESS
         }
@@ -58,6 +60,21 @@ fn version() -> ExitCode {
             ExitCode::SUCCESS
         }
         Err(code) => code,
+    }
+}
+
+/// `mattermost db …` (see `mm_standin::db`).
+fn db(args: &[String]) -> ExitCode {
+    let identity = match identity() {
+        Ok(id) => id,
+        Err(code) => return code,
+    };
+    match db::run(&identity, args) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("Error: {e}");
+            ExitCode::from(1)
+        }
     }
 }
 
@@ -141,6 +158,9 @@ fn start(identity: &Identity, config: &Config) -> Result<(), String> {
             &[("error", why.into()), ("retry_for_ms", wait_ms.into())],
         );
     })?;
+    if let Some(declared) = &identity.migrations {
+        migrate(&data_source, declared)?;
+    }
     filestore::check(&config.file_directory_path())?;
     if let Some(target) = &identity.link_config_to {
         let replace = |e: std::io::Error| {
@@ -190,6 +210,25 @@ fn start(identity: &Identity, config: &Config) -> Result<(), String> {
     );
     app.refuse_posts = identity.refuse_posts;
     server::run(listener, Arc::new(app));
+    Ok(())
+}
+
+/// Applies the release's pending migrations, as the real server does while its store starts.
+fn migrate(
+    data_source: &database::DataSource,
+    declared: &[mm_standin::migrations::Migration],
+) -> Result<(), String> {
+    let mut engine = Engine::open(data_source)?;
+    for m in engine.pending(declared)? {
+        logging::info(
+            "Applying migration",
+            &[
+                ("version", m.version.into()),
+                ("name", m.name.as_str().into()),
+            ],
+        );
+        engine.apply_up(m)?;
+    }
     Ok(())
 }
 
