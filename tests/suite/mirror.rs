@@ -2,7 +2,7 @@
 //! test time with a freshly generated OpenPGP key, a GitHub-shaped releases feed, and an HTTP/1.1
 //! server on 127.0.0.1 whose routes can fail on purpose (404, 500 then success, a connection cut
 //! mid-body, an HTML page instead of a tarball, a server that ignores `Range`, GitHub's rate
-//! limit). It also answers proxy-style absolute-form requests, so a test can point `HTTP_PROXY`
+//! limit, a redirect, a body without `Content-Length`). It also answers proxy-style absolute-form requests, so a test can point `HTTP_PROXY`
 //! at it. [`Mirror::start_tls`] serves the same over HTTPS with a certificate from a private
 //! [`TestCa`], as a mirror behind an on-prem CA does.
 //!
@@ -309,6 +309,11 @@ pub enum Route {
     },
     /// Headers claiming an enormous body, and no body.
     Enormous,
+    /// `302 Found` to this absolute URL, as a CDN or a mirror that moved does.
+    Redirect(String),
+    /// The bytes with no `Content-Length`, ended by closing the connection (as a server that
+    /// streams or compresses on the fly does).
+    Unsized(Vec<u8>),
     /// GitHub's answer once an address has used its hourly API requests: 403 with
     /// `x-ratelimit-remaining: 0` (mattermost-facts.md §10).
     RateLimited,
@@ -595,6 +600,20 @@ fn serve_request(
             &["x-ratelimit-limit: 60", "x-ratelimit-remaining: 0"],
             br#"{"message":"API rate limit exceeded"}"#,
         ),
+        Route::Redirect(location) => respond(
+            stream,
+            302,
+            "text/plain",
+            &[&format!("Location: {location}")],
+            b"moved",
+        ),
+        Route::Unsized(body) => {
+            let head =
+                "HTTP/1.1 200 OK\r\nContent-Type: application/gzip\r\nConnection: close\r\n\r\n";
+            let _ = stream.write_all(head.as_bytes());
+            let _ = stream.write_all(&body);
+            stream.close();
+        }
         Route::Enormous => {
             let head = "HTTP/1.1 200 OK\r\nContent-Type: application/gzip\r\nContent-Length: 1152921504606846976\r\nConnection: close\r\n\r\n";
             let _ = stream.write_all(head.as_bytes());
@@ -637,6 +656,7 @@ fn respond(
     let reason = match status {
         200 => "OK",
         206 => "Partial Content",
+        302 => "Found",
         403 => "Forbidden",
         404 => "Not Found",
         416 => "Range Not Satisfiable",
