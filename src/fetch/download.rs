@@ -205,6 +205,31 @@ fn keep_signature(request: &DownloadRequest, bytes: &[u8]) -> Result<(), FetchEr
     Ok(())
 }
 
+/// Why `artifact` cannot be fetched from `release_url` when its host does not publish it (the
+/// tarball or its signature answers 403, 404 or 410: see [`FetchError::NotFound`]); `None` when
+/// both are there. Only the signature and the tarball's response head are fetched.
+pub fn unpublished(
+    client: &HttpClient,
+    artifact: &Artifact,
+    release_url: &str,
+    reporter: &dyn Reporter,
+) -> Result<Option<FetchError>, FetchError> {
+    let tarball_url = artifact.tarball_url(release_url);
+    for url in [artifact.signature_url(release_url), tarball_url.clone()] {
+        let found = if url == tarball_url {
+            client.with_retries(reporter, || client.get(&url, 0).map(drop))
+        } else {
+            client.get_small(&url, reporter).map(drop)
+        };
+        match found {
+            Ok(()) => {}
+            Err(err @ FetchError::NotFound { .. }) => return Ok(Some(err)),
+            Err(err) => return Err(err),
+        }
+    }
+    Ok(None)
+}
+
 /// `<destination>.partial`.
 pub fn partial_path(destination: &Path) -> PathBuf {
     let mut name = destination.as_os_str().to_owned();

@@ -10,6 +10,7 @@ pub mod verify;
 
 pub use download::{
     ChecksumSource, DownloadRequest, Downloaded, SignatureSource, copy_verified, download_release,
+    unpublished,
 };
 pub use http::{HttpClient, RetryPolicy};
 pub use keyring::{Keyring, MATTERMOST_RELEASE_KEY_FINGERPRINT};

@@ -389,6 +389,37 @@ pub fn newest_allowed(
         .cloned()
 }
 
+/// The newest version in `available` that `policy` allows from `installed` and whose files are
+/// published, asking `unpublished` about each candidate from the newest down (`Some(reason)`:
+/// skip it). A releases feed may list a release before, or without, its files being on the
+/// release host; an unattended upgrade then takes the newest one that is. Returns the version
+/// (`None`: nothing newer is published) and one line per skipped entry.
+pub fn newest_published<E>(
+    installed: &Version,
+    available: &[Version],
+    policy: Policy,
+    mut unpublished: impl FnMut(&Version) -> Result<Option<String>, E>,
+) -> Result<(Option<Version>, Vec<String>), E> {
+    let mut candidates: Vec<Version> = available
+        .iter()
+        .filter(|v| *v > installed)
+        .cloned()
+        .collect();
+    let mut skipped = Vec::new();
+    while let Some(version) = newest_allowed(installed, &candidates, policy) {
+        match unpublished(&version)? {
+            None => return Ok((Some(version), skipped)),
+            Some(reason) => {
+                skipped.push(format!(
+                    "skipped Mattermost {version} from the releases feed: {reason}"
+                ));
+                candidates.retain(|candidate| *candidate != version);
+            }
+        }
+    }
+    Ok((None, skipped))
+}
+
 /// One change of an upgrade or rollback.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Step {
@@ -1861,6 +1892,45 @@ mod tests {
             Some(v("11.10.1"))
         );
         assert_eq!(version_from_id("garbage"), None);
+    }
+
+    #[test]
+    fn an_unattended_upgrade_skips_feed_entries_whose_files_are_not_published() {
+        let available = [
+            v("11.9.0"),
+            v("11.10.0"),
+            v("11.10.1"),
+            v("11.10.2"),
+            v("12.0.0"),
+        ];
+        let mut asked = Vec::new();
+        let missing = [v("11.10.2"), v("11.10.1")];
+        let (chosen, skipped) =
+            newest_published(&v("11.9.0"), &available, Policy::Minor, |version| {
+                asked.push(version.to_string());
+                Ok::<_, ()>(missing.contains(version).then(|| "HTTP 403".to_string()))
+            })
+            .unwrap();
+        assert_eq!(chosen, Some(v("11.10.0")));
+        assert_eq!(asked, ["11.10.2", "11.10.1", "11.10.0"]);
+        assert_eq!(
+            skipped,
+            [
+                "skipped Mattermost 11.10.2 from the releases feed: HTTP 403",
+                "skipped Mattermost 11.10.1 from the releases feed: HTTP 403"
+            ]
+        );
+        // Nothing newer published: up to date, with the skips said; nothing older is asked.
+        let (chosen, skipped) = newest_published(&v("11.10.0"), &available, Policy::Patch, |_| {
+            Ok::<_, ()>(Some("HTTP 404".to_string()))
+        })
+        .unwrap();
+        assert_eq!((chosen, skipped.len()), (None, 2));
+        // Any other failure stops the search.
+        let failed = newest_published(&v("11.9.0"), &available, Policy::Latest, |_| {
+            Err::<Option<String>, _>("network down")
+        });
+        assert_eq!(failed.unwrap_err(), "network down");
     }
 
     #[test]

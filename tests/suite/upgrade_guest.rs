@@ -914,3 +914,27 @@ fn a_custom_file_store_and_an_extra_directory_survive_three_upgrades_with_keep_1
     assert!(out.contains("rolled back: 11.10.4 -> 11.10.3"), "{out}");
     survived("after the rollback");
 }
+
+#[test]
+fn an_unattended_upgrade_skips_a_feed_entry_whose_files_are_not_published() {
+    let server = Server::install();
+    server.publish("11.10.2", r#""fail_start": false"#);
+    // 11.10.3 is in the feed, but the release host has no file for it: S3 answers 403.
+    server.feed(&[OLD, "11.10.2", "11.10.3"]);
+    let missing = format!("{}/11.10.3/{}.sig", server.mirror.base_url, name("11.10.3"));
+
+    // Naming it still fails as before, and changes nothing.
+    let (_, err) = exit(&server.mm(&["upgrade", "--version", "11.10.3", "--yes"]), 1);
+    assert!(err.contains("11.10.3"), "{err}");
+    assert_eq!(server.served_version(), OLD);
+
+    let (out, err) = exit(&server.mm(&["upgrade", "--latest"]), 0);
+    assert!(out.contains("upgraded: 11.10.1 -> 11.10.2"), "{out}\n{err}");
+    assert!(
+        err.contains(&format!(
+            "skipped Mattermost 11.10.3 from the releases feed: nothing is published at {missing} (HTTP 403)"
+        )),
+        "{err}"
+    );
+    assert_eq!(server.served_version(), "11.10.2");
+}
