@@ -21,6 +21,7 @@ use std::thread;
 
 use pgp::composed::{
     ArmorOptions, DetachedSignature, KeyType, SecretKeyParamsBuilder, SignedSecretKey,
+    SubpacketConfig,
 };
 use pgp::crypto::hash::HashAlgorithm;
 use pgp::ser::Serialize;
@@ -125,6 +126,38 @@ impl TestKey {
             &Password::empty(),
             hash,
             data,
+        )
+        .expect("sign")
+        .to_bytes()
+        .expect("serialize signature")
+    }
+
+    /// A binary SHA-256 detached signature over `data` that says it was made `secs_ago` seconds
+    /// ago (an old release's signature).
+    pub fn sign_dated(&self, data: &[u8], secs_ago: u32) -> Vec<u8> {
+        use pgp::packet::{Subpacket, SubpacketData};
+        use pgp::types::{KeyDetails, Timestamp};
+        let created = Timestamp::from_secs(Timestamp::now().as_secs() - secs_ago);
+        let key = &self.secret.primary_key;
+        let subpackets = SubpacketConfig::UserDefined {
+            hashed: vec![
+                Subpacket::regular(SubpacketData::IssuerFingerprint(key.fingerprint()))
+                    .expect("subpacket"),
+                Subpacket::regular(SubpacketData::SignatureCreationTime(created))
+                    .expect("subpacket"),
+            ],
+            unhashed: vec![
+                Subpacket::regular(SubpacketData::IssuerKeyId(key.legacy_key_id()))
+                    .expect("subpacket"),
+            ],
+        };
+        DetachedSignature::sign_binary_data_with_subpackets(
+            rand::thread_rng(),
+            key,
+            &Password::empty(),
+            HashAlgorithm::Sha256,
+            data,
+            subpackets,
         )
         .expect("sign")
         .to_bytes()
