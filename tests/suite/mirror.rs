@@ -368,6 +368,8 @@ pub struct Seen {
     pub range: Option<String>,
     /// `true` when the request line carried an absolute URL (the client used us as a proxy).
     pub via_proxy: bool,
+    /// The request body (a webhook's JSON), empty for a GET.
+    pub body: Vec<u8>,
 }
 
 /// A running mirror on 127.0.0.1; stops when the test process ends.
@@ -518,8 +520,16 @@ impl Connection for rustls::StreamOwned<rustls::ServerConnection, TcpStream> {
     }
 }
 
-/// Read one request's line and headers: (method, target, Range header).
-fn read_head(reader: &mut BufReader<impl Read>) -> Option<(String, String, Option<String>)> {
+/// One request's method, target, `Range` header and `Content-Length`.
+struct Head {
+    method: String,
+    target: String,
+    range: Option<String>,
+    length: usize,
+}
+
+/// Read one request's line and headers.
+fn read_head(reader: &mut BufReader<impl Read>) -> Option<Head> {
     let mut request_line = String::new();
     if reader.read_line(&mut request_line).ok()? == 0 {
         return None;
@@ -528,6 +538,7 @@ fn read_head(reader: &mut BufReader<impl Read>) -> Option<(String, String, Optio
     let method = words.next()?.to_string();
     let target = words.next()?.to_string();
     let mut range = None;
+    let mut length = 0;
     loop {
         let mut line = String::new();
         if reader.read_line(&mut line).unwrap_or(0) == 0 || line == "\r\n" {
@@ -536,10 +547,17 @@ fn read_head(reader: &mut BufReader<impl Read>) -> Option<(String, String, Optio
         if let Some((name, value)) = line.split_once(':') {
             if name.eq_ignore_ascii_case("range") {
                 range = Some(value.trim().to_string());
+            } else if name.eq_ignore_ascii_case("content-length") {
+                length = value.trim().parse().unwrap_or(0);
             }
         }
     }
-    Some((method, target, range))
+    Some(Head {
+        method,
+        target,
+        range,
+        length,
+    })
 }
 
 fn serve_request(
@@ -549,9 +567,19 @@ fn serve_request(
     missing: Missing,
     tunnelled: bool,
 ) {
-    let Some((method, target, range)) = read_head(reader) else {
+    let Some(Head {
+        method,
+        target,
+        range,
+        length,
+    }) = read_head(reader)
+    else {
         return;
     };
+    let mut body = vec![0u8; length];
+    if reader.read_exact(&mut body).is_err() {
+        return;
+    }
     if method == "CONNECT" {
         // Act as the proxy: open the "tunnel" and answer the request sent through it ourselves.
         let _ = reader
@@ -571,6 +599,7 @@ fn serve_request(
         path: path.clone(),
         range: range.clone(),
         via_proxy,
+        body,
     });
     let route = {
         let mut routes = routes.lock().unwrap();

@@ -931,6 +931,11 @@ fn an_unattended_upgrade_skips_a_feed_entry_whose_files_are_not_published() {
     server.publish("11.10.2", r#""fail_start": false"#);
     // 11.10.3 is in the feed, but the release host has no file for it: S3 answers 403.
     server.feed(&[OLD, "11.10.2", "11.10.3"]);
+    server.mirror.file("/hooks/skip", b"ok".to_vec());
+    server.sh(&format!(
+        "mkdir -p /etc/mm-install && printf 'webhook_url = \"{}/hooks/skip\"\\n' > /etc/mm-install/mm-install.toml",
+        server.mirror.base_url
+    ));
     let missing = format!("{}/11.10.3/{}.sig", server.mirror.base_url, name("11.10.3"));
 
     // Naming it still fails as before, and changes nothing.
@@ -947,6 +952,18 @@ fn an_unattended_upgrade_skips_a_feed_entry_whose_files_are_not_published() {
         "{err}"
     );
     assert_eq!(server.served_version(), "11.10.2");
+    let told: Vec<String> = server
+        .mirror
+        .seen("/hooks/skip")
+        .iter()
+        .map(|hook| String::from_utf8_lossy(&hook.body).into_owned())
+        .collect();
+    assert!(
+        told.last().is_some_and(|message| message
+            .contains("upgraded Mattermost 11.10.1 to 11.10.2")
+            && message.contains("skipped Mattermost 11.10.3 from the releases feed")),
+        "{told:?}"
+    );
 }
 
 #[test]
