@@ -21,6 +21,10 @@ pub struct Installation {
     /// SHA-256 of the verified tarball and the fingerprint of the key that signed it.
     pub tarball_sha256: String,
     pub signed_by: String,
+    /// RFC 3339 creation time of the release's OpenPGP signature: a later upgrade refuses a
+    /// release signed before it. Absent in state files written before mm-install recorded it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub signed_at: Option<String>,
     pub site_url: String,
     /// `local`, `external` or `none`.
     pub database: String,
@@ -90,7 +94,10 @@ impl State {
 
 /// Now as RFC 3339 in UTC.
 pub fn now_rfc3339() -> String {
-    jiff::Timestamp::now()
-        .strftime("%Y-%m-%dT%H:%M:%SZ")
-        .to_string()
+    rfc3339(jiff::Timestamp::now())
+}
+
+/// `time` as RFC 3339 in UTC, to the second.
+pub fn rfc3339(time: jiff::Timestamp) -> String {
+    time.strftime("%Y-%m-%dT%H:%M:%SZ").to_string()
 }

@@ -12,7 +12,7 @@ use super::output::Printer;
 use super::prompt::Asker;
 use super::{Guard, UsageError, lock_and_recover};
 use crate::context::Context;
-use crate::fetch::stable_releases;
+use crate::fetch::{stable_releases, unpublished};
 use crate::journal::Recovery;
 use crate::notify::notify;
 use crate::ops::install::TarballSource;
@@ -104,30 +104,52 @@ fn run_upgrade(
     }
     let current: Version = installed.installation.version.parse()?;
     let policy = args.policy.unwrap_or(settings.policy);
+    let artifact_of = |version: &Version| -> CommandResult<Artifact> {
+        Ok(Artifact {
+            version: version.clone(),
+            edition: installed.installation.edition.parse()?,
+            arch: installed.installation.arch.parse()?,
+        })
+    };
+    // Feed entries skipped because their files are not published: said now and in the webhook.
+    let mut skipped = Vec::new();
     let (target, held_back) = match (&args.version, &args.tarball) {
         (Some(version), _) => (version.clone(), None),
         (None, Some(tarball)) => (super::install::version_from_file_name(tarball)?, None),
         (None, None) => {
             let available = stable_releases(client, &global.releases_api, printer)?;
-            let allowed = upgrade::newest_allowed(&current, &available, policy);
+            let (allowed, skips) =
+                upgrade::newest_published(&current, &available, policy, |version| {
+                    let artifact = artifact_of(version)?;
+                    let missing = unpublished(client, &artifact, &global.release_url, printer)?;
+                    CommandResult::Ok(missing.map(|err| err.to_string()))
+                })?;
+            for line in &skips {
+                printer.warn(line);
+            }
+            skipped = skips;
             let newest = available.last().cloned();
-            let held_back = newest.filter(|n| Some(n) != allowed.as_ref() && *n > current);
-            match allowed.filter(|v| *v > current) {
+            let held_back = newest.filter(|n| {
+                Some(n) != allowed.as_ref()
+                    && *n > current
+                    && upgrade::newest_allowed(&current, std::slice::from_ref(n), policy).is_none()
+            });
+            match allowed {
                 Some(version) => (version, held_back),
                 None => {
                     printer.step(&format!(
                         "Mattermost {current} is up to date (policy: {policy})"
                     ));
+                    let mut lines = skipped;
                     if let Some(newer) = &held_back {
                         let text = format!(
                             "Mattermost {newer} is available but the `{policy}` policy holds it back (installed: {current})"
                         );
                         printer.step(&text);
-                        printer.data(&format!("up to date: {current}"));
-                        return Ok(Some(text));
+                        lines.push(text);
                     }
                     printer.data(&format!("up to date: {current}"));
-                    return Ok(None);
+                    return Ok((!lines.is_empty()).then(|| lines.join("\n")));
                 }
             }
         }
@@ -136,11 +158,7 @@ fn run_upgrade(
         printer.data(&format!("up to date: {current}"));
         return Ok(None);
     }
-    let artifact = Artifact {
-        version: target.clone(),
-        edition: installed.installation.edition.parse()?,
-        arch: installed.installation.arch.parse()?,
-    };
+    let artifact = artifact_of(&target)?;
     let plan = upgrade::plan_upgrade(ctx, installed, artifact, settings)?;
     let mut text = format!("plan: upgrade Mattermost {current} to {target}\n");
     for (number, step) in plan.steps.iter().enumerate() {
@@ -190,6 +208,9 @@ fn run_upgrade(
         ));
     }
     printer.step(&message);
+    for line in &skipped {
+        message.push_str(&format!("; {line}"));
+    }
     printer.data(&format!("upgraded: {} -> {}", outcome.from, outcome.to));
     Ok(Some(message))
 }

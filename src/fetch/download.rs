@@ -165,6 +165,10 @@ fn fetch_and_verify(
         )
     });
     reporter.transfer_finished();
+    if let Err(FetchError::TooLarge { .. }) = outcome {
+        // Not worth resuming: the same server would send the same excess.
+        fs_err::remove_file(&partial)?;
+    }
     outcome?;
     file.sync_all()?;
     drop(file);
@@ -199,6 +203,31 @@ fn keep_signature(request: &DownloadRequest, bytes: &[u8]) -> Result<(), FetchEr
         crate::system::files::write_atomic(std::path::Path::new(&path), bytes, 0o644)?;
     }
     Ok(())
+}
+
+/// Why `artifact` cannot be fetched from `release_url` when its host does not publish it (the
+/// tarball or its signature answers 403, 404 or 410: see [`FetchError::NotFound`]); `None` when
+/// both are there. Only the signature and the tarball's response head are fetched.
+pub fn unpublished(
+    client: &HttpClient,
+    artifact: &Artifact,
+    release_url: &str,
+    reporter: &dyn Reporter,
+) -> Result<Option<FetchError>, FetchError> {
+    let tarball_url = artifact.tarball_url(release_url);
+    for url in [artifact.signature_url(release_url), tarball_url.clone()] {
+        let found = if url == tarball_url {
+            client.with_retries(reporter, || client.get(&url, 0).map(drop))
+        } else {
+            client.get_small(&url, reporter).map(drop)
+        };
+        match found {
+            Ok(()) => {}
+            Err(err @ FetchError::NotFound { .. }) => return Ok(Some(err)),
+            Err(err) => return Err(err),
+        }
+    }
+    Ok(None)
 }
 
 /// `<destination>.partial`.
@@ -336,13 +365,13 @@ fn fetch_into(
         .unwrap_or_default()
         .to_string_lossy();
     reporter.transfer_started(&label, total, *position);
+    let limit = total.unwrap_or(MAX_TARBALL_BYTES);
     let mut body = response;
     let mut buffer = vec![0u8; CHUNK_SIZE];
     loop {
-        let read = match body.read(&mut buffer) {
-            Ok(0) => break,
-            Ok(read) => read,
-            Err(err) => return Err(read_error(url, &err)),
+        let read = match read_capped(&mut body, &mut buffer, *position, limit, url)? {
+            0 => break,
+            read => read,
         };
         file.write_all(&buffer[..read]).map_err(io)?;
         verifier.update(&buffer[..read]);
@@ -356,6 +385,30 @@ fn fetch_into(
         })),
         _ => Ok(()),
     }
+}
+
+/// The most a tarball may weigh when its server sends no `Content-Length`. Mattermost's release
+/// tarballs weigh about 500 MB (Enterprise, amd64) and have grown slowly; 2 GiB leaves room for
+/// years of growth while a server that streams without end cannot fill the cache's disk.
+pub const MAX_TARBALL_BYTES: u64 = 2 * 1024 * 1024 * 1024;
+
+/// Read the next bytes of `body` into `buffer`, refusing to go beyond `limit` bytes in all
+/// (`position` are already on disk): the size the server announced, else [`MAX_TARBALL_BYTES`].
+fn read_capped(
+    body: &mut impl Read,
+    buffer: &mut [u8],
+    position: u64,
+    limit: u64,
+    url: &str,
+) -> Result<usize, AttemptError> {
+    let read = body.read(buffer).map_err(|err| read_error(url, &err))?;
+    if position.saturating_add(read as u64) > limit {
+        return Err(AttemptError::Fatal(FetchError::TooLarge {
+            url: url.to_string(),
+            limit,
+        }));
+    }
+    Ok(read)
 }
 
 /// Throw away what was downloaded so far and start again from byte 0.
@@ -438,6 +491,36 @@ mod tests {
         );
         assert_eq!(parse_content_range("bytes 5-9/*"), Some((5, None)));
         assert_eq!(parse_content_range("items 1-2/3"), None);
+    }
+
+    #[test]
+    fn a_body_beyond_its_limit_is_refused_naming_the_url() {
+        let url = "https://mirror.test/x.tar.gz";
+        let mut buffer = [0u8; 8];
+        let mut body = std::io::Cursor::new(vec![7u8; 20]);
+        assert_eq!(
+            read_capped(&mut body, &mut buffer, 0, 20, url).ok(),
+            Some(8)
+        );
+        assert_eq!(
+            read_capped(&mut body, &mut buffer, 8, 20, url).ok(),
+            Some(8)
+        );
+        // 4 bytes remain; with 10 already on disk (a resume) they pass a 20-byte limit…
+        let mut tail = std::io::Cursor::new(vec![7u8; 4]);
+        assert_eq!(
+            read_capped(&mut tail, &mut buffer, 16, 20, url).ok(),
+            Some(4)
+        );
+        // …and one byte too many is refused at once, not retried.
+        let mut over = std::io::Cursor::new(vec![7u8; 5]);
+        match read_capped(&mut over, &mut buffer, 16, 20, url) {
+            Err(AttemptError::Fatal(err)) => assert_eq!(
+                err.to_string(),
+                "https://mirror.test/x.tar.gz sent more than 20 bytes, the most mm-install accepts for it"
+            ),
+            _ => panic!("not refused"),
+        }
     }
 
     #[test]

@@ -2,8 +2,9 @@
 //! but live download is never killed), proxies from the standard environment variables
 //! (`HTTPS_PROXY`, `HTTP_PROXY`, `ALL_PROXY`, `NO_PROXY`), and bounded retries with exponential
 //! backoff for network errors and 5xx/429 answers. A missing file is `NotFound` whether the
-//! server says 404, 410 or, as S3 does, 403. HTTPS trusts what [`super::tls`] trusts; bodies are
-//! passed on as sent (no transparent decompression: a `.tar.gz` stays one).
+//! server says 404, 410 or, as S3 does, 403. HTTPS trusts what [`super::tls`] trusts, and a
+//! redirect from HTTPS to plain HTTP is refused ([`redirect_policy`]); bodies are passed on as
+//! sent (no transparent decompression: a `.tar.gz` stays one).
 
 use std::io::Read;
 use std::path::Path;
@@ -48,6 +49,11 @@ pub enum AttemptError {
     Fatal(FetchError),
 }
 
+/// The most a small document may weigh: a signature is under 1 KiB, a checksum file a line,
+/// and GitHub's releases feed (100 entries with their notes) about 1 MiB; 16 MiB keeps a
+/// misbehaving server from filling memory.
+pub const MAX_SMALL_BYTES: u64 = 16 * 1024 * 1024;
+
 /// The tool's HTTP client.
 pub struct HttpClient {
     client: Client,
@@ -69,6 +75,7 @@ impl HttpClient {
             .timeout(READ_TIMEOUT)
             .user_agent(concat!("mm-install/", env!("CARGO_PKG_VERSION")))
             .tls_backend_preconfigured(client_config(ca_cert)?)
+            .redirect(redirect_policy())
             .build()
             .map_err(|err| TlsError::Setup(describe(&err)))?;
         Ok(HttpClient { client, retry })
@@ -145,17 +152,16 @@ impl HttpClient {
 
     /// GET a small document (a signature, a checksum file, the releases feed) into memory.
     pub fn get_small(&self, url: &str, reporter: &dyn Reporter) -> Result<Vec<u8>, FetchError> {
-        const LIMIT: u64 = 16 * 1024 * 1024;
         self.with_retries(reporter, || {
             let mut bytes = Vec::new();
             self.get(url, 0)?
-                .take(LIMIT + 1)
+                .take(MAX_SMALL_BYTES + 1)
                 .read_to_end(&mut bytes)
                 .map_err(|err| read_error(url, &err))?;
-            if bytes.len() as u64 > LIMIT {
-                return Err(AttemptError::Fatal(FetchError::Network {
+            if bytes.len() as u64 > MAX_SMALL_BYTES {
+                return Err(AttemptError::Fatal(FetchError::TooLarge {
                     url: url.to_string(),
-                    reason: format!("the answer is larger than {LIMIT} bytes"),
+                    limit: MAX_SMALL_BYTES,
                 }));
             }
             Ok(bytes)
@@ -210,9 +216,46 @@ fn redact_query(url: &str) -> String {
     }
 }
 
+/// Redirects followed before giving up (reqwest's default).
+const MAX_REDIRECTS: usize = 10;
+
+/// A redirect from an HTTPS URL to a plain HTTP one, refused by [`redirect_policy`].
+#[derive(Debug, thiserror::Error)]
+#[error("{from} redirected to {to}, which is not HTTPS")]
+struct Downgrade {
+    from: String,
+    to: String,
+}
+
+/// Follow up to [`MAX_REDIRECTS`] redirects, but never from HTTPS to HTTP: what TLS protected
+/// (the release, its signature, the feed that picks the version) would travel in clear text for
+/// the rest of the way. HTTPS→HTTPS and HTTP→HTTP are followed.
+fn redirect_policy() -> reqwest::redirect::Policy {
+    reqwest::redirect::Policy::custom(|attempt| {
+        let from = attempt.previous().last().cloned();
+        match from {
+            Some(from) if from.scheme() == "https" && attempt.url().scheme() == "http" => {
+                let to = attempt.url().to_string();
+                attempt.error(Downgrade {
+                    from: from.to_string(),
+                    to,
+                })
+            }
+            _ if attempt.previous().len() >= MAX_REDIRECTS => attempt.error("too many redirects"),
+            _ => attempt.follow(),
+        }
+    })
+}
+
 /// Classify a failed request: connection trouble and timeouts are worth retrying; a refused
 /// certificate, a bad URL or too many redirects are not.
 fn network_error(url: &str, err: &reqwest::Error) -> AttemptError {
+    if let Some(downgrade) = causes(err).find_map(|e| e.downcast_ref::<Downgrade>()) {
+        return AttemptError::Fatal(FetchError::InsecureRedirect {
+            from: downgrade.from.clone(),
+            to: downgrade.to.clone(),
+        });
+    }
     if let Some(reason) = untrusted_certificate(err) {
         return AttemptError::Fatal(FetchError::Untrusted {
             url: url.to_string(),

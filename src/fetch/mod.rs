@@ -10,6 +10,7 @@ pub mod verify;
 
 pub use download::{
     ChecksumSource, DownloadRequest, Downloaded, SignatureSource, copy_verified, download_release,
+    unpublished,
 };
 pub use http::{HttpClient, RetryPolicy};
 pub use keyring::{Keyring, MATTERMOST_RELEASE_KEY_FINGERPRINT};
@@ -31,6 +32,10 @@ pub enum FetchError {
     Network { url: String, reason: String },
     #[error("{url} presented a certificate this host does not trust: {reason}")]
     Untrusted { url: String, reason: String },
+    #[error("{from} redirected to the plain HTTP URL {to}; mm-install refuses to leave HTTPS")]
+    InsecureRedirect { from: String, to: String },
+    #[error("{url} sent more than {limit} bytes, the most mm-install accepts for it")]
+    TooLarge { url: String, limit: u64 },
     #[error("{url} answered HTTP {status}")]
     Status { url: String, status: u16 },
     /// 404 or 410, or 403 (what S3, and so Mattermost's release host, answers for a missing
@@ -106,6 +111,14 @@ impl Diagnostic for FetchError {
             ),
             FetchError::NotFound { .. } | FetchError::NotPublished { .. } => Some(
                 "check --version, --edition and --arch (and --release-url for a mirror); the server has no file at that URL (S3-based hosts such as releases.mattermost.com answer 403 for a missing file)"
+                    .into(),
+            ),
+            FetchError::InsecureRedirect { .. } => Some(
+                "fix the mirror or proxy so it redirects to an https:// URL, or point --release-url (release_url in /etc/mm-install/mm-install.toml) at the final HTTPS address"
+                    .into(),
+            ),
+            FetchError::TooLarge { .. } => Some(
+                "the server sent more than it announced or than mm-install accepts (the limits are in docs/security.md); nothing was kept: check --release-url and the mirror"
                     .into(),
             ),
             FetchError::RateLimited { .. } => Some(

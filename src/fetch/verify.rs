@@ -80,6 +80,8 @@ pub struct Verified {
     pub sha256: String,
     /// Fingerprint of the certificate whose key made the signature.
     pub signer_fingerprint: String,
+    /// When the signature says it was made (its creation time subpacket), if it says.
+    pub signed_at: Option<jiff::Timestamp>,
     /// Things the user should know (e.g. the pinned key's copy shows it expired).
     pub warnings: Vec<String>,
 }
@@ -249,6 +251,9 @@ impl<'k> StreamVerifier<'k> {
         Ok(Verified {
             sha256,
             signer_fingerprint: self.signer.fingerprint.clone(),
+            signed_at: sig
+                .created()
+                .and_then(|created| jiff::Timestamp::from_second(created.as_secs().into()).ok()),
             warnings,
         })
     }

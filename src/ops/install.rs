@@ -30,7 +30,7 @@ use crate::render::{
     self, NginxOptions, OwnedSettings, RenderError, Templates, TlsFiles, UnitOptions,
 };
 use crate::report::Reporter;
-use crate::state::{Installation, State, now_rfc3339};
+use crate::state::{Installation, State, now_rfc3339, rfc3339};
 use crate::system::beneath::{self, ANCHOR, PRIVATE_DIR};
 use crate::system::nginx::SiteLayout;
 use crate::system::{self, SystemError, files, postgres, security, services, users};
@@ -975,6 +975,7 @@ fn installation_record(options: &InstallOptions, verified: &Verified) -> Install
         installed_at: now_rfc3339(),
         tarball_sha256: verified.sha256.clone(),
         signed_by: verified.signer_fingerprint.clone(),
+        signed_at: verified.signed_at.map(rfc3339),
         site_url: options.site_url.clone(),
         database: match options.database {
             DatabaseChoice::Local => "local",
@@ -1834,6 +1835,7 @@ mod tests {
             verified: Verified {
                 sha256: String::new(),
                 signer_fingerprint: String::new(),
+                signed_at: None,
                 warnings: Vec::new(),
             },
             data_source: None,

@@ -22,6 +22,7 @@ use std::time::{Duration, Instant};
 
 use crate::context::{CommandLine, Context};
 use crate::exit::{Diagnostic, ExitCode};
+use crate::fetch::verify::Verified;
 use crate::fetch::{FetchError, HttpClient, Keyring};
 use crate::host::Family;
 use crate::journal::{JournalError, Keep, StepError, Transaction, Undo};
@@ -31,7 +32,7 @@ use crate::ops::install::{INSTALL_DIR, SERVICE_USER, TarballSource, server_name}
 use crate::release::{Artifact, Edition, ReleaseError, Version};
 use crate::report::Reporter;
 use crate::settings::{Policy, Settings};
-use crate::state::{Installation, KeptRelease, State, now_rfc3339};
+use crate::state::{Installation, KeptRelease, State, now_rfc3339, rfc3339};
 use crate::system::beneath::{self, ANCHOR, Anchor, PRIVATE_DIR};
 use crate::system::{self, SystemError, files, postgres, services, users};
 
@@ -53,6 +54,15 @@ pub enum UpgradeError {
         "the verified release published as Mattermost {expected} is Mattermost {found} (its bin/mattermost version says so); nothing was changed"
     )]
     VersionMismatch { expected: Version, found: Version },
+    #[error(
+        "the signature of Mattermost {target} was made at {signed_at}, before the installed Mattermost {installed}'s ({installed_signed_at}): an older release served under a newer name is refused"
+    )]
+    SignedBeforeInstalled {
+        target: Version,
+        signed_at: String,
+        installed: String,
+        installed_signed_at: String,
+    },
     #[error("Mattermost {target} is not newer than the installed {installed}")]
     NotNewer { installed: Version, target: Version },
     #[error("upgrading from {from} to {to} is not a supported path: {reason}")]
@@ -163,7 +173,9 @@ impl Diagnostic for UpgradeError {
             {
                 ExitCode::VerificationFailed
             }
-            UpgradeError::VersionMismatch { .. } => ExitCode::VerificationFailed,
+            UpgradeError::VersionMismatch { .. } | UpgradeError::SignedBeforeInstalled { .. } => {
+                ExitCode::VerificationFailed
+            }
             UpgradeError::RolledBack { .. } | UpgradeError::RollbackUndone { .. } => {
                 ExitCode::UpgradeRolledBack
             }
@@ -187,6 +199,7 @@ impl Diagnostic for UpgradeError {
             UpgradeError::DatabaseMoved { .. } => Some(format!("if you moved the database on purpose, delete the \"database\" entry of {} (it is root's alone) and run again: the next upgrade records the new one", crate::state::STATE_PATH)),
             UpgradeError::PgDumpTooOld { package, .. } => Some(format!("install {package}, then run the upgrade again; nothing was changed")),
             UpgradeError::VersionMismatch { .. } => Some("the release server or mirror serves another release under that name: re-sync the mirror from releases.mattermost.com; the running server was not touched".into()),
+            UpgradeError::SignedBeforeInstalled { .. } => Some("nothing was changed; re-sync the mirror from releases.mattermost.com. A release built before the installed one (say, a new major that predates the installed ESR patch) cannot replace it: take a newer patch of that line".into()),
             UpgradeError::RolledBack { cause, .. } if matches!(**cause, UpgradeError::VersionMismatch { .. }) => cause.hint(),
             UpgradeError::RolledBack { .. } => Some("see `journalctl -u mattermost` for why the new version failed; the backups are in /var/lib/mm-install/backups".into()),
             UpgradeError::NeedsAttention { .. } => Some(format!("{} lists the steps still to undo; the next mm-install run retries them", crate::journal::JOURNAL_PATH)),
@@ -245,6 +258,7 @@ pub fn installed(ctx: &Context) -> Result<Installed, UpgradeError> {
             installed_at: String::new(),
             tarball_sha256: String::new(),
             signed_by: String::new(),
+            signed_at: None,
             site_url: json["ServiceSettings"]["SiteURL"]
                 .as_str()
                 .unwrap_or("")
@@ -373,6 +387,37 @@ pub fn newest_allowed(
         })
         .max()
         .cloned()
+}
+
+/// The newest version in `available` that `policy` allows from `installed` and whose files are
+/// published, asking `unpublished` about each candidate from the newest down (`Some(reason)`:
+/// skip it). A releases feed may list a release before, or without, its files being on the
+/// release host; an unattended upgrade then takes the newest one that is. Returns the version
+/// (`None`: nothing newer is published) and one line per skipped entry.
+pub fn newest_published<E>(
+    installed: &Version,
+    available: &[Version],
+    policy: Policy,
+    mut unpublished: impl FnMut(&Version) -> Result<Option<String>, E>,
+) -> Result<(Option<Version>, Vec<String>), E> {
+    let mut candidates: Vec<Version> = available
+        .iter()
+        .filter(|v| *v > installed)
+        .cloned()
+        .collect();
+    let mut skipped = Vec::new();
+    while let Some(version) = newest_allowed(installed, &candidates, policy) {
+        match unpublished(&version)? {
+            None => return Ok((Some(version), skipped)),
+            Some(reason) => {
+                skipped.push(format!(
+                    "skipped Mattermost {version} from the releases feed: {reason}"
+                ));
+                candidates.retain(|candidate| *candidate != version);
+            }
+        }
+    }
+    Ok((None, skipped))
 }
 
 /// One change of an upgrade or rollback.
@@ -897,6 +942,13 @@ pub fn execute_upgrade(
 ) -> Result<Outcome, UpgradeError> {
     let (tarball, verified) =
         crate::ops::install::obtain_release(ctx, source, &plan.target, client, keyring, reporter)?;
+    if let Some(note) = check_signature_age(
+        &plan.installed.installation,
+        &verified,
+        &plan.target.version,
+    )? {
+        reporter.step(&note);
+    }
     // What the release really ships decides what is carried over.
     let carried = carried_paths(ctx, settings, &crate::archive::release_entries(&tarball)?)?;
     for step in &mut plan.steps {
@@ -931,6 +983,7 @@ pub fn execute_upgrade(
         installed_at: now_rfc3339(),
         tarball_sha256: verified.sha256.clone(),
         signed_by: verified.signer_fingerprint.clone(),
+        signed_at: verified.signed_at.map(rfc3339),
         ..previous
     });
     if state.database.is_none() {
@@ -979,6 +1032,48 @@ pub fn execute_upgrade(
         warnings,
         pruned: retention.pruned,
     })
+}
+
+/// Refuse a patch release of the installed line whose signature was made before the installed
+/// release's: within one `MAJOR.MINOR` line each patch is built and signed after the one before,
+/// so an older signature means an old release replayed under a newer name. Across lines the
+/// order does not hold (an ESR patch is often signed after the next major's first release), so
+/// there the staged binary's own version ([`staged_version`]) is the check. Returns a note when
+/// the check cannot be made (the installed release's signature time was never recorded, or a
+/// signature carries none).
+fn check_signature_age(
+    installed: &Installation,
+    verified: &Verified,
+    target: &Version,
+) -> Result<Option<String>, UpgradeError> {
+    let same_line = installed.version.parse::<Version>().is_ok_and(|version| {
+        version.triple().0 == target.triple().0 && version.triple().1 == target.triple().1
+    });
+    if !same_line {
+        return Ok(None);
+    }
+    let recorded = installed
+        .signed_at
+        .as_deref()
+        .and_then(|text| text.parse::<jiff::Timestamp>().ok());
+    match (recorded, verified.signed_at) {
+        (Some(installed_at), Some(signed_at)) if signed_at < installed_at => {
+            Err(UpgradeError::SignedBeforeInstalled {
+                target: target.clone(),
+                signed_at: rfc3339(signed_at),
+                installed: installed.version.clone(),
+                installed_signed_at: rfc3339(installed_at),
+            })
+        }
+        (Some(_), Some(_)) => Ok(None),
+        (None, _) => Ok(Some(format!(
+            "the signature time of the installed Mattermost {} is not recorded (installed before mm-install kept it), so the release's signature is not compared with it; it is recorded from now on",
+            installed.version
+        ))),
+        (Some(_), None) => Ok(Some(format!(
+            "the signature of Mattermost {target} carries no creation time, so it is not compared with the installed release's"
+        ))),
+    }
 }
 
 /// Every path the live config.json names, as `(setting, path on disk)`, through symlinks where
@@ -1483,6 +1578,7 @@ mod tests {
                 installed_at: String::new(),
                 tarball_sha256: String::new(),
                 signed_by: String::new(),
+                signed_at: None,
                 site_url: String::new(),
                 database: "local".into(),
                 tls: false,
@@ -1805,6 +1901,104 @@ mod tests {
             Some(v("11.10.1"))
         );
         assert_eq!(version_from_id("garbage"), None);
+    }
+
+    #[test]
+    fn an_unattended_upgrade_skips_feed_entries_whose_files_are_not_published() {
+        let available = [
+            v("11.9.0"),
+            v("11.10.0"),
+            v("11.10.1"),
+            v("11.10.2"),
+            v("12.0.0"),
+        ];
+        let mut asked = Vec::new();
+        let missing = [v("11.10.2"), v("11.10.1")];
+        let (chosen, skipped) =
+            newest_published(&v("11.9.0"), &available, Policy::Minor, |version| {
+                asked.push(version.to_string());
+                Ok::<_, ()>(missing.contains(version).then(|| "HTTP 403".to_string()))
+            })
+            .unwrap();
+        assert_eq!(chosen, Some(v("11.10.0")));
+        assert_eq!(asked, ["11.10.2", "11.10.1", "11.10.0"]);
+        assert_eq!(
+            skipped,
+            [
+                "skipped Mattermost 11.10.2 from the releases feed: HTTP 403",
+                "skipped Mattermost 11.10.1 from the releases feed: HTTP 403"
+            ]
+        );
+        // Nothing newer published: up to date, with the skips said; nothing older is asked.
+        let (chosen, skipped) = newest_published(&v("11.10.0"), &available, Policy::Patch, |_| {
+            Ok::<_, ()>(Some("HTTP 404".to_string()))
+        })
+        .unwrap();
+        assert_eq!((chosen, skipped.len()), (None, 2));
+        // Any other failure stops the search.
+        let failed = newest_published(&v("11.9.0"), &available, Policy::Latest, |_| {
+            Err::<Option<String>, _>("network down")
+        });
+        assert_eq!(failed.unwrap_err(), "network down");
+    }
+
+    #[test]
+    fn a_release_signed_before_the_installed_one_is_refused() {
+        let at = |text: &str| text.parse::<jiff::Timestamp>().unwrap();
+        let root = tempfile::tempdir().unwrap();
+        let mut installed = kept_releases(&Context::new(root.path()))
+            .kept
+            .remove(2)
+            .installation;
+        installed.signed_at = Some("2026-11-20T10:00:00Z".into());
+        let verified = |signed_at: Option<&str>| Verified {
+            sha256: String::new(),
+            signer_fingerprint: String::new(),
+            signed_at: signed_at.map(at),
+            warnings: Vec::new(),
+        };
+        // Another line (a new minor or major, perhaps first released before the installed
+        // patch): not compared.
+        for other_line in ["11.11.0", "12.0.0"] {
+            assert!(
+                check_signature_age(
+                    &installed,
+                    &verified(Some("2026-01-01T00:00:00Z")),
+                    &v(other_line)
+                )
+                .unwrap()
+                .is_none()
+            );
+        }
+        let target = v("11.10.1");
+        let older =
+            check_signature_age(&installed, &verified(Some("2026-11-20T09:59:59Z")), &target)
+                .unwrap_err();
+        assert_eq!(
+            older.to_string(),
+            "the signature of Mattermost 11.10.1 was made at 2026-11-20T09:59:59Z, before the installed Mattermost 11.10.0's (2026-11-20T10:00:00Z): an older release served under a newer name is refused"
+        );
+        assert_eq!(older.exit_code(), ExitCode::VerificationFailed);
+        for same_or_newer in ["2026-11-20T10:00:00Z", "2026-11-27T08:00:00Z"] {
+            assert!(
+                check_signature_age(&installed, &verified(Some(same_or_newer)), &target)
+                    .unwrap()
+                    .is_none()
+            );
+        }
+        let unknown = check_signature_age(&installed, &verified(None), &target).unwrap();
+        assert!(unknown.unwrap().contains("carries no creation time"));
+        // A state file from before the field existed: the check is skipped with a note.
+        installed.signed_at = None;
+        let old_state =
+            check_signature_age(&installed, &verified(Some("2020-01-01T00:00:00Z")), &target)
+                .unwrap();
+        assert!(
+            old_state
+                .as_deref()
+                .is_some_and(|note| note.contains("is not recorded")),
+            "{old_state:?}"
+        );
     }
 
     #[test]

@@ -753,3 +753,64 @@ fn ca_cert_in_the_settings_file_is_used_and_a_bad_one_is_named() {
     assert!(stderr.contains("hint: --ca-cert"), "{stderr}");
     assert!(setup.mirror.all_seen().is_empty());
 }
+
+/// `download --version VERSION` from `setup`'s mirror, trusting `ca` when it is given.
+fn download_trusting(setup: &Setup, ca: Option<&TestCa>) -> Output {
+    let pem = ca.map(|ca| ca.write_pem(setup.dir.path(), "private-ca.pem"));
+    let mut args = vec!["--version", VERSION];
+    if let Some(pem) = &pem {
+        args.extend(["--ca-cert", pem.to_str().unwrap()]);
+    }
+    setup.download(&args)
+}
+
+#[test]
+fn a_redirect_from_https_to_plain_http_is_refused_naming_both_urls() {
+    let ca = TestCa::generate();
+    let setup = Setup::with_mirror(Mirror::start_tls(&ca));
+    let tarball = setup.key_publish();
+    let plain = Mirror::start();
+    plain.file(&setup.tarball_path(), tarball);
+    let from = format!("{}{}", setup.mirror.base_url, setup.tarball_path());
+    let to = format!("{}{}", plain.base_url, setup.tarball_path());
+    setup
+        .mirror
+        .route(&setup.tarball_path(), Route::Redirect(to.clone()));
+    let (_, stderr) = assert_exit(&download_trusting(&setup, Some(&ca)), 1);
+    assert!(
+        stderr.contains(&format!(
+            "error: {from} redirected to the plain HTTP URL {to}"
+        )),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("retrying"), "{stderr}");
+    assert!(plain.all_seen().is_empty(), "{:?}", plain.all_seen());
+    assert!(!setup.out().join(NAME).exists());
+}
+
+#[test]
+fn redirects_within_https_and_within_http_are_followed() {
+    let ca = TestCa::generate();
+    for (mirror, ca) in [(Mirror::start_tls(&ca), Some(&ca)), (Mirror::start(), None)] {
+        let setup = Setup::with_mirror(mirror);
+        let tarball = setup.key_publish();
+        let moved = format!("/moved/{NAME}");
+        setup.mirror.file(&moved, tarball.clone());
+        let location = format!("{}{moved}", setup.mirror.base_url);
+        setup
+            .mirror
+            .route(&setup.tarball_path(), Route::Redirect(location));
+        assert_downloaded(&setup, &download_trusting(&setup, ca), &tarball);
+        assert_eq!(setup.mirror.seen(&moved).len(), 1);
+    }
+}
+
+#[test]
+fn a_tarball_sent_without_content_length_is_accepted_up_to_the_cap() {
+    let setup = Setup::new();
+    let tarball = setup.key_publish();
+    setup
+        .mirror
+        .route(&setup.tarball_path(), Route::Unsized(tarball.clone()));
+    assert_downloaded(&setup, &setup.download(&["--version", VERSION]), &tarball);
+}

@@ -2,7 +2,7 @@
 //! test time with a freshly generated OpenPGP key, a GitHub-shaped releases feed, and an HTTP/1.1
 //! server on 127.0.0.1 whose routes can fail on purpose (404, 500 then success, a connection cut
 //! mid-body, an HTML page instead of a tarball, a server that ignores `Range`, GitHub's rate
-//! limit). It also answers proxy-style absolute-form requests, so a test can point `HTTP_PROXY`
+//! limit, a redirect, a body without `Content-Length`). It also answers proxy-style absolute-form requests, so a test can point `HTTP_PROXY`
 //! at it. [`Mirror::start_tls`] serves the same over HTTPS with a certificate from a private
 //! [`TestCa`], as a mirror behind an on-prem CA does.
 //!
@@ -21,6 +21,7 @@ use std::thread;
 
 use pgp::composed::{
     ArmorOptions, DetachedSignature, KeyType, SecretKeyParamsBuilder, SignedSecretKey,
+    SubpacketConfig,
 };
 use pgp::crypto::hash::HashAlgorithm;
 use pgp::ser::Serialize;
@@ -125,6 +126,38 @@ impl TestKey {
             &Password::empty(),
             hash,
             data,
+        )
+        .expect("sign")
+        .to_bytes()
+        .expect("serialize signature")
+    }
+
+    /// A binary SHA-256 detached signature over `data` that says it was made `secs_ago` seconds
+    /// ago (an old release's signature).
+    pub fn sign_dated(&self, data: &[u8], secs_ago: u32) -> Vec<u8> {
+        use pgp::packet::{Subpacket, SubpacketData};
+        use pgp::types::{KeyDetails, Timestamp};
+        let created = Timestamp::from_secs(Timestamp::now().as_secs() - secs_ago);
+        let key = &self.secret.primary_key;
+        let subpackets = SubpacketConfig::UserDefined {
+            hashed: vec![
+                Subpacket::regular(SubpacketData::IssuerFingerprint(key.fingerprint()))
+                    .expect("subpacket"),
+                Subpacket::regular(SubpacketData::SignatureCreationTime(created))
+                    .expect("subpacket"),
+            ],
+            unhashed: vec![
+                Subpacket::regular(SubpacketData::IssuerKeyId(key.legacy_key_id()))
+                    .expect("subpacket"),
+            ],
+        };
+        DetachedSignature::sign_binary_data_with_subpackets(
+            rand::thread_rng(),
+            key,
+            &Password::empty(),
+            HashAlgorithm::Sha256,
+            data,
+            subpackets,
         )
         .expect("sign")
         .to_bytes()
@@ -309,6 +342,11 @@ pub enum Route {
     },
     /// Headers claiming an enormous body, and no body.
     Enormous,
+    /// `302 Found` to this absolute URL, as a CDN or a mirror that moved does.
+    Redirect(String),
+    /// The bytes with no `Content-Length`, ended by closing the connection (as a server that
+    /// streams or compresses on the fly does).
+    Unsized(Vec<u8>),
     /// GitHub's answer once an address has used its hourly API requests: 403 with
     /// `x-ratelimit-remaining: 0` (mattermost-facts.md §10).
     RateLimited,
@@ -330,6 +368,8 @@ pub struct Seen {
     pub range: Option<String>,
     /// `true` when the request line carried an absolute URL (the client used us as a proxy).
     pub via_proxy: bool,
+    /// The request body (a webhook's JSON), empty for a GET.
+    pub body: Vec<u8>,
 }
 
 /// A running mirror on 127.0.0.1; stops when the test process ends.
@@ -480,8 +520,16 @@ impl Connection for rustls::StreamOwned<rustls::ServerConnection, TcpStream> {
     }
 }
 
-/// Read one request's line and headers: (method, target, Range header).
-fn read_head(reader: &mut BufReader<impl Read>) -> Option<(String, String, Option<String>)> {
+/// One request's method, target, `Range` header and `Content-Length`.
+struct Head {
+    method: String,
+    target: String,
+    range: Option<String>,
+    length: usize,
+}
+
+/// Read one request's line and headers.
+fn read_head(reader: &mut BufReader<impl Read>) -> Option<Head> {
     let mut request_line = String::new();
     if reader.read_line(&mut request_line).ok()? == 0 {
         return None;
@@ -490,6 +538,7 @@ fn read_head(reader: &mut BufReader<impl Read>) -> Option<(String, String, Optio
     let method = words.next()?.to_string();
     let target = words.next()?.to_string();
     let mut range = None;
+    let mut length = 0;
     loop {
         let mut line = String::new();
         if reader.read_line(&mut line).unwrap_or(0) == 0 || line == "\r\n" {
@@ -498,10 +547,17 @@ fn read_head(reader: &mut BufReader<impl Read>) -> Option<(String, String, Optio
         if let Some((name, value)) = line.split_once(':') {
             if name.eq_ignore_ascii_case("range") {
                 range = Some(value.trim().to_string());
+            } else if name.eq_ignore_ascii_case("content-length") {
+                length = value.trim().parse().unwrap_or(0);
             }
         }
     }
-    Some((method, target, range))
+    Some(Head {
+        method,
+        target,
+        range,
+        length,
+    })
 }
 
 fn serve_request(
@@ -511,9 +567,19 @@ fn serve_request(
     missing: Missing,
     tunnelled: bool,
 ) {
-    let Some((method, target, range)) = read_head(reader) else {
+    let Some(Head {
+        method,
+        target,
+        range,
+        length,
+    }) = read_head(reader)
+    else {
         return;
     };
+    let mut body = vec![0u8; length];
+    if reader.read_exact(&mut body).is_err() {
+        return;
+    }
     if method == "CONNECT" {
         // Act as the proxy: open the "tunnel" and answer the request sent through it ourselves.
         let _ = reader
@@ -533,6 +599,7 @@ fn serve_request(
         path: path.clone(),
         range: range.clone(),
         via_proxy,
+        body,
     });
     let route = {
         let mut routes = routes.lock().unwrap();
@@ -595,6 +662,20 @@ fn serve_request(
             &["x-ratelimit-limit: 60", "x-ratelimit-remaining: 0"],
             br#"{"message":"API rate limit exceeded"}"#,
         ),
+        Route::Redirect(location) => respond(
+            stream,
+            302,
+            "text/plain",
+            &[&format!("Location: {location}")],
+            b"moved",
+        ),
+        Route::Unsized(body) => {
+            let head =
+                "HTTP/1.1 200 OK\r\nContent-Type: application/gzip\r\nConnection: close\r\n\r\n";
+            let _ = stream.write_all(head.as_bytes());
+            let _ = stream.write_all(&body);
+            stream.close();
+        }
         Route::Enormous => {
             let head = "HTTP/1.1 200 OK\r\nContent-Type: application/gzip\r\nContent-Length: 1152921504606846976\r\nConnection: close\r\n\r\n";
             let _ = stream.write_all(head.as_bytes());
@@ -637,6 +718,7 @@ fn respond(
     let reason = match status {
         200 => "OK",
         206 => "Partial Content",
+        302 => "Found",
         403 => "Forbidden",
         404 => "Not Found",
         416 => "Range Not Satisfiable",

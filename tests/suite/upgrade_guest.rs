@@ -57,6 +57,16 @@ impl Server {
             .publish_tarball(&self.artifacts.key, version, &name(version), tarball);
     }
 
+    /// Publish a stand-in release of `version` whose signature says it was made a day ago.
+    fn publish_signed_yesterday(&self, version: &str) {
+        let json = format!(r#"{{"version": "{version}", "fail_start": false}}"#);
+        let tarball = standin_tarball(standin_binary(), &json);
+        let signature = self.artifacts.key.sign_dated(&tarball, 24 * 3600);
+        let path = format!("/{version}/{}", name(version));
+        self.mirror.file(&path, tarball);
+        self.mirror.file(&format!("{path}.sig"), signature);
+    }
+
     fn feed(&self, versions: &[&str]) {
         self.mirror.file("/releases", releases_feed(versions));
     }
@@ -1015,4 +1025,81 @@ nginx -t 2>/dev/null && systemctl reload nginx && echo reloaded"#
         "curl -sSk -D - -o /dev/null --resolve {SITE_HOST}:443:127.0.0.1 https://{SITE_HOST}/api/v4/system/ping | tr -d '\\r' | sed -n 's/^[Xx]-[Vv]ersion-[Ii]d: //p'"
     ));
     assert!(served.starts_with("11.10.2."), "{served}");
+}
+
+#[test]
+fn an_unattended_upgrade_skips_a_feed_entry_whose_files_are_not_published() {
+    let server = Server::install();
+    server.publish("11.10.2", r#""fail_start": false"#);
+    // 11.10.3 is in the feed, but the release host has no file for it: S3 answers 403.
+    server.feed(&[OLD, "11.10.2", "11.10.3"]);
+    server.mirror.file("/hooks/skip", b"ok".to_vec());
+    server.sh(&format!(
+        "mkdir -p /etc/mm-install && printf 'webhook_url = \"{}/hooks/skip\"\\n' > /etc/mm-install/mm-install.toml",
+        server.mirror.base_url
+    ));
+    let missing = format!("{}/11.10.3/{}.sig", server.mirror.base_url, name("11.10.3"));
+
+    // Naming it still fails as before, and changes nothing.
+    let (_, err) = exit(&server.mm(&["upgrade", "--version", "11.10.3", "--yes"]), 1);
+    assert!(err.contains("11.10.3"), "{err}");
+    assert_eq!(server.served_version(), OLD);
+
+    let (out, err) = exit(&server.mm(&["upgrade", "--latest"]), 0);
+    assert!(out.contains("upgraded: 11.10.1 -> 11.10.2"), "{out}\n{err}");
+    assert!(
+        err.contains(&format!(
+            "skipped Mattermost 11.10.3 from the releases feed: nothing is published at {missing} (HTTP 403)"
+        )),
+        "{err}"
+    );
+    assert_eq!(server.served_version(), "11.10.2");
+    let told: Vec<String> = server
+        .mirror
+        .seen("/hooks/skip")
+        .iter()
+        .map(|hook| String::from_utf8_lossy(&hook.body).into_owned())
+        .collect();
+    assert!(
+        told.last().is_some_and(|message| message
+            .contains("upgraded Mattermost 11.10.1 to 11.10.2")
+            && message.contains("skipped Mattermost 11.10.3 from the releases feed")),
+        "{told:?}"
+    );
+}
+
+#[test]
+fn a_release_signed_before_the_installed_one_is_refused_unless_the_state_predates_the_record() {
+    let server = Server::install();
+    let state = "/var/lib/mm-install/state.json";
+    assert!(
+        server.sh(&format!("grep -c '\"signed_at\": \"20' {state}")) == "1",
+        "{}",
+        server.sh(&format!("cat {state}"))
+    );
+    // 11.10.2 is genuinely signed by the release key, but a day before the installed 11.10.1:
+    // an old release under a new name.
+    server.publish_signed_yesterday("11.10.2");
+    let before = server.sh(&format!("cat {state}"));
+    let (_, err) = exit(&server.mm(&["upgrade", "--version", "11.10.2", "--yes"]), 3);
+    assert!(
+        err.contains("error: the signature of Mattermost 11.10.2 was made at ")
+            && err.contains("before the installed Mattermost 11.10.1's"),
+        "{err}"
+    );
+    assert_eq!(server.served_version(), OLD);
+    assert_eq!(server.sh(&format!("cat {state}")), before);
+    assert_eq!(server.sh("ls /opt/.mm-install | wc -l"), "0");
+
+    // A state file written before the signature time was recorded: the check is skipped with
+    // a note, and the new release's time is recorded.
+    server.sh(&format!("sed -i '/\"signed_at\"/d' {state}"));
+    let (out, err) = exit(&server.mm(&["upgrade", "--version", "11.10.2", "--yes"]), 0);
+    assert!(out.contains("upgraded: 11.10.1 -> 11.10.2"), "{out}\n{err}");
+    assert!(
+        err.contains("the signature time of the installed Mattermost 11.10.1 is not recorded"),
+        "{err}"
+    );
+    assert_eq!(server.served_version(), "11.10.2");
+    assert_eq!(server.sh(&format!("grep -c '\"signed_at\"' {state}")), "1");
 }
