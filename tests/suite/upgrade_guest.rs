@@ -473,6 +473,38 @@ fn a_config_symlinked_into_etc_is_never_followed_by_an_upgrade_or_its_rollback()
     );
 }
 
+/// Issue 10, hole 3, acted out: while an upgrade runs, a process of the `mattermost` user swaps
+/// every directory it can reach in the staging tree for a symlink to `/etc` (before, the staging
+/// tree sat world-traversable at `/opt/.mattermost-upgrade-<pid>` and `chown -R` walked it by
+/// path, top-down, so whether root then handed files under `/etc` to that user depended on
+/// timing). Now the tree is extracted and chowned inside root's 0700 `/opt/.mm-install`: the
+/// process reaches nothing, the upgrade completes, and nothing under `/etc` changes owner or
+/// mode.
+#[test]
+fn a_service_user_racing_the_upgrade_changes_nothing_outside_the_trees() {
+    let server = Server::install();
+    let etc = || server.sh("find /etc -xdev -printf '%p %U:%G %m\\n' | sort | sha256sum");
+    let before = etc();
+    server.publish("11.10.2", r#""fail_start": false"#);
+    server.sh(
+        "setsid runuser -u mattermost -- timeout 300 sh -c 'while :; do \
+           for d in /opt/.mattermost-upgrade-*/mattermost/* /opt/.mattermost-upgrade-*/mattermost/*/* \
+                    /opt/.mm-install/*/mattermost/* /opt/.mm-install/*/mattermost/*/*; do \
+             [ -d \"$d\" ] && [ ! -L \"$d\" ] && mv \"$d\" \"$d.moved\" 2>/dev/null && ln -s /etc \"$d\" 2>/dev/null; \
+           done; done' >/dev/null 2>&1 < /dev/null & echo started",
+    );
+    let (out, err) = exit(&server.mm(&["upgrade", "--version", "11.10.2"]), 0);
+    assert!(out.contains("upgraded: 11.10.1 -> 11.10.2"), "{out}\n{err}");
+    server.sh("pkill -u mattermost -f 'while :' || true");
+    assert_eq!(etc(), before, "something under /etc changed owner or mode");
+    assert_eq!(server.sh("find /etc -xdev -user mattermost | head -5"), "");
+    assert_eq!(
+        server.sh("find /opt/mattermost -maxdepth 3 -type l | head -5"),
+        ""
+    );
+    assert_eq!(server.served_version(), "11.10.2");
+}
+
 /// Issue 10, hole 2: a kept tree recorded at the path used before `/opt/.mm-install`
 /// (`/opt/mattermost-<version>-<time>`, the service user's to write) whose `client` the service
 /// user swapped for a link to a root-owned directory: the rollback refuses the link, undoes
