@@ -697,6 +697,21 @@ pub fn dump(
     .map(drop)
 }
 
+/// The table of contents of the custom-format dump `file` (`pg_restore --list`): reading it
+/// proves the archive is complete and readable (a truncated or corrupt file fails here).
+/// Returns the number of tables whose data the dump holds (`TABLE DATA` entries).
+pub fn verify_dump(ctx: &Context, file: &std::path::Path) -> Result<usize, SystemError> {
+    let file = file.display().to_string();
+    let command = CommandLine::new("pg_restore", &["--list", &file])
+        .with_clean_environment()
+        .with_env("PGPASSFILE", NO_PASSWORD_FILE);
+    let listing = run_checked(ctx, &command)?.stdout;
+    Ok(listing
+        .lines()
+        .filter(|line| !line.starts_with(';') && line.contains(" TABLE DATA "))
+        .count())
+}
+
 /// Put the database back exactly as it was in `file`: the current `public` schema is renamed
 /// aside, the dump restored into a fresh one in a single transaction, and the old schema
 /// dropped only once the restore succeeded (renamed back if it did not).
