@@ -110,7 +110,10 @@ mod tests {
             "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
         );
         assert_eq!(metadata.tables, 2);
-        assert_eq!((metadata.from.as_str(), metadata.to.as_str()), ("11.10.1", "11.10.2"));
+        assert_eq!(
+            (metadata.from.as_str(), metadata.to.as_str()),
+            ("11.10.1", "11.10.2")
+        );
         let written: Metadata =
             serde_json::from_str(&fs_err::read_to_string(dir.join(METADATA_FILE)).unwrap())
                 .unwrap();
@@ -118,7 +121,11 @@ mod tests {
         // The dump named is the one listed, with none of root's environment.
         let log = runner.log.lock().unwrap();
         assert!(log[0].clean_environment);
-        assert!(log[0].to_string().ends_with("backups/b/database.dump"), "{}", log[0]);
+        assert!(
+            log[0].to_string().ends_with("backups/b/database.dump"),
+            "{}",
+            log[0]
+        );
     }
 
     #[test]
