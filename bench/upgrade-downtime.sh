@@ -297,7 +297,8 @@ database)
         -c 'SET ROLE mmuser' -c 'DROP TABLE IF EXISTS bench_posts' \
         -c "CREATE TABLE bench_posts (id text PRIMARY KEY, createat bigint, message text, props jsonb)" \
         -c "INSERT INTO bench_posts SELECT md5(i::text), i, repeat(md5(i::text), 6) || ' message ' || i, jsonb_build_object('n', i) FROM generate_series(1, $rows) i" \
-        -c 'CREATE INDEX ON bench_posts (createat)' -c CHECKPOINT >&2
+        -c 'CREATE INDEX ON bench_posts (createat)' >&2
+    runuser -u postgres -- psql -X -q -c CHECKPOINT >&2
     echo "database=$(runuser -u postgres -- psql -X -tA -d mattermost -c 'SELECT pg_database_size(current_database())')"
     ;;
 populate)
