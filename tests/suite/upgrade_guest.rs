@@ -177,7 +177,7 @@ fn upgrades_keep_the_admins_state_and_roll_back_with_or_without_the_database() {
     assert_eq!(server.sh("stat -c '%U %a' /opt/.mm-install"), "root 700");
     assert_eq!(
         server.sh("ls /var/lib/mm-install/backups/*-11.10.1-to-11.10.2/"),
-        "config.json\ndatabase.dump"
+        "config.json\ndatabase.dump\ndatabase.json"
     );
     // The backups hold the database password and every post: root only.
     assert_eq!(
