@@ -13,6 +13,10 @@
 #                            directories (1G-10k: 10 000 files of 100 KiB; 1G-100k: 100 000 of 10 KiB)
 #                 NG-dense   N GiB as N*10 real files of 100 MiB of random bytes
 #   ROUNDS      timed rounds per method and layout (default 5); the table shows medians
+#   DB_MB       size in MB to grow Mattermost's database to (default 0: as installed), with
+#               `generate_series` rows shaped like posts (issue 11): mm-install dumps it after
+#               the stop, so its "dump" step (pg_dump + pg_restore --list + sha256) is downtime.
+#               1000 gives about 1 GB (`pg_database_size`); reported beside the rename steps.
 #   PLUGINS_MB  size of the random prepackaged_plugins/ of each release (default 300)
 #   CARGO_TARGET_DIR   where to build (default <repo>/target)
 #   BASE_ROOT   a debootstrapped Debian root to boot (default: the test suite's cached
@@ -39,6 +43,7 @@ set -euo pipefail
 
 LAYOUTS=${LAYOUTS:-0 1G-sparse 5G-sparse 1G-10k 1G-100k 5G-dense}
 ROUNDS=${ROUNDS:-5}
+DB_MB=${DB_MB:-0}
 PLUGINS_MB=${PLUGINS_MB:-300}
 OLD=11.10.1
 NEW=11.10.2
@@ -51,6 +56,7 @@ log() { echo "upgrade-downtime: $(date +%T) $*" >&2; }
 ((EUID == 0)) || die "run as root (it boots systemd-nspawn guests and mounts overlays)"
 [[ $ROUNDS =~ ^[1-9][0-9]*$ ]] || die "ROUNDS must be a positive integer, got '$ROUNDS'"
 [[ $PLUGINS_MB =~ ^[0-9]+$ ]] || die "PLUGINS_MB must be an integer, got '$PLUGINS_MB'"
+[[ $DB_MB =~ ^[0-9]+$ ]] || die "DB_MB must be an integer, got '$DB_MB'"
 for layout in $LAYOUTS; do
     [[ $layout =~ ^(0|[1-9][0-9]*G-(sparse|dense|[1-9][0-9]*k))$ ]] || die "unknown layout '$layout'"
 done
@@ -284,6 +290,17 @@ documented() {
 }
 
 case $1 in
+database)
+    # About 430 bytes per row on disk with its primary key and index (measured on PostgreSQL 15).
+    rows=$(($2 * 1000000 / 430))
+    runuser -u postgres -- psql -X -q -d mattermost -v ON_ERROR_STOP=1 \
+        -c 'SET ROLE mmuser' -c 'DROP TABLE IF EXISTS bench_posts' \
+        -c "CREATE TABLE bench_posts (id text PRIMARY KEY, createat bigint, message text, props jsonb)" \
+        -c "INSERT INTO bench_posts SELECT md5(i::text), i, repeat(md5(i::text), 6) || ' message ' || i, jsonb_build_object('n', i) FROM generate_series(1, $rows) i" \
+        -c 'CREATE INDEX ON bench_posts (createat)' >&2
+    runuser -u postgres -- psql -X -q -c CHECKPOINT >&2
+    echo "database=$(runuser -u postgres -- psql -X -tA -d mattermost -c 'SELECT pg_database_size(current_database())')"
+    ;;
 populate)
     layout=$2 d=/opt/mattermost/data/bench
     rm -rf "$d"
@@ -440,15 +457,18 @@ stamped() {
          END { if (t0 && t1) printf "%.3f", t1 - t0; else print "?" }' "$1"
 }
 # mm-install's downtime split at its own step lines (each interval includes the journal fsyncs
-# around the step): stop = `systemctl stop`; renames = remembering the schema and the two rename
+# around the step): stop = `systemctl stop`; dump = pg_dump of the stopped server's database,
+# its `pg_restore --list` and sha256; renames = remembering the schema and the two rename
 # steps; start = `systemctl start` until READY=1; check = ping + websocket handshake.
 mm_steps() {
     awk '!a && NF == 3 && $2 == "stop" && $3 == "mattermost.service" {a = $1; next}
+         a && !p && $2 == "dump" {p = $1}
          a && !b && ($2 == "remember" || $2 == "move") {b = $1}
          a && !c && $2 == "start" && $3 == "mattermost.service" {c = $1}
          a && !d && $2 == "prove" {d = $1}
          a && !e && $2 == "healthy:" {e = $1}
-         END { printf "stop=%.3f renames=%.3f start=%.3f check=%.3f\n", b - a, c - b, d - c, e - d }' "$1"
+         END { if (!p) p = b
+               printf "stop=%.3f dump=%.3f renames=%.3f start=%.3f check=%.3f\n", p - a, b - p, c - b, d - c, e - d }' "$1"
 }
 field() { sed -n "s/.*\b$1=\([^ ]*\).*/\1/p" <<<"$2"; }
 median() { printf '%s\n' "$@" | sort -g | awk '{v[NR] = $1} END { if (NR % 2) print v[(NR + 1) / 2]; else printf "%.3f\n", (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
@@ -460,7 +480,7 @@ echo "== uptime before: $(uptime)"
 echo "== releases: $RELEASE_MB MB tarballs, $RELEASE_FILES files each (${PLUGINS_MB} MB prepackaged_plugins/)"
 
 declare -A R_FILES R_APP R_DISK R_BASE R_SELF R_STAMP R_NET R_ALL R_RB R_DOC0 R_DOC1 R_NET0 R_NET1 \
-    R_ALL0 R_ALL1 R_STEPS0 R_STEPS1 R_MMSTEPS
+    R_ALL0 R_ALL1 R_STEPS0 R_STEPS1 R_MMSTEPS R_DB
 n=0
 for layout in $LAYOUTS; do
     n=$((n + 1))
@@ -480,6 +500,11 @@ for layout in $LAYOUTS; do
     R_APP[$layout]=$(field apparent "$info")
     R_DISK[$layout]=$(field disk "$info")
     log "[$layout] $info"
+    if ((DB_MB)); then
+        log "[$layout] growing the database by about $DB_MB MB"
+        R_DB[$layout]=$(field database "$(G database "$DB_MB")")
+        log "[$layout] database: ${R_DB[$layout]} bytes"
+    fi
 
     # One untimed round first: it downloads 11.10.2 into mm-install's cache, so that every timed
     # round finds the same state (cached tarball, one kept release).
@@ -534,7 +559,7 @@ for layout in $LAYOUTS; do
     R_ALL1[$layout]="${doc1[*]}"
     # Per-step medians.
     s=""
-    for k in stop renames start check; do
+    for k in stop dump renames start check; do
         vals=()
         for l in "${mmsteps[@]}"; do vals+=("$(field "$k" "$l")"); done
         s+="$k=$(median "${vals[@]}") "
@@ -579,9 +604,9 @@ echo
 echo "raw downtime, every round in order (mm-install | documented w/o 6b | documented with 6b):"
 for l in $LAYOUTS; do echo "  $l: ${R_ALL[$l]} | ${R_ALL0[$l]} | ${R_ALL1[$l]}"; done
 echo "mm-install rollback downtime (self-reported, median): $(for l in $LAYOUTS; do printf '%s=%ss ' "$l" "${R_RB[$l]}"; done)"
-echo "median seconds per step:"
+echo "median seconds per step (mm-install's dump is its database step, renames its release swap):"
 for layout in $LAYOUTS; do
-    echo "  $layout  mm-install:       ${R_MMSTEPS[$layout]}"
+    echo "  $layout  mm-install:       ${R_MMSTEPS[$layout]}${R_DB[$layout]:+ (database $(human "${R_DB[$layout]}"))}"
     echo "  $layout  documented w/o 6b:  ${R_STEPS0[$layout]}"
     echo "  $layout  documented with 6b: ${R_STEPS1[$layout]}"
 done

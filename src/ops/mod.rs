@@ -1,6 +1,7 @@
 //! The operations users run: [`install`], [`upgrade`] and rollback (and the [`health`] checks
 //! that prove they worked).
 
+pub mod backup;
 pub mod carry;
 pub mod docs;
 pub mod health;

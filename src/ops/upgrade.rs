@@ -26,6 +26,7 @@ use crate::fetch::verify::Verified;
 use crate::fetch::{FetchError, HttpClient, Keyring};
 use crate::host::Family;
 use crate::journal::{JournalError, Keep, StepError, Transaction, Undo};
+use crate::ops::backup::{self, DUMP_FILE};
 use crate::ops::carry;
 use crate::ops::health::{self, HealthError, Probe};
 use crate::ops::install::{INSTALL_DIR, SERVICE_USER, TarballSource, server_name};
@@ -427,11 +428,18 @@ pub enum Step {
     Extract {
         staging: PathBuf,
     },
-    /// Copy config.json and `pg_dump` the database into `dir`.
+    /// Copy config.json into `dir` (before the stop: the plan reads it anyway).
     Backup {
         dir: PathBuf,
     },
     Stop,
+    /// `pg_dump` the database into `dir` once the server is stopped, so the dump holds every
+    /// write the old server acknowledged; then verify it and record its metadata beside it.
+    DumpDatabase {
+        dir: PathBuf,
+        from: String,
+        to: String,
+    },
     /// No change; its undo restores the database from `dir` if the schema no longer matches.
     GuardDatabase {
         dir: PathBuf,
@@ -471,11 +479,12 @@ impl Step {
             Step::Extract { staging } => {
                 format!("extract the verified release into {}", staging.display())
             }
-            Step::Backup { dir } => format!(
-                "back up config.json and the database (pg_dump) into {}",
+            Step::Backup { dir } => format!("back up config.json into {}", dir.display()),
+            Step::Stop => "stop mattermost.service".into(),
+            Step::DumpDatabase { dir, .. } => format!(
+                "dump the stopped server's database (pg_dump, verified) into {}",
                 dir.display()
             ),
-            Step::Stop => "stop mattermost.service".into(),
             Step::GuardDatabase { .. } => {
                 "remember the database schema (restored from the backup on rollback if it changed)"
                     .into()
@@ -516,6 +525,7 @@ impl Step {
                 ],
             },
             Step::Backup { .. }
+            | Step::DumpDatabase { .. }
             | Step::RestoreCapabilities { .. }
             | Step::Verify
             | Step::RestoreDatabase { .. } => Undo::Nothing,
@@ -527,7 +537,7 @@ impl Step {
                 fingerprint,
                 database,
             } => Undo::RestoreDatabase {
-                dump: dir.join("database.dump"),
+                dump: dir.join(DUMP_FILE),
                 config: live.join("config/config.json"),
                 database: Some(database.clone()),
                 unless_fingerprint: Some(fingerprint.clone()),
@@ -692,6 +702,11 @@ pub fn plan_upgrade(
             dir: backup_dir.clone(),
         },
         Step::Stop,
+        Step::DumpDatabase {
+            dir: backup_dir.clone(),
+            from: from.to_string(),
+            to: target.version.to_string(),
+        },
         Step::GuardDatabase {
             dir: backup_dir.clone(),
             fingerprint,
@@ -1307,11 +1322,17 @@ fn run_step(
             Anchor::opt(ctx)
                 .and_then(|opt| opt.copy_out(Anchor::relative(&config)?, &dir.join("config.json")))
                 .map_err(SystemError::from)?;
-            postgres::dump(
-                ctx,
-                &connection(ctx, &PathBuf::from(INSTALL_DIR).join("config/config.json"))?,
-                &dir.join("database.dump"),
-            )?;
+        }
+        Step::DumpDatabase { dir, from, to } => {
+            let connection =
+                connection(ctx, &PathBuf::from(INSTALL_DIR).join("config/config.json"))?;
+            let dump = dir.join(DUMP_FILE);
+            postgres::dump(ctx, &connection, &ctx.path(&dump))?;
+            let metadata = backup::record(ctx, &dump, from, to)?;
+            reporter.step(&format!(
+                "database dump verified: {} bytes, {} tables, sha256 {}",
+                metadata.size, metadata.tables, metadata.sha256
+            ));
         }
         Step::Stop => {
             run.stopped_at = Some(Instant::now());
@@ -1320,7 +1341,7 @@ fn run_step(
         Step::RestoreDatabase { dir } => {
             let connection =
                 connection(ctx, &PathBuf::from(INSTALL_DIR).join("config/config.json"))?;
-            postgres::restore(ctx, &connection, &ctx.path(dir).join("database.dump"))?;
+            postgres::restore(ctx, &connection, &ctx.path(dir).join(DUMP_FILE))?;
         }
         Step::MoveState { to, paths, .. } => move_state(ctx, to, paths)?,
         Step::SwapTrees { incoming, outgoing } => swap_trees(ctx, incoming, outgoing)?,

@@ -697,9 +697,28 @@ pub fn dump(
     .map(drop)
 }
 
+/// The table of contents of the custom-format dump `file` (`pg_restore --list`): reading it
+/// proves the archive is complete and readable (a truncated or corrupt file fails here).
+/// Returns the number of tables whose data the dump holds (`TABLE DATA` entries).
+pub fn verify_dump(ctx: &Context, file: &std::path::Path) -> Result<usize, SystemError> {
+    let file = file.display().to_string();
+    let command = CommandLine::new("pg_restore", &["--list", &file])
+        .with_clean_environment()
+        .with_env("PGPASSFILE", NO_PASSWORD_FILE);
+    let listing = run_checked(ctx, &command)?.stdout;
+    Ok(listing
+        .lines()
+        .filter(|line| !line.starts_with(';') && line.contains(" TABLE DATA "))
+        .count())
+}
+
 /// Put the database back exactly as it was in `file`: the current `public` schema is renamed
 /// aside, the dump restored into a fresh one in a single transaction, and the old schema
 /// dropped only once the restore succeeded (renamed back if it did not).
+///
+/// A schema already aside means an earlier restore was killed between the rename and its end:
+/// it may hold the only copy of the data (issue 11, gap 5), so the restore refuses rather than
+/// drop it.
 pub fn restore(
     ctx: &Context,
     connection: &Connection,
@@ -713,7 +732,28 @@ pub fn restore(
         )
         .map(drop)
     };
-    psql(&format!("DROP SCHEMA IF EXISTS {ASIDE} CASCADE"))?;
+    let aside = run_checked(
+        ctx,
+        &connection.command(
+            "psql",
+            &[
+                "-X",
+                "-q",
+                "-tA",
+                "-c",
+                &format!("SELECT count(*) FROM pg_namespace WHERE nspname = '{ASIDE}'"),
+            ],
+        ),
+    )?;
+    if aside.stdout.trim() != "0" {
+        return Err(SystemError::Unexpected {
+            what: format!("the schema {ASIDE} in {}", connection.url),
+            detail: format!(
+                "exists: an earlier restore of the database was interrupted, and that schema may hold the only copy of the data; compare it with `public`, keep the one you need (`ALTER SCHEMA {ASIDE} RENAME TO public` after dropping the other) and drop the rest before restoring {}",
+                file.display()
+            ),
+        });
+    }
     psql(&format!(
         "BEGIN; ALTER SCHEMA public RENAME TO {ASIDE}; CREATE SCHEMA public; COMMIT;"
     ))?;
@@ -945,6 +985,41 @@ mod tests {
         );
         // A directory is not a client file either.
         assert!(url("/").check_client_files(&ctx).is_err());
+    }
+
+    /// Issue 11, gap 5: a restore killed after it renamed `public` aside left the data there;
+    /// the next restore used to start with `DROP SCHEMA IF EXISTS … CASCADE`.
+    #[test]
+    fn a_schema_left_aside_by_an_interrupted_restore_is_never_dropped() {
+        let runner = Arc::new(FakeRunner::default());
+        runner.answer(
+            "psql -X -q -tA -c 'SELECT count(*) FROM pg_namespace",
+            0,
+            "1\n",
+        );
+        let ctx = Context::default().with_runner(runner.clone());
+        let connection =
+            Connection::from_data_source("postgres://mmuser:pw@localhost/mattermost").unwrap();
+        let err = restore(&ctx, &connection, Path::new("/b/database.dump")).unwrap_err();
+        assert!(err.to_string().contains("may hold the only copy"), "{err}");
+        assert_eq!(runner.lines().len(), 1, "{:?}", runner.lines());
+        // With nothing aside the restore goes on: aside, pg_restore, drop.
+        runner.answer(
+            "psql -X -q -tA -c 'SELECT count(*) FROM pg_namespace",
+            0,
+            "0\n",
+        );
+        restore(&ctx, &connection, Path::new("/b/database.dump")).unwrap();
+        let lines = runner.lines();
+        assert!(
+            lines[2].contains("RENAME TO mm_install_replaced"),
+            "{lines:?}"
+        );
+        assert!(lines[3].starts_with("pg_restore"), "{lines:?}");
+        assert!(
+            !lines[1..3].iter().any(|l| l.contains("DROP SCHEMA")),
+            "{lines:?}"
+        );
     }
 
     #[test]

@@ -187,7 +187,7 @@ fn upgrades_keep_the_admins_state_and_roll_back_with_or_without_the_database() {
     assert_eq!(server.sh("stat -c '%U %a' /opt/.mm-install"), "root 700");
     assert_eq!(
         server.sh("ls /var/lib/mm-install/backups/*-11.10.1-to-11.10.2/"),
-        "config.json\ndatabase.dump"
+        "config.json\ndatabase.dump\ndatabase.json"
     );
     // The backups hold the database password and every post: root only.
     assert_eq!(
@@ -403,6 +403,73 @@ fn an_automatic_rollback_after_a_migration_restores_the_pre_upgrade_schema() {
     assert_eq!(server.psql(tables), "");
     assert_eq!(server.served_version(), OLD);
 }
+
+/// Issue 11, gap 1: an automatic rollback that restores the database must not lose a write the
+/// old server acknowledged. A real `pg_dump` of a large database runs for minutes, and every
+/// write the old server acknowledges after the dump's snapshot is missing from it. A wrapper
+/// around `pg_dump` (first on mm-install's `PATH`) acts that out: once the real dump is written,
+/// if the old server still serves, a post lands in the database as the server would write it
+/// (as `mmuser`) and is logged as acknowledged. The new release migrates the schema (a drop-in's
+/// `ExecStartPre`, run as root for 11.10.2 only, creates a table, as a real migration would)
+/// and then fails, so the rollback restores the dump. Every acknowledged write must survive.
+#[test]
+fn a_write_the_old_server_acknowledged_survives_an_automatic_rollback() {
+    let server = Server::install();
+    server.psql("CREATE TABLE posts_written (note text)");
+    server.psql("INSERT INTO posts_written VALUES ('before the upgrade')");
+    server.sh(WRITE_DURING_THE_DUMP_AND_MIGRATE);
+    server.publish("11.10.2", r#""fail_start": true"#);
+
+    let (_, err) = exit(&server.mm(&["upgrade", "--version", "11.10.2"]), 4);
+    assert!(err.contains("11.10.1 is running again"), "{err}");
+    assert_eq!(server.served_version(), OLD);
+    // The rollback did restore the dump: the new version's migration is gone.
+    assert_eq!(
+        server.psql("SELECT to_regclass('migrated_by_11_10_2') IS NULL"),
+        "t",
+        "the schema change was not rolled back: {err}"
+    );
+    let acknowledged: usize = server
+        .sh("cat /root/acknowledged 2>/dev/null | wc -l")
+        .parse()
+        .unwrap();
+    let mut expected = vec!["before the upgrade"];
+    expected.extend(std::iter::repeat_n("during the backup", acknowledged));
+    assert_eq!(
+        server.psql("SELECT note FROM posts_written ORDER BY note <> 'before the upgrade', note"),
+        expected.join("\n"),
+        "an acknowledged write was lost by the automatic rollback"
+    );
+    // The dump that was restored was verified and described when it was written.
+    let backup = "/var/lib/mm-install/backups/*-11.10.1-to-11.10.2";
+    let metadata = server.sh(&format!("cat {backup}/database.json"));
+    let sha = server.sh(&format!("sha256sum {backup}/database.dump | cut -d' ' -f1"));
+    assert!(
+        metadata.contains(r#""from": "11.10.1""#)
+            && metadata.contains(&format!(r#""sha256": "{sha}""#)),
+        "{metadata} / {sha}"
+    );
+}
+
+/// The guest side of the test above: the `pg_dump` wrapper and the migrating drop-in.
+const WRITE_DURING_THE_DUMP_AND_MIGRATE: &str = r#"cat > /usr/local/bin/pg_dump <<'END'
+#!/bin/sh
+/usr/bin/pg_dump "$@" || exit $?
+[ "$1" = --version ] && exit 0
+if systemctl is-active -q mattermost; then
+    env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin runuser -u postgres -- psql -X -q -d mattermost \
+        -c 'SET ROLE mmuser' -c "INSERT INTO posts_written VALUES ('during the backup')" \
+        && echo acknowledged >> /root/acknowledged
+fi
+exit 0
+END
+chmod 755 /usr/local/bin/pg_dump
+mkdir -p /etc/systemd/system/mattermost.service.d
+cat > /etc/systemd/system/mattermost.service.d/migrate.conf <<'END'
+[Service]
+ExecStartPre=+/bin/sh -c "grep -q 11.10.2 /opt/mattermost/bin/standin.json && runuser -u postgres -- psql -X -q -d mattermost -c 'SET ROLE mmuser' -c 'CREATE TABLE migrated_by_11_10_2 (id int)' || true"
+END
+systemctl daemon-reload"#;
 
 /// Issue 10, hole 1, acted out as the `mattermost` user: `config/config.json` replaced by a
 /// symlink to a root-owned file under `/etc`, once before an upgrade (the backup refuses to read
@@ -680,6 +747,7 @@ fn an_upgrade_killed_at_any_step_is_undone_by_the_next_run() {
         "extract",
         "back up",
         "stop",
+        "dump the stopped",
         "remember the database",
         "move config",
         "move /opt/mattermost to",
