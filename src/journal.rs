@@ -15,6 +15,7 @@ use serde::{Deserialize, Serialize};
 use crate::context::Context;
 use crate::exit::{Diagnostic, ExitCode};
 use crate::host::PackageManager;
+use crate::layout::JOURNAL_PATH;
 use crate::report::Reporter;
 use crate::system::beneath::Anchor;
 use crate::system::{self, SystemError, files};
@@ -27,9 +28,6 @@ const START_ATTEMPTS: u32 = 3;
 pub const RESTORE_COMMAND: &str = "mm-install rollback --restore-database --yes";
 /// The command that keeps an interrupted operation's started server and records it as done.
 pub const KEEP_COMMAND: &str = "mm-install upgrade --keep-started";
-
-/// The journal's path below the root.
-pub const JOURNAL_PATH: &str = "/var/lib/mm-install/journal.json";
 
 /// How to take one change back. Paths are system paths, resolved under the root at undo time.
 /// Every undo is idempotent: undoing a change that never happened is harmless.
@@ -568,7 +566,7 @@ fn keep_new_server(ctx: &Context, keep: &Keep) -> Result<(), JournalError> {
     let write_error = |path: String, source| JournalError::Write { path, source };
     keep.state.save(ctx).map_err(|source| {
         write_error(
-            ctx.path(crate::state::STATE_PATH).display().to_string(),
+            ctx.path(crate::layout::STATE_PATH).display().to_string(),
             source,
         )
     })?;
@@ -821,7 +819,7 @@ mod tests {
             .unwrap()
             .unwrap();
         assert!(kept.kept && !kept.database_restored);
-        assert!(ctx.path(crate::state::STATE_PATH).exists());
+        assert!(ctx.path(crate::layout::STATE_PATH).exists());
         assert!(!staging.exists() && !ctx.path(JOURNAL_PATH).exists());
         assert!(
             runner

@@ -9,6 +9,7 @@
 //! - [`ops`]: install, upgrade, rollback and their health checks; [`state`], [`settings`]: what
 //!   the tool remembers and how the admin configures it;
 //! - [`render`]: the systemd unit and nginx site from templates, and config.json edits;
+//! - [`layout`]: every server path;
 //! - [`context`]: the outside world (filesystem root, environment) as one value;
 //!   [`environment`]: every environment variable the tool reads;
 //! - [`report`]: how the core tells the CLI about progress without printing;
@@ -25,6 +26,7 @@ pub mod fetch;
 pub mod host;
 pub mod journal;
 pub mod keyword;
+pub mod layout;
 pub mod lock;
 pub mod notify;
 pub mod ops;

@@ -12,9 +12,7 @@ use std::os::unix::fs::DirBuilderExt;
 
 use crate::context::Context;
 use crate::exit::{Diagnostic, ExitCode};
-
-/// The lock file's path below the root.
-pub const LOCK_PATH: &str = "/var/lib/mm-install/lock";
+use crate::layout::LOCK_PATH;
 
 /// Why the lock could not be taken.
 #[derive(Debug, thiserror::Error)]

@@ -16,9 +16,7 @@ use serde::Deserialize;
 
 use crate::context::Context;
 use crate::exit::{Diagnostic, ExitCode};
-
-/// The settings file's path below the root.
-pub const SETTINGS_PATH: &str = "/etc/mm-install/mm-install.toml";
+use crate::layout::SETTINGS_PATH;
 
 /// Which releases an unattended upgrade may move to.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize, clap::ValueEnum)]

@@ -4,10 +4,8 @@
 use serde::{Deserialize, Serialize};
 
 use crate::context::Context;
+use crate::layout::STATE_PATH;
 use crate::system::files;
-
-/// The state file's path below the root.
-pub const STATE_PATH: &str = "/var/lib/mm-install/state.json";
 
 /// One installed release.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]

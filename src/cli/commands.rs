@@ -60,12 +60,12 @@ fn render_template(
     printer: &Printer,
 ) -> CommandResult {
     let ctx = Context::new(&global.root);
-    let templates = Templates::new(Some(ctx.path(render::OVERRIDE_DIR)));
+    let templates = Templates::new(Some(ctx.path(crate::layout::TEMPLATES_OVERRIDE_DIR)));
     let text = match template {
         RenderTemplate::Systemd { local_database } => render::render_systemd_unit(
             &templates,
             &UnitOptions {
-                install_dir: install::INSTALL_DIR.into(),
+                install_dir: crate::layout::INSTALL_DIR.into(),
                 user: install::SERVICE_USER.into(),
                 group: install::SERVICE_USER.into(),
                 local_database_unit: local_database.then(|| "postgresql.service".to_string()),

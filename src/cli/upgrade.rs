@@ -99,7 +99,7 @@ fn run_upgrade(
         printer.step(&format!(
             "no mm-install state: adopting the Mattermost {} installed by hand in {}",
             installed.installation.version,
-            crate::ops::install::INSTALL_DIR
+            crate::layout::INSTALL_DIR
         ));
     }
     let current: Version = installed.installation.version.parse()?;
@@ -330,7 +330,7 @@ pub fn status(global: &GlobalArgs, args: StatusArgs, printer: &Printer) -> Comma
         "newest_allowed": newest_allowed,
         "service_active": active,
         "kept": kept,
-        "interrupted_operation": ctx.path(crate::journal::JOURNAL_PATH).exists(),
+        "interrupted_operation": ctx.path(crate::layout::JOURNAL_PATH).exists(),
     });
     if args.json {
         printer.data(&serde_json::to_string_pretty(&report)?);

@@ -102,19 +102,19 @@ impl Diagnostic for FetchError {
                 "check the network, the URL, and HTTPS_PROXY/HTTP_PROXY/NO_PROXY if this host needs a proxy"
                     .into(),
             ),
-            FetchError::Untrusted { .. } => Some(
+            FetchError::Untrusted { .. } => Some(format!(
                 "if the server's certificate comes from a private CA or a TLS-inspecting proxy, \
-                 pass that CA with --ca-cert FILE (PEM), set ca_cert in \
-                 /etc/mm-install/mm-install.toml, or add it to the system trust store \
-                 (update-ca-certificates on Debian/Ubuntu, update-ca-trust on RHEL)"
-                    .into(),
-            ),
+                 pass that CA with --ca-cert FILE (PEM), set ca_cert in {}, or add it to the \
+                 system trust store (update-ca-certificates on Debian/Ubuntu, update-ca-trust \
+                 on RHEL)",
+                crate::layout::SETTINGS_PATH
+            )),
             FetchError::NotFound { .. } | FetchError::NotPublished { .. } => Some(
                 "check --version, --edition and --arch (and --release-url for a mirror); the server has no file at that URL (S3-based hosts such as releases.mattermost.com answer 403 for a missing file)"
                     .into(),
             ),
             FetchError::InsecureRedirect { .. } => Some(
-                "fix the mirror or proxy so it redirects to an https:// URL, or point --release-url (release_url in /etc/mm-install/mm-install.toml) at the final HTTPS address"
+                "fix the mirror or proxy so it redirects to an https:// URL, or point --release-url at the final HTTPS address"
                     .into(),
             ),
             FetchError::TooLarge { .. } => Some(

@@ -35,11 +35,11 @@ impl Diagnostic for TlsError {
 
     fn hint(&self) -> Option<String> {
         match self {
-            TlsError::CaCert { .. } | TlsError::CaCertUnreadable(_) => Some(
-                "--ca-cert (or ca_cert in /etc/mm-install/mm-install.toml) expects a PEM file \
-                 with one or more CA certificates (-----BEGIN CERTIFICATE-----)"
-                    .into(),
-            ),
+            TlsError::CaCert { .. } | TlsError::CaCertUnreadable(_) => Some(format!(
+                "--ca-cert (or ca_cert in {}) expects a PEM file with one or more CA \
+                 certificates (-----BEGIN CERTIFICATE-----)",
+                crate::layout::SETTINGS_PATH
+            )),
             TlsError::Setup(_) => None,
         }
     }

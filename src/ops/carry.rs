@@ -7,7 +7,7 @@
 use std::collections::BTreeSet;
 use std::path::{Component, Path, PathBuf};
 
-use crate::ops::install::INSTALL_DIR;
+use crate::layout::INSTALL_DIR;
 use crate::ops::upgrade::STATE_FOLDERS;
 
 /// A config.json setting that names a file or directory the server reads or writes.

@@ -994,7 +994,7 @@ fn shorten(text: &str, limit: usize) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::ops::install::INSTALL_DIR;
+    use crate::layout::INSTALL_DIR;
 
     /// A README that carries `tier`'s statements among other text, one line per paragraph (so
     /// that tests can replace sentences).

@@ -24,6 +24,7 @@ use crate::fetch::{
 };
 use crate::host::{self, Family, HostError, PackageManager, Platform, Support};
 use crate::journal::{JournalError, StepError, Transaction, Undo};
+use crate::layout::{ANCHOR, CACHE_DIR, INSTALL_DIR, PRIVATE_DIR, SET_ASIDE_DIR, UNIT_FILE};
 use crate::ops::health::{self, HealthError, Probe};
 use crate::release::Artifact;
 use crate::render::{
@@ -31,16 +32,12 @@ use crate::render::{
 };
 use crate::report::Reporter;
 use crate::state::{Installation, State, now_rfc3339, rfc3339};
-use crate::system::beneath::{self, ANCHOR, PRIVATE_DIR};
+use crate::system::beneath::{self};
 use crate::system::nginx::SiteLayout;
 use crate::system::{self, SystemError, files, postgres, security, services, users};
 
-/// Where Mattermost lives, as in Mattermost's own documentation.
-pub const INSTALL_DIR: &str = "/opt/mattermost";
 /// The service account and group.
 pub const SERVICE_USER: &str = "mattermost";
-/// The systemd unit.
-pub const UNIT_FILE: &str = "/etc/systemd/system/mattermost.service";
 /// The local database and its role.
 pub const DATABASE_NAME: &str = "mattermost";
 pub const DATABASE_ROLE: &str = "mmuser";
@@ -50,10 +47,6 @@ pub const LISTEN_ADDRESS: &str = "127.0.0.1:8065";
 const RHEL_DATA_DIR: &str = "/var/lib/pgsql/data";
 /// Free space required on the filesystems of /opt (the release) and /var/lib (the cache).
 pub const MINIMUM_FREE_BYTES: u64 = 1 << 30;
-/// Verified tarballs are kept here.
-pub const CACHE_DIR: &str = "/var/lib/mm-install/cache";
-/// Files the install moves out of the way (e.g. nginx's stock default site) are kept here.
-pub const SET_ASIDE_DIR: &str = "/var/lib/mm-install/set-aside";
 
 /// Where the release comes from.
 #[derive(Clone, Debug)]
@@ -349,7 +342,7 @@ impl Step {
             Step::ProveItWorks => {
                 "prove it works: ping and a websocket handshake through nginx".into()
             }
-            Step::RecordState => format!("record the install in {}", crate::state::STATE_PATH),
+            Step::RecordState => format!("record the install in {}", crate::layout::STATE_PATH),
         }
     }
 
@@ -471,7 +464,7 @@ impl Step {
             Step::ReloadNginx => Undo::Systemctl {
                 args: vec!["try-reload-or-restart".into(), "nginx.service".into()],
             },
-            Step::RecordState => restore_file_undo(ctx, Path::new(crate::state::STATE_PATH)),
+            Step::RecordState => restore_file_undo(ctx, Path::new(crate::layout::STATE_PATH)),
         }
     }
 }
@@ -1159,7 +1152,7 @@ fn run_step(
             progress.version_id = Some(healthy.version_id);
         }
         Step::RecordState => {
-            let path = ctx.path(crate::state::STATE_PATH);
+            let path = ctx.path(crate::layout::STATE_PATH);
             if path.exists() {
                 files::backup(&path)?;
             }
@@ -1197,7 +1190,7 @@ fn replace_file(path: &Path, contents: &[u8]) -> std::io::Result<()> {
 }
 
 fn templates(ctx: &Context) -> Templates {
-    Templates::new(Some(ctx.path(render::OVERRIDE_DIR)))
+    Templates::new(Some(ctx.path(crate::layout::TEMPLATES_OVERRIDE_DIR)))
 }
 
 /// Edit config.json (only the keys we own), then hand the tree to the service user.

@@ -26,19 +26,18 @@ use crate::fetch::verify::Verified;
 use crate::fetch::{FetchError, HttpClient, Keyring};
 use crate::host::Family;
 use crate::journal::{JournalError, Keep, StepError, Transaction, Undo};
+use crate::layout::{ANCHOR, BACKUP_DIR, INSTALL_DIR, PRIVATE_DIR, SETTINGS_PATH};
 use crate::ops::backup::{self, DUMP_FILE};
 use crate::ops::carry;
 use crate::ops::health::{self, HealthError, Probe};
-use crate::ops::install::{INSTALL_DIR, SERVICE_USER, TarballSource, server_name};
+use crate::ops::install::{SERVICE_USER, TarballSource, server_name};
 use crate::release::{Artifact, Edition, ReleaseError, Version};
 use crate::report::Reporter;
 use crate::settings::{Policy, Settings};
 use crate::state::{Installation, KeptRelease, State, now_rfc3339, rfc3339};
-use crate::system::beneath::{self, ANCHOR, Anchor, PRIVATE_DIR};
+use crate::system::beneath::{self, Anchor};
 use crate::system::{self, SystemError, files, postgres, services, users};
 
-/// Backups of config.json and the database, one directory per upgrade.
-pub const BACKUP_DIR: &str = "/var/lib/mm-install/backups";
 /// The folders of `/opt/mattermost` that belong to the admin, never to a release.
 pub const STATE_FOLDERS: [&str; 5] = ["config", "data", "logs", "plugins", "client/plugins"];
 /// How long the new (or restored) server has to answer after `systemctl start` returned.
@@ -194,16 +193,16 @@ impl Diagnostic for UpgradeError {
             UpgradeError::NotInstalled { .. } => Some("install first with `mm-install install`".into()),
             UpgradeError::NotNewer { .. } => Some("to go back to an older release, use `mm-install rollback`".into()),
             UpgradeError::UnsupportedPath { .. } => Some("upgrade in steps with --version (see Mattermost's \"Prepare to upgrade\" guide)".into()),
-            UpgradeError::NoSpace { .. } => Some("free that much, or lower `keep` in /etc/mm-install/mm-install.toml so fewer old releases and backups are kept".into()),
+            UpgradeError::NoSpace { .. } => Some(format!("free that much, or lower `keep` in {SETTINGS_PATH} so fewer old releases and backups are kept")),
             UpgradeError::DatabaseTooOld { needed, .. } => Some(format!("upgrade PostgreSQL to {needed} or newer first, or upgrade Mattermost to an older release with --version")),
             UpgradeError::BlockingSetting { blocker, .. } => Some(blocker.fix.clone()),
-            UpgradeError::DatabaseMoved { .. } => Some(format!("if you moved the database on purpose, delete the \"database\" entry of {} (it is root's alone) and run again: the next upgrade records the new one", crate::state::STATE_PATH)),
+            UpgradeError::DatabaseMoved { .. } => Some(format!("if you moved the database on purpose, delete the \"database\" entry of {} (it is root's alone) and run again: the next upgrade records the new one", crate::layout::STATE_PATH)),
             UpgradeError::PgDumpTooOld { package, .. } => Some(format!("install {package}, then run the upgrade again; nothing was changed")),
             UpgradeError::VersionMismatch { .. } => Some("the release server or mirror serves another release under that name: re-sync the mirror from releases.mattermost.com; the running server was not touched".into()),
             UpgradeError::SignedBeforeInstalled { .. } => Some("nothing was changed; re-sync the mirror from releases.mattermost.com. A release built before the installed one (say, a new major that predates the installed ESR patch) cannot replace it: take a newer patch of that line".into()),
             UpgradeError::RolledBack { cause, .. } if matches!(**cause, UpgradeError::VersionMismatch { .. }) => cause.hint(),
-            UpgradeError::RolledBack { .. } => Some("see `journalctl -u mattermost` for why the new version failed; the backups are in /var/lib/mm-install/backups".into()),
-            UpgradeError::NeedsAttention { .. } => Some(format!("{} lists the steps still to undo; the next mm-install run retries them", crate::journal::JOURNAL_PATH)),
+            UpgradeError::RolledBack { .. } => Some(format!("see `journalctl -u mattermost` for why the new version failed; the backups are in {BACKUP_DIR}")),
+            UpgradeError::NeedsAttention { .. } => Some(format!("{} lists the steps still to undo; the next mm-install run retries them", crate::layout::JOURNAL_PATH)),
             UpgradeError::Fetch(err) => err.hint(),
             UpgradeError::Archive(err) => err.hint(),
             UpgradeError::Journal(err) => err.hint(),
@@ -308,7 +307,7 @@ fn binary_version(ctx: &Context, tree: &Path) -> Result<Version, UpgradeError> {
 
 /// Where [`staged_version`] links a staged release's `bin/` for the service user to run.
 fn version_check_dir() -> PathBuf {
-    PathBuf::from(format!("/opt/.mm-install-version-{}", std::process::id()))
+    PathBuf::from(format!("{PRIVATE_DIR}-version-{}", std::process::id()))
 }
 
 /// [`binary_version`] of a release staged in root's 0700 directory, which the service user

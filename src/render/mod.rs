@@ -16,9 +16,7 @@ use crate::exit::{Diagnostic, ExitCode};
 pub use config::{DEFAULT_MAX_FILE_SIZE_MB, OwnedSettings, apply_owned_settings, max_file_size_mb};
 pub use nginx::{Http2Syntax, NginxOptions, TlsFiles, http2_syntax, render_nginx_site};
 pub use systemd::{UnitOptions, render_systemd_unit, render_upgrade_timer};
-pub use templates::{
-    NGINX_SITE, OVERRIDE_DIR, SYSTEMD_UNIT, Templates, UPGRADE_SERVICE, UPGRADE_TIMER,
-};
+pub use templates::{NGINX_SITE, SYSTEMD_UNIT, Templates, UPGRADE_SERVICE, UPGRADE_TIMER};
 
 /// Everything that can go wrong while rendering a template or editing `config.json`. No message
 /// ever contains `SqlSettings.DataSource`: it holds the database password.

@@ -18,8 +18,6 @@ pub const NGINX_SITE: &str = "nginx-mattermost.conf";
 pub const UPGRADE_SERVICE: &str = "mm-install-upgrade.service";
 /// The unattended-upgrade timer's file name.
 pub const UPGRADE_TIMER: &str = "mm-install-upgrade.timer";
-/// Where admins put their own templates, under the filesystem root mm-install acts on.
-pub const OVERRIDE_DIR: &str = "/etc/mm-install/templates";
 
 /// One template shipped inside the binary.
 pub(super) struct BuiltIn {
@@ -60,7 +58,7 @@ pub struct Templates {
 }
 
 impl Templates {
-    /// Templates overridable from `override_dir` (normally [`OVERRIDE_DIR`] under the root);
+    /// Templates overridable from `override_dir` (normally [`crate::layout::TEMPLATES_OVERRIDE_DIR`] under the root);
     /// `None` uses the built-in ones only. Overrides are read when rendering, not here.
     pub fn new(override_dir: Option<PathBuf>) -> Self {
         Templates { override_dir }

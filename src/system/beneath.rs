@@ -6,6 +6,7 @@
 //! expected is refused, naming the path; renames, removals and ownership changes act on the
 //! directory entries themselves (`renameat`, `unlinkat`, `fchownat(AT_SYMLINK_NOFOLLOW)`).
 
+use crate::layout::{ANCHOR, PRIVATE_DIR};
 use std::ffi::{OsStr, OsString};
 use std::io::{Read, Write};
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
@@ -14,12 +15,6 @@ use std::path::{Component, Path, PathBuf};
 
 use rustix::fs::{AtFlags, FileType, Gid, Mode, OFlags, ResolveFlags, Uid};
 use rustix::io::Errno;
-
-/// The directory every service-user tree lives beneath, and root's private directory in it.
-pub const ANCHOR: &str = "/opt";
-/// Root's private directory for staging and kept trees: 0700 root:root, on the same filesystem
-/// as `/opt/mattermost` so trees move in and out of it by `rename(2)`.
-pub const PRIVATE_DIR: &str = "/opt/.mm-install";
 
 /// What went wrong with a file inside a service-user tree.
 #[derive(Debug, thiserror::Error)]
