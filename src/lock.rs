@@ -135,7 +135,7 @@ impl OperationLock {
 /// as (root) and writable by nobody else: whoever could write there could add a step to the
 /// journal, and the next run would undo it as root.
 fn check_private(dir: &std::path::Path) -> Result<(), LockError> {
-    use std::os::unix::fs::{MetadataExt, PermissionsExt};
+    use crate::system::files::{Exposure, exposure};
     let unsafe_because = |reason: String| LockError::UnsafeDirectory {
         path: dir.display().to_string(),
         reason,
@@ -147,20 +147,15 @@ fn check_private(dir: &std::path::Path) -> Result<(), LockError> {
     if !meta.is_dir() {
         return Err(unsafe_because("is not a directory (a symlink?)".into()));
     }
-    let owner = nix::unistd::geteuid().as_raw();
-    if meta.uid() != owner {
-        return Err(unsafe_because(format!(
-            "belongs to uid {}, not to uid {owner}",
-            meta.uid()
-        )));
-    }
-    let mode = meta.permissions().mode() & 0o7777;
-    if mode & 0o022 != 0 {
-        return Err(unsafe_because(format!(
+    match exposure(&meta, 0o022) {
+        Some(Exposure::Owner { uid, expected }) => Err(unsafe_because(format!(
+            "belongs to uid {uid}, not to uid {expected}"
+        ))),
+        Some(Exposure::Mode { mode }) => Err(unsafe_because(format!(
             "is writable by its group or by everyone (mode {mode:04o})"
-        )));
+        ))),
+        None => Ok(()),
     }
-    Ok(())
 }
 
 /// `flock` `file` without waiting; a lock held by another run is [`LockError::Held`], naming the

@@ -9,7 +9,7 @@
 //! secret token: in a file others can read it is warned about, and `webhook_url_file` keeps it
 //! in a file of its own (mode 0600).
 
-use std::os::unix::fs::{MetadataExt, PermissionsExt};
+use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
@@ -17,6 +17,7 @@ use serde::Deserialize;
 use crate::context::Context;
 use crate::exit::{Diagnostic, ExitCode};
 use crate::layout::SETTINGS_PATH;
+use crate::system::files::{self, Exposure};
 
 /// Which releases an unattended upgrade may move to.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize, clap::ValueEnum)]
@@ -168,16 +169,11 @@ fn mode_of(path: &Path) -> u32 {
 /// bits are set; the reason otherwise.
 fn check_root_only(path: &Path, forbidden: u32) -> Result<(), String> {
     let meta = fs_err::metadata(path).map_err(|err| err.to_string())?;
-    let owner = nix::unistd::geteuid().as_raw();
-    if meta.uid() != owner {
-        return Err(format!(
-            "it belongs to uid {}, and only uid {owner} may decide what mm-install does",
-            meta.uid()
-        ));
-    }
-    let mode = meta.permissions().mode() & 0o7777;
-    if mode & forbidden != 0 {
-        return Err(format!(
+    match files::exposure(&meta, forbidden) {
+        Some(Exposure::Owner { uid, expected }) => Err(format!(
+            "it belongs to uid {uid}, and only uid {expected} may decide what mm-install does"
+        )),
+        Some(Exposure::Mode { mode }) => Err(format!(
             "its mode {mode:04o} lets other users {} it; `chmod {:o}` it",
             if forbidden & 0o044 != 0 {
                 "read"
@@ -185,9 +181,9 @@ fn check_root_only(path: &Path, forbidden: u32) -> Result<(), String> {
                 "change"
             },
             0o666 & !forbidden & !0o111
-        ));
+        )),
+        None => Ok(()),
     }
-    Ok(())
 }
 
 #[cfg(test)]

@@ -57,6 +57,34 @@ pub fn remove_if_exists(path: &Path) -> std::io::Result<()> {
     }
 }
 
+/// Why a path is not the tool's alone (see [`exposure`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Exposure {
+    /// It belongs to `uid`, not to `expected`, the user mm-install runs as.
+    Owner { uid: u32, expected: u32 },
+    /// Its permission bits `mode` include some of the forbidden ones.
+    Mode { mode: u32 },
+}
+
+/// What, if anything, lets someone other than the user mm-install runs as (root) control the
+/// file or directory `meta` describes: another owner, or any of the `forbidden` permission bits
+/// (`0o022`: others may write; `0o077`: others may read or write).
+pub fn exposure(meta: &std::fs::Metadata, forbidden: u32) -> Option<Exposure> {
+    use std::os::unix::fs::MetadataExt;
+    let expected = nix::unistd::geteuid().as_raw();
+    let mode = meta.permissions().mode() & 0o7777;
+    if meta.uid() != expected {
+        Some(Exposure::Owner {
+            uid: meta.uid(),
+            expected,
+        })
+    } else if mode & forbidden != 0 {
+        Some(Exposure::Mode { mode })
+    } else {
+        None
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -613,7 +613,6 @@ impl Connection {
     /// alone: libpq reads them as root, so one the service user controls (or names, like
     /// `/etc/shadow`) would be read, and its contents could leak into error messages.
     pub fn check_client_files(&self, ctx: &Context) -> Result<(), SystemError> {
-        use std::os::unix::fs::{MetadataExt, PermissionsExt};
         let query = self.url.split_once('?').map_or("", |(_, query)| query);
         for (parameter, path) in query.split('&').filter_map(|pair| pair.split_once('=')) {
             if !["sslcert", "sslkey", "sslrootcert"].contains(&parameter) {
@@ -626,8 +625,8 @@ impl Connection {
                 ),
             };
             let meta = fs_err::metadata(ctx.path(path)).map_err(|err| refuse(err.to_string()))?;
-            let owner = nix::unistd::geteuid().as_raw();
-            if meta.uid() != owner || meta.permissions().mode() & 0o022 != 0 || !meta.is_file() {
+            if !meta.is_file() || super::files::exposure(&meta, 0o022).is_some() {
+                let owner = nix::unistd::geteuid().as_raw();
                 return Err(refuse(format!(
                     "it is not a regular file owned by uid {owner} and writable by it alone"
                 )));

@@ -317,6 +317,24 @@ pub fn error_fields(body: &[u8]) -> Vec<(u8, String)> {
     fields
 }
 
+/// The value of an ErrorResponse field (`M` message, `C` SQLSTATE, …); empty when absent.
+pub fn error_field(fields: &[(u8, String)], code: u8) -> &str {
+    fields
+        .iter()
+        .find(|(k, _)| *k == code)
+        .map(|(_, v)| v.as_str())
+        .unwrap_or_default()
+}
+
+/// `pq: <message> (SQLSTATE <code>)`, as lib/pq words a server error.
+pub fn error_text(fields: &[(u8, String)]) -> String {
+    format!(
+        "pq: {} (SQLSTATE {})",
+        error_field(fields, b'M'),
+        error_field(fields, b'C')
+    )
+}
+
 fn handshake(conn: &mut dyn Conn, ds: &DataSource) -> Result<(), Failure> {
     let io_err =
         |e: io::Error| Failure::Unreachable(format!("connection broke during startup: {e}"));
@@ -357,15 +375,8 @@ fn handshake(conn: &mut dyn Conn, ds: &DataSource) -> Result<(), Failure> {
             }
             b'E' => {
                 let fields = error_fields(&body);
-                let field = |c: u8| {
-                    fields
-                        .iter()
-                        .find(|(k, _)| *k == c)
-                        .map(|(_, v)| v.as_str())
-                        .unwrap_or_default()
-                };
-                let msg = format!("pq: {} (SQLSTATE {})", field(b'M'), field(b'C'));
-                return Err(if field(b'C') == CANNOT_CONNECT_NOW {
+                let msg = error_text(&fields);
+                return Err(if error_field(&fields, b'C') == CANNOT_CONNECT_NOW {
                     Failure::Starting(msg)
                 } else {
                     Failure::Rejected(msg)

@@ -173,17 +173,9 @@ fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
-/// `pq: <message> (SQLSTATE <code>)`, as lib/pq words a server error.
+/// A server error's text ([`database::error_text`]) from an ErrorResponse body.
 fn error_text(body: &[u8]) -> String {
-    let fields = database::error_fields(body);
-    let field = |c: u8| {
-        fields
-            .iter()
-            .find(|(k, _)| *k == c)
-            .map(|(_, v)| v.as_str())
-            .unwrap_or_default()
-    };
-    format!("pq: {} (SQLSTATE {})", field(b'M'), field(b'C'))
+    database::error_text(&database::error_fields(body))
 }
 
 fn data_row(body: &[u8]) -> Result<Row, String> {
