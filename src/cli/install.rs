@@ -16,6 +16,7 @@ use crate::ops::install::{self, DatabaseChoice, InstallOptions, TarballSource};
 use crate::release::{Artifact, DEFAULT_VERSION, Edition, Version};
 use crate::render::TlsFiles;
 use crate::report::Reporter;
+use crate::site_url::{self, SiteUrl};
 
 /// Run the install command.
 pub fn run(global: &GlobalArgs, args: InstallArgs, printer: &Printer) -> CommandResult {
@@ -93,12 +94,11 @@ pub fn run(global: &GlobalArgs, args: InstallArgs, printer: &Printer) -> Command
     ));
     if args.verify {
         if ctx.is_live_system() {
-            let url = if options.site_url.is_empty() {
-                crate::ops::verify::DEFAULT_URL
-            } else {
-                &options.site_url
-            };
-            super::verify::after_install(global, url, printer).map_err(|err| {
+            let url = options.site_url.as_ref().map_or_else(
+                || crate::ops::verify::DEFAULT_URL.to_string(),
+                SiteUrl::to_string,
+            );
+            super::verify::after_install(global, &url, printer).map_err(|err| {
                 err.context(format!(
                     "Mattermost {} is installed and stays installed, but it failed the install tests",
                     report.installation.version
@@ -118,11 +118,15 @@ fn gather_options(
     asker: &Asker,
     reporter: &dyn Reporter,
 ) -> CommandResult<InstallOptions> {
-    let site_url = asker.text(
-        args.site_url.clone(),
-        "--site-url URL",
-        "Site URL users will reach Mattermost at (e.g. https://chat.example.com)",
-    )?;
+    // A flag's value was parsed by clap; a typed answer is parsed here, by the same type.
+    let site_url = match &args.site_url {
+        Some(url) => url.clone(),
+        None => site_url::parse_or_none(&asker.text(
+            None,
+            "--site-url URL",
+            "Site URL users will reach Mattermost at (e.g. https://chat.example.com)",
+        )?)?,
+    };
     let edition = match args.edition {
         Some(edition) => edition,
         None => [Edition::Enterprise, Edition::Team][asker.choose(
@@ -199,7 +203,7 @@ fn gather_options(
             arch,
         },
         source,
-        site_url: site_url.trim_end_matches('/').to_string(),
+        site_url,
         database,
         tls,
         allow_unsupported: args.allow_unsupported,
@@ -267,11 +271,10 @@ fn summary(
 ) -> String {
     let mut text = format!("Mattermost {} is installed", options.artifact.version);
     if ctx.is_live_system() {
-        let url = if options.site_url.is_empty() {
-            "http://<this server>".to_string()
-        } else {
-            options.site_url.clone()
-        };
+        let url = options
+            .site_url
+            .as_ref()
+            .map_or_else(|| "http://<this server>".to_string(), SiteUrl::to_string);
         text.push_str(&format!(" and answering at {url}"));
         if let Some(version_id) = version_id {
             text.push_str(&format!(

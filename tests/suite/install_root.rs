@@ -409,6 +409,101 @@ fn missing_answers_without_a_terminal_are_usage_errors() {
     assert!(stderr.contains("https://"), "{stderr}");
 }
 
+/// One site URL type (`src/site_url.rs`) decides for every consumer: an IPv6 address in
+/// brackets is a site URL for install (which refused it while it parsed the URL by hand),
+/// config.json, the nginx site and the state; each refused value gets the same message from
+/// `install --site-url`, `render nginx --site-url` and `verify --url`.
+#[test]
+fn one_site_url_is_accepted_or_refused_alike_everywhere() {
+    let image = Image::new();
+    image.mirror.publish(&image.key, VERSION, NAME, 4096);
+    let (_, stderr) = exit_code(
+        &image.install(&["--no-database", "--site-url", "http://[::1]:8080/", "--yes"]),
+        0,
+    );
+    let root = image.root();
+    let config: serde_json::Value = serde_json::from_slice(
+        &std::fs::read(root.join("opt/mattermost/config/config.json")).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(
+        config["ServiceSettings"]["SiteURL"], "http://[::1]:8080",
+        "{stderr}"
+    );
+    let site = std::fs::read_to_string(root.join("etc/nginx/sites-available/mattermost")).unwrap();
+    assert!(site.contains("server_name [::1];"), "{site}");
+    let state: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(root.join("var/lib/mm-install/state.json")).unwrap())
+            .unwrap();
+    assert_eq!(state["current"]["site_url"], "http://[::1]:8080");
+
+    // Refused values: the reason each consumer gives is the same sentence.
+    for (url, reason) in [
+        (
+            "https://chat.example.test/mattermost",
+            "a sub-path is not supported",
+        ),
+        (
+            "chat.example.test",
+            "it must start with https:// or http://",
+        ),
+        (
+            "ftp://chat.example.test",
+            "it must start with https:// or http://",
+        ),
+        ("https://admin@chat.example.test", "credentials"),
+        ("https://chat.example.test/?team=a", "query"),
+        ("https://", "it has no host name"),
+    ] {
+        let message = format!("invalid site URL `{url}`: ");
+        let before = image.tree();
+        let (_, install) = exit_code(
+            &image.install(&["--no-database", "--site-url", url, "--yes"]),
+            2,
+        );
+        assert_eq!(image.tree(), before, "{url}");
+        let mut command = mm_install();
+        command.args(["render", "nginx", "--site-url", url]);
+        let (_, render) = exit_code(&run(&mut command), 2);
+        let mut command = mm_install();
+        command.args(["verify", "--url", url]);
+        let (_, verify) = exit_code(&run(&mut command), 2);
+        let sentence = |stderr: &str| {
+            let at = stderr
+                .find(&message)
+                .unwrap_or_else(|| panic!("no `{message}` in:\n{stderr}"));
+            stderr[at..].lines().next().unwrap().to_string()
+        };
+        assert!(sentence(&install).contains(reason), "{install}");
+        assert_eq!(sentence(&install), sentence(&render), "{url}");
+        assert_eq!(sentence(&install), sentence(&verify), "{url}");
+    }
+    // `--site-url ''` is no site URL: nginx answers any host name.
+    let image = Image::new();
+    image.mirror.publish(&image.key, VERSION, NAME, 4096);
+    exit_code(
+        &image.install(&["--no-database", "--site-url", "", "--yes"]),
+        0,
+    );
+    let config: serde_json::Value = serde_json::from_slice(
+        &std::fs::read(image.root().join("opt/mattermost/config/config.json")).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(config["ServiceSettings"]["SiteURL"], "");
+    let site =
+        std::fs::read_to_string(image.root().join("etc/nginx/sites-available/mattermost")).unwrap();
+    assert!(site.contains("server_name _;"), "{site}");
+
+    // And an accepted value is one verify tries (exit 1: nothing answers on port 9).
+    let mut command = mm_install();
+    command.args(["verify", "--url", "http://[::1]:9"]);
+    let (_, verify) = exit_code(&run(&mut command), 1);
+    assert!(
+        verify.contains("install test 1 failed at http://[::1]:9"),
+        "{verify}"
+    );
+}
+
 #[test]
 fn an_unsupported_system_is_refused_with_exit_6() {
     let image = Image::new();
