@@ -12,6 +12,7 @@ use super::prompt::Asker;
 use super::{UsageError, lock_and_recover};
 use crate::context::Context;
 use crate::host::Arch;
+use crate::ops::docs::{self, key};
 use crate::ops::install::{self, DatabaseChoice, InstallOptions, TarballSource};
 use crate::release::{Artifact, DEFAULT_VERSION, Edition, Version};
 use crate::render::TlsFiles;
@@ -291,17 +292,14 @@ fn summary(
     if let Some(statement) = &platform.statement {
         text.push_str(&format!("\n{statement}"));
     }
-    // The same list as the README's program statements (`mm-install docs`), TLS first unless
-    // this install already has it.
-    text.push_str(&format!(
-        "\n\n{}",
-        crate::ops::docs::PRODUCTION_READY_HEADING
-    ));
-    let steps = crate::ops::docs::PRODUCTION_READY_STEPS
-        .iter()
-        .skip(usize::from(options.tls.is_some()));
-    for step in steps {
-        if verifying && step.starts_with("Create the first account") {
+    // The same list as the README's program statements (`mm-install docs`), without the TLS
+    // step when this install already has it.
+    text.push_str(&format!("\n\n{}", docs::text(key::PRODUCTION_READY)));
+    for step in docs::items(key::PRODUCTION_READY) {
+        if step.key == key::TLS_STEP && options.tls.is_some() {
+            continue;
+        }
+        if verifying && step.key == key::FIRST_ACCOUNT_STEP {
             // The install tests sign up the first account (always a system admin) and
             // deactivate it afterwards, which closes sign-up.
             text.push_str(
@@ -311,8 +309,8 @@ fn summary(
             );
             continue;
         }
-        text.push_str(&format!("\n  - {step}"));
+        text.push_str(&format!("\n  - {}", step.text));
     }
-    text.push_str(&format!("\n{}", crate::ops::docs::OFFICIAL_DOCS));
+    text.push_str(&format!("\n{}", docs::text(key::OFFICIAL_DOCS)));
     text
 }
