@@ -144,6 +144,12 @@ fn an_image_install_writes_only_below_the_root() {
     assert!(stdout.contains("installed Mattermost 11.10.1"), "{stdout}");
     assert!(stderr.contains("production-ready"), "{stderr}");
     assert!(stderr.contains("https://docs.mattermost.com"), "{stderr}");
+    for step in [
+        "Serve Mattermost over TLS",
+        "Create the first account right away",
+    ] {
+        assert!(stderr.contains(step), "{step}:\n{stderr}");
+    }
     let root = image.root();
 
     // The release, its data directory, owned by the user created below the root.
@@ -502,6 +508,42 @@ fn one_site_url_is_accepted_or_refused_alike_everywhere() {
         verify.contains("install test 1 failed at http://[::1]:9"),
         "{verify}"
     );
+}
+
+/// The summary's production-ready steps are the program statements' (`statements.toml`),
+/// selected by key: no TLS step when the install serves TLS, and with `--verify` the admin
+/// account is made with mmctl (the install tests take the first sign-up).
+#[test]
+fn the_summary_leaves_out_the_steps_this_install_took() {
+    let image = Image::new();
+    image.mirror.publish(&image.key, VERSION, NAME, 4096);
+    let certificate = image.dir.path().join("cert.pem");
+    let key = image.dir.path().join("key.pem");
+    std::fs::write(&certificate, "certificate").unwrap();
+    std::fs::write(&key, "key").unwrap();
+    let (_, stderr) = exit_code(
+        &image.install(&[
+            "--no-database",
+            "--site-url",
+            "https://chat.example.test",
+            "--tls-cert",
+            certificate.to_str().unwrap(),
+            "--tls-key",
+            key.to_str().unwrap(),
+            "--verify",
+            "--yes",
+        ]),
+        0,
+    );
+    assert!(stderr.contains("production-ready"), "{stderr}");
+    assert!(stderr.contains("Configure SMTP"), "{stderr}");
+    assert!(stderr.contains("mmctl --local user create"), "{stderr}");
+    for step in [
+        "Serve Mattermost over TLS",
+        "Create the first account right away",
+    ] {
+        assert!(!stderr.contains(step), "{step}:\n{stderr}");
+    }
 }
 
 #[test]
