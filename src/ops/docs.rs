@@ -275,7 +275,7 @@ fn summarize(findings: &[Finding]) -> String {
 }
 
 /// The equivalence statement `template` with `os` named.
-fn equivalence_statement(template: &str, os: &str) -> String {
+fn fill_os(template: &str, os: &str) -> String {
     template.replace(OS_PLACEHOLDER, os)
 }
 
@@ -286,7 +286,7 @@ fn specs(tier: Tier, equivalent_os: Option<&str>) -> Vec<(Statement, &'static Sp
         .filter(|spec| spec.tier <= tier)
         .map(|spec| {
             let text = match (&spec.rule, equivalent_os) {
-                (Rule::Equivalence { .. }, Some(os)) => equivalence_statement(&spec.text, os),
+                (Rule::Equivalence { .. }, Some(os)) => fill_os(&spec.text, os),
                 (
                     Rule::Equivalence {
                         operating_systems, ..
@@ -294,7 +294,7 @@ fn specs(tier: Tier, equivalent_os: Option<&str>) -> Vec<(Statement, &'static Sp
                     None,
                 ) => operating_systems
                     .iter()
-                    .map(|os| format!("- {}", equivalence_statement(&spec.text, os)))
+                    .map(|os| format!("- {}", fill_os(&spec.text, os)))
                     .collect::<Vec<_>>()
                     .join("\n"),
                 _ => {
@@ -567,7 +567,7 @@ fn check_equivalence(
             exact.push(start..after + offset + suffix.len());
         }
     }
-    let template = equivalence_statement(template, OS_PLACEHOLDER_SHOWN);
+    let template = fill_os(template, OS_PLACEHOLDER_SHOWN);
     let excluded: Vec<Range<usize>> = exact
         .iter()
         .map(|range| readme.word_range(range.clone()))
@@ -943,14 +943,27 @@ mod tests {
     use super::*;
     use crate::layout::INSTALL_DIR;
 
+    /// The equivalence statement naming `os`.
+    fn equivalence_statement(os: &str) -> String {
+        fill_os(super::text("rhel-equivalents"), os)
+    }
+
+    /// `host::classify` writes the same equivalence statement as the data file's.
+    #[test]
+    fn the_platform_statement_is_the_data_files() {
+        let os = crate::host::OsRelease::parse(
+            "ID=rocky\nNAME=\"Rocky Linux\"\nVERSION_ID=\"9.4\"\nID_LIKE=\"rhel centos fedora\"\n",
+        );
+        let platform = crate::host::classify(&os, crate::host::Arch::Amd64, Some(true));
+        assert_eq!(
+            platform.statement,
+            Some(equivalence_statement(&platform.name))
+        );
+    }
+
     /// The requirement of the statement `key`.
     fn req(key: &str) -> &'static str {
         &spec(key).requirement
-    }
-
-    /// The equivalence statement naming `os`.
-    fn equivalence(os: &str) -> String {
-        equivalence_statement(super::text("rhel-equivalents"), os)
     }
 
     /// The operating systems the README variant of the equivalence statement lists.
@@ -1066,7 +1079,7 @@ mod tests {
             "The name for this deployment solution in the context of [Mattermost branding guidelines](https://handbook.mattermost.com/operations/operations/publishing/publishing-guidelines/brand-and-visual-design-guidelines) is `mm-install for Mattermost by the mm-install developers`."
         );
         assert_eq!(
-            equivalence("Rocky Linux"),
+            equivalence_statement("Rocky Linux"),
             "This deployment uses Rocky Linux as an equivalent to the officially supported version of Red Hat Enterprise Linux."
         );
         assert!(super::text("security-updates").ends_with("within 10 days."));
@@ -1192,10 +1205,10 @@ mod tests {
     #[test]
     fn the_equivalence_statement_names_the_os_or_every_equivalent() {
         let rocky = statements(Tier::Community, Some("Rocky Linux"));
-        assert_eq!(rocky[0].text, equivalence("Rocky Linux"));
+        assert_eq!(rocky[0].text, equivalence_statement("Rocky Linux"));
         let all = &statements(Tier::Community, None)[0].text;
         for os in operating_systems() {
-            assert!(all.contains(&equivalence(os)), "{os}");
+            assert!(all.contains(&equivalence_statement(os)), "{os}");
         }
         assert_eq!(all.lines().count(), operating_systems().len());
     }
@@ -1345,7 +1358,7 @@ mod tests {
             requirements(&check(&others, Tier::Community)),
             [(req("rhel-equivalents"), Problem::Missing)]
         );
-        let one = format!("{others}\n\n{}\n", equivalence("Example Linux 9"));
+        let one = format!("{others}\n\n{}\n", equivalence_statement("Example Linux 9"));
         assert_eq!(check(&one, Tier::Community), []);
         let altered = format!(
             "{one}\nThis deployment uses Rocky Linux as an equivalent to the supported version of Red Hat Enterprise Linux.\n"
