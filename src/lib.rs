@@ -9,7 +9,7 @@
 //! - [`ops`]: install, upgrade, rollback and their health checks; [`state`], [`settings`]: what
 //!   the tool remembers and how the admin configures it;
 //! - [`render`]: the systemd unit and nginx site from templates, and config.json edits;
-//! - [`layout`]: every server path;
+//! - [`layout`]: every server path; [`site_url`]: the one site URL type;
 //! - [`context`]: the outside world (filesystem root, environment) as one value;
 //!   [`environment`]: every environment variable the tool reads;
 //! - [`report`]: how the core tells the CLI about progress without printing;
@@ -34,5 +34,6 @@ pub mod release;
 pub mod render;
 pub mod report;
 pub mod settings;
+pub mod site_url;
 pub mod state;
 pub mod system;

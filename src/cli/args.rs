@@ -6,6 +6,11 @@ use clap::{Args, Parser, Subcommand};
 
 use crate::host::Arch;
 use crate::release::{DEFAULT_RELEASE_URL, DEFAULT_RELEASES_API, Edition, Version};
+use crate::site_url::{self, SiteUrl};
+
+/// `Option<SiteUrl>` under a name clap's derive does not read as "the flag is optional": the
+/// value of a `--site-url` that may be `''` (no site URL).
+type SiteUrlOrNone = Option<SiteUrl>;
 
 /// Install, upgrade and roll back a self-hosted Mattermost server, with verified downloads.
 ///
@@ -100,8 +105,8 @@ pub enum RenderTemplate {
     /// The nginx site.
     Nginx {
         /// The site URL; its host becomes `server_name` (default: any host name).
-        #[arg(long, value_name = "URL", default_value = "")]
-        site_url: String,
+        #[arg(long, value_name = "URL", default_value = "", value_parser = site_url::parse_or_none)]
+        site_url: SiteUrlOrNone,
         /// Serve HTTPS with this certificate (and redirect HTTP); requires --tls-key.
         #[arg(long, value_name = "FILE", requires = "tls_key")]
         tls_cert: Option<PathBuf>,
@@ -299,9 +304,11 @@ pub struct InstallArgs {
     /// Install for this architecture instead of the host's.
     #[arg(long, ignore_case = true)]
     pub arch: Option<Arch>,
-    /// The URL users will reach Mattermost at, e.g. https://chat.example.com.
-    #[arg(long, value_name = "URL")]
-    pub site_url: Option<String>,
+    /// The URL users will reach Mattermost at, e.g. https://chat.example.com (http or https, a
+    /// host name or address, an optional port; no sub-path).
+    /// `''` means none: nginx then answers any host name.
+    #[arg(long, value_name = "URL", value_parser = site_url::parse_or_none)]
+    pub site_url: Option<SiteUrlOrNone>,
     /// Use this existing PostgreSQL (>= 14) instead of installing one locally,
     /// e.g. postgres://mmuser:PASSWORD@db.example.com:5432/mattermost?sslmode=require.
     /// Every user can read a command line with `ps`: for a URL with a password, prefer

@@ -93,7 +93,7 @@ fn render_template(
         } => render::render_nginx_site(
             &templates,
             &NginxOptions {
-                server_name: install::server_name(&site_url)?,
+                site_url,
                 upstream: install::LISTEN_ADDRESS.into(),
                 tls: tls_cert
                     .zip(tls_key)

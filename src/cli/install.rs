@@ -12,10 +12,12 @@ use super::prompt::Asker;
 use super::{UsageError, lock_and_recover};
 use crate::context::Context;
 use crate::host::Arch;
+use crate::ops::docs::{self, key};
 use crate::ops::install::{self, DatabaseChoice, InstallOptions, TarballSource};
 use crate::release::{Artifact, DEFAULT_VERSION, Edition, Version};
 use crate::render::TlsFiles;
 use crate::report::Reporter;
+use crate::site_url::{self, SiteUrl};
 
 /// Run the install command.
 pub fn run(global: &GlobalArgs, args: InstallArgs, printer: &Printer) -> CommandResult {
@@ -93,12 +95,11 @@ pub fn run(global: &GlobalArgs, args: InstallArgs, printer: &Printer) -> Command
     ));
     if args.verify {
         if ctx.is_live_system() {
-            let url = if options.site_url.is_empty() {
-                crate::ops::verify::DEFAULT_URL
-            } else {
-                &options.site_url
-            };
-            super::verify::after_install(global, url, printer).map_err(|err| {
+            let url = options.site_url.as_ref().map_or_else(
+                || crate::ops::verify::DEFAULT_URL.to_string(),
+                SiteUrl::to_string,
+            );
+            super::verify::after_install(global, &url, printer).map_err(|err| {
                 err.context(format!(
                     "Mattermost {} is installed and stays installed, but it failed the install tests",
                     report.installation.version
@@ -118,11 +119,15 @@ fn gather_options(
     asker: &Asker,
     reporter: &dyn Reporter,
 ) -> CommandResult<InstallOptions> {
-    let site_url = asker.text(
-        args.site_url.clone(),
-        "--site-url URL",
-        "Site URL users will reach Mattermost at (e.g. https://chat.example.com)",
-    )?;
+    // A flag's value was parsed by clap; a typed answer is parsed here, by the same type.
+    let site_url = match &args.site_url {
+        Some(url) => url.clone(),
+        None => site_url::parse_or_none(&asker.text(
+            None,
+            "--site-url URL",
+            "Site URL users will reach Mattermost at (e.g. https://chat.example.com)",
+        )?)?,
+    };
     let edition = match args.edition {
         Some(edition) => edition,
         None => [Edition::Enterprise, Edition::Team][asker.choose(
@@ -199,7 +204,7 @@ fn gather_options(
             arch,
         },
         source,
-        site_url: site_url.trim_end_matches('/').to_string(),
+        site_url,
         database,
         tls,
         allow_unsupported: args.allow_unsupported,
@@ -267,11 +272,10 @@ fn summary(
 ) -> String {
     let mut text = format!("Mattermost {} is installed", options.artifact.version);
     if ctx.is_live_system() {
-        let url = if options.site_url.is_empty() {
-            "http://<this server>".to_string()
-        } else {
-            options.site_url.clone()
-        };
+        let url = options
+            .site_url
+            .as_ref()
+            .map_or_else(|| "http://<this server>".to_string(), SiteUrl::to_string);
         text.push_str(&format!(" and answering at {url}"));
         if let Some(version_id) = version_id {
             text.push_str(&format!(
@@ -288,17 +292,14 @@ fn summary(
     if let Some(statement) = &platform.statement {
         text.push_str(&format!("\n{statement}"));
     }
-    // The same list as the README's program statements (`mm-install docs`), TLS first unless
-    // this install already has it.
-    text.push_str(&format!(
-        "\n\n{}",
-        crate::ops::docs::PRODUCTION_READY_HEADING
-    ));
-    let steps = crate::ops::docs::PRODUCTION_READY_STEPS
-        .iter()
-        .skip(usize::from(options.tls.is_some()));
-    for step in steps {
-        if verifying && step.starts_with("Create the first account") {
+    // The same list as the README's program statements (`mm-install docs`), without the TLS
+    // step when this install already has it.
+    text.push_str(&format!("\n\n{}", docs::text(key::PRODUCTION_READY)));
+    for step in docs::items(key::PRODUCTION_READY) {
+        if step.key == key::TLS_STEP && options.tls.is_some() {
+            continue;
+        }
+        if verifying && step.key == key::FIRST_ACCOUNT_STEP {
             // The install tests sign up the first account (always a system admin) and
             // deactivate it afterwards, which closes sign-up.
             text.push_str(
@@ -308,8 +309,8 @@ fn summary(
             );
             continue;
         }
-        text.push_str(&format!("\n  - {step}"));
+        text.push_str(&format!("\n  - {}", step.text));
     }
-    text.push_str(&format!("\n{}", crate::ops::docs::OFFICIAL_DOCS));
+    text.push_str(&format!("\n{}", docs::text(key::OFFICIAL_DOCS)));
     text
 }

@@ -290,7 +290,7 @@ mod golden {
 
     #[test]
     fn bad_site_url() {
-        let err = crate::ops::install::server_name("chat.example.com")
+        let err = crate::site_url::SiteUrl::parse("chat.example.com")
             .err()
             .unwrap();
         assert_eq!(
@@ -298,7 +298,7 @@ mod golden {
             (
                 "error: invalid site URL `chat.example.com`: it must start with https:// or http://\n\
                  hint: pass the address users will type in their browser, such as \
-                 --site-url https://chat.example.com"
+                 https://chat.example.com"
                     .into(),
                 ExitCode::Usage
             )

@@ -1,5 +1,7 @@
 //! The statements Mattermost's Deployment Solutions Program asks a deployment's README (or
-//! equivalent) to carry, as data, and a checker for them.
+//! equivalent) to carry, and a checker for them. The statements are data: each one's key, tier,
+//! requirement, text and rule are in `docs/statements.toml` (embedded, parsed once), and code
+//! selects them by key ([`text`], [`items`], the keys in [`key`]).
 //!
 //! The program recognises deployment solutions at three [`Tier`]s: Community (installation and
 //! minimum documentation), Registered (adds the security-updates commitment and the branding
@@ -20,89 +22,35 @@ use std::fmt;
 use std::ops::Range;
 use std::path::{Path, PathBuf};
 
+use std::sync::LazyLock;
+
+use serde::Deserialize;
+
 use crate::exit::{Diagnostic, ExitCode};
 
-/// The names of the requirements, as findings and `docs --check` name them. The part before the
-/// colon is the program's requirement area, used as the section heading in the Markdown.
-pub mod requirement {
-    /// The RHEL-equivalence statement (Installation 1).
-    pub const RHEL_EQUIVALENTS: &str = "Installation: RHEL equivalents";
-    /// The link to the official documentation (Documentation 1).
-    pub const OFFICIAL_DOCS: &str = "Documentation: official docs link";
-    /// What the deployment solution does.
-    pub const DESCRIPTION: &str = "Documentation: description";
-    /// The steps left to the admin after the automated deployment.
-    pub const PRODUCTION_READY: &str = "Documentation: production-ready steps";
-    /// Unofficial deployment configurations (Documentation 2).
-    pub const UNOFFICIAL: &str = "Documentation: unofficial deployment options";
-    /// The security-updates commitment (Security updates 1).
-    pub const SECURITY_UPDATES: &str = "Security updates: commitment";
-    /// The solution's name under the branding guidelines (Branding 1).
-    pub const BRANDING: &str = "Branding: name";
-    /// Automated upgrades (Upgrade 1).
-    pub const UPGRADE: &str = "Upgrade: automated upgrades";
+/// The keys of the statements and list items code selects (the data file holds them all).
+pub mod key {
+    /// The link to the official documentation.
+    pub const OFFICIAL_DOCS: &str = "official-docs";
+    /// The sentence introducing the production-ready steps; its items are the steps.
+    pub const PRODUCTION_READY: &str = "production-ready";
+    /// The production-ready step to serve Mattermost over TLS.
+    pub const TLS_STEP: &str = "tls";
+    /// The production-ready step to create the first (system admin) account.
+    pub const FIRST_ACCOUNT_STEP: &str = "first-account";
 }
 
-/// The official-documentation sentence, verbatim from the program.
-pub const OFFICIAL_DOCS: &str =
-    "Please see https://docs.mattermost.com for official documentation.";
+/// The embedded statements file.
+const STATEMENTS: &str = include_str!("docs/statements.toml");
 
-/// The program's description paragraph, its optional `[and upgrades]` included: mm-install
-/// installs and upgrades.
-pub const DESCRIPTION: &str = "This deployment solution installs and upgrades a Mattermost server to provide secure, private cloud messaging for teams and enterprises. More information is available at: https://mattermost.com";
+/// Where the equivalence statement names the operating system.
+const OS_PLACEHOLDER: &str = "{os}";
 
-/// The description without the optional `and upgrades`, which the program also accepts.
-const DESCRIPTION_INSTALL_ONLY: &str = "This deployment solution installs a Mattermost server to provide secure, private cloud messaging for teams and enterprises. More information is available at: https://mattermost.com";
-
-/// The sentence that must introduce the list of production-ready steps, verbatim.
-pub const PRODUCTION_READY_HEADING: &str = "Following automated deployment, the following steps are required to make your system production-ready:";
-
-/// What `mm-install install` leaves to the admin, in the order of the checklist it prints when
-/// it finishes (`summary()` in `src/cli/install.rs`); keep the two in step.
-pub const PRODUCTION_READY_STEPS: [&str; 6] = [
-    "Serve Mattermost over TLS, unless you installed with `--tls-cert FILE --tls-key FILE`: get a certificate, for example with `certbot --nginx`.",
-    "Create the first account right away: the first user to sign up becomes the system admin.",
-    "Configure SMTP (System Console > Environment > SMTP) so invitations and notifications are emailed.",
-    "Back up the database and `/opt/mattermost/data`, `/opt/mattermost/config` and `/opt/mattermost/plugins` regularly.",
-    "Allow only ports 80 and 443 through the firewall (Mattermost itself listens on 127.0.0.1:8065 only).",
-    "Subscribe to Mattermost's security-updates mailing list: https://mattermost.com/security-updates/",
-];
-
-/// The security-updates commitment, verbatim.
-pub const SECURITY_UPDATES: &str = "We highly recommend users subscribe to the Mattermost security updates email list. When notified of a security update, the maintainers of this deployment solution will make an effort to update to the secure version within 10 days.";
-
-/// `[NAME]` in the branding sentence.
-pub const SOLUTION_NAME: &str = "mm-install";
-/// `[CREATOR]` in the branding sentence.
-pub const CREATOR: &str = "the mm-install developers";
-
-/// The systems mm-install accepts as equivalents of Red Hat Enterprise Linux: the four the
-/// program names, and the two RHEL rebuilds mm-install adds (see `src/host/platform.rs`).
-pub const RHEL_EQUIVALENTS: [&str; 6] = [
-    "CentOS",
-    "Amazon Linux",
-    "Oracle Linux",
-    "Scientific Linux",
-    "Rocky Linux",
-    "AlmaLinux",
-];
-
-/// The words before and after `[OPERATING_SYSTEM]` in the RHEL-equivalence statement.
-const EQUIVALENCE_PREFIX: &str = "This deployment uses ";
-const EQUIVALENCE_SUFFIX: &str =
-    " as an equivalent to the officially supported version of Red Hat Enterprise Linux.";
+/// How the equivalence statement's placeholder is shown in messages, as the program writes it.
+const OS_PLACEHOLDER_SHOWN: &str = "[OPERATING_SYSTEM]";
 
 /// The longest operating-system name the checker accepts in the equivalence statement.
 const MAX_OS_NAME_BYTES: usize = 60;
-
-/// The upgrade statement. The program gives no sentence for this requirement, so the text is
-/// ours, and [`check`] requires it only loosely.
-pub const UPGRADE: &str = "mm-install upgrades a Mattermost deployment to the latest version with one command (`mm-install upgrade --latest`), following Mattermost's documented upgrade procedure.";
-
-/// Unofficial deployment options. The program asks for them to be documented without giving a
-/// sentence, so the text is ours (it follows the support policy in `src/host/platform.rs`), and
-/// [`check`] requires it only loosely.
-pub const UNOFFICIAL: &str = "Unofficial deployment options: mm-install also installs on Linux systems that Mattermost does not officially support, treating each like the family it derives from: Fedora (which Mattermost gives community support only), Debian and Ubuntu derivatives such as Linux Mint and Pop!_OS, and other RHEL-like systems, recognised by `ID_LIKE` in `/etc/os-release`. Such deployments are unofficial: they can work, but Mattermost does not support them. Any other system (Alpine or another musl-based system, a system without systemd, an unknown distribution) is unsupported, and `mm-install install` refuses it (exit code 6) unless `--allow-unsupported` is given. `mm-install detect-os` shows how a system is classified.";
 
 /// Windows of the README around an anchor phrase at least this similar to a statement are an
 /// altered copy of it.
@@ -115,7 +63,10 @@ const WINDOW_SLACK: isize = 3;
 const WRAP_WIDTH: usize = 100;
 
 /// The program's tiers, from the least to the most demanding; each includes the ones before.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, clap::ValueEnum)]
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, clap::ValueEnum, Deserialize,
+)]
+#[serde(rename_all = "lowercase")]
 pub enum Tier {
     /// Installation and minimum documentation.
     Community,
@@ -139,8 +90,9 @@ impl fmt::Display for Tier {
 /// One statement a tier requires.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Statement {
-    /// Which requirement it meets, e.g. `Documentation: official docs link` (see
-    /// [`requirement`]).
+    /// Its key in the data file, e.g. `official-docs` (see [`key`]).
+    pub key: &'static str,
+    /// Which requirement it meets, e.g. `Documentation: official docs link`.
     pub requirement: &'static str,
     /// The Markdown text, placeholders filled in.
     pub text: String,
@@ -148,6 +100,87 @@ pub struct Statement {
     /// production-ready steps: the sentence that introduces them, which must be followed by a
     /// list); `false` when the text is ours and only checked loosely.
     pub exact: bool,
+}
+
+/// An item of a statement's list (the production-ready steps).
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Item {
+    /// Its key, e.g. `tls` (see [`key`]).
+    pub key: String,
+    /// The Markdown text.
+    pub text: String,
+}
+
+/// The statements file.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Catalog {
+    statement: Vec<Spec>,
+}
+
+/// One statement as the data file holds it.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Spec {
+    key: String,
+    /// The least demanding tier that requires it.
+    tier: Tier,
+    requirement: String,
+    /// The text; the equivalence statement's names the operating system as `{os}`.
+    text: String,
+    #[serde(default)]
+    items: Vec<Item>,
+    rule: Rule,
+}
+
+/// How [`check`] looks for a statement.
+#[derive(Debug, Deserialize)]
+#[serde(tag = "kind", rename_all = "kebab-case")]
+enum Rule {
+    /// The statement's text, or one of `alternatives`, word for word; `anchors` locate an
+    /// altered copy.
+    Exact {
+        anchors: Vec<String>,
+        #[serde(default)]
+        alternatives: Vec<String>,
+    },
+    /// The text word for word, followed by a Markdown list.
+    HeadingWithList { anchors: Vec<String> },
+    /// At least one equivalence statement, any operating system named, and no altered one;
+    /// without a system to name, the statement lists `operating_systems`.
+    Equivalence {
+        operating_systems: Vec<String>,
+        anchors: Vec<String>,
+    },
+    /// Our own text: each group needs one of its phrases somewhere (case-insensitive).
+    Loose { groups: Vec<Vec<String>> },
+}
+
+/// Every statement of the data file, in the program's order, parsed on first use. The file is
+/// part of the binary and the tests parse it, so a failure here is a build defect.
+static CATALOG: LazyLock<Vec<Spec>> =
+    LazyLock::new(|| match toml::from_str::<Catalog>(STATEMENTS) {
+        Ok(catalog) => catalog.statement,
+        Err(err) => panic!("the embedded src/ops/docs/statements.toml is invalid: {err}"),
+    });
+
+/// The statement `key` of the data file (keys used by code are in [`key`] and tested).
+fn spec(key: &str) -> &'static Spec {
+    match CATALOG.iter().find(|spec| spec.key == key) {
+        Some(spec) => spec,
+        None => panic!("no statement `{key}` in src/ops/docs/statements.toml"),
+    }
+}
+
+/// The text of the statement `key`, e.g. [`key::OFFICIAL_DOCS`].
+pub fn text(key: &str) -> &'static str {
+    &spec(key).text
+}
+
+/// The items of the statement `key`'s list, e.g. the steps of [`key::PRODUCTION_READY`].
+pub fn items(key: &str) -> &'static [Item] {
+    &spec(key).items
 }
 
 /// Whether a statement is absent or present with words changed.
@@ -241,139 +274,49 @@ fn summarize(findings: &[Finding]) -> String {
         .join(", ")
 }
 
-/// The RHEL-equivalence statement for `os`, e.g. `Rocky Linux`.
-pub fn equivalence_statement(os: &str) -> String {
-    format!("{EQUIVALENCE_PREFIX}{os}{EQUIVALENCE_SUFFIX}")
+/// The equivalence statement `template` with `os` named.
+fn fill_os(template: &str, os: &str) -> String {
+    template.replace(OS_PLACEHOLDER, os)
 }
 
-/// The branding sentence with `[NAME]` and `[CREATOR]` filled in; the backticks around the name
-/// are the program's.
-pub fn branding_statement() -> String {
-    format!(
-        "The name for this deployment solution in the context of [Mattermost branding guidelines](https://handbook.mattermost.com/operations/operations/publishing/publishing-guidelines/brand-and-visual-design-guidelines) is `{SOLUTION_NAME} for Mattermost by {CREATOR}`."
-    )
-}
-
-/// How [`check`] looks for a statement.
-enum Rule {
-    /// The statement's text, or one of `alternatives`, word for word; `anchors` locate an
-    /// altered copy.
-    Exact {
-        anchors: &'static [&'static str],
-        alternatives: &'static [&'static str],
-    },
-    /// `heading` word for word, followed by a Markdown list.
-    HeadingWithList {
-        heading: &'static str,
-        anchors: &'static [&'static str],
-    },
-    /// At least one RHEL-equivalence statement, any operating system named, and no altered one.
-    Equivalence,
-    /// Our own text: each group needs one of its phrases somewhere (case-insensitive).
-    Loose {
-        groups: &'static [&'static [&'static str]],
-    },
-}
-
-/// The statements of `tier` with their rules, in the program's order.
-fn specs(tier: Tier, equivalent_os: Option<&str>) -> Vec<(Statement, Rule)> {
-    let statement = |requirement, text: String, exact| Statement {
-        requirement,
-        text,
-        exact,
-    };
-    let equivalence = match equivalent_os {
-        Some(os) => equivalence_statement(os),
-        None => RHEL_EQUIVALENTS
-            .iter()
-            .map(|os| format!("- {}", equivalence_statement(os)))
-            .collect::<Vec<_>>()
-            .join("\n"),
-    };
-    let mut production_ready = format!("{PRODUCTION_READY_HEADING}\n");
-    for (number, step) in PRODUCTION_READY_STEPS.iter().enumerate() {
-        production_ready.push_str(&format!("\n{}. {step}", number + 1));
-    }
-    let mut specs = vec![
-        (
-            statement(requirement::RHEL_EQUIVALENTS, equivalence, true),
-            Rule::Equivalence,
-        ),
-        (
-            statement(requirement::OFFICIAL_DOCS, OFFICIAL_DOCS.to_owned(), true),
-            Rule::Exact {
-                anchors: &["for official documentation", "Please see https://docs"],
-                alternatives: &[],
-            },
-        ),
-        (
-            statement(requirement::DESCRIPTION, DESCRIPTION.to_owned(), true),
-            Rule::Exact {
-                anchors: &[
-                    "This deployment solution installs",
-                    "private cloud messaging",
-                    "More information is available at",
-                ],
-                alternatives: &[DESCRIPTION_INSTALL_ONLY],
-            },
-        ),
-        (
-            statement(requirement::PRODUCTION_READY, production_ready, true),
-            Rule::HeadingWithList {
-                heading: PRODUCTION_READY_HEADING,
-                anchors: &[
-                    "steps are required to make your system production-ready",
-                    "Following automated deployment",
-                ],
-            },
-        ),
-        (
-            statement(requirement::UNOFFICIAL, UNOFFICIAL.to_owned(), false),
-            Rule::Loose {
-                groups: &[
-                    &["unofficial", "not officially supported"],
-                    &["Fedora", "Linux Mint", "derivative"],
-                ],
-            },
-        ),
-    ];
-    if tier >= Tier::Registered {
-        specs.push((
-            statement(
-                requirement::SECURITY_UPDATES,
-                SECURITY_UPDATES.to_owned(),
-                true,
-            ),
-            Rule::Exact {
-                anchors: &[
-                    "security updates email list",
-                    "update to the secure version",
-                ],
-                alternatives: &[],
-            },
-        ));
-        specs.push((
-            statement(requirement::BRANDING, branding_statement(), true),
-            Rule::Exact {
-                anchors: &[
-                    "branding guidelines",
-                    "The name for this deployment solution",
-                ],
-                alternatives: &[],
-            },
-        ));
-    }
-    if tier >= Tier::Certified {
-        // Loose on purpose: the program has no sentence for upgrades, only the requirement that
-        // a user interface or command line upgrades to the latest version.
-        specs.push((
-            statement(requirement::UPGRADE, UPGRADE.to_owned(), false),
-            Rule::Loose {
-                groups: &[&["mm-install upgrade"], &["latest"]],
-            },
-        ));
-    }
-    specs
+/// The statements of `tier`, placeholders filled in, each with its entry in the data file.
+fn specs(tier: Tier, equivalent_os: Option<&str>) -> Vec<(Statement, &'static Spec)> {
+    CATALOG
+        .iter()
+        .filter(|spec| spec.tier <= tier)
+        .map(|spec| {
+            let text = match (&spec.rule, equivalent_os) {
+                (Rule::Equivalence { .. }, Some(os)) => fill_os(&spec.text, os),
+                (
+                    Rule::Equivalence {
+                        operating_systems, ..
+                    },
+                    None,
+                ) => operating_systems
+                    .iter()
+                    .map(|os| format!("- {}", fill_os(&spec.text, os)))
+                    .collect::<Vec<_>>()
+                    .join("\n"),
+                _ => {
+                    let mut text = spec.text.clone();
+                    if !spec.items.is_empty() {
+                        text.push('\n');
+                    }
+                    for (number, item) in spec.items.iter().enumerate() {
+                        text.push_str(&format!("\n{}. {}", number + 1, item.text));
+                    }
+                    text
+                }
+            };
+            let statement = Statement {
+                key: &spec.key,
+                requirement: &spec.requirement,
+                text,
+                exact: !matches!(spec.rule, Rule::Loose { .. }),
+            };
+            (statement, spec)
+        })
+        .collect()
 }
 
 /// The statements `tier` requires, in the program's order. With `equivalent_os` (the name of
@@ -411,7 +354,7 @@ fn render(tier: Tier, equivalent_os: Option<&str>, width: usize) -> String {
         if this_area != area {
             area = this_area;
             out.push_str(&format!("\n### {area}\n"));
-            if statement.requirement == requirement::RHEL_EQUIVALENTS {
+            if matches!(spec(statement.key).rule, Rule::Equivalence { .. }) {
                 let which = if equivalent_os.is_some() {
                     "on Red Hat Enterprise Linux equivalents."
                 } else {
@@ -517,19 +460,19 @@ pub fn check(readme_text: &str, tier: Tier) -> Vec<Finding> {
     let readme = Normalized::new(readme_text);
     specs(tier, None)
         .into_iter()
-        .filter_map(|(statement, rule)| {
+        .filter_map(|(statement, spec)| {
             let finding = |problem, detail| Finding {
                 requirement: statement.requirement,
                 problem,
                 detail,
             };
-            match rule {
+            match &spec.rule {
                 Rule::Exact {
                     anchors,
                     alternatives,
                 } => {
                     let mut forms = vec![statement.text.as_str()];
-                    forms.extend(alternatives);
+                    forms.extend(alternatives.iter().map(String::as_str));
                     if forms.iter().any(|form| readme.contains(form)) {
                         return None;
                     }
@@ -542,7 +485,8 @@ pub fn check(readme_text: &str, tier: Tier) -> Vec<Finding> {
                         },
                     )
                 }
-                Rule::HeadingWithList { heading, anchors } => {
+                Rule::HeadingWithList { anchors } => {
+                    let heading = spec.text.as_str();
                     let mut present = false;
                     for start in readme.find_all(heading) {
                         present = true;
@@ -565,8 +509,9 @@ pub fn check(readme_text: &str, tier: Tier) -> Vec<Finding> {
                         }
                     })
                 }
-                Rule::Equivalence => {
-                    check_equivalence(&readme).map(|(problem, detail)| finding(problem, detail))
+                Rule::Equivalence { anchors, .. } => {
+                    check_equivalence(&readme, &spec.text, anchors)
+                        .map(|(problem, detail)| finding(problem, detail))
                 }
                 Rule::Loose { groups } => {
                     let lower = readme.text.to_lowercase();
@@ -599,12 +544,19 @@ pub fn check(readme_text: &str, tier: Tier) -> Vec<Finding> {
 
 /// The RHEL-equivalence rule: `None` when at least one statement is there, word for word with
 /// any operating system named, and no altered one is.
-fn check_equivalence(readme: &Normalized) -> Option<(Problem, String)> {
+fn check_equivalence(
+    readme: &Normalized,
+    template: &str,
+    anchors: &[String],
+) -> Option<(Problem, String)> {
     let text = &readme.text;
+    let (prefix, suffix) = template
+        .split_once(OS_PLACEHOLDER)
+        .unwrap_or((template, ""));
     let mut exact: Vec<Range<usize>> = Vec::new();
-    for (start, _) in text.match_indices(EQUIVALENCE_PREFIX) {
-        let after = start + EQUIVALENCE_PREFIX.len();
-        let Some(offset) = text[after..].find(EQUIVALENCE_SUFFIX) else {
+    for (start, _) in text.match_indices(prefix) {
+        let after = start + prefix.len();
+        let Some(offset) = text[after..].find(suffix) else {
             continue;
         };
         let name = &text[after..after + offset];
@@ -612,20 +564,15 @@ fn check_equivalence(readme: &Normalized) -> Option<(Problem, String)> {
             && name.len() <= MAX_OS_NAME_BYTES
             && !name.contains(['.', '!', '?', ':', ';', '[', ']']);
         if plausible {
-            exact.push(start..after + offset + EQUIVALENCE_SUFFIX.len());
+            exact.push(start..after + offset + suffix.len());
         }
     }
-    let template = equivalence_statement("[OPERATING_SYSTEM]");
-    let anchors = [
-        "as an equivalent to the officially supported",
-        "officially supported version of Red Hat Enterprise Linux",
-        "This deployment uses",
-    ];
+    let template = fill_os(template, OS_PLACEHOLDER_SHOWN);
     let excluded: Vec<Range<usize>> = exact
         .iter()
         .map(|range| readme.word_range(range.clone()))
         .collect();
-    if let Some(variant) = closest_variant(readme, &template, &anchors, &excluded) {
+    if let Some(variant) = closest_variant(readme, &template, anchors, &excluded) {
         return Some((
             Problem::Altered,
             format!(
@@ -780,7 +727,7 @@ struct Variant {
 fn closest_variant(
     readme: &Normalized,
     expected: &str,
-    anchors: &[&str],
+    anchors: &[String],
     excluded: &[Range<usize>],
 ) -> Option<Variant> {
     let expected_text = normalize(expected);
@@ -996,6 +943,47 @@ mod tests {
     use super::*;
     use crate::layout::INSTALL_DIR;
 
+    /// The equivalence statement naming `os`.
+    fn equivalence_statement(os: &str) -> String {
+        fill_os(super::text("rhel-equivalents"), os)
+    }
+
+    /// `host::classify` writes the same equivalence statement as the data file's.
+    #[test]
+    fn the_platform_statement_is_the_data_files() {
+        let os = crate::host::OsRelease::parse(
+            "ID=rocky\nNAME=\"Rocky Linux\"\nVERSION_ID=\"9.4\"\nID_LIKE=\"rhel centos fedora\"\n",
+        );
+        let platform = crate::host::classify(&os, crate::host::Arch::Amd64, Some(true));
+        assert_eq!(
+            platform.statement,
+            Some(equivalence_statement(&platform.name))
+        );
+    }
+
+    /// The requirement of the statement `key`.
+    fn req(key: &str) -> &'static str {
+        &spec(key).requirement
+    }
+
+    /// The operating systems the README variant of the equivalence statement lists.
+    fn operating_systems() -> &'static [String] {
+        match &spec("rhel-equivalents").rule {
+            Rule::Equivalence {
+                operating_systems, ..
+            } => operating_systems,
+            rule => panic!("{rule:?}"),
+        }
+    }
+
+    /// The description without the optional `and upgrades`.
+    fn description_install_only() -> &'static str {
+        match &spec("description").rule {
+            Rule::Exact { alternatives, .. } => &alternatives[0],
+            rule => panic!("{rule:?}"),
+        }
+    }
+
     /// A README that carries `tier`'s statements among other text, one line per paragraph (so
     /// that tests can replace sentences).
     fn readme(tier: Tier) -> String {
@@ -1063,44 +1051,48 @@ mod tests {
         assert_eq!(
             names(Tier::Community),
             [
-                requirement::RHEL_EQUIVALENTS,
-                requirement::OFFICIAL_DOCS,
-                requirement::DESCRIPTION,
-                requirement::PRODUCTION_READY,
-                requirement::UNOFFICIAL,
+                req("rhel-equivalents"),
+                req("official-docs"),
+                req("description"),
+                req("production-ready"),
+                req("unofficial"),
             ]
         );
         assert_eq!(
             names(Tier::Registered)[5..],
-            [requirement::SECURITY_UPDATES, requirement::BRANDING]
+            [req("security-updates"), req("branding")]
         );
-        assert_eq!(names(Tier::Certified)[7..], [requirement::UPGRADE]);
+        assert_eq!(names(Tier::Certified)[7..], [req("upgrade")]);
         let loose: Vec<_> = statements(Tier::Certified, None)
             .into_iter()
             .filter(|statement| !statement.exact)
             .map(|statement| statement.requirement)
             .collect();
-        assert_eq!(loose, [requirement::UNOFFICIAL, requirement::UPGRADE]);
+        assert_eq!(loose, [req("unofficial"), req("upgrade")]);
     }
 
     #[test]
     fn the_program_sentences_are_verbatim() {
         // From the program's text (the seed), placeholders filled in.
         assert_eq!(
-            branding_statement(),
+            super::text("branding"),
             "The name for this deployment solution in the context of [Mattermost branding guidelines](https://handbook.mattermost.com/operations/operations/publishing/publishing-guidelines/brand-and-visual-design-guidelines) is `mm-install for Mattermost by the mm-install developers`."
         );
         assert_eq!(
             equivalence_statement("Rocky Linux"),
             "This deployment uses Rocky Linux as an equivalent to the officially supported version of Red Hat Enterprise Linux."
         );
-        assert!(SECURITY_UPDATES.ends_with("within 10 days."));
+        assert!(super::text("security-updates").ends_with("within 10 days."));
         assert_eq!(
-            DESCRIPTION.replace(" and upgrades", ""),
-            DESCRIPTION_INSTALL_ONLY
+            super::text("description").replace(" and upgrades", ""),
+            description_install_only()
         );
         // The checklist mentions what the install's summary does.
-        let steps = PRODUCTION_READY_STEPS.join(" ");
+        let steps = items(key::PRODUCTION_READY)
+            .iter()
+            .map(|item| item.text.as_str())
+            .collect::<Vec<_>>()
+            .join(" ");
         for item in [
             "TLS",
             "certbot",
@@ -1119,21 +1111,94 @@ mod tests {
         assert!(steps.contains(INSTALL_DIR));
     }
 
+    /// The data file: every statement and list item has a unique key, every key code selects
+    /// is there, and every statement's rule finds the statement's own text (anchors are part of
+    /// it, a loose rule's groups each name a phrase of it), in a README holding that text only.
     #[test]
-    fn every_anchor_is_part_of_its_statement() {
-        for (statement, rule) in specs(Tier::Certified, None) {
-            let (text, anchors) = match rule {
-                Rule::Exact { anchors, .. } => (statement.text.clone(), anchors),
-                Rule::HeadingWithList { heading, anchors } => (heading.to_owned(), anchors),
-                Rule::Equivalence | Rule::Loose { .. } => continue,
-            };
-            for anchor in anchors {
-                assert!(
-                    text.to_ascii_lowercase()
-                        .contains(&anchor.to_ascii_lowercase()),
-                    "{anchor}"
-                );
+    fn every_statement_has_a_unique_key_and_a_rule_that_finds_its_own_text() {
+        let mut keys = std::collections::HashSet::new();
+        let mut requirements = std::collections::HashSet::new();
+        for spec in CATALOG.iter() {
+            assert!(keys.insert(spec.key.as_str()), "duplicate key {}", spec.key);
+            assert!(
+                requirements.insert(spec.requirement.as_str()),
+                "{}",
+                spec.key
+            );
+            for item in &spec.items {
+                assert!(keys.insert(item.key.as_str()), "duplicate key {}", item.key);
             }
+            let lower = spec.text.to_lowercase();
+            match &spec.rule {
+                Rule::Exact { anchors, .. } | Rule::HeadingWithList { anchors } => {
+                    assert!(!anchors.is_empty(), "{}", spec.key);
+                    for anchor in anchors {
+                        assert!(
+                            lower.contains(&anchor.to_lowercase()),
+                            "{}: {anchor}",
+                            spec.key
+                        );
+                    }
+                }
+                Rule::Equivalence {
+                    operating_systems,
+                    anchors,
+                } => {
+                    assert_eq!(spec.text.matches(OS_PLACEHOLDER).count(), 1, "{}", spec.key);
+                    assert!(!operating_systems.is_empty(), "{}", spec.key);
+                    for anchor in anchors {
+                        assert!(
+                            lower.contains(&anchor.to_lowercase()),
+                            "{}: {anchor}",
+                            spec.key
+                        );
+                    }
+                }
+                Rule::Loose { groups } => {
+                    for group in groups {
+                        assert!(
+                            group
+                                .iter()
+                                .any(|phrase| lower.contains(&phrase.to_lowercase())),
+                            "{}: {group:?}",
+                            spec.key
+                        );
+                    }
+                }
+            }
+            assert_eq!(
+                matches!(spec.rule, Rule::HeadingWithList { .. }),
+                !spec.items.is_empty(),
+                "{}: a list needs the heading-with-list rule, and that rule a list",
+                spec.key
+            );
+            let (statement, _) = specs(Tier::Certified, Some("Example Linux"))
+                .into_iter()
+                .find(|(statement, _)| statement.key == spec.key)
+                .unwrap();
+            let alone = format!("# README\n\n{}\n", statement.text);
+            let findings = check(&alone, Tier::Certified);
+            assert!(
+                findings.iter().all(|f| f.requirement != spec.requirement),
+                "{}: {findings:?}",
+                spec.key
+            );
+            assert_eq!(
+                findings.len(),
+                CATALOG.len() - 1,
+                "{}: {findings:?}",
+                spec.key
+            );
+        }
+        for key in [key::OFFICIAL_DOCS, key::PRODUCTION_READY] {
+            spec(key);
+        }
+        let steps: Vec<&str> = items(key::PRODUCTION_READY)
+            .iter()
+            .map(|item| item.key.as_str())
+            .collect();
+        for key in [key::TLS_STEP, key::FIRST_ACCOUNT_STEP] {
+            assert!(steps.contains(&key), "{key}");
         }
     }
 
@@ -1142,10 +1207,10 @@ mod tests {
         let rocky = statements(Tier::Community, Some("Rocky Linux"));
         assert_eq!(rocky[0].text, equivalence_statement("Rocky Linux"));
         let all = &statements(Tier::Community, None)[0].text;
-        for os in RHEL_EQUIVALENTS {
+        for os in operating_systems() {
             assert!(all.contains(&equivalence_statement(os)), "{os}");
         }
-        assert_eq!(all.lines().count(), RHEL_EQUIVALENTS.len());
+        assert_eq!(all.lines().count(), operating_systems().len());
     }
 
     #[test]
@@ -1192,7 +1257,7 @@ mod tests {
         }
         let quoted = format!(
             "Intro.\n\n> We highly recommend users subscribe to the Mattermost\n> security updates email list. When notified of a security update, the maintainers\n>   of this deployment solution will make an effort to update to the secure version\n> within 10 days.\n\n{}",
-            text.replace(SECURITY_UPDATES, "")
+            text.replace(super::text("security-updates"), "")
         );
         assert_eq!(check(&quoted, Tier::Certified), []);
     }
@@ -1203,7 +1268,7 @@ mod tests {
         let findings = check(&text, Tier::Registered);
         assert_eq!(
             requirements(&findings),
-            [(requirement::SECURITY_UPDATES, Problem::Altered)]
+            [(req("security-updates"), Problem::Altered)]
         );
         assert_eq!(findings[0].detail, "`10` changed to `14`");
 
@@ -1211,7 +1276,7 @@ mod tests {
         let findings = check(&text, Tier::Community);
         assert_eq!(
             requirements(&findings),
-            [(requirement::OFFICIAL_DOCS, Problem::Altered)]
+            [(req("official-docs"), Problem::Altered)]
         );
         assert_eq!(findings[0].detail, "`official` is missing");
     }
@@ -1224,7 +1289,7 @@ mod tests {
         let findings = check(&text, Tier::Registered);
         assert_eq!(
             requirements(&findings),
-            [(requirement::SECURITY_UPDATES, Problem::Altered)]
+            [(req("security-updates"), Problem::Altered)]
         );
         assert!(
             findings[0]
@@ -1235,7 +1300,7 @@ mod tests {
 
     #[test]
     fn a_removed_statement_is_missing() {
-        let text = readme(Tier::Registered).replace(&branding_statement(), "");
+        let text = readme(Tier::Registered).replace(super::text("branding"), "");
         let rendered = render_markdown(Tier::Registered, None);
         // The rendered text is wrapped: remove the branding paragraph by its normalised form.
         let without: String = rendered
@@ -1246,7 +1311,7 @@ mod tests {
         for text in [text, without] {
             let findings = check(&text, Tier::Registered);
             assert!(
-                requirements(&findings).contains(&(requirement::BRANDING, Problem::Missing)),
+                requirements(&findings).contains(&(req("branding"), Problem::Missing)),
                 "{findings:?}"
             );
         }
@@ -1261,23 +1326,24 @@ mod tests {
 
     #[test]
     fn a_mention_of_an_anchor_alone_is_not_an_altered_statement() {
-        let text = readme(Tier::Registered).replace(&branding_statement(), "")
+        let text = readme(Tier::Registered).replace(super::text("branding"), "")
             + "\nWe follow Mattermost's branding guidelines in our logo.\n";
         let findings = check(&text, Tier::Registered);
         assert_eq!(
             requirements(&findings),
-            [(requirement::BRANDING, Problem::Missing)]
+            [(req("branding"), Problem::Missing)]
         );
     }
 
     #[test]
     fn the_description_may_leave_out_and_upgrades() {
-        let text = readme(Tier::Community).replace(DESCRIPTION, DESCRIPTION_INSTALL_ONLY);
+        let text =
+            readme(Tier::Community).replace(super::text("description"), description_install_only());
         assert_eq!(check(&text, Tier::Community), []);
         let text = readme(Tier::Community).replace("private cloud", "public cloud");
         assert_eq!(
             requirements(&check(&text, Tier::Community)),
-            [(requirement::DESCRIPTION, Problem::Altered)]
+            [(req("description"), Problem::Altered)]
         );
     }
 
@@ -1290,7 +1356,7 @@ mod tests {
             .join("\n\n");
         assert_eq!(
             requirements(&check(&others, Tier::Community)),
-            [(requirement::RHEL_EQUIVALENTS, Problem::Missing)]
+            [(req("rhel-equivalents"), Problem::Missing)]
         );
         let one = format!("{others}\n\n{}\n", equivalence_statement("Example Linux 9"));
         assert_eq!(check(&one, Tier::Community), []);
@@ -1300,7 +1366,7 @@ mod tests {
         let findings = check(&altered, Tier::Community);
         assert_eq!(
             requirements(&findings),
-            [(requirement::RHEL_EQUIVALENTS, Problem::Altered)]
+            [(req("rhel-equivalents"), Problem::Altered)]
         );
         assert!(
             findings[0]
@@ -1314,15 +1380,16 @@ mod tests {
         );
         assert_eq!(
             requirements(&check(&unnamed, Tier::Community)),
-            [(requirement::RHEL_EQUIVALENTS, Problem::Altered)]
+            [(req("rhel-equivalents"), Problem::Altered)]
         );
     }
 
     #[test]
     fn the_production_ready_sentence_needs_a_list() {
         let steps = format!(
-            "{PRODUCTION_READY_HEADING}\n\n1. {}",
-            PRODUCTION_READY_STEPS[0]
+            "{}\n\n1. {}",
+            super::text(key::PRODUCTION_READY),
+            items(key::PRODUCTION_READY)[0].text
         );
         let base = readme(Tier::Community);
         let start = base.find("Following automated").unwrap();
@@ -1332,18 +1399,24 @@ mod tests {
         assert_eq!(check(&text(&steps), Tier::Community), []);
         assert_eq!(
             check(
-                &text(&format!("{PRODUCTION_READY_HEADING}\n- one step")),
+                &text(&format!(
+                    "{}\n- one step",
+                    super::text(key::PRODUCTION_READY)
+                )),
                 Tier::Community
             ),
             []
         );
         let findings = check(
-            &text(&format!("{PRODUCTION_READY_HEADING} Nothing else.")),
+            &text(&format!(
+                "{} Nothing else.",
+                super::text(key::PRODUCTION_READY)
+            )),
             Tier::Community,
         );
         assert_eq!(
             requirements(&findings),
-            [(requirement::PRODUCTION_READY, Problem::Missing)]
+            [(req("production-ready"), Problem::Missing)]
         );
         assert!(findings[0].detail.contains("no list"));
         let findings = check(
@@ -1352,21 +1425,22 @@ mod tests {
         );
         assert_eq!(
             requirements(&findings),
-            [(requirement::PRODUCTION_READY, Problem::Altered)]
+            [(req("production-ready"), Problem::Altered)]
         );
     }
 
     #[test]
     fn loose_requirements_need_their_key_words_only() {
-        let text = readme(Tier::Certified).replace(UPGRADE, "Upgrades are automated.");
+        let text =
+            readme(Tier::Certified).replace(super::text("upgrade"), "Upgrades are automated.");
         let findings = check(&text, Tier::Certified);
         assert_eq!(
             requirements(&findings),
-            [(requirement::UPGRADE, Problem::Missing)]
+            [(req("upgrade"), Problem::Missing)]
         );
         assert!(findings[0].detail.contains("`mm-install upgrade`"));
         let text = readme(Tier::Certified).replace(
-            UPGRADE,
+            super::text("upgrade"),
             "Run `mm-install upgrade --latest` to move to the latest release.",
         );
         assert_eq!(check(&text, Tier::Certified), []);
@@ -1380,9 +1454,9 @@ mod tests {
         assert_eq!(
             missing,
             [
-                (requirement::SECURITY_UPDATES, Problem::Missing),
-                (requirement::BRANDING, Problem::Missing),
-                (requirement::UPGRADE, Problem::Missing),
+                (req("security-updates"), Problem::Missing),
+                (req("branding"), Problem::Missing),
+                (req("upgrade"), Problem::Missing),
             ]
         );
     }

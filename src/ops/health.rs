@@ -18,6 +18,7 @@ use crate::exit::{Diagnostic, ExitCode};
 use crate::ops::websocket::{self, WebSocket};
 use crate::release::Version;
 use crate::report::Reporter;
+use crate::site_url::SiteUrl;
 
 /// How long to wait for a TCP connection.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
@@ -37,6 +38,16 @@ pub struct Probe {
 }
 
 impl Probe {
+    /// Through mm-install's nginx site on this host's loopback (port 443 with `tls`, else 80),
+    /// with the site URL's host as `Host` and SNI (`localhost` when the site answers any name).
+    pub fn through_nginx(site: Option<&SiteUrl>, tls: bool) -> Probe {
+        Probe {
+            address: SocketAddr::from(([127, 0, 0, 1], if tls { 443 } else { 80 })),
+            host: site.map_or_else(|| "localhost".to_string(), SiteUrl::host),
+            tls,
+        }
+    }
+
     fn scheme(&self) -> &'static str {
         if self.tls { "https" } else { "http" }
     }
@@ -426,6 +437,42 @@ mod tests {
     use std::sync::{Arc, Mutex};
 
     use super::*;
+
+    /// The probe through nginx knocks on loopback with the site URL's host as `Host` and SNI,
+    /// whatever port the site URL names (nginx listens on 80 and 443).
+    #[test]
+    fn the_probe_through_nginx_names_the_sites_host() {
+        for (url, tls, host, authority, target) in [
+            (
+                Some("https://Chat.Example.com:8443/"),
+                true,
+                "chat.example.com",
+                "chat.example.com",
+                "https://chat.example.com:443/api/v4/system/ping",
+            ),
+            (
+                Some("http://[::1]:8080"),
+                false,
+                "::1",
+                "[::1]",
+                "http://127.0.0.1:80/api/v4/system/ping",
+            ),
+            (
+                None,
+                false,
+                "localhost",
+                "localhost",
+                "http://localhost:80/api/v4/system/ping",
+            ),
+        ] {
+            let site = url.map(|url| SiteUrl::parse(url).unwrap());
+            let probe = Probe::through_nginx(site.as_ref(), tls);
+            assert_eq!(probe.host, host, "{url:?}");
+            assert_eq!(probe.authority(), authority, "{url:?}");
+            assert_eq!(probe.url("/api/v4/system/ping"), target, "{url:?}");
+            assert!(probe.address.ip().is_loopback());
+        }
+    }
 
     /// One request a test server saw: the TLS server name, if any, and the request head.
     #[derive(Clone, Debug)]

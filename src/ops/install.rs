@@ -31,6 +31,7 @@ use crate::render::{
     self, NginxOptions, OwnedSettings, RenderError, Templates, TlsFiles, UnitOptions,
 };
 use crate::report::Reporter;
+use crate::site_url::SiteUrl;
 use crate::state::{Installation, State, now_rfc3339, rfc3339};
 use crate::system::beneath::{self};
 use crate::system::nginx::SiteLayout;
@@ -80,8 +81,9 @@ pub enum DatabaseChoice {
 pub struct InstallOptions {
     pub artifact: Artifact,
     pub source: TarballSource,
-    /// `https://chat.example.com`, or empty for none (nginx then answers any host name).
-    pub site_url: String,
+    /// The address users reach Mattermost at, e.g. `https://chat.example.com`, or `None`
+    /// (`--site-url ''`: nginx then answers any host name).
+    pub site_url: Option<SiteUrl>,
     pub database: DatabaseChoice,
     pub tls: Option<TlsFiles>,
     pub allow_unsupported: bool,
@@ -122,8 +124,6 @@ pub enum InstallError {
     RootNeedsDatabase,
     #[error("the TLS {what} {path} does not exist")]
     MissingTlsFile { what: &'static str, path: String },
-    #[error("invalid site URL `{url}`: {reason}")]
-    InvalidSiteUrl { url: String, reason: String },
     #[error(
         "the install failed while trying to {step}: {}\nevery change was undone; the server is as it was before",
         crate::exit::Chain(&**.cause)
@@ -154,9 +154,9 @@ impl Diagnostic for InstallError {
     fn exit_code(&self) -> ExitCode {
         match self {
             InstallError::Unsupported { .. } => ExitCode::Unsupported,
-            InstallError::RootNeedsDatabase
-            | InstallError::MissingTlsFile { .. }
-            | InstallError::InvalidSiteUrl { .. } => ExitCode::Usage,
+            InstallError::RootNeedsDatabase | InstallError::MissingTlsFile { .. } => {
+                ExitCode::Usage
+            }
             InstallError::RolledBack { cause, .. } => cause.exit_code(),
             InstallError::Fetch(err) => err.exit_code(),
             InstallError::Archive(err) => err.exit_code(),
@@ -171,9 +171,6 @@ impl Diagnostic for InstallError {
             InstallError::NotRoot => {
                 Some("run it with sudo, or use --root DIR to build an image".into())
             }
-            InstallError::InvalidSiteUrl { .. } => Some(
-                "pass the address users will type in their browser, such as --site-url https://chat.example.com".into(),
-            ),
             InstallError::Unsupported { .. } => {
                 Some("pass --allow-unsupported to try anyway (not supported by Mattermost)".into())
             }
@@ -312,7 +309,11 @@ impl Step {
             }
             Step::Configure => format!(
                 "configure {INSTALL_DIR}/config/config.json (database, SiteURL `{}`, ListenAddress {LISTEN_ADDRESS}) and give the tree to `{SERVICE_USER}`",
-                options.site_url
+                options
+                    .site_url
+                    .as_ref()
+                    .map(SiteUrl::to_string)
+                    .unwrap_or_default()
             ),
             Step::LabelBinaries => format!("label {INSTALL_DIR}/bin for SELinux (bin_t)"),
             Step::WriteUnit => format!("write {UNIT_FILE}"),
@@ -566,38 +567,6 @@ pub fn database_note(ctx: &Context, options: &InstallOptions) -> Option<String> 
     }
 }
 
-/// The host name nginx serves and the proxy probes with.
-pub fn server_name(site_url: &str) -> Result<String, InstallError> {
-    if site_url.is_empty() {
-        return Ok("_".into());
-    }
-    let invalid = |reason: &str| InstallError::InvalidSiteUrl {
-        url: site_url.into(),
-        reason: reason.into(),
-    };
-    let rest = site_url
-        .strip_prefix("https://")
-        .or_else(|| site_url.strip_prefix("http://"))
-        .ok_or_else(|| invalid("it must start with https:// or http://"))?;
-    let authority = rest.split('/').next().unwrap_or("");
-    if rest.trim_end_matches('/').contains('/') {
-        return Err(invalid(
-            "Mattermost behind this proxy must be served at the root path",
-        ));
-    }
-    let host = authority
-        .rsplit_once(':')
-        .map_or(authority, |(host, _)| host);
-    if host.is_empty()
-        || !host
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || c == '.' || c == '-')
-    {
-        return Err(invalid("it has no valid host name"));
-    }
-    Ok(host.to_ascii_lowercase())
-}
-
 /// Check everything that can be checked without changing the server.
 pub fn preflight(
     ctx: &Context,
@@ -658,7 +627,6 @@ pub fn preflight(
             path: ctx.path(INSTALL_DIR).display().to_string(),
         });
     }
-    server_name(&options.site_url)?;
     if let Some(tls) = &options.tls {
         for (what, path) in [("certificate", &tls.certificate), ("key", &tls.key)] {
             if !path.exists() {
@@ -969,7 +937,11 @@ fn installation_record(options: &InstallOptions, verified: &Verified) -> Install
         tarball_sha256: verified.sha256.clone(),
         signed_by: verified.signer_fingerprint.clone(),
         signed_at: verified.signed_at.map(rfc3339),
-        site_url: options.site_url.clone(),
+        site_url: options
+            .site_url
+            .as_ref()
+            .map(SiteUrl::to_string)
+            .unwrap_or_default(),
         database: match options.database {
             DatabaseChoice::Local => "local",
             DatabaseChoice::External(_) => "external",
@@ -1132,17 +1104,7 @@ fn run_step(
             }
         }
         Step::ProveItWorks => {
-            let host = server_name(&options.site_url)?;
-            let tls = options.tls.is_some();
-            let probe = Probe {
-                address: SocketAddr::from(([127, 0, 0, 1], if tls { 443 } else { 80 })),
-                host: if host == "_" {
-                    "localhost".into()
-                } else {
-                    host
-                },
-                tls,
-            };
+            let probe = Probe::through_nginx(options.site_url.as_ref(), options.tls.is_some());
             let healthy = health::check(
                 &probe,
                 &options.artifact.version,
@@ -1240,7 +1202,7 @@ fn write_nginx_site(
     let site = render::render_nginx_site(
         &templates(ctx),
         &NginxOptions {
-            server_name: server_name(&options.site_url)?,
+            site_url: options.site_url.clone(),
             upstream: LISTEN_ADDRESS.into(),
             tls: options.tls.clone(),
             http2,
@@ -1297,7 +1259,7 @@ mod tests {
                 release_url: "http://mirror.test".into(),
                 sha256: None,
             },
-            site_url: "https://chat.example.com".into(),
+            site_url: Some(SiteUrl::parse("https://chat.example.com").unwrap()),
             database: DatabaseChoice::Local,
             tls: None,
             allow_unsupported: false,
@@ -1876,30 +1838,5 @@ mod tests {
         assert!(postgres::database_exists(&ctx, DATABASE_NAME).unwrap());
         assert!(role_login(&cluster, "Existing1"));
         assert!(cluster.password_login("Existing1"));
-    }
-
-    #[test]
-    fn site_urls_become_server_names() {
-        assert_eq!(server_name("").unwrap(), "_");
-        assert_eq!(
-            server_name("https://Chat.Example.com/").unwrap(),
-            "chat.example.com"
-        );
-        assert_eq!(
-            server_name("http://chat.example.com:8080").unwrap(),
-            "chat.example.com"
-        );
-        for bad in [
-            "chat.example.com",
-            "https://",
-            "https://chat.example.com/mattermost",
-            "ftp://x",
-            "https://exa mple.com",
-        ] {
-            assert!(
-                matches!(server_name(bad), Err(InstallError::InvalidSiteUrl { .. })),
-                "{bad}"
-            );
-        }
     }
 }

@@ -30,10 +30,11 @@ use crate::layout::{ANCHOR, BACKUP_DIR, INSTALL_DIR, PRIVATE_DIR, SETTINGS_PATH}
 use crate::ops::backup::{self, DUMP_FILE};
 use crate::ops::carry;
 use crate::ops::health::{self, HealthError, Probe};
-use crate::ops::install::{SERVICE_USER, TarballSource, server_name};
+use crate::ops::install::{SERVICE_USER, TarballSource};
 use crate::release::{Artifact, Edition, ReleaseError, Version};
 use crate::report::Reporter;
 use crate::settings::{Policy, Settings};
+use crate::site_url::SiteUrl;
 use crate::state::{Installation, KeptRelease, State, now_rfc3339, rfc3339};
 use crate::system::beneath::{self, Anchor};
 use crate::system::{self, SystemError, files, postgres, services, users};
@@ -878,19 +879,14 @@ fn file_capabilities(ctx: &Context) -> Result<Option<String>, UpgradeError> {
 fn probe_for(ctx: &Context, installed: &Installed) -> Result<Probe, UpgradeError> {
     let installation = &installed.installation;
     if !installed.adopted {
-        let host = server_name(&installation.site_url).map_err(|err| SystemError::Unexpected {
-            what: "the recorded site URL".into(),
-            detail: err.to_string(),
-        })?;
-        return Ok(Probe {
-            address: SocketAddr::from(([127, 0, 0, 1], if installation.tls { 443 } else { 80 })),
-            host: if host == "_" {
-                "localhost".into()
-            } else {
-                host
-            },
-            tls: installation.tls,
-        });
+        let site = match installation.site_url.as_str() {
+            "" => None,
+            url => Some(SiteUrl::parse(url).map_err(|err| SystemError::Unexpected {
+                what: "the recorded site URL".into(),
+                detail: err.to_string(),
+            })?),
+        };
+        return Ok(Probe::through_nginx(site.as_ref(), installation.tls));
     }
     listen_probe(ctx)
 }

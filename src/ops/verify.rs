@@ -28,12 +28,13 @@ use std::time::{Duration, Instant};
 use serde::Serialize;
 use serde_json::{Value, json};
 
-use self::rest::{Api, Body, SiteUrl};
+use self::rest::{Api, Body};
 use super::websocket::{self, Message, WebSocket, WsError};
 use crate::context::Context;
 use crate::exit::{Diagnostic, ExitCode};
 use crate::fetch::tls::{self, TlsError};
 use crate::report::Reporter;
+use crate::site_url::{SiteUrl, SiteUrlError};
 use crate::state::State;
 
 /// The URL verified when neither `--url` nor the state file names one.
@@ -98,8 +99,8 @@ pub fn default_url(ctx: &Context) -> std::io::Result<String> {
 /// Verification could not run, or some of the tests failed.
 #[derive(Debug, thiserror::Error)]
 pub enum VerifyError {
-    #[error("invalid URL {url:?}: {why}")]
-    InvalidUrl { url: String, why: String },
+    #[error(transparent)]
+    InvalidUrl(#[from] SiteUrlError),
     #[error("cannot set up TLS: {0}")]
     Tls(String),
     #[error(transparent)]
@@ -142,7 +143,7 @@ fn numbers(failed: &[u8]) -> String {
 impl Diagnostic for VerifyError {
     fn exit_code(&self) -> ExitCode {
         match self {
-            VerifyError::InvalidUrl { .. } => ExitCode::Usage,
+            VerifyError::InvalidUrl(err) => err.exit_code(),
             VerifyError::Trust(err) => err.exit_code(),
             VerifyError::Tls(_) | VerifyError::Random(_) | VerifyError::Failed { .. } => {
                 ExitCode::Failure
@@ -152,9 +153,7 @@ impl Diagnostic for VerifyError {
 
     fn hint(&self) -> Option<String> {
         match self {
-            VerifyError::InvalidUrl { .. } => {
-                Some("pass the site URL, e.g. --url https://chat.example.com".into())
-            }
+            VerifyError::InvalidUrl(err) => err.hint(),
             VerifyError::Trust(err) => err.hint(),
             VerifyError::Tls(_) | VerifyError::Random(_) => None,
             VerifyError::Failed {
@@ -325,17 +324,14 @@ impl VerifyReport {
 /// Run the four tests against `options.url`, then clean up (unless `--keep`). `Err` only when
 /// nothing could be tried (an invalid URL, no TLS); failed tests are in the report.
 pub fn run(options: &VerifyOptions, reporter: &dyn Reporter) -> Result<VerifyReport, VerifyError> {
-    let site = SiteUrl::parse(&options.url).map_err(|why| VerifyError::InvalidUrl {
-        url: options.url.clone(),
-        why,
-    })?;
+    let site = SiteUrl::parse(&options.url)?;
     let trust = tls_config(options)?;
     let api = Api::new(&site, &trust)?;
-    let tls = site.tls.then_some(trust);
+    let tls = site.tls().then_some(trust);
     let id = hex::encode(random_bytes::<4>().map_err(|e| VerifyError::Random(e.to_string()))?);
     reporter.step(&format!(
         "verifying {} with test users and team mmverify-{id}",
-        site.base()
+        site.origin()
     ));
     let mut run = Run {
         options,
@@ -392,7 +388,7 @@ pub fn run(options: &VerifyOptions, reporter: &dyn Reporter) -> Result<VerifyRep
         })
         .collect();
     Ok(VerifyReport {
-        url: run.site.base(),
+        url: run.site.origin(),
         passed,
         server_version: run.server_version,
         tests,
@@ -872,11 +868,11 @@ impl Run<'_> {
         self.reporter
             .step(&format!("opening the websocket {url} as user 1"));
         let request = websocket::Request {
-            host: &self.site.host,
-            port: self.site.port,
+            host: &self.site.host(),
+            port: self.site.port(),
             connect_to: None,
-            host_header: &self.site.authority,
-            path: &format!("{}/api/v4/websocket", self.site.prefix),
+            host_header: &self.site.authority(),
+            path: "/api/v4/websocket",
             tls: self.tls.clone(),
             headers: vec![
                 ("Authorization".into(), format!("Bearer {token}")),

@@ -10,6 +10,7 @@ use std::path::Path;
 use serde_json::{Map, Value};
 
 use super::RenderError;
+use crate::site_url::SiteUrl;
 
 /// Mattermost's upload limit when `FileSettings.MaxFileSize` is not set: 100 MiB.
 pub const DEFAULT_MAX_FILE_SIZE_MB: u64 = 100;
@@ -24,8 +25,9 @@ pub struct OwnedSettings {
     pub driver_name: String,
     /// `SqlSettings.DataSource`: the database URL, with its password.
     pub data_source: String,
-    /// `ServiceSettings.SiteURL`, e.g. `https://chat.example.com`.
-    pub site_url: String,
+    /// `ServiceSettings.SiteURL` (written without a trailing slash); `None` writes `""`
+    /// (Mattermost then takes the address from each request).
+    pub site_url: Option<SiteUrl>,
     /// `ServiceSettings.ListenAddress`, e.g. `127.0.0.1:8065`.
     pub listen_address: String,
     /// `FileSettings.Directory`, e.g. `./data/`.
@@ -60,10 +62,15 @@ pub fn apply_owned_settings(
             found: kind(&root),
         });
     };
+    let site_url = settings
+        .site_url
+        .as_ref()
+        .map(SiteUrl::origin)
+        .unwrap_or_default();
     for (section, key, value) in [
         ("SqlSettings", "DriverName", &settings.driver_name),
         ("SqlSettings", "DataSource", &settings.data_source),
-        ("ServiceSettings", "SiteURL", &settings.site_url),
+        ("ServiceSettings", "SiteURL", &site_url),
         ("ServiceSettings", "ListenAddress", &settings.listen_address),
         ("FileSettings", "Directory", &settings.file_directory),
     ] {
@@ -214,7 +221,7 @@ mod tests {
             data_source: format!(
                 "postgres://mmuser:{PASSWORD}@localhost:5432/mattermost?sslmode=disable&connect_timeout=10"
             ),
-            site_url: "https://chat.example.com".into(),
+            site_url: Some(SiteUrl::parse("https://Chat.Example.com/").unwrap()),
             listen_address: "127.0.0.1:8065".into(),
             file_directory: "./data/".into(),
         }
@@ -360,7 +367,7 @@ mod tests {
         let same = OwnedSettings {
             driver_name: "mysql".into(),
             data_source: "postgres://mmuser:mostest@localhost/mattermost_test?sslmode=disable&connect_timeout=10&binary_parameters=yes".into(),
-            site_url: String::new(),
+            site_url: None,
             listen_address: ":8065".into(),
             file_directory: "./data/".into(),
         };

@@ -8,6 +8,7 @@ use minijinja::{Value, context};
 
 use super::templates::SITE;
 use super::{RenderError, Templates, check_path, check_token};
+use crate::site_url::SiteUrl;
 
 /// How nginx is told to speak HTTP/2, which depends on its version.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -72,8 +73,8 @@ pub struct TlsFiles {
 /// What the nginx site needs to know.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct NginxOptions {
-    /// The host name from the site URL, or `_` to answer any name.
-    pub server_name: String,
+    /// The site URL: its host becomes `server_name`; `None` answers any name (`_`).
+    pub site_url: Option<SiteUrl>,
     /// Where Mattermost listens, e.g. `127.0.0.1:8065`.
     pub upstream: String,
     /// Serve HTTPS with these files (and redirect HTTP to it); `None` serves plain HTTP.
@@ -91,7 +92,11 @@ pub struct NginxOptions {
 
 /// The site's text for `options`.
 pub fn render_nginx_site(t: &Templates, o: &NginxOptions) -> Result<String, RenderError> {
-    check_token(SITE.name, "server name", &o.server_name)?;
+    let server_name = o
+        .site_url
+        .as_ref()
+        .map_or_else(|| "_".to_string(), SiteUrl::server_name);
+    check_token(SITE.name, "server name", &server_name)?;
     check_token(SITE.name, "upstream address", &o.upstream)?;
     let tls = match &o.tls {
         Some(files) => Some(context! {
@@ -103,7 +108,7 @@ pub fn render_nginx_site(t: &Templates, o: &NginxOptions) -> Result<String, Rend
     t.render(
         &SITE,
         context! {
-            server_name => o.server_name.as_str(),
+            server_name => server_name,
             upstream => o.upstream.as_str(),
             tls => Value::from(tls),
             http2 => o.http2.keyword(),
@@ -119,7 +124,7 @@ mod tests {
 
     fn plain() -> NginxOptions {
         NginxOptions {
-            server_name: "_".into(),
+            site_url: None,
             upstream: "127.0.0.1:8065".into(),
             tls: None,
             http2: Http2Syntax::ListenFlag,
@@ -130,7 +135,7 @@ mod tests {
 
     fn with_tls(http2: Http2Syntax) -> NginxOptions {
         NginxOptions {
-            server_name: "chat.example.com".into(),
+            site_url: Some(SiteUrl::parse("https://chat.example.com").unwrap()),
             tls: Some(TlsFiles {
                 certificate: "/etc/letsencrypt/live/chat.example.com/fullchain.pem".into(),
                 key: "/etc/letsencrypt/live/chat.example.com/privkey.pem".into(),
@@ -364,14 +369,26 @@ mod tests {
     }
 
     #[test]
+    fn the_site_urls_host_is_the_server_name() {
+        for (url, server_name) in [
+            (
+                "https://Chat.Example.com:8443/",
+                "server_name chat.example.com;",
+            ),
+            ("http://[::1]:8080", "server_name [::1];"),
+            ("http://192.0.2.7", "server_name 192.0.2.7;"),
+        ] {
+            let site = render(&NginxOptions {
+                site_url: Some(SiteUrl::parse(url).unwrap()),
+                ..plain()
+            });
+            assert!(site.contains(server_name), "{url}:\n{site}");
+        }
+    }
+
+    #[test]
     fn unsafe_values_are_refused() {
         let t = Templates::new(None);
-        let o = NginxOptions {
-            server_name: "example.com; include /etc/passwd".into(),
-            ..plain()
-        };
-        let err = render_nginx_site(&t, &o).unwrap_err();
-        assert!(err.to_string().contains("server name"), "{err}");
         let o = NginxOptions {
             upstream: "127.0.0.1:8065}".into(),
             ..plain()

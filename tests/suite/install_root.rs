@@ -144,6 +144,12 @@ fn an_image_install_writes_only_below_the_root() {
     assert!(stdout.contains("installed Mattermost 11.10.1"), "{stdout}");
     assert!(stderr.contains("production-ready"), "{stderr}");
     assert!(stderr.contains("https://docs.mattermost.com"), "{stderr}");
+    for step in [
+        "Serve Mattermost over TLS",
+        "Create the first account right away",
+    ] {
+        assert!(stderr.contains(step), "{step}:\n{stderr}");
+    }
     let root = image.root();
 
     // The release, its data directory, owned by the user created below the root.
@@ -407,6 +413,137 @@ fn missing_answers_without_a_terminal_are_usage_errors() {
         2,
     );
     assert!(stderr.contains("https://"), "{stderr}");
+}
+
+/// One site URL type (`src/site_url.rs`) decides for every consumer: an IPv6 address in
+/// brackets is a site URL for install (which refused it while it parsed the URL by hand),
+/// config.json, the nginx site and the state; each refused value gets the same message from
+/// `install --site-url`, `render nginx --site-url` and `verify --url`.
+#[test]
+fn one_site_url_is_accepted_or_refused_alike_everywhere() {
+    let image = Image::new();
+    image.mirror.publish(&image.key, VERSION, NAME, 4096);
+    let (_, stderr) = exit_code(
+        &image.install(&["--no-database", "--site-url", "http://[::1]:8080/", "--yes"]),
+        0,
+    );
+    let root = image.root();
+    let config: serde_json::Value = serde_json::from_slice(
+        &std::fs::read(root.join("opt/mattermost/config/config.json")).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(
+        config["ServiceSettings"]["SiteURL"], "http://[::1]:8080",
+        "{stderr}"
+    );
+    let site = std::fs::read_to_string(root.join("etc/nginx/sites-available/mattermost")).unwrap();
+    assert!(site.contains("server_name [::1];"), "{site}");
+    let state: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(root.join("var/lib/mm-install/state.json")).unwrap())
+            .unwrap();
+    assert_eq!(state["current"]["site_url"], "http://[::1]:8080");
+
+    // Refused values: the reason each consumer gives is the same sentence.
+    for (url, reason) in [
+        (
+            "https://chat.example.test/mattermost",
+            "a sub-path is not supported",
+        ),
+        (
+            "chat.example.test",
+            "it must start with https:// or http://",
+        ),
+        (
+            "ftp://chat.example.test",
+            "it must start with https:// or http://",
+        ),
+        ("https://admin@chat.example.test", "credentials"),
+        ("https://chat.example.test/?team=a", "query"),
+        ("https://", "it has no host name"),
+    ] {
+        let message = format!("invalid site URL `{url}`: ");
+        let before = image.tree();
+        let (_, install) = exit_code(
+            &image.install(&["--no-database", "--site-url", url, "--yes"]),
+            2,
+        );
+        assert_eq!(image.tree(), before, "{url}");
+        let mut command = mm_install();
+        command.args(["render", "nginx", "--site-url", url]);
+        let (_, render) = exit_code(&run(&mut command), 2);
+        let mut command = mm_install();
+        command.args(["verify", "--url", url]);
+        let (_, verify) = exit_code(&run(&mut command), 2);
+        let sentence = |stderr: &str| {
+            let at = stderr
+                .find(&message)
+                .unwrap_or_else(|| panic!("no `{message}` in:\n{stderr}"));
+            stderr[at..].lines().next().unwrap().to_string()
+        };
+        assert!(sentence(&install).contains(reason), "{install}");
+        assert_eq!(sentence(&install), sentence(&render), "{url}");
+        assert_eq!(sentence(&install), sentence(&verify), "{url}");
+    }
+    // `--site-url ''` is no site URL: nginx answers any host name.
+    let image = Image::new();
+    image.mirror.publish(&image.key, VERSION, NAME, 4096);
+    exit_code(
+        &image.install(&["--no-database", "--site-url", "", "--yes"]),
+        0,
+    );
+    let config: serde_json::Value = serde_json::from_slice(
+        &std::fs::read(image.root().join("opt/mattermost/config/config.json")).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(config["ServiceSettings"]["SiteURL"], "");
+    let site =
+        std::fs::read_to_string(image.root().join("etc/nginx/sites-available/mattermost")).unwrap();
+    assert!(site.contains("server_name _;"), "{site}");
+
+    // And an accepted value is one verify tries (exit 1: nothing answers on port 9).
+    let mut command = mm_install();
+    command.args(["verify", "--url", "http://[::1]:9"]);
+    let (_, verify) = exit_code(&run(&mut command), 1);
+    assert!(
+        verify.contains("install test 1 failed at http://[::1]:9"),
+        "{verify}"
+    );
+}
+
+/// The summary's production-ready steps are the program statements' (`statements.toml`),
+/// selected by key: no TLS step when the install serves TLS, and with `--verify` the admin
+/// account is made with mmctl (the install tests take the first sign-up).
+#[test]
+fn the_summary_leaves_out_the_steps_this_install_took() {
+    let image = Image::new();
+    image.mirror.publish(&image.key, VERSION, NAME, 4096);
+    let certificate = image.dir.path().join("cert.pem");
+    let key = image.dir.path().join("key.pem");
+    std::fs::write(&certificate, "certificate").unwrap();
+    std::fs::write(&key, "key").unwrap();
+    let (_, stderr) = exit_code(
+        &image.install(&[
+            "--no-database",
+            "--site-url",
+            "https://chat.example.test",
+            "--tls-cert",
+            certificate.to_str().unwrap(),
+            "--tls-key",
+            key.to_str().unwrap(),
+            "--verify",
+            "--yes",
+        ]),
+        0,
+    );
+    assert!(stderr.contains("production-ready"), "{stderr}");
+    assert!(stderr.contains("Configure SMTP"), "{stderr}");
+    assert!(stderr.contains("mmctl --local user create"), "{stderr}");
+    for step in [
+        "Serve Mattermost over TLS",
+        "Create the first account right away",
+    ] {
+        assert!(!stderr.contains(step), "{step}:\n{stderr}");
+    }
 }
 
 #[test]

@@ -21,6 +21,7 @@ use mm_install::render::{
     Http2Syntax, NginxOptions, Templates, TlsFiles, UnitOptions, http2_syntax, render_nginx_site,
     render_systemd_unit,
 };
+use mm_install::site_url::SiteUrl;
 
 /// The path of `program`, searched in PATH and the sbin directories (not always in a
 /// non-root PATH); panics naming the Debian package to install when it is missing.
@@ -71,7 +72,7 @@ fn other(syntax: Http2Syntax) -> Http2Syntax {
 
 fn plain_site(upstream: &str) -> NginxOptions {
     NginxOptions {
-        server_name: "_".into(),
+        site_url: None,
         upstream: upstream.into(),
         tls: None,
         http2: installed_http2_syntax(),
@@ -181,11 +182,24 @@ fn nginx_accepts_the_plain_http_site() {
     assert_nginx_accepts(&render_site(&plain_site("127.0.0.1:8065")));
 }
 
+/// A site URL on an address (IPv6 in brackets, as `SiteUrl::server_name` writes it) is a
+/// `server_name` nginx accepts.
+#[test]
+fn nginx_accepts_a_site_on_an_ip_address() {
+    for url in ["http://[::1]:8080", "http://192.0.2.7"] {
+        let site = render_site(&NginxOptions {
+            site_url: Some(SiteUrl::parse(url).unwrap()),
+            ..plain_site("127.0.0.1:8065")
+        });
+        assert_nginx_accepts(&site);
+    }
+}
+
 #[test]
 fn nginx_accepts_the_tls_site() {
     let certs = tempfile::tempdir().expect("temp dir");
     let site = render_site(&NginxOptions {
-        server_name: "localhost".into(),
+        site_url: Some(SiteUrl::parse("https://localhost").unwrap()),
         tls: Some(self_signed(certs.path())),
         ..plain_site("127.0.0.1:8065")
     });
@@ -199,7 +213,7 @@ fn nginx_notices_the_wrong_http2_syntax() {
     // syntax is an unknown directive before nginx 1.25.1 and deprecated (a warning) after.
     let certs = tempfile::tempdir().expect("temp dir");
     let site = render_site(&NginxOptions {
-        server_name: "localhost".into(),
+        site_url: Some(SiteUrl::parse("https://localhost").unwrap()),
         tls: Some(self_signed(certs.path())),
         http2: other(installed_http2_syntax()),
         ..plain_site("127.0.0.1:8065")

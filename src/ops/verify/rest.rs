@@ -1,6 +1,6 @@
-//! The REST side of `mm-install verify`: the site URL taken apart ([`SiteUrl`]), and a small
-//! API v4 client ([`Api`], on reqwest) that follows no redirects and uses no proxy (the server
-//! is tested directly), returning every answer with its status so that failures can name the call, the
+//! The REST side of `mm-install verify`: a small API v4 client ([`Api`], on reqwest) for the
+//! site URL ([`SiteUrl`]) that follows no redirects and uses no proxy (the server is tested
+//! directly), returning every answer with its status so that failures can name the call, the
 //! HTTP status and the start of the body.
 
 use std::io::Read;
@@ -11,95 +11,7 @@ use serde_json::Value;
 
 use super::{CONNECT_TIMEOUT, Failure, REQUEST_TIMEOUT, VerifyError, excerpt};
 use crate::fetch::tls::{causes, untrusted_certificate};
-
-/// The site URL taken apart.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub(super) struct SiteUrl {
-    pub tls: bool,
-    /// Host name or address to connect to (IPv6 without brackets).
-    pub host: String,
-    pub port: u16,
-    /// `host[:port]` as written (lower-cased): the `Host` header.
-    pub authority: String,
-    /// The subpath Mattermost is served under, without a trailing slash (usually empty).
-    pub prefix: String,
-}
-
-impl SiteUrl {
-    pub(super) fn parse(url: &str) -> Result<SiteUrl, String> {
-        let url = url.trim().trim_end_matches('/');
-        let lower = url.to_ascii_lowercase();
-        let (tls, rest) = if lower.starts_with("https://") {
-            (true, &url["https://".len()..])
-        } else if lower.starts_with("http://") {
-            (false, &url["http://".len()..])
-        } else {
-            return Err("it must start with http:// or https://".into());
-        };
-        if rest.contains(['?', '#', '@', ' ', '\\']) {
-            return Err("it must not contain a query, a fragment, credentials or spaces".into());
-        }
-        let (authority, prefix) = match rest.find('/') {
-            Some(at) => (&rest[..at], &rest[at..]),
-            None => (rest, ""),
-        };
-        let authority = authority.to_ascii_lowercase();
-        let (host, port) = match authority.strip_prefix('[') {
-            Some(inner) => {
-                let (host, after) = inner
-                    .split_once(']')
-                    .ok_or("an IPv6 address needs its closing ]")?;
-                let port = match after {
-                    "" => None,
-                    after => Some(after.strip_prefix(':').ok_or("junk after the ]")?),
-                };
-                (host.to_string(), port)
-            }
-            None => match authority.rsplit_once(':') {
-                Some((host, port)) => (host.to_string(), Some(port)),
-                None => (authority.clone(), None),
-            },
-        };
-        if host.is_empty() {
-            return Err("it has no host name".into());
-        }
-        let port = match port {
-            Some(port) => port
-                .parse::<u16>()
-                .ok()
-                .filter(|p| *p != 0)
-                .ok_or_else(|| format!("{port:?} is not a port number"))?,
-            None if tls => 443,
-            None => 80,
-        };
-        Ok(SiteUrl {
-            tls,
-            host,
-            port,
-            authority,
-            prefix: prefix.to_string(),
-        })
-    }
-
-    /// `scheme://authority`: what a browser sends as `Origin`.
-    pub(super) fn origin(&self) -> String {
-        let scheme = if self.tls { "https" } else { "http" };
-        format!("{scheme}://{}", self.authority)
-    }
-
-    /// The site URL, normalised.
-    pub(super) fn base(&self) -> String {
-        format!("{}{}", self.origin(), self.prefix)
-    }
-
-    pub(super) fn websocket_url(&self) -> String {
-        let scheme = if self.tls { "wss" } else { "ws" };
-        format!(
-            "{scheme}://{}{}/api/v4/websocket",
-            self.authority, self.prefix
-        )
-    }
-}
+use crate::site_url::SiteUrl;
 
 /// A request body.
 pub(super) enum Body {
@@ -174,7 +86,7 @@ impl Api {
             .map_err(|err| VerifyError::Tls(err.to_string()))?;
         Ok(Api {
             client,
-            base: site.base(),
+            base: site.origin(),
         })
     }
 
@@ -251,51 +163,6 @@ impl Api {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn site_urls() {
-        let url = SiteUrl::parse("https://Chat.Example.com/").unwrap();
-        assert_eq!(
-            url,
-            SiteUrl {
-                tls: true,
-                host: "chat.example.com".into(),
-                port: 443,
-                authority: "chat.example.com".into(),
-                prefix: String::new(),
-            }
-        );
-        assert_eq!(url.base(), "https://chat.example.com");
-        assert_eq!(
-            url.websocket_url(),
-            "wss://chat.example.com/api/v4/websocket"
-        );
-        let url = SiteUrl::parse("http://127.0.0.1:8065/team/mm").unwrap();
-        assert_eq!((url.host.as_str(), url.port), ("127.0.0.1", 8065));
-        assert_eq!(url.authority, "127.0.0.1:8065");
-        assert_eq!(url.prefix, "/team/mm");
-        assert_eq!(
-            url.websocket_url(),
-            "ws://127.0.0.1:8065/team/mm/api/v4/websocket"
-        );
-        let url = SiteUrl::parse("http://[::1]:8080").unwrap();
-        assert_eq!((url.host.as_str(), url.port), ("::1", 8080));
-        assert_eq!(url.origin(), "http://[::1]:8080");
-        assert_eq!(SiteUrl::parse("http://[::1]").unwrap().port, 80);
-        for bad in [
-            "chat.example.com",
-            "ftp://x",
-            "http://",
-            "http://:80",
-            "http://host:http",
-            "http://host:0",
-            "http://user:pw@host",
-            "http://host/?q",
-            "http://[::1",
-        ] {
-            assert!(SiteUrl::parse(bad).is_err(), "{bad}");
-        }
-    }
 
     #[test]
     fn failures_name_the_call_status_and_body() {
