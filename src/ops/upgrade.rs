@@ -447,9 +447,11 @@ pub enum Step {
         /// undo restores into.
         database: String,
     },
-    /// Restore the database from the dump in `dir` (rollback with `--restore-database`).
+    /// Restore the database from the dump in `dir` (rollback with `--restore-database`) in one
+    /// transaction, keeping the replaced schema as `aside`; undone by renaming it back.
     RestoreDatabase {
         dir: PathBuf,
+        aside: String,
     },
     /// Move the state folders from the live tree into `to`. On undo they move back, and
     /// config.json is put back from `config_backup` when given (the state before the new
@@ -488,9 +490,10 @@ impl Step {
                 "remember the database schema (restored from the backup on rollback if it changed)"
                     .into()
             }
-            Step::RestoreDatabase { dir } => {
-                format!("restore the database from {}/database.dump", dir.display())
-            }
+            Step::RestoreDatabase { dir, aside } => format!(
+                "restore the database from {}/database.dump in one transaction (the replaced schema kept as {aside})",
+                dir.display()
+            ),
             Step::MoveState { to, paths, .. } => {
                 format!("move {} into {}", display_paths(paths), to.display())
             }
@@ -526,8 +529,11 @@ impl Step {
             Step::Backup { .. }
             | Step::DumpDatabase { .. }
             | Step::RestoreCapabilities { .. }
-            | Step::Verify
-            | Step::RestoreDatabase { .. } => Undo::Nothing,
+            | Step::Verify => Undo::Nothing,
+            Step::RestoreDatabase { aside, .. } => Undo::UnrestoreDatabase {
+                config: live.join("config/config.json"),
+                aside: aside.clone(),
+            },
             Step::Stop => Undo::StartService {
                 unit: "mattermost.service".into(),
             },
@@ -540,6 +546,7 @@ impl Step {
                 config: live.join("config/config.json"),
                 database: Some(database.clone()),
                 unless_fingerprint: Some(fingerprint.clone()),
+                aside: Some(postgres::aside_schema()),
             },
             Step::MoveState {
                 to,
@@ -1337,10 +1344,10 @@ fn run_step(
             run.stopped_at = Some(Instant::now());
             services::systemctl(ctx, &["stop", "mattermost.service"])?;
         }
-        Step::RestoreDatabase { dir } => {
+        Step::RestoreDatabase { dir, aside } => {
             let connection =
                 connection(ctx, &PathBuf::from(INSTALL_DIR).join("config/config.json"))?;
-            postgres::restore(ctx, &connection, &ctx.path(dir).join(DUMP_FILE))?;
+            postgres::restore(ctx, &connection, &ctx.path(dir).join(DUMP_FILE), aside)?;
         }
         Step::MoveState { to, paths, .. } => move_state(ctx, to, paths)?,
         Step::SwapTrees { incoming, outgoing } => swap_trees(ctx, incoming, outgoing)?,
@@ -1432,6 +1439,7 @@ pub fn plan_rollback(
     if restore_database {
         steps.push(Step::RestoreDatabase {
             dir: PathBuf::from(&kept.backup_dir),
+            aside: postgres::aside_schema(),
         });
     }
     steps.push(Step::MoveState {
@@ -1508,11 +1516,24 @@ pub fn execute_rollback(
     )?;
     let downtime = run.stopped_at.map(|t| t.elapsed()).unwrap_or_default();
     state.save(ctx)?;
+    // The replaced schema may hold the only copy of what was written since the backup: kept,
+    // with the SQL that drops it (docs/upgrade.md, "Restoring the database").
+    let mut warnings = Vec::new();
+    if let Some(aside) = steps.iter().find_map(|s| match s {
+        Step::RestoreDatabase { aside, .. } => Some(aside),
+        _ => None,
+    }) {
+        let config = PathBuf::from(INSTALL_DIR).join("config/config.json");
+        let database = connection(ctx, &config)
+            .map(|c| c.identity().to_string())
+            .unwrap_or_else(|_| "Mattermost's database".into());
+        warnings.push(crate::journal::kept_schema_note(aside, &database));
+    }
     Ok(Outcome {
         from,
         to: kept.installation.version,
         downtime,
-        warnings: Vec::new(),
+        warnings,
         pruned: Vec::new(),
     })
 }
@@ -1748,8 +1769,9 @@ mod tests {
             config: config.clone(),
             database: state.database.clone(),
             unless_fingerprint: None,
+            aside: None,
         };
-        let err = undo.apply(&ctx, false).unwrap_err();
+        let err = undo.apply(&ctx, false, &crate::report::Silent).unwrap_err();
         assert!(err.to_string().contains("attacker.example"), "{err}");
         assert!(runner.lines().is_empty(), "{:?}", runner.lines());
     }
