@@ -275,6 +275,9 @@ pub fn rollback(global: &GlobalArgs, args: RollbackArgs, printer: &Printer) -> C
         return Err(UsageError("cancelled; nothing was changed".into()).into());
     }
     let outcome = upgrade::execute_rollback(&ctx, installed, kept, steps, printer)?;
+    for warning in &outcome.warnings {
+        printer.warn(warning);
+    }
     let message = format!(
         "rolled Mattermost {} back to {} (downtime {:.1}s)",
         outcome.from,
