@@ -466,6 +466,12 @@ pub enum Step {
         incoming: PathBuf,
         outgoing: PathBuf,
     },
+    /// Relabel the swapped-in tree for SELinux (`restorecon -R`): it was unpacked, or kept,
+    /// under `/opt/.mm-install`, whose labels it still carries. Planned only where SELinux is
+    /// enabled.
+    Relabel {
+        tree: PathBuf,
+    },
     /// Give the new server binary the file capabilities the old one had.
     RestoreCapabilities {
         capabilities: String,
@@ -502,6 +508,10 @@ impl Step {
                 outgoing.display(),
                 incoming.display()
             ),
+            Step::Relabel { tree } => format!(
+                "relabel {} for SELinux, which is enabled (restorecon -R)",
+                tree.display()
+            ),
             Step::RestoreCapabilities { capabilities } => {
                 format!("restore the file capabilities of bin/mattermost ({capabilities})")
             }
@@ -529,6 +539,7 @@ impl Step {
             Step::Backup { .. }
             | Step::DumpDatabase { .. }
             | Step::RestoreCapabilities { .. }
+            | Step::Relabel { .. }
             | Step::Verify => Undo::Nothing,
             Step::RestoreDatabase { aside, .. } => Undo::UnrestoreDatabase {
                 config: live.join("config/config.json"),
@@ -586,6 +597,13 @@ impl Step {
             },
         }
     }
+}
+
+/// [`Step::Relabel`] of the live tree, on a live system where SELinux is enabled.
+fn relabel_step(ctx: &Context) -> Option<Step> {
+    (ctx.is_live_system() && system::security::selinux_enabled(ctx)).then(|| Step::Relabel {
+        tree: PathBuf::from(INSTALL_DIR),
+    })
 }
 
 /// `a, b, c`.
@@ -729,6 +747,7 @@ pub fn plan_upgrade(
             outgoing: previous_tree.clone(),
         },
     ];
+    steps.extend(relabel_step(ctx));
     if let Some(capabilities) = capabilities {
         steps.push(Step::RestoreCapabilities { capabilities });
     }
@@ -1351,6 +1370,7 @@ fn run_step(
         }
         Step::MoveState { to, paths, .. } => move_state(ctx, to, paths)?,
         Step::SwapTrees { incoming, outgoing } => swap_trees(ctx, incoming, outgoing)?,
+        Step::Relabel { tree } => system::security::relabel(ctx, &ctx.path(tree))?,
         Step::RestoreCapabilities { capabilities } => {
             let binary = live.join("bin/mattermost").display().to_string();
             system::run_checked(ctx, &CommandLine::new("setcap", &[capabilities, &binary]))?;
@@ -1451,6 +1471,7 @@ pub fn plan_rollback(
         incoming: tree,
         outgoing,
     });
+    steps.extend(relabel_step(ctx));
     steps.extend([Step::Start, Step::Verify]);
     Ok((installed, kept, steps))
 }
@@ -1547,6 +1568,48 @@ mod tests {
 
     fn v(text: &str) -> Version {
         text.parse().unwrap()
+    }
+
+    /// Issue 11, gap 7: where SELinux is enabled the swapped-in tree is relabelled (it carries
+    /// the labels of `/opt/.mm-install`); where it is disabled or its tools are absent, not.
+    #[test]
+    fn the_swapped_in_tree_is_relabelled_only_where_selinux_is_enabled() {
+        let runner = Arc::new(FakeRunner::default());
+        let dir = tempfile::tempdir().unwrap();
+        let ctx = Context::live_for_test(dir.path(), runner.clone());
+        let step = relabel_step(&ctx).unwrap();
+        assert_eq!(
+            step.description(),
+            "relabel /opt/mattermost for SELinux, which is enabled (restorecon -R)"
+        );
+        assert_eq!(step.undo(), Undo::Nothing);
+        let probe = RunContext {
+            tarball: PathBuf::new(),
+            probe: Probe {
+                address: "127.0.0.1:8065".parse().unwrap(),
+                host: "localhost".into(),
+                tls: false,
+            },
+            expected: v("11.10.1"),
+            previous: v("11.10.1"),
+            keep: Keep {
+                state: State::default(),
+                leftovers: Vec::new(),
+            },
+            stopped_at: None,
+        };
+        run_step(&ctx, &step, &mut { probe }, &crate::report::Silent).unwrap();
+        let relabel = format!(
+            "restorecon -R {}",
+            dir.path().join("opt/mattermost").display()
+        );
+        assert_eq!(runner.lines(), ["selinuxenabled".to_string(), relabel]);
+        runner.answer("selinuxenabled", 1, "");
+        assert_eq!(relabel_step(&ctx), None);
+        // An image below another root is never asked.
+        let image = Context::new(dir.path()).with_runner(runner.clone());
+        assert_eq!(relabel_step(&image), None);
+        assert_eq!(runner.lines().len(), 3);
     }
 
     #[test]
