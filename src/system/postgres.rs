@@ -724,9 +724,11 @@ const LEGACY_ASIDE: &str = "mm_install_replaced";
 const RESTORE_APPLICATION: &str = "mm-install restore";
 
 /// The shell pipeline of [`restore`], with no interpolation: `$1` is the dump, the remaining
-/// arguments the psql command. The line that marks the script complete is written only when
+/// arguments the psql command. Only the `public` schema is restored (`-n public`): the one the
+/// restore replaces; other schemas in the dump, such as one an earlier restore kept aside, stay
+/// as they are in the database. The line that marks the script complete is written only when
 /// `pg_restore` succeeded, and the final check refuses to commit without it.
-const RESTORE_PIPELINE: &str = r#"dump="$1"; shift; { pg_restore --no-owner -f - -- "$dump" && printf '%s\n' "SET LOCAL mm_install.restore_complete = 'yes';"; } | "$@""#;
+const RESTORE_PIPELINE: &str = r#"dump="$1"; shift; { pg_restore --no-owner -n public -f - -- "$dump" && printf '%s\n' "SET LOCAL mm_install.restore_complete = 'yes';"; } | "$@""#;
 
 /// A fresh name for the schema a restore sets aside: `mm_install_replaced_20261129t041500`.
 pub fn aside_schema() -> String {

@@ -27,7 +27,8 @@ fn connection(cluster: &Cluster) -> Connection {
     Connection::from_data_source(&url).unwrap()
 }
 
-/// Posts, a sequence, and Mattermost's migrations table; dumped by the library's `dump`.
+/// Posts, a sequence, Mattermost's migrations table, and a schema an earlier restore kept
+/// aside (in the dump too, never restored over); dumped by the library's `dump`.
 fn populated(dump: &Path) -> Cluster {
     let cluster = Cluster::start("mmuser", "RestoreSecret", "mm");
     cluster.sql_in(
@@ -37,7 +38,9 @@ fn populated(dump: &Path) -> Cluster {
              CREATE TABLE posts (id serial PRIMARY KEY, message text); \
              INSERT INTO posts (message) SELECT 'post ' || g FROM generate_series(1, {ROWS}) g; \
              CREATE TABLE db_migrations (version bigint PRIMARY KEY, name text); \
-             INSERT INTO db_migrations VALUES (1, 'create_posts'), (2, 'add_index')"
+             INSERT INTO db_migrations VALUES (1, 'create_posts'), (2, 'add_index'); \
+             CREATE SCHEMA mm_install_replaced_0; \
+             CREATE TABLE mm_install_replaced_0.posts (id int, message text)"
         ),
     );
     postgres::dump(&Context::default(), &connection(&cluster), dump).unwrap();
@@ -131,7 +134,10 @@ fn a_restore_killed_at_any_moment_leaves_one_schema_whole() {
     let cluster = populated(&dump);
     let ctx = Context::default();
     let db = connection(&cluster);
-    let old = (format!("{}/1", ROWS + 1), String::new());
+    let old = (
+        format!("{}/1", ROWS + 1),
+        "mm_install_replaced_0".to_string(),
+    );
     assert_eq!(public(&cluster), old);
 
     // Killed (with its pg_restore and psql) in the middle of the transaction: the old schema
@@ -171,7 +177,10 @@ fn a_restore_killed_at_any_moment_leaves_one_schema_whole() {
     postgres::restore(&ctx, &db, &dump, "mm_install_replaced_3").unwrap();
     assert_eq!(
         public(&cluster),
-        (format!("{ROWS}/0"), "mm_install_replaced_3".into())
+        (
+            format!("{ROWS}/0"),
+            "mm_install_replaced_0,mm_install_replaced_3".into()
+        )
     );
     assert_eq!(
         cluster.sql_in("mm", "SELECT nextval('public.posts_id_seq')"),
