@@ -104,10 +104,15 @@ fn run_upgrade(
     }
     let current: Version = installed.installation.version.parse()?;
     let policy = args.policy.unwrap_or(settings.policy);
+    // The edition the server runs (changed in the product, perhaps), recorded by the upgrade.
+    let (edition, changed) = upgrade::installed_edition(ctx, &installed)?;
+    if let Some(warning) = changed {
+        printer.warn(&warning);
+    }
     let artifact_of = |version: &Version| -> CommandResult<Artifact> {
         Ok(Artifact {
             version: version.clone(),
-            edition: installed.installation.edition.parse()?,
+            edition,
             arch: installed.installation.arch.parse()?,
         })
     };

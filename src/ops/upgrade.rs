@@ -305,6 +305,48 @@ fn binary_version(ctx: &Context, tree: &Path) -> Result<Version, UpgradeError> {
         })
 }
 
+/// The edition of the installed server, as its binary reports it: `bin/mattermost version`
+/// prints `Build Enterprise Ready: true|false` (`model.BuildEnterpriseReady`, mattermost/mattermost
+/// `server/cmd/mattermost/commands/version.go`). Mattermost's in-product Team → Enterprise
+/// upgrade (`UpgradeToE0`, `server/channels/app/server.go`) replaces that binary and nothing
+/// that mm-install records, so state.json may still say `team`. `X-Version-Id` cannot tell:
+/// its last field is whether a licence is loaded (`License() != nil`,
+/// `server/channels/web/handlers.go`), false for an unlicensed Enterprise build too.
+///
+/// Returns the edition to upgrade to (the recorded one when the binary does not say, or on an
+/// image below another root) and, when it differs from the recorded one, a warning saying so.
+pub fn installed_edition(
+    ctx: &Context,
+    installed: &Installed,
+) -> Result<(Edition, Option<String>), UpgradeError> {
+    let recorded: Edition = installed.installation.edition.parse()?;
+    if !ctx.is_live_system() {
+        return Ok((recorded, None));
+    }
+    // A binary that cannot say (it fails to run) leaves the recorded edition: the upgrade
+    // replaces it anyway, and checks the new one before the swap.
+    let output = system::run_probe(ctx, &version_command(Path::new(INSTALL_DIR)))?;
+    let reported = output
+        .stdout
+        .lines()
+        .filter(|_| output.success())
+        .find_map(|line| line.strip_prefix("Build Enterprise Ready:"))
+        .and_then(|value| match value.trim() {
+            "true" => Some(Edition::Enterprise),
+            "false" => Some(Edition::Team),
+            _ => None,
+        });
+    Ok(match reported {
+        Some(edition) if edition != recorded => (
+            edition,
+            Some(format!(
+                "the installed server is the {edition} edition (`bin/mattermost version`: Build Enterprise Ready), not the {recorded} edition mm-install recorded (changed in the product?): upgrading to the {edition} edition"
+            )),
+        ),
+        _ => (recorded, None),
+    })
+}
+
 /// Where [`staged_version`] links a staged release's `bin/` for the service user to run.
 fn version_check_dir() -> PathBuf {
     PathBuf::from(format!("{PRIVATE_DIR}-version-{}", std::process::id()))
@@ -1610,6 +1652,82 @@ mod tests {
         let image = Context::new(dir.path()).with_runner(runner.clone());
         assert_eq!(relabel_step(&image), None);
         assert_eq!(runner.lines().len(), 3);
+    }
+
+    /// Issue 11, gap 7: a Team Edition changed to Enterprise in the product is upgraded as
+    /// Enterprise, with a warning; a binary that does not say keeps the recorded edition.
+    #[test]
+    fn the_edition_comes_from_the_installed_binary() {
+        let runner = Arc::new(FakeRunner::default());
+        let ctx = Context::default().with_runner(runner.clone());
+        let team = Installed {
+            installation: Installation {
+                version: "11.10.1".into(),
+                edition: "team".into(),
+                arch: "amd64".into(),
+                install_dir: INSTALL_DIR.into(),
+                installed_at: String::new(),
+                tarball_sha256: String::new(),
+                signed_by: String::new(),
+                signed_at: None,
+                site_url: String::new(),
+                database: "local".into(),
+                tls: false,
+            },
+            adopted: false,
+        };
+        runner.answer(
+            "setsid --wait runuser -u mattermost",
+            0,
+            "Version: 11.10.1\nBuild Enterprise Ready: true\n",
+        );
+        let (edition, warning) = installed_edition(&ctx, &team).unwrap();
+        assert_eq!(edition, Edition::Enterprise);
+        let warning = warning.unwrap();
+        assert!(
+            warning.contains("enterprise edition") && warning.contains("not the team edition"),
+            "{warning}"
+        );
+        assert!(
+            runner.lines()[0].ends_with("/opt/mattermost/bin/mattermost version"),
+            "{:?}",
+            runner.lines()
+        );
+        runner.answer(
+            "setsid --wait runuser -u mattermost",
+            0,
+            "Version: 11.10.1\nBuild Enterprise Ready: false\n",
+        );
+        assert_eq!(
+            installed_edition(&ctx, &team).unwrap(),
+            (Edition::Team, None)
+        );
+        runner.answer(
+            "setsid --wait runuser -u mattermost",
+            0,
+            "Version: 11.10.1\n",
+        );
+        assert_eq!(
+            installed_edition(&ctx, &team).unwrap(),
+            (Edition::Team, None)
+        );
+        runner.answer(
+            "setsid --wait runuser -u mattermost",
+            1,
+            "Build Enterprise Ready: true\n",
+        );
+        assert_eq!(
+            installed_edition(&ctx, &team).unwrap(),
+            (Edition::Team, None)
+        );
+        // An image below another root is never asked.
+        let image = Context::new("/nonexistent").with_runner(runner.clone());
+        let asked = runner.lines().len();
+        assert_eq!(
+            installed_edition(&image, &team).unwrap(),
+            (Edition::Team, None)
+        );
+        assert_eq!(runner.lines().len(), asked);
     }
 
     #[test]
