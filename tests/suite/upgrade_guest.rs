@@ -850,9 +850,9 @@ fn a_restoring_rollback_killed_at_any_step_leaves_one_database_whole() {
     for checkpoint in [
         "stop",
         "restore the database",
-        "in the transaction",
         "move ",
         "move /opt/mattermost to",
+        "in the transaction",
     ] {
         let crashed = if checkpoint == "in the transaction" {
             server.sh("touch /root/kill-restore");
@@ -918,6 +918,38 @@ esac
 exit 0
 END
 chmod 755 /usr/local/bin/pg_restore"#;
+
+/// Issue 11, gap 7: state.json says Team Edition, but the installed binary is Enterprise
+/// (Mattermost's in-product Team → Enterprise upgrade replaces the binary only; the stand-in's
+/// `mattermost version` says `Build Enterprise Ready: true`). The upgrade says so and installs
+/// and records the Enterprise Edition; it used to ask for the Team tarball, which is not
+/// published here.
+#[test]
+fn an_edition_changed_in_the_product_is_kept_by_the_upgrade() {
+    let server = Server::install();
+    let state = "/var/lib/mm-install/state.json";
+    server.sh(&format!(
+        "sed -i 's/\"edition\": \"enterprise\"/\"edition\": \"team\"/' {state}"
+    ));
+    assert_eq!(
+        server.sh(&format!("grep -c '\"edition\": \"team\"' {state}")),
+        "1"
+    );
+    server.publish("11.10.2", r#""fail_start": false"#);
+    let (out, err) = exit(&server.mm(&["upgrade", "--version", "11.10.2"]), 0);
+    assert!(out.contains("upgraded: 11.10.1 -> 11.10.2"), "{out}");
+    assert!(
+        err.contains("the installed server is the enterprise edition")
+            && err.contains("not the team edition"),
+        "{err}"
+    );
+    let recorded = server.sh(&format!("cat {state}"));
+    let current = recorded.split("\"history\"").next().unwrap_or_default();
+    assert!(
+        current.contains("\"edition\": \"enterprise\""),
+        "{recorded}"
+    );
+}
 
 /// Issue 10, hole 5: the upgrade was killed once the new server may have started (the journal
 /// says so before `systemctl start`), so it may have migrated the schema and taken writes. The
