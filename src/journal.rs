@@ -211,6 +211,8 @@ impl Undo {
                         ),
                     });
                 }
+                // A restore of an interrupted undo may still run: ended before anything is read.
+                system::postgres::end_running_restores(ctx, &connection)?;
                 if let Some(expected) = unless_fingerprint {
                     if system::postgres::schema_fingerprint(ctx, &connection)? == *expected {
                         return Ok(());

@@ -843,23 +843,28 @@ pub fn restore(
     run_checked(ctx, &command).map(drop)
 }
 
-/// Take a [`restore`] back: end any restore session still running (its transaction is rolled
-/// back, or it had committed), then, only if the schema `aside` exists (the restore committed),
-/// drop the restored `public` (a copy of the dump) and rename `aside` to `public`, in one
-/// transaction. Returns whether it swapped back.
-pub fn put_back(ctx: &Context, connection: &Connection, aside: &str) -> Result<bool, SystemError> {
+/// End every [`restore`] session still running in `connection`'s database (its psql can
+/// outlive a killed mm-install), waiting up to 10 s for each: its transaction rolls back, unless
+/// it had committed. Run before deciding what an interrupted restore did.
+pub fn end_running_restores(ctx: &Context, connection: &Connection) -> Result<(), SystemError> {
     let terminate = format!(
         "SELECT count(pg_terminate_backend(pid, 10000)) FROM pg_stat_activity \
          WHERE application_name = {} AND datname = current_database() AND pid <> pg_backend_pid()",
         literal(RESTORE_APPLICATION)
     );
-    run_checked(
-        ctx,
-        &connection.command(
-            "psql",
-            &["-X", "-q", "-tA", "-v", "ON_ERROR_STOP=1", "-c", &terminate],
-        ),
-    )?;
+    let command = connection.command(
+        "psql",
+        &["-X", "-q", "-tA", "-v", "ON_ERROR_STOP=1", "-c", &terminate],
+    );
+    run_checked(ctx, &command).map(drop)
+}
+
+/// Take a [`restore`] back: end any restore session still running (its transaction is rolled
+/// back, or it had committed), then, only if the schema `aside` exists (the restore committed),
+/// drop the restored `public` (a copy of the dump) and rename `aside` to `public`, in one
+/// transaction. Returns whether it swapped back.
+pub fn put_back(ctx: &Context, connection: &Connection, aside: &str) -> Result<bool, SystemError> {
+    end_running_restores(ctx, connection)?;
     if !schema_exists(ctx, connection, aside)? {
         return Ok(false);
     }
