@@ -951,6 +951,34 @@ fn an_edition_changed_in_the_product_is_kept_by_the_upgrade() {
     );
 }
 
+/// Issue 11, gap 7: where SELinux is enabled, the tree an upgrade or a rollback swaps in is
+/// relabelled (`restorecon -R`; it carries the labels of `/opt/.mm-install`). The guest has no
+/// SELinux: `selinuxenabled` and `restorecon` stand-ins first on the `PATH` say it is enabled
+/// and log what they are asked.
+#[test]
+fn where_selinux_is_enabled_the_swapped_in_tree_is_relabelled() {
+    let server = Server::install();
+    server.sh(
+        "printf '#!/bin/sh\\nexit 0\\n' > /usr/local/bin/selinuxenabled; \
+         printf '#!/bin/sh\\necho \"$*\" >> /root/restorecon.log\\n' > /usr/local/bin/restorecon; \
+         chmod 755 /usr/local/bin/selinuxenabled /usr/local/bin/restorecon",
+    );
+    server.publish("11.10.2", r#""fail_start": false"#);
+    let (out, err) = exit(&server.mm(&["upgrade", "--version", "11.10.2"]), 0);
+    assert!(out.contains("upgraded: 11.10.1 -> 11.10.2"), "{out}");
+    assert!(
+        err.contains("relabel /opt/mattermost for SELinux, which is enabled (restorecon -R)"),
+        "{err}"
+    );
+    assert_eq!(server.sh("cat /root/restorecon.log"), "-R /opt/mattermost");
+    exit(&server.mm(&["rollback", "--yes"]), 0);
+    assert_eq!(
+        server.sh("cat /root/restorecon.log"),
+        "-R /opt/mattermost\n-R /opt/mattermost"
+    );
+    assert_eq!(server.served_version(), OLD);
+}
+
 /// Issue 10, hole 5: the upgrade was killed once the new server may have started (the journal
 /// says so before `systemctl start`), so it may have migrated the schema and taken writes. The
 /// next run changes nothing (exit 10, a row written after the kill survives) and names the one
