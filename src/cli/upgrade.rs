@@ -265,9 +265,15 @@ pub fn rollback(global: &GlobalArgs, args: RollbackArgs, printer: &Printer) -> C
     printer.step(text.trim_end());
     let asker = Asker::new(args.yes);
     if args.restore_database {
+        let aside = steps.iter().find_map(|step| match step {
+            upgrade::Step::RestoreDatabase { aside, .. } => Some(aside.as_str()),
+            _ => None,
+        });
         printer.warn(&format!(
-            "the database goes back to its state of {} (before the upgrade from {}): posts, users and settings changed since then are LOST",
-            kept.replaced_at, kept.installation.version
+            "the database goes back to its state of {} (before the upgrade from {}): posts, users and settings changed since then are LOST to the server (kept in the schema {} until you drop it)",
+            kept.replaced_at,
+            kept.installation.version,
+            aside.unwrap_or("mm_install_replaced_<time>")
         ));
         if !args.yes && !asker.is_interactive() {
             return Err(UsageError(
