@@ -83,14 +83,21 @@ pub enum Undo {
     CopyFile { from: PathBuf, to: PathBuf },
     /// Restore the database from `dump` (connection from `config`'s DataSource, which must
     /// still name `database` when recorded), unless its schema still has `unless_fingerprint`
-    /// (nothing to undo then).
+    /// (nothing to undo then). The replaced schema is kept as `aside` (a fresh name when
+    /// none was recorded); a schema of that name already there means the restore was done.
     RestoreDatabase {
         dump: PathBuf,
         config: PathBuf,
         #[serde(default)]
         database: Option<String>,
         unless_fingerprint: Option<String>,
+        #[serde(default)]
+        aside: Option<String>,
     },
+    /// Take back a restore that kept the replaced schema as `aside`: if `aside` exists, the
+    /// restored `public` is dropped and `aside` renamed back to `public`
+    /// ([`system::postgres::put_back`]).
+    UnrestoreDatabase { config: PathBuf, aside: String },
     /// Write PostgreSQL's `pg_hba.conf` back to `content` (if it differs) and reload the server.
     /// `path` is the server's own (`SHOW hba_file`), not resolved under the root.
     RestorePgHba { path: PathBuf, content: String },
@@ -101,7 +108,13 @@ pub enum Undo {
 impl Undo {
     /// Take the change back. `force_database`: the operator asked for the database dump, so a
     /// [`Undo::RestoreDatabase`] restores it even if the schema looks unchanged.
-    pub fn apply(&self, ctx: &Context, force_database: bool) -> Result<(), SystemError> {
+    /// The restore of a database tells `reporter` where the schema it replaced is kept.
+    pub fn apply(
+        &self,
+        ctx: &Context,
+        force_database: bool,
+        reporter: &dyn Reporter,
+    ) -> Result<(), SystemError> {
         match self {
             Undo::Nothing => Ok(()),
             Undo::RemovePath { path } => Ok(files::remove_if_exists(&ctx.path(path))?),
@@ -184,6 +197,7 @@ impl Undo {
                 config,
                 database,
                 unless_fingerprint,
+                aside,
             } => {
                 let unless_fingerprint = unless_fingerprint.as_ref().filter(|_| !force_database);
                 let connection = system::postgres::connection_from_config(ctx, config)?;
@@ -197,12 +211,28 @@ impl Undo {
                         ),
                     });
                 }
+                // A restore of an interrupted undo may still run: ended before anything is read.
+                system::postgres::end_running_restores(ctx, &connection)?;
                 if let Some(expected) = unless_fingerprint {
                     if system::postgres::schema_fingerprint(ctx, &connection)? == *expected {
                         return Ok(());
                     }
                 }
-                system::postgres::restore(ctx, &connection, &ctx.path(dump))
+                let aside = match aside {
+                    // Restored already, by an undo that was interrupted before it was recorded.
+                    Some(aside) if system::postgres::schema_exists(ctx, &connection, aside)? => {
+                        return Ok(());
+                    }
+                    Some(aside) => aside.clone(),
+                    None => system::postgres::aside_schema(),
+                };
+                system::postgres::restore(ctx, &connection, &ctx.path(dump), &aside)?;
+                reporter.warn(&kept_schema_note(&aside, connection.identity()));
+                Ok(())
+            }
+            Undo::UnrestoreDatabase { config, aside } => {
+                let connection = system::postgres::connection_from_config(ctx, config)?;
+                system::postgres::put_back(ctx, &connection, aside).map(drop)
             }
             Undo::RestorePgHba { path, content } => {
                 if fs_err::read_to_string(path)? != *content {
@@ -213,9 +243,17 @@ impl Undo {
             }
             Undo::Many { undos } => undos
                 .iter()
-                .try_for_each(|undo| undo.apply(ctx, force_database)),
+                .try_for_each(|undo| undo.apply(ctx, force_database, reporter)),
         }
     }
+}
+
+/// What a restore that replaced a schema tells the operator: where the replaced data is kept
+/// and the exact SQL that drops it once it is not needed.
+pub fn kept_schema_note(aside: &str, database: &str) -> String {
+    format!(
+        "the database schema the restore replaced is kept as `{aside}` in {database} (it holds what was there before the restore); once you are sure you do not need it: `DROP SCHEMA {aside} CASCADE;`"
+    )
 }
 
 /// One recorded step.
@@ -459,7 +497,7 @@ fn undo_all(
         if entry.undo != Undo::Nothing {
             reporter.step(&format!("undoing: {}", entry.description));
         }
-        if let Err(err) = entry.undo.apply(ctx, force_database) {
+        if let Err(err) = entry.undo.apply(ctx, force_database, reporter) {
             failures.push(format!(
                 "- {}: {}",
                 entry.description,
@@ -648,7 +686,7 @@ mod tests {
             from: backup,
             to: "/opt/mattermost/config/config.json".into(),
         }
-        .apply(&ctx, false)
+        .apply(&ctx, false, &crate::report::Silent)
         .unwrap();
         assert_eq!(fs_err::read_to_string(&victim).unwrap(), "victim");
         assert!(fs_err::symlink_metadata(&config).unwrap().is_file());
@@ -660,14 +698,14 @@ mod tests {
             from: "/opt/kept/victim".into(),
             to: "/opt/mattermost/victim".into(),
         }
-        .apply(&ctx, false)
+        .apply(&ctx, false, &crate::report::Silent)
         .unwrap();
         assert!(!ctx.path("/opt/mattermost/victim").exists());
         let err = Undo::Rename {
             from: "/opt/mattermost/config/config.json".into(),
             to: "/opt/kept/config.json".into(),
         }
-        .apply(&ctx, false)
+        .apply(&ctx, false, &crate::report::Silent)
         .unwrap_err();
         assert!(
             err.to_string().ends_with(
@@ -776,6 +814,7 @@ mod tests {
             config: "/opt/mattermost/config/config.json".into(),
             database: None,
             unless_fingerprint: Some("f".into()),
+            aside: None,
         };
         tx.step(&Silent, "remember the schema", guard, || Ok::<_, ()>(()))
             .unwrap();
@@ -858,12 +897,12 @@ mod tests {
             path: "/opt/.mm-install".into(),
         };
         fs_err::create_dir_all(ctx.path("/opt/.mm-install/kept")).unwrap();
-        undo.apply(&ctx, false).unwrap();
+        undo.apply(&ctx, false, &crate::report::Silent).unwrap();
         assert!(ctx.path("/opt/.mm-install/kept").exists());
         fs_err::remove_dir(ctx.path("/opt/.mm-install/kept")).unwrap();
-        undo.apply(&ctx, false).unwrap();
+        undo.apply(&ctx, false, &crate::report::Silent).unwrap();
         assert!(!ctx.path("/opt/.mm-install").exists());
-        undo.apply(&ctx, false).unwrap();
+        undo.apply(&ctx, false, &crate::report::Silent).unwrap();
     }
 
     #[test]

@@ -104,10 +104,15 @@ fn run_upgrade(
     }
     let current: Version = installed.installation.version.parse()?;
     let policy = args.policy.unwrap_or(settings.policy);
+    // The edition the server runs (changed in the product, perhaps), recorded by the upgrade.
+    let (edition, changed) = upgrade::installed_edition(ctx, &installed)?;
+    if let Some(warning) = changed {
+        printer.warn(&warning);
+    }
     let artifact_of = |version: &Version| -> CommandResult<Artifact> {
         Ok(Artifact {
             version: version.clone(),
-            edition: installed.installation.edition.parse()?,
+            edition,
             arch: installed.installation.arch.parse()?,
         })
     };
@@ -260,9 +265,15 @@ pub fn rollback(global: &GlobalArgs, args: RollbackArgs, printer: &Printer) -> C
     printer.step(text.trim_end());
     let asker = Asker::new(args.yes);
     if args.restore_database {
+        let aside = steps.iter().find_map(|step| match step {
+            upgrade::Step::RestoreDatabase { aside, .. } => Some(aside.as_str()),
+            _ => None,
+        });
         printer.warn(&format!(
-            "the database goes back to its state of {} (before the upgrade from {}): posts, users and settings changed since then are LOST",
-            kept.replaced_at, kept.installation.version
+            "the database goes back to its state of {} (before the upgrade from {}): posts, users and settings changed since then are LOST to the server (kept in the schema {} until you drop it)",
+            kept.replaced_at,
+            kept.installation.version,
+            aside.unwrap_or("mm_install_replaced_<time>")
         ));
         if !args.yes && !asker.is_interactive() {
             return Err(UsageError(
@@ -275,6 +286,9 @@ pub fn rollback(global: &GlobalArgs, args: RollbackArgs, printer: &Printer) -> C
         return Err(UsageError("cancelled; nothing was changed".into()).into());
     }
     let outcome = upgrade::execute_rollback(&ctx, installed, kept, steps, printer)?;
+    for warning in &outcome.warnings {
+        printer.warn(warning);
+    }
     let message = format!(
         "rolled Mattermost {} back to {} (downtime {:.1}s)",
         outcome.from,

@@ -1733,11 +1733,11 @@ mod tests {
         allow_password_login(&ctx).unwrap();
         assert_eq!(fs_err::read(&path).unwrap(), edited);
 
-        undo.apply(&ctx, false).unwrap();
+        undo.apply(&ctx, false, &crate::report::Silent).unwrap();
         assert_eq!(fs_err::read(&path).unwrap(), before);
         assert!(!cluster.password_login("Secret123"));
         // The undo is idempotent.
-        undo.apply(&ctx, false).unwrap();
+        undo.apply(&ctx, false, &crate::report::Silent).unwrap();
         assert_eq!(fs_err::read(&path).unwrap(), before);
     }
 
@@ -1806,7 +1806,7 @@ mod tests {
         let undo = step.undo(&ctx);
         provision(&mut progress).unwrap();
         assert!(postgres::database_exists(&ctx, DATABASE_NAME).unwrap());
-        undo.apply(&ctx, false).unwrap();
+        undo.apply(&ctx, false, &crate::report::Silent).unwrap();
         assert!(!postgres::database_exists(&ctx, DATABASE_NAME).unwrap());
         assert_eq!(
             postgres::role_password_hash(&ctx, DATABASE_ROLE).unwrap(),
@@ -1822,7 +1822,7 @@ mod tests {
             !role_login(&cluster, "Existing1"),
             "the step sets a new password"
         );
-        undo.apply(&ctx, false).unwrap();
+        undo.apply(&ctx, false, &crate::report::Silent).unwrap();
         assert!(
             role_login(&cluster, "Existing1"),
             "the old password is lost"
@@ -1834,7 +1834,7 @@ mod tests {
         let undo = step.undo(&ctx);
         let err = provision(&mut progress).unwrap_err();
         assert!(matches!(err, InstallError::DatabaseExists { .. }), "{err}");
-        undo.apply(&ctx, false).unwrap();
+        undo.apply(&ctx, false, &crate::report::Silent).unwrap();
         assert!(postgres::database_exists(&ctx, DATABASE_NAME).unwrap());
         assert!(role_login(&cluster, "Existing1"));
         assert!(cluster.password_login("Existing1"));

@@ -306,6 +306,48 @@ fn binary_version(ctx: &Context, tree: &Path) -> Result<Version, UpgradeError> {
         })
 }
 
+/// The edition of the installed server, as its binary reports it: `bin/mattermost version`
+/// prints `Build Enterprise Ready: true|false` (`model.BuildEnterpriseReady`, mattermost/mattermost
+/// `server/cmd/mattermost/commands/version.go`). Mattermost's in-product Team → Enterprise
+/// upgrade (`UpgradeToE0`, `server/channels/app/server.go`) replaces that binary and nothing
+/// that mm-install records, so state.json may still say `team`. `X-Version-Id` cannot tell:
+/// its last field is whether a licence is loaded (`License() != nil`,
+/// `server/channels/web/handlers.go`), false for an unlicensed Enterprise build too.
+///
+/// Returns the edition to upgrade to (the recorded one when the binary does not say, or on an
+/// image below another root) and, when it differs from the recorded one, a warning saying so.
+pub fn installed_edition(
+    ctx: &Context,
+    installed: &Installed,
+) -> Result<(Edition, Option<String>), UpgradeError> {
+    let recorded: Edition = installed.installation.edition.parse()?;
+    if !ctx.is_live_system() {
+        return Ok((recorded, None));
+    }
+    // A binary that cannot say (it fails to run) leaves the recorded edition: the upgrade
+    // replaces it anyway, and checks the new one before the swap.
+    let output = system::run_probe(ctx, &version_command(Path::new(INSTALL_DIR)))?;
+    let reported = output
+        .stdout
+        .lines()
+        .filter(|_| output.success())
+        .find_map(|line| line.strip_prefix("Build Enterprise Ready:"))
+        .and_then(|value| match value.trim() {
+            "true" => Some(Edition::Enterprise),
+            "false" => Some(Edition::Team),
+            _ => None,
+        });
+    Ok(match reported {
+        Some(edition) if edition != recorded => (
+            edition,
+            Some(format!(
+                "the installed server is the {edition} edition (`bin/mattermost version`: Build Enterprise Ready), not the {recorded} edition mm-install recorded (changed in the product?): upgrading to the {edition} edition"
+            )),
+        ),
+        _ => (recorded, None),
+    })
+}
+
 /// Where [`staged_version`] links a staged release's `bin/` for the service user to run.
 fn version_check_dir() -> PathBuf {
     PathBuf::from(format!("{PRIVATE_DIR}-version-{}", std::process::id()))
@@ -448,9 +490,11 @@ pub enum Step {
         /// undo restores into.
         database: String,
     },
-    /// Restore the database from the dump in `dir` (rollback with `--restore-database`).
+    /// Restore the database from the dump in `dir` (rollback with `--restore-database`) in one
+    /// transaction, keeping the replaced schema as `aside`; undone by renaming it back.
     RestoreDatabase {
         dir: PathBuf,
+        aside: String,
     },
     /// Move the state folders from the live tree into `to`. On undo they move back, and
     /// config.json is put back from `config_backup` when given (the state before the new
@@ -464,6 +508,12 @@ pub enum Step {
     SwapTrees {
         incoming: PathBuf,
         outgoing: PathBuf,
+    },
+    /// Relabel the swapped-in tree for SELinux (`restorecon -R`): it was unpacked, or kept,
+    /// under `/opt/.mm-install`, whose labels it still carries. Planned only where SELinux is
+    /// enabled.
+    Relabel {
+        tree: PathBuf,
     },
     /// Give the new server binary the file capabilities the old one had.
     RestoreCapabilities {
@@ -489,9 +539,10 @@ impl Step {
                 "remember the database schema (restored from the backup on rollback if it changed)"
                     .into()
             }
-            Step::RestoreDatabase { dir } => {
-                format!("restore the database from {}/database.dump", dir.display())
-            }
+            Step::RestoreDatabase { dir, aside } => format!(
+                "restore the database from {}/database.dump in one transaction (the replaced schema kept as {aside})",
+                dir.display()
+            ),
             Step::MoveState { to, paths, .. } => {
                 format!("move {} into {}", display_paths(paths), to.display())
             }
@@ -499,6 +550,10 @@ impl Step {
                 "move {INSTALL_DIR} to {} and {} to {INSTALL_DIR}",
                 outgoing.display(),
                 incoming.display()
+            ),
+            Step::Relabel { tree } => format!(
+                "relabel {} for SELinux, which is enabled (restorecon -R)",
+                tree.display()
             ),
             Step::RestoreCapabilities { capabilities } => {
                 format!("restore the file capabilities of bin/mattermost ({capabilities})")
@@ -527,8 +582,12 @@ impl Step {
             Step::Backup { .. }
             | Step::DumpDatabase { .. }
             | Step::RestoreCapabilities { .. }
-            | Step::Verify
-            | Step::RestoreDatabase { .. } => Undo::Nothing,
+            | Step::Relabel { .. }
+            | Step::Verify => Undo::Nothing,
+            Step::RestoreDatabase { aside, .. } => Undo::UnrestoreDatabase {
+                config: live.join("config/config.json"),
+                aside: aside.clone(),
+            },
             Step::Stop => Undo::StartService {
                 unit: "mattermost.service".into(),
             },
@@ -541,6 +600,7 @@ impl Step {
                 config: live.join("config/config.json"),
                 database: Some(database.clone()),
                 unless_fingerprint: Some(fingerprint.clone()),
+                aside: Some(postgres::aside_schema()),
             },
             Step::MoveState {
                 to,
@@ -580,6 +640,13 @@ impl Step {
             },
         }
     }
+}
+
+/// [`Step::Relabel`] of the live tree, on a live system where SELinux is enabled.
+fn relabel_step(ctx: &Context) -> Option<Step> {
+    (ctx.is_live_system() && system::security::selinux_enabled(ctx)).then(|| Step::Relabel {
+        tree: PathBuf::from(INSTALL_DIR),
+    })
 }
 
 /// `a, b, c`.
@@ -723,6 +790,7 @@ pub fn plan_upgrade(
             outgoing: previous_tree.clone(),
         },
     ];
+    steps.extend(relabel_step(ctx));
     if let Some(capabilities) = capabilities {
         steps.push(Step::RestoreCapabilities { capabilities });
     }
@@ -1333,13 +1401,14 @@ fn run_step(
             run.stopped_at = Some(Instant::now());
             services::systemctl(ctx, &["stop", "mattermost.service"])?;
         }
-        Step::RestoreDatabase { dir } => {
+        Step::RestoreDatabase { dir, aside } => {
             let connection =
                 connection(ctx, &PathBuf::from(INSTALL_DIR).join("config/config.json"))?;
-            postgres::restore(ctx, &connection, &ctx.path(dir).join(DUMP_FILE))?;
+            postgres::restore(ctx, &connection, &ctx.path(dir).join(DUMP_FILE), aside)?;
         }
         Step::MoveState { to, paths, .. } => move_state(ctx, to, paths)?,
         Step::SwapTrees { incoming, outgoing } => swap_trees(ctx, incoming, outgoing)?,
+        Step::Relabel { tree } => system::security::relabel(ctx, &ctx.path(tree))?,
         Step::RestoreCapabilities { capabilities } => {
             let binary = live.join("bin/mattermost").display().to_string();
             system::run_checked(ctx, &CommandLine::new("setcap", &[capabilities, &binary]))?;
@@ -1428,6 +1497,7 @@ pub fn plan_rollback(
     if restore_database {
         steps.push(Step::RestoreDatabase {
             dir: PathBuf::from(&kept.backup_dir),
+            aside: postgres::aside_schema(),
         });
     }
     steps.push(Step::MoveState {
@@ -1439,6 +1509,7 @@ pub fn plan_rollback(
         incoming: tree,
         outgoing,
     });
+    steps.extend(relabel_step(ctx));
     steps.extend([Step::Start, Step::Verify]);
     Ok((installed, kept, steps))
 }
@@ -1504,11 +1575,24 @@ pub fn execute_rollback(
     )?;
     let downtime = run.stopped_at.map(|t| t.elapsed()).unwrap_or_default();
     state.save(ctx)?;
+    // The replaced schema may hold the only copy of what was written since the backup: kept,
+    // with the SQL that drops it (docs/upgrade.md, "Restoring the database").
+    let mut warnings = Vec::new();
+    if let Some(aside) = steps.iter().find_map(|s| match s {
+        Step::RestoreDatabase { aside, .. } => Some(aside),
+        _ => None,
+    }) {
+        let config = PathBuf::from(INSTALL_DIR).join("config/config.json");
+        let database = connection(ctx, &config)
+            .map(|c| c.identity().to_string())
+            .unwrap_or_else(|_| "Mattermost's database".into());
+        warnings.push(crate::journal::kept_schema_note(aside, &database));
+    }
     Ok(Outcome {
         from,
         to: kept.installation.version,
         downtime,
-        warnings: Vec::new(),
+        warnings,
         pruned: Vec::new(),
     })
 }
@@ -1522,6 +1606,124 @@ mod tests {
 
     fn v(text: &str) -> Version {
         text.parse().unwrap()
+    }
+
+    /// Issue 11, gap 7: where SELinux is enabled the swapped-in tree is relabelled (it carries
+    /// the labels of `/opt/.mm-install`); where it is disabled or its tools are absent, not.
+    #[test]
+    fn the_swapped_in_tree_is_relabelled_only_where_selinux_is_enabled() {
+        let runner = Arc::new(FakeRunner::default());
+        let dir = tempfile::tempdir().unwrap();
+        let ctx = Context::live_for_test(dir.path(), runner.clone());
+        let step = relabel_step(&ctx).unwrap();
+        assert_eq!(
+            step.description(),
+            "relabel /opt/mattermost for SELinux, which is enabled (restorecon -R)"
+        );
+        assert_eq!(step.undo(), Undo::Nothing);
+        let probe = RunContext {
+            tarball: PathBuf::new(),
+            probe: Probe {
+                address: "127.0.0.1:8065".parse().unwrap(),
+                host: "localhost".into(),
+                tls: false,
+            },
+            expected: v("11.10.1"),
+            previous: v("11.10.1"),
+            keep: Keep {
+                state: State::default(),
+                leftovers: Vec::new(),
+            },
+            stopped_at: None,
+        };
+        run_step(&ctx, &step, &mut { probe }, &crate::report::Silent).unwrap();
+        let relabel = format!(
+            "restorecon -R {}",
+            dir.path().join("opt/mattermost").display()
+        );
+        assert_eq!(runner.lines(), ["selinuxenabled".to_string(), relabel]);
+        runner.answer("selinuxenabled", 1, "");
+        assert_eq!(relabel_step(&ctx), None);
+        // An image below another root is never asked.
+        let image = Context::new(dir.path()).with_runner(runner.clone());
+        assert_eq!(relabel_step(&image), None);
+        assert_eq!(runner.lines().len(), 3);
+    }
+
+    /// Issue 11, gap 7: a Team Edition changed to Enterprise in the product is upgraded as
+    /// Enterprise, with a warning; a binary that does not say keeps the recorded edition.
+    #[test]
+    fn the_edition_comes_from_the_installed_binary() {
+        let runner = Arc::new(FakeRunner::default());
+        let ctx = Context::default().with_runner(runner.clone());
+        let team = Installed {
+            installation: Installation {
+                version: "11.10.1".into(),
+                edition: "team".into(),
+                arch: "amd64".into(),
+                install_dir: INSTALL_DIR.into(),
+                installed_at: String::new(),
+                tarball_sha256: String::new(),
+                signed_by: String::new(),
+                signed_at: None,
+                site_url: String::new(),
+                database: "local".into(),
+                tls: false,
+            },
+            adopted: false,
+        };
+        runner.answer(
+            "setsid --wait runuser -u mattermost",
+            0,
+            "Version: 11.10.1\nBuild Enterprise Ready: true\n",
+        );
+        let (edition, warning) = installed_edition(&ctx, &team).unwrap();
+        assert_eq!(edition, Edition::Enterprise);
+        let warning = warning.unwrap();
+        assert!(
+            warning.contains("enterprise edition") && warning.contains("not the team edition"),
+            "{warning}"
+        );
+        assert!(
+            runner.lines()[0].ends_with("/opt/mattermost/bin/mattermost version"),
+            "{:?}",
+            runner.lines()
+        );
+        runner.answer(
+            "setsid --wait runuser -u mattermost",
+            0,
+            "Version: 11.10.1\nBuild Enterprise Ready: false\n",
+        );
+        assert_eq!(
+            installed_edition(&ctx, &team).unwrap(),
+            (Edition::Team, None)
+        );
+        runner.answer(
+            "setsid --wait runuser -u mattermost",
+            0,
+            "Version: 11.10.1\n",
+        );
+        assert_eq!(
+            installed_edition(&ctx, &team).unwrap(),
+            (Edition::Team, None)
+        );
+        runner.answer(
+            "setsid --wait runuser -u mattermost",
+            1,
+            "Build Enterprise Ready: true\n",
+        );
+        assert_eq!(
+            installed_edition(&ctx, &team).unwrap(),
+            (Edition::Team, None)
+        );
+        // An image below another root is never asked.
+        let image = Context::new("/nonexistent").with_runner(runner.clone());
+        let asked = runner.lines().len();
+        assert_eq!(
+            installed_edition(&image, &team).unwrap(),
+            (Edition::Team, None)
+        );
+        assert_eq!(runner.lines().len(), asked);
     }
 
     #[test]
@@ -1744,8 +1946,9 @@ mod tests {
             config: config.clone(),
             database: state.database.clone(),
             unless_fingerprint: None,
+            aside: None,
         };
-        let err = undo.apply(&ctx, false).unwrap_err();
+        let err = undo.apply(&ctx, false, &crate::report::Silent).unwrap_err();
         assert!(err.to_string().contains("attacker.example"), "{err}");
         assert!(runner.lines().is_empty(), "{:?}", runner.lines());
     }

@@ -700,76 +700,194 @@ pub fn dump(
 /// proves the archive is complete and readable (a truncated or corrupt file fails here).
 /// Returns the number of tables whose data the dump holds (`TABLE DATA` entries).
 pub fn verify_dump(ctx: &Context, file: &std::path::Path) -> Result<usize, SystemError> {
-    let file = file.display().to_string();
-    let command = CommandLine::new("pg_restore", &["--list", &file])
-        .with_clean_environment()
-        .with_env("PGPASSFILE", NO_PASSWORD_FILE);
-    let listing = run_checked(ctx, &command)?.stdout;
-    Ok(listing
+    Ok(listing(ctx, file)?
         .lines()
         .filter(|line| !line.starts_with(';') && line.contains(" TABLE DATA "))
         .count())
 }
 
-/// Put the database back exactly as it was in `file`: the current `public` schema is renamed
-/// aside, the dump restored into a fresh one in a single transaction, and the old schema
-/// dropped only once the restore succeeded (renamed back if it did not).
+/// `pg_restore --list` of the custom-format dump `file`.
+fn listing(ctx: &Context, file: &std::path::Path) -> Result<String, SystemError> {
+    let file = file.display().to_string();
+    let command = CommandLine::new("pg_restore", &["--list", &file])
+        .with_clean_environment()
+        .with_env("PGPASSFILE", NO_PASSWORD_FILE);
+    Ok(run_checked(ctx, &command)?.stdout)
+}
+
+/// The name an older mm-install gave the schema a restore set aside: one still there was left
+/// by a restore of that version that was interrupted, and may hold the only copy of the data.
+const LEGACY_ASIDE: &str = "mm_install_replaced";
+
+/// The `application_name` of a restore's session: an undo finds one still running (its psql
+/// outlived a killed mm-install) and ends it before deciding what the restore did.
+const RESTORE_APPLICATION: &str = "mm-install restore";
+
+/// The shell pipeline of [`restore`], with no interpolation: `$1` is the dump, the remaining
+/// arguments the psql command. Only the `public` schema is restored (`-n public`): the one the
+/// restore replaces; other schemas in the dump, such as one an earlier restore kept aside, stay
+/// as they are in the database. The line that marks the script complete is written only when
+/// `pg_restore` succeeded, and the final check refuses to commit without it.
+const RESTORE_PIPELINE: &str = r#"dump="$1"; shift; { pg_restore --no-owner -n public -f - -- "$dump" && printf '%s\n' "SET LOCAL mm_install.restore_complete = 'yes';"; } | "$@""#;
+
+/// A fresh name for the schema a restore sets aside: `mm_install_replaced_20261129t041500`.
+pub fn aside_schema() -> String {
+    format!(
+        "{LEGACY_ASIDE}_{}",
+        jiff::Timestamp::now().strftime("%Y%m%dt%H%M%S")
+    )
+}
+
+/// Whether the schema `name` exists in `connection`'s database.
+pub fn schema_exists(
+    ctx: &Context,
+    connection: &Connection,
+    name: &str,
+) -> Result<bool, SystemError> {
+    let sql = format!(
+        "SELECT count(*) FROM pg_namespace WHERE nspname = {}",
+        literal(name)
+    );
+    let output = run_checked(
+        ctx,
+        &connection.command("psql", &["-X", "-q", "-tA", "-c", &sql]),
+    )?;
+    Ok(output.stdout.trim() != "0")
+}
+
+/// Put the database back exactly as it was in `file`, in ONE transaction: the current `public`
+/// schema is renamed to `aside` (a name from [`aside_schema`]), the dump's SQL script
+/// (`pg_restore -f -`, streamed, never held in memory) fills a fresh `public`, and a check
+/// refuses to commit unless the script ran to its end and `public` holds as many tables as the
+/// dump. A kill or a failure at any moment leaves either the old schema or the restored one
+/// whole under `public`; the replaced one stays under `aside` (never dropped here: see
+/// [`put_back`], and docs/upgrade.md for who drops it).
 ///
-/// A schema already aside means an earlier restore was killed between the rename and its end:
-/// it may hold the only copy of the data (issue 11, gap 5), so the restore refuses rather than
-/// drop it.
+/// Refused before any change: a schema left under the fixed name an older mm-install used
+/// (it may hold the only copy of the data, issue 11 gap 5), and a dump with large objects
+/// (they live outside the schema, and their restore script commits on its own; Mattermost
+/// stores none).
 pub fn restore(
     ctx: &Context,
     connection: &Connection,
     file: &std::path::Path,
+    aside: &str,
 ) -> Result<(), SystemError> {
-    const ASIDE: &str = "mm_install_replaced";
-    let psql = |sql: &str| {
-        run_checked(
-            ctx,
-            &connection.command("psql", &["-X", "-q", "-v", "ON_ERROR_STOP=1", "-c", sql]),
-        )
-        .map(drop)
+    if schema_exists(ctx, connection, LEGACY_ASIDE)? {
+        return Err(SystemError::Unexpected {
+            what: format!("the schema {LEGACY_ASIDE} in {}", connection.url),
+            detail: format!(
+                "exists: an earlier restore of the database was interrupted, and that schema may hold the only copy of the data; compare it with `public`, keep the one you need (`ALTER SCHEMA {LEGACY_ASIDE} RENAME TO public` after dropping the other) and drop the rest before restoring {}",
+                file.display()
+            ),
+        });
+    }
+    let listing = listing(ctx, file)?;
+    let entries = || {
+        listing
+            .lines()
+            .filter(|line| !line.starts_with(';'))
+            .map(|line| line.split_whitespace().skip(3).collect::<Vec<_>>())
     };
-    let aside = run_checked(
+    if entries().any(|fields| matches!(fields.first(), Some(&("BLOB" | "BLOBS")))) {
+        return Err(SystemError::Unexpected {
+            what: format!("the dump {}", file.display()),
+            detail: "holds large objects, which live outside the schema a restore swaps and whose restore script commits on its own (Mattermost stores none); restore it by hand with pg_restore".into(),
+        });
+    }
+    let tables = entries()
+        .filter(|fields| fields.get(..2) == Some(&["TABLE", "public"][..]))
+        .count();
+    let swap = format!(
+        "ALTER SCHEMA public RENAME TO {}; CREATE SCHEMA public",
+        identifier(aside)
+    );
+    let check = format!(
+        "DO $$ BEGIN \
+         IF current_setting('mm_install.restore_complete', true) IS DISTINCT FROM 'yes' THEN \
+         RAISE EXCEPTION 'the restore script did not run to its end'; END IF; \
+         IF (SELECT count(*) FROM pg_tables WHERE schemaname = 'public') <> {tables} THEN \
+         RAISE EXCEPTION 'the restored schema has % tables, the dump {tables}', \
+         (SELECT count(*) FROM pg_tables WHERE schemaname = 'public'); END IF; END $$"
+    );
+    let psql = connection
+        .command(
+            "psql",
+            &[
+                "-X",
+                "-q",
+                "-v",
+                "ON_ERROR_STOP=1",
+                "--single-transaction",
+                "-c",
+                &swap,
+                "-f",
+                "-",
+                "-c",
+                &check,
+            ],
+        )
+        .with_env("PGAPPNAME", RESTORE_APPLICATION);
+    let mut command = CommandLine {
+        program: "sh".into(),
+        args: vec![
+            "-c".into(),
+            RESTORE_PIPELINE.into(),
+            "mm-install-restore".into(),
+            file.display().to_string(),
+            psql.program.clone(),
+        ],
+        ..psql.clone()
+    };
+    command.args.extend(psql.args);
+    run_checked(ctx, &command).map(drop)
+}
+
+/// End every [`restore`] session still running in `connection`'s database (its psql can
+/// outlive a killed mm-install), waiting up to 10 s for each: its transaction rolls back, unless
+/// it had committed. Run before deciding what an interrupted restore did.
+pub fn end_running_restores(ctx: &Context, connection: &Connection) -> Result<(), SystemError> {
+    let terminate = format!(
+        "SELECT count(pg_terminate_backend(pid, 10000)) FROM pg_stat_activity \
+         WHERE application_name = {} AND datname = current_database() AND pid <> pg_backend_pid()",
+        literal(RESTORE_APPLICATION)
+    );
+    let command = connection.command(
+        "psql",
+        &["-X", "-q", "-tA", "-v", "ON_ERROR_STOP=1", "-c", &terminate],
+    );
+    run_checked(ctx, &command).map(drop)
+}
+
+/// Take a [`restore`] back: end any restore session still running (its transaction is rolled
+/// back, or it had committed), then, only if the schema `aside` exists (the restore committed),
+/// drop the restored `public` (a copy of the dump) and rename `aside` to `public`, in one
+/// transaction. Returns whether it swapped back.
+pub fn put_back(ctx: &Context, connection: &Connection, aside: &str) -> Result<bool, SystemError> {
+    end_running_restores(ctx, connection)?;
+    if !schema_exists(ctx, connection, aside)? {
+        return Ok(false);
+    }
+    let swap = format!(
+        "DROP SCHEMA public CASCADE; ALTER SCHEMA {} RENAME TO public",
+        identifier(aside)
+    );
+    run_checked(
         ctx,
         &connection.command(
             "psql",
             &[
                 "-X",
                 "-q",
-                "-tA",
+                "-v",
+                "ON_ERROR_STOP=1",
+                "--single-transaction",
                 "-c",
-                &format!("SELECT count(*) FROM pg_namespace WHERE nspname = '{ASIDE}'"),
+                &swap,
             ],
         ),
     )?;
-    if aside.stdout.trim() != "0" {
-        return Err(SystemError::Unexpected {
-            what: format!("the schema {ASIDE} in {}", connection.url),
-            detail: format!(
-                "exists: an earlier restore of the database was interrupted, and that schema may hold the only copy of the data; compare it with `public`, keep the one you need (`ALTER SCHEMA {ASIDE} RENAME TO public` after dropping the other) and drop the rest before restoring {}",
-                file.display()
-            ),
-        });
-    }
-    psql(&format!(
-        "BEGIN; ALTER SCHEMA public RENAME TO {ASIDE}; CREATE SCHEMA public; COMMIT;"
-    ))?;
-    let mut command = connection.command(
-        "pg_restore",
-        &["--no-owner", "--single-transaction", "--exit-on-error"],
-    );
-    command.args.push(file.display().to_string());
-    match run_checked(ctx, &command) {
-        Ok(_) => psql(&format!("DROP SCHEMA {ASIDE} CASCADE")),
-        Err(err) => {
-            psql(&format!(
-                "BEGIN; DROP SCHEMA public CASCADE; ALTER SCHEMA {ASIDE} RENAME TO public; COMMIT;"
-            ))?;
-            Err(err)
-        }
-    }
+    Ok(true)
 }
 
 /// `server_version_num` of the server behind `connection`. This is the connection check: a
@@ -986,39 +1104,101 @@ mod tests {
         assert!(url("/").check_client_files(&ctx).is_err());
     }
 
-    /// Issue 11, gap 5: a restore killed after it renamed `public` aside left the data there;
-    /// the next restore used to start with `DROP SCHEMA IF EXISTS … CASCADE`.
+    /// Issue 11, gap 5: a restore of an older mm-install killed after it renamed `public`
+    /// aside left the data there; the next restore used to start with `DROP SCHEMA IF EXISTS
+    /// … CASCADE`.
     #[test]
     fn a_schema_left_aside_by_an_interrupted_restore_is_never_dropped() {
         let runner = Arc::new(FakeRunner::default());
         runner.answer(
-            "psql -X -q -tA -c 'SELECT count(*) FROM pg_namespace",
+            "psql -X -q -tA -c 'SELECT count(*) FROM pg_namespace WHERE nspname = '\\''mm_install_replaced'\\'''",
             0,
             "1\n",
         );
         let ctx = Context::default().with_runner(runner.clone());
         let connection =
             Connection::from_data_source("postgres://mmuser:pw@localhost/mattermost").unwrap();
-        let err = restore(&ctx, &connection, Path::new("/b/database.dump")).unwrap_err();
+        let dump = Path::new("/b/database.dump");
+        let err = restore(&ctx, &connection, dump, "mm_install_replaced_1").unwrap_err();
         assert!(err.to_string().contains("may hold the only copy"), "{err}");
         assert_eq!(runner.lines().len(), 1, "{:?}", runner.lines());
-        // With nothing aside the restore goes on: aside, pg_restore, drop.
+    }
+
+    /// The whole swap is one psql transaction fed by `pg_restore -f -` through a fixed shell
+    /// script (the dump's path is an argument, never part of the script), and its check
+    /// expects the dump's own table count.
+    #[test]
+    fn a_restore_is_one_transaction_checked_against_the_dump() {
+        let runner = Arc::new(FakeRunner::default());
         runner.answer(
             "psql -X -q -tA -c 'SELECT count(*) FROM pg_namespace",
             0,
             "0\n",
         );
-        restore(&ctx, &connection, Path::new("/b/database.dump")).unwrap();
+        runner.answer(
+            "pg_restore --list",
+            0,
+            ";\n; Archive created\n216; 1259 16395 TABLE public db_migrations mmuser\n\
+             215; 1259 16387 TABLE public posts mmuser\n\
+             3348; 0 16395 TABLE DATA public db_migrations mmuser\n",
+        );
+        let ctx = Context::default().with_runner(runner.clone());
+        let connection =
+            Connection::from_data_source("postgres://mmuser:pw@localhost/mattermost").unwrap();
+        let dump = Path::new("/b/it's $(here).dump");
+        restore(&ctx, &connection, dump, "mm_install_replaced_1").unwrap();
+        let log = runner.log.lock().unwrap().clone();
+        let swap = log.last().unwrap();
+        assert_eq!(swap.program, "sh");
+        assert_eq!(swap.args[1], RESTORE_PIPELINE);
+        assert_eq!(swap.args[3], dump.display().to_string());
+        assert!(swap.args[4..6] == ["psql", "-X"], "{swap}");
+        assert!(
+            swap.args.contains(&"--single-transaction".to_string()),
+            "{swap}"
+        );
+        let aside = "ALTER SCHEMA public RENAME TO \"mm_install_replaced_1\"; CREATE SCHEMA public";
+        assert!(swap.args.contains(&aside.to_string()), "{swap}");
+        assert!(swap.args.iter().any(|a| a.contains("<> 2 THEN")), "{swap}");
+        assert!(!swap.to_string().contains("DROP"), "{swap}");
+        assert!(swap.env.contains(&("PGPASSWORD".into(), "pw".into())));
+        assert!(
+            swap.env
+                .contains(&("PGAPPNAME".into(), RESTORE_APPLICATION.into()))
+        );
+        // Large objects are refused before any change.
+        runner.answer(
+            "pg_restore --list",
+            0,
+            "3349; 2613 16400 BLOB - 16400 mmuser\n",
+        );
+        let before = runner.lines().len();
+        let err = restore(&ctx, &connection, dump, "mm_install_replaced_2").unwrap_err();
+        assert!(err.to_string().contains("large objects"), "{err}");
+        assert_eq!(runner.lines().len(), before + 2, "{:?}", runner.lines());
+    }
+
+    /// The undo ends a restore session still running first, then swaps back only if the
+    /// replaced schema exists.
+    #[test]
+    fn a_restore_is_put_back_only_if_it_committed() {
+        let runner = Arc::new(FakeRunner::default());
+        let exists = "psql -X -q -tA -c 'SELECT count(*) FROM pg_namespace";
+        runner.answer(exists, 0, "0\n");
+        let ctx = Context::default().with_runner(runner.clone());
+        let connection =
+            Connection::from_data_source("postgres://mmuser:pw@localhost/mattermost").unwrap();
+        assert!(!put_back(&ctx, &connection, "mm_install_replaced_1").unwrap());
         let lines = runner.lines();
-        assert!(
-            lines[2].contains("RENAME TO mm_install_replaced"),
-            "{lines:?}"
-        );
-        assert!(lines[3].starts_with("pg_restore"), "{lines:?}");
-        assert!(
-            !lines[1..3].iter().any(|l| l.contains("DROP SCHEMA")),
-            "{lines:?}"
-        );
+        assert_eq!(lines.len(), 2, "{lines:?}");
+        assert!(lines[0].contains("pg_terminate_backend"), "{lines:?}");
+        runner.answer(exists, 0, "1\n");
+        assert!(put_back(&ctx, &connection, "mm_install_replaced_1").unwrap());
+        let lines = runner.lines();
+        let swap =
+            "DROP SCHEMA public CASCADE; ALTER SCHEMA \"mm_install_replaced_1\" RENAME TO public";
+        assert!(lines[4].contains(swap), "{lines:?}");
+        assert!(lines[4].contains("--single-transaction"), "{lines:?}");
     }
 
     #[test]

@@ -16,6 +16,20 @@ pub fn selinux_enforcing(ctx: &Context) -> bool {
         .unwrap_or(false)
 }
 
+/// `true` when SELinux is enabled (`selinuxenabled` exits 0; without the tool it is not).
+pub fn selinux_enabled(ctx: &Context) -> bool {
+    run_probe(ctx, &CommandLine::new("selinuxenabled", &[]))
+        .map(|out| out.success())
+        .unwrap_or(false)
+}
+
+/// Give every file below `tree` (a path on the host) the label the policy assigns to its path
+/// (`restorecon -R`): a tree renamed into place keeps the labels of where it was unpacked.
+pub fn relabel(ctx: &Context, tree: &std::path::Path) -> Result<(), SystemError> {
+    let tree = tree.display().to_string();
+    run_checked(ctx, &CommandLine::new("restorecon", &["-R", &tree])).map(drop)
+}
+
 /// The current value of an SELinux boolean.
 pub fn selinux_boolean(ctx: &Context, name: &str) -> Result<bool, SystemError> {
     let output = run_checked(ctx, &CommandLine::new("getsebool", &[name]))?;

@@ -20,6 +20,7 @@ mod mirror;
 mod packages;
 mod pg_cluster;
 mod render;
+mod restore_db;
 mod rhel_guest;
 mod suites_guest;
 mod upgrade_guest;
