@@ -2,6 +2,8 @@
 //! terminal), run the pre-flight checks, show the plan, confirm, install, and print what the
 //! admin still has to do to be production-ready.
 
+use std::path::PathBuf;
+
 use super::CommandResult;
 use super::args::{GlobalArgs, InstallArgs};
 use super::output::Printer;
@@ -11,6 +13,7 @@ use crate::context::Context;
 use crate::fetch;
 use crate::host::Arch;
 use crate::ops::install::{self, DatabaseChoice, InstallOptions, TarballSource};
+use crate::ops::verify::{self, VerifyOptions};
 use crate::release::{Artifact, DEFAULT_VERSION, Edition};
 use crate::render::TlsFiles;
 use crate::report::Reporter;
@@ -95,7 +98,7 @@ pub fn run(global: &GlobalArgs, args: InstallArgs, printer: &Printer) -> Command
     if args.verify {
         if ctx.is_live_system() {
             let url = if options.site_url.is_empty() {
-                crate::ops::verify::DEFAULT_URL
+                verify::DEFAULT_URL
             } else {
                 &options.site_url
             };
@@ -115,12 +118,7 @@ pub fn run(global: &GlobalArgs, args: InstallArgs, printer: &Printer) -> Command
 
 /// The end of `install --verify`: the install tests against the new server's site URL,
 /// cleaned up.
-fn run_install_tests(
-    url: &str,
-    ca_cert: Option<std::path::PathBuf>,
-    printer: &Printer,
-) -> CommandResult {
-    use crate::ops::verify::{self, VerifyOptions};
+fn run_install_tests(url: &str, ca_cert: Option<PathBuf>, printer: &Printer) -> CommandResult {
     printer.step(&format!("running the install tests against {url}"));
     let options = VerifyOptions {
         ca_cert,
