@@ -2,7 +2,8 @@
 //! packages). Read by `upgrade`, `rollback` and `status`: the update policy, the paths an
 //! upgrade carries over, how many backups to keep, and the webhook to notify; and by every
 //! command that makes HTTPS requests: a CA file trusted besides the system store. A flag always
-//! wins over the file; a missing file means the defaults.
+//! wins over the file; a missing file means the defaults. A command loads it once, at its start,
+//! and passes `&Settings` down, so a run never mixes two versions of the file.
 //!
 //! The file decides which keys are trusted and what root carries over, so it must be root's
 //! alone: owned by root and writable by nobody else, or it is refused. The webhook URL is a

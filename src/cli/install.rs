@@ -2,31 +2,35 @@
 //! terminal), run the pre-flight checks, show the plan, confirm, install, and print what the
 //! admin still has to do to be production-ready.
 
-use std::path::Path;
+use std::path::PathBuf;
 
 use super::CommandResult;
 use super::args::{GlobalArgs, InstallArgs};
-use super::commands::{http_client, keyring, latest_or};
 use super::output::Printer;
 use super::prompt::Asker;
 use super::{UsageError, lock_and_recover};
 use crate::context::Context;
+use crate::fetch;
 use crate::host::Arch;
 use crate::ops::docs::{self, key};
 use crate::ops::install::{self, DatabaseChoice, InstallOptions, TarballSource};
-use crate::release::{Artifact, DEFAULT_VERSION, Edition, Version};
+use crate::ops::verify::{self, VerifyOptions};
+use crate::release::{Artifact, DEFAULT_VERSION, Edition};
 use crate::render::TlsFiles;
 use crate::report::Reporter;
+use crate::settings::Settings;
 use crate::site_url::{self, SiteUrl};
 
 /// Run the install command.
 pub fn run(global: &GlobalArgs, args: InstallArgs, printer: &Printer) -> CommandResult {
     let ctx = Context::new(&global.root);
+    let settings = Settings::load(&ctx)?;
     let asker = Asker::new(args.yes);
-    let options = gather_options(global, &args, &asker, printer)?;
+    let options = gather_options(&ctx, &settings, global, &args, &asker, printer)?;
     let Some(_guard) = lock_and_recover(
         global,
         &ctx,
+        &settings,
         "install",
         args.dry_run,
         crate::journal::Recovery::Automatic,
@@ -76,8 +80,8 @@ pub fn run(global: &GlobalArgs, args: InstallArgs, printer: &Printer) -> Command
             return Err(UsageError("cancelled; nothing was changed".into()).into());
         }
     }
-    let client = http_client(global)?;
-    let keyring = keyring(global)?;
+    let client = fetch::http_client(&ctx, &settings, global.ca_cert.as_deref())?;
+    let keyring = fetch::keyring(&ctx, &settings, &global.keyring)?;
     let report = install::execute(&ctx, &plan, &options, &client, &keyring, printer)?;
     for warning in &report.warnings {
         printer.warn(warning);
@@ -95,11 +99,12 @@ pub fn run(global: &GlobalArgs, args: InstallArgs, printer: &Printer) -> Command
     ));
     if args.verify {
         if ctx.is_live_system() {
-            let url = options.site_url.as_ref().map_or_else(
-                || crate::ops::verify::DEFAULT_URL.to_string(),
-                SiteUrl::to_string,
-            );
-            super::verify::after_install(global, &url, printer).map_err(|err| {
+            let url = options
+                .site_url
+                .as_ref()
+                .map_or_else(|| verify::DEFAULT_URL.to_string(), SiteUrl::to_string);
+            let ca_cert = fetch::ca_cert(&ctx, &settings, global.ca_cert.as_deref());
+            run_install_tests(&url, ca_cert, printer).map_err(|err| {
                 err.context(format!(
                     "Mattermost {} is installed and stays installed, but it failed the install tests",
                     report.installation.version
@@ -112,8 +117,23 @@ pub fn run(global: &GlobalArgs, args: InstallArgs, printer: &Printer) -> Command
     Ok(())
 }
 
+/// The end of `install --verify`: the install tests against the new server's site URL,
+/// cleaned up.
+fn run_install_tests(url: &str, ca_cert: Option<PathBuf>, printer: &Printer) -> CommandResult {
+    printer.step(&format!("running the install tests against {url}"));
+    let options = VerifyOptions {
+        ca_cert,
+        ..VerifyOptions::new(url)
+    };
+    let report = verify::run(&options, printer)?;
+    printer.verify_report(&report, false)?;
+    Ok(report.result()?)
+}
+
 /// The options from flags, questions on a terminal, and defaults.
 fn gather_options(
+    ctx: &Context,
+    settings: &Settings,
     global: &GlobalArgs,
     args: &InstallArgs,
     asker: &Asker,
@@ -182,8 +202,13 @@ fn gather_options(
     };
     let version = match (&args.tarball, &args.release.version, args.release.latest) {
         (_, Some(version), _) => version.clone(),
-        (Some(tarball), None, _) => version_from_file_name(tarball)?,
-        (None, None, true) => latest_or(&http_client(global)?, global, None, reporter)?,
+        (Some(tarball), None, _) => Artifact::version_in_file_name(tarball)?,
+        (None, None, true) => fetch::resolve_version(
+            &fetch::http_client(ctx, settings, global.ca_cert.as_deref())?,
+            &global.releases_api,
+            None,
+            reporter,
+        )?,
         (None, None, false) => DEFAULT_VERSION.parse()?,
     };
     let source = match (&args.tarball, &args.signature) {
@@ -241,25 +266,6 @@ fn database_url(args: &InstallArgs, reporter: &dyn Reporter) -> CommandResult<Op
         ));
     }
     Ok(Some(url.clone()))
-}
-
-/// `mattermost[-team]-X.Y.Z-linux-ARCH.tar.gz` → X.Y.Z.
-pub(super) fn version_from_file_name(tarball: &Path) -> CommandResult<Version> {
-    let name = tarball
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let version = name
-        .strip_prefix("mattermost-")
-        .map(|rest| rest.strip_prefix("team-").unwrap_or(rest))
-        .and_then(|rest| rest.split("-linux-").next())
-        .and_then(|text| text.parse::<Version>().ok());
-    version.ok_or_else(|| {
-        UsageError(format!(
-            "cannot tell the version from the file name {name}; pass --version X.Y.Z with --tarball"
-        ))
-        .into()
-    })
 }
 
 /// What was installed, and what the admin still has to do.

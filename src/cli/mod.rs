@@ -4,10 +4,17 @@
 
 mod args;
 mod commands;
+mod completions;
+mod detect_os;
 mod docs;
+mod download;
 mod install;
+mod man;
 mod output;
 mod prompt;
+mod render;
+mod rollback;
+mod status;
 mod upgrade;
 mod verify;
 
@@ -34,6 +41,7 @@ struct Guard {
 fn lock_and_recover(
     global: &args::GlobalArgs,
     ctx: &crate::context::Context,
+    settings: &crate::settings::Settings,
     operation: &str,
     dry_run: bool,
     recovery: crate::journal::Recovery,
@@ -57,13 +65,10 @@ fn lock_and_recover(
     let recovered = match crate::journal::recover(ctx, recovery, printer) {
         Ok(recovered) => recovered,
         Err(err @ crate::journal::JournalError::ServerStarted { .. }) => {
-            let webhook = crate::settings::Settings::load(ctx)
-                .map(|settings| settings.webhook_url)
-                .unwrap_or_default();
-            let client = commands::http_client(global)?;
+            let client = crate::fetch::http_client(ctx, settings, global.ca_cert.as_deref())?;
             crate::notify::notify(
                 &client,
-                &webhook,
+                &settings.webhook_url,
                 &format!("needs attention: {err}"),
                 printer,
             );
@@ -86,6 +91,38 @@ fn lock_and_recover(
         _lock: Some(lock),
         recovered,
     }))
+}
+
+/// The live system, its settings (read once, here), locked, with any interrupted operation
+/// undone: what `upgrade` and `rollback` start from. No guard when a dry run found an
+/// interrupted operation (and said so).
+fn prepare(
+    global: &args::GlobalArgs,
+    operation: &str,
+    dry_run: bool,
+    recovery: crate::journal::Recovery,
+    printer: &output::Printer,
+) -> CommandResult<(
+    crate::context::Context,
+    Option<Guard>,
+    crate::settings::Settings,
+)> {
+    use crate::report::Reporter;
+    let ctx = crate::context::Context::new(&global.root);
+    if !ctx.is_live_system() {
+        return Err(UsageError(format!(
+            "{operation} acts on a running server; it does not support --root"
+        ))
+        .into());
+    }
+    let settings = crate::settings::Settings::load(&ctx)?;
+    let guard = lock_and_recover(
+        global, &ctx, &settings, operation, dry_run, recovery, printer,
+    )?;
+    for warning in &settings.warnings {
+        printer.warn(warning);
+    }
+    Ok((ctx, guard, settings))
 }
 
 /// Parse the command line, run the command, print errors, return the exit code.

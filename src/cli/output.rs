@@ -37,6 +37,20 @@ impl Printer {
         }
     }
 
+    /// The install tests' report on stdout: the checklist, or JSON.
+    pub fn verify_report(
+        &self,
+        report: &crate::ops::verify::VerifyReport,
+        json: bool,
+    ) -> super::CommandResult {
+        if json {
+            self.data(&serde_json::to_string_pretty(report)?);
+        } else {
+            self.data(&report.checklist());
+        }
+        Ok(())
+    }
+
     /// A failed command, as `error: …` and `hint: …` lines.
     pub fn error(&self, failure: &super::Failure) {
         self.clear_bar();

@@ -1,18 +1,15 @@
-//! `mm-install upgrade`, `mm-install rollback` and `mm-install status`: take the lock, finish
-//! or undo an interrupted operation, decide the target from the flags and the policy, show the
-//! plan, and report (and notify the webhook) what happened. Without a terminal nothing is ever
-//! asked, so `upgrade --latest` is safe from cron or a systemd timer.
-
-use std::path::Path;
+//! `mm-install upgrade`: take the lock, finish or undo an interrupted operation, decide the
+//! target from the flags and the policy, show the plan, and report (and notify the webhook)
+//! what happened. Without a terminal nothing is ever asked, so `upgrade --latest` is safe from
+//! cron or a systemd timer.
 
 use super::CommandResult;
-use super::args::{GlobalArgs, RollbackArgs, StatusArgs, UpgradeArgs};
-use super::commands::{http_client, keyring};
+use super::args::{GlobalArgs, UpgradeArgs};
 use super::output::Printer;
 use super::prompt::Asker;
-use super::{Guard, UsageError, lock_and_recover};
+use super::{UsageError, prepare};
 use crate::context::Context;
-use crate::fetch::{stable_releases, unpublished};
+use crate::fetch::{self, stable_releases, unpublished};
 use crate::journal::Recovery;
 use crate::notify::notify;
 use crate::ops::install::TarballSource;
@@ -20,33 +17,9 @@ use crate::ops::upgrade;
 use crate::release::{Artifact, Version};
 use crate::report::Reporter;
 use crate::settings::Settings;
-use crate::state::State;
 
-/// The live system, locked, with any interrupted operation undone; no guard when a dry run
-/// found an interrupted operation (and said so).
-fn prepare(
-    global: &GlobalArgs,
-    operation: &str,
-    dry_run: bool,
-    recovery: Recovery,
-    printer: &Printer,
-) -> CommandResult<(Context, Option<Guard>, Settings)> {
-    let ctx = Context::new(&global.root);
-    if !ctx.is_live_system() {
-        return Err(UsageError(format!(
-            "{operation} acts on a running server; it does not support --root"
-        ))
-        .into());
-    }
-    let guard = lock_and_recover(global, &ctx, operation, dry_run, recovery, printer)?;
-    let settings = Settings::load(&ctx)?;
-    for warning in &settings.warnings {
-        printer.warn(warning);
-    }
-    Ok((ctx, guard, settings))
-}
-
-pub fn upgrade(global: &GlobalArgs, args: UpgradeArgs, printer: &Printer) -> CommandResult {
+/// Run the upgrade command.
+pub fn run(global: &GlobalArgs, args: UpgradeArgs, printer: &Printer) -> CommandResult {
     let recovery = if args.keep_started {
         Recovery::KeepNewServer
     } else {
@@ -56,7 +29,7 @@ pub fn upgrade(global: &GlobalArgs, args: UpgradeArgs, printer: &Printer) -> Com
     let Some(guard) = guard else {
         return Ok(());
     };
-    let client = http_client(global)?;
+    let client = fetch::http_client(&ctx, &settings, global.ca_cert.as_deref())?;
     if let Some(recovered) = guard.recovered.as_ref().filter(|r| r.kept) {
         // That was the upgrade asked for: the interrupted operation is done.
         let installed = upgrade::installed(&ctx)?;
@@ -120,7 +93,7 @@ fn run_upgrade(
     let mut skipped = Vec::new();
     let (target, held_back) = match (&args.version, &args.tarball) {
         (Some(version), _) => (version.clone(), None),
-        (None, Some(tarball)) => (super::install::version_from_file_name(tarball)?, None),
+        (None, Some(tarball)) => (Artifact::version_in_file_name(tarball)?, None),
         (None, None) => {
             let available = stable_releases(client, &global.releases_api, printer)?;
             let (allowed, skips) =
@@ -178,7 +151,7 @@ fn run_upgrade(
     if asker.is_interactive() && !asker.confirm(&format!("Upgrade to {target} now?"), false)? {
         return Err(UsageError("cancelled; nothing was changed".into()).into());
     }
-    let keyring = keyring(global)?;
+    let keyring = fetch::keyring(ctx, settings, &global.keyring)?;
     let source = match (&args.tarball, &args.signature) {
         (Some(tarball), Some(signature)) => TarballSource::Local {
             tarball: tarball.clone(),
@@ -218,179 +191,4 @@ fn run_upgrade(
     }
     printer.data(&format!("upgraded: {} -> {}", outcome.from, outcome.to));
     Ok(Some(message))
-}
-
-pub fn rollback(global: &GlobalArgs, args: RollbackArgs, printer: &Printer) -> CommandResult {
-    // `--restore-database --yes` is also the operator's consent to undo an interrupted
-    // operation whose new server had started, database included.
-    let recovery = if args.restore_database && args.yes {
-        Recovery::RestoreDatabase
-    } else {
-        Recovery::Automatic
-    };
-    let (ctx, guard, settings) = prepare(global, "rollback", false, recovery, printer)?;
-    if let Some(recovered) = guard
-        .as_ref()
-        .and_then(|g| g.recovered.as_ref())
-        .filter(|r| r.database_restored)
-    {
-        // That undo was the rollback asked for: the server is back as before the operation.
-        let installed = upgrade::installed(&ctx)?;
-        let message = format!(
-            "undid the interrupted {} and restored its database dump: Mattermost {} is back",
-            recovered.operation, installed.installation.version
-        );
-        printer.step(&message);
-        notify(
-            &http_client(global)?,
-            &settings.webhook_url,
-            &message,
-            printer,
-        );
-        printer.data(&format!(
-            "rolled back: interrupted {} -> {}",
-            recovered.operation, installed.installation.version
-        ));
-        return Ok(());
-    }
-    let (installed, kept, steps) =
-        upgrade::plan_rollback(&ctx, args.to.as_ref(), args.restore_database, &settings)?;
-    let mut text = format!(
-        "plan: roll Mattermost {} back to {}\n",
-        installed.installation.version, kept.installation.version
-    );
-    for (number, step) in steps.iter().enumerate() {
-        text.push_str(&format!("  {:>2}. {}\n", number + 1, step.description()));
-    }
-    printer.step(text.trim_end());
-    let asker = Asker::new(args.yes);
-    if args.restore_database {
-        let aside = steps.iter().find_map(|step| match step {
-            upgrade::Step::RestoreDatabase { aside, .. } => Some(aside.as_str()),
-            _ => None,
-        });
-        printer.warn(&format!(
-            "the database goes back to its state of {} (before the upgrade from {}): posts, users and settings changed since then are LOST to the server (kept in the schema {} until you drop it)",
-            kept.replaced_at,
-            kept.installation.version,
-            aside.unwrap_or("mm_install_replaced_<time>")
-        ));
-        if !args.yes && !asker.is_interactive() {
-            return Err(UsageError(
-                "--restore-database loses data: pass --yes to confirm without a terminal".into(),
-            )
-            .into());
-        }
-    }
-    if asker.is_interactive() && !asker.confirm("Roll back now?", false)? {
-        return Err(UsageError("cancelled; nothing was changed".into()).into());
-    }
-    let outcome = upgrade::execute_rollback(&ctx, installed, kept, steps, printer)?;
-    for warning in &outcome.warnings {
-        printer.warn(warning);
-    }
-    let message = format!(
-        "rolled Mattermost {} back to {} (downtime {:.1}s)",
-        outcome.from,
-        outcome.to,
-        outcome.downtime.as_secs_f64()
-    );
-    printer.step(&message);
-    notify(
-        &http_client(global)?,
-        &settings.webhook_url,
-        &message,
-        printer,
-    );
-    printer.data(&format!("rolled back: {} -> {}", outcome.from, outcome.to));
-    Ok(())
-}
-
-pub fn status(global: &GlobalArgs, args: StatusArgs, printer: &Printer) -> CommandResult {
-    let ctx = Context::new(&global.root);
-    let settings = Settings::load(&ctx)?;
-    let installed = upgrade::installed(&ctx)?;
-    let current: Version = installed.installation.version.parse()?;
-    let newest_allowed = match stable_releases(
-        &http_client(global)?,
-        &global.releases_api,
-        &crate::report::Silent,
-    ) {
-        Ok(available) => upgrade::newest_allowed(&current, &available, settings.policy)
-            .map(|v| v.to_string())
-            .unwrap_or_else(|| current.to_string()),
-        Err(err) => format!("unknown ({err})"),
-    };
-    let active = crate::system::services::is_active(&ctx, "mattermost.service").unwrap_or(false);
-    let state = State::load(&ctx)?;
-    let kept: Vec<serde_json::Value> = state
-        .kept
-        .iter()
-        .map(|k| {
-            serde_json::json!({
-                "version": k.installation.version,
-                "tree": k.tree,
-                "tree_bytes": size(&ctx.path(&k.tree)),
-                "backup_dir": k.backup_dir,
-                "backup_bytes": size(&ctx.path(&k.backup_dir)),
-                "replaced_at": k.replaced_at,
-            })
-        })
-        .collect();
-    let report = serde_json::json!({
-        "installed_version": current.to_string(),
-        "adopted": installed.adopted,
-        "policy": settings.policy.to_string(),
-        "newest_allowed": newest_allowed,
-        "service_active": active,
-        "kept": kept,
-        "interrupted_operation": ctx.path(crate::layout::JOURNAL_PATH).exists(),
-    });
-    if args.json {
-        printer.data(&serde_json::to_string_pretty(&report)?);
-        return Ok(());
-    }
-    let mut text = format!(
-        "installed:       Mattermost {current}{}\nnewest allowed:  {newest_allowed} (policy: {})\nservice:         {}\n",
-        if installed.adopted {
-            " (installed by hand; adopted on the first upgrade)"
-        } else {
-            ""
-        },
-        settings.policy,
-        if active { "active" } else { "NOT active" }
-    );
-    if state.kept.is_empty() {
-        text.push_str("kept releases:   none\n");
-    }
-    for k in &state.kept {
-        text.push_str(&format!(
-            "kept release:    {} in {} ({} MiB), backups {} ({} MiB)\n",
-            k.installation.version,
-            k.tree,
-            size(&ctx.path(&k.tree)) >> 20,
-            k.backup_dir,
-            size(&ctx.path(&k.backup_dir)) >> 20
-        ));
-    }
-    printer.data(text.trim_end());
-    Ok(())
-}
-
-/// Bytes used by the files below `path` (0 when it is gone).
-fn size(path: &Path) -> u64 {
-    let Ok(meta) = fs_err::symlink_metadata(path) else {
-        return 0;
-    };
-    if !meta.is_dir() {
-        return meta.len();
-    }
-    fs_err::read_dir(path)
-        .map(|entries| {
-            entries
-                .filter_map(Result::ok)
-                .map(|e| size(&e.path()))
-                .sum()
-        })
-        .unwrap_or(0)
 }

@@ -1,13 +1,16 @@
 //! Getting release files onto the host safely: HTTP with retries and resume ([`http`]) over
-//! the TLS trust of [`tls`], the trusted keys ([`keyring`]), streaming OpenPGP + SHA-256 verification ([`verify`]) and the
+//! the TLS trust of [`tls`], the trusted keys ([`keyring`]), both set up for a command from its
+//! flags and settings ([`client`]), streaming OpenPGP + SHA-256 verification ([`verify`]) and the
 //! download itself ([`download`]), which keeps bytes under `<name>.partial` until they verify.
 
+pub mod client;
 pub mod download;
 pub mod http;
 pub mod keyring;
 pub mod tls;
 pub mod verify;
 
+pub use client::{ClientError, ca_cert, http_client, keyring};
 pub use download::{
     ChecksumSource, DownloadRequest, Downloaded, SignatureSource, copy_verified, download_release,
     unpublished,
@@ -175,4 +178,22 @@ pub fn newest_release(
             }
             .into()
         })
+}
+
+/// `version` when the command line named one, otherwise the newest stable release of the feed
+/// at `api_url` (`--latest`), said through `reporter`.
+pub fn resolve_version(
+    client: &HttpClient,
+    api_url: &str,
+    version: Option<&Version>,
+    reporter: &dyn Reporter,
+) -> Result<Version, FetchError> {
+    match version {
+        Some(version) => Ok(version.clone()),
+        None => {
+            let version = newest_release(client, api_url, reporter)?;
+            reporter.step(&format!("newest release: {version}"));
+            Ok(version)
+        }
+    }
 }

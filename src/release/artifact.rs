@@ -2,6 +2,7 @@
 //! URLs of the tarball, its detached signature and its checksum file.
 
 use std::fmt;
+use std::path::Path;
 use std::str::FromStr;
 
 use super::{ReleaseError, Version};
@@ -76,6 +77,21 @@ impl Artifact {
         )
     }
 
+    /// The version in a tarball's [file name](Self::file_name), from its path (`--tarball`):
+    /// `mattermost[-team]-X.Y.Z-linux-ARCH.tar.gz` → X.Y.Z.
+    pub fn version_in_file_name(tarball: &Path) -> Result<Version, ReleaseError> {
+        let name = tarball
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let version = name
+            .strip_prefix("mattermost-")
+            .map(|rest| rest.strip_prefix("team-").unwrap_or(rest))
+            .and_then(|rest| rest.split("-linux-").next())
+            .and_then(|text| text.parse::<Version>().ok());
+        version.ok_or(ReleaseError::VersionNotInFileName { name })
+    }
+
     /// `<release_url>/<version>/<file name>`.
     pub fn tarball_url(&self, release_url: &str) -> String {
         format!(
@@ -109,6 +125,23 @@ mod tests {
             edition,
             arch,
         }
+    }
+
+    #[test]
+    fn the_version_is_read_back_from_a_tarball_name() {
+        for (edition, arch) in [
+            (Edition::Enterprise, Arch::Amd64),
+            (Edition::Team, Arch::Arm64),
+        ] {
+            let artifact = artifact("11.10.0-rc2", edition, arch);
+            let path = Path::new("/tmp").join(artifact.file_name());
+            assert_eq!(
+                Artifact::version_in_file_name(&path).unwrap(),
+                artifact.version
+            );
+        }
+        let err = Artifact::version_in_file_name(Path::new("/tmp/release.tar.gz")).unwrap_err();
+        assert!(err.to_string().contains("release.tar.gz"), "{err}");
     }
 
     #[test]

@@ -22,6 +22,10 @@ pub enum ReleaseError {
         "invalid version `{text}`: expected MAJOR.MINOR.PATCH such as 11.10.0, or a release candidate such as 11.10.0-rc2"
     )]
     InvalidVersion { text: String },
+    #[error(
+        "cannot tell the version from the file name {name}; pass --version X.Y.Z with --tarball"
+    )]
+    VersionNotInFileName { name: String },
     #[error("invalid edition `{text}`: expected `enterprise` or `team`")]
     InvalidEdition { text: String },
     #[error("the releases feed {url} is not a GitHub-releases-shaped JSON array: {reason}")]
@@ -35,9 +39,9 @@ pub enum ReleaseError {
 impl Diagnostic for ReleaseError {
     fn exit_code(&self) -> ExitCode {
         match self {
-            ReleaseError::InvalidVersion { .. } | ReleaseError::InvalidEdition { .. } => {
-                ExitCode::Usage
-            }
+            ReleaseError::InvalidVersion { .. }
+            | ReleaseError::VersionNotInFileName { .. }
+            | ReleaseError::InvalidEdition { .. } => ExitCode::Usage,
             ReleaseError::BadFeed { .. } | ReleaseError::EmptyFeed { .. } => ExitCode::Failure,
         }
     }
@@ -48,7 +52,7 @@ impl Diagnostic for ReleaseError {
                 "pass --version with a released Mattermost version, or --latest for the newest one"
                     .into(),
             ),
-            ReleaseError::InvalidEdition { .. } => None,
+            ReleaseError::VersionNotInFileName { .. } | ReleaseError::InvalidEdition { .. } => None,
             ReleaseError::BadFeed { .. } | ReleaseError::EmptyFeed { .. } => Some(
                 "check --releases-api, or name the release with --version X.Y.Z instead of --latest"
                     .into(),

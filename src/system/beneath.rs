@@ -6,6 +6,7 @@
 //! expected is refused, naming the path; renames, removals and ownership changes act on the
 //! directory entries themselves (`renameat`, `unlinkat`, `fchownat(AT_SYMLINK_NOFOLLOW)`).
 
+use super::files;
 use crate::layout::{ANCHOR, PRIVATE_DIR};
 use std::ffi::{OsStr, OsString};
 use std::io::{Read, Write};
@@ -439,21 +440,31 @@ pub fn private_dir(opt: &Path) -> Result<PathBuf, BeneathError> {
         Ok(()) | Err(Errno::EXIST) => {}
         Err(errno) => return Err(fail("create the directory", &path)(errno)),
     }
-    let stat = rustix::fs::statat(&anchor.fd, name, AtFlags::SYMLINK_NOFOLLOW)
-        .map_err(fail("inspect", &path))?;
-    let kind = FileType::from_raw_mode(stat.st_mode);
-    if kind != FileType::Directory
-        || stat.st_uid != rustix::process::geteuid().as_raw()
-        || stat.st_mode & 0o022 != 0
-    {
-        return Err(BeneathError::UnsafePrivateDir {
-            path,
-            found: format!(
-                "{kind:?} owned by uid {} with mode {:o}",
-                stat.st_uid,
-                stat.st_mode & 0o7777
-            ),
-        });
+    let unsafe_dir = |found: String| BeneathError::UnsafePrivateDir {
+        path: path.clone(),
+        found,
+    };
+    // Opened without following a symlink, and checked through that descriptor by the one
+    // ownership and mode check (`system::files::exposure`).
+    let Some(dir) = open_subdir(anchor.fd.as_fd(), name, &path)? else {
+        return Err(unsafe_dir(
+            "something other than a directory, such as a symlink".into(),
+        ));
+    };
+    let meta = std::fs::File::from(dir)
+        .metadata()
+        .map_err(|source| BeneathError::Io {
+            what: "inspect",
+            path: path.clone(),
+            source,
+        })?;
+    if files::exposure(&meta, 0o022).is_some() {
+        use std::os::unix::fs::MetadataExt;
+        return Err(unsafe_dir(format!(
+            "a directory owned by uid {} with mode {:o}",
+            meta.uid(),
+            meta.mode() & 0o7777
+        )));
     }
     Ok(path)
 }
@@ -724,9 +735,14 @@ mod tests {
         );
         fs_err::set_permissions(&private, std::fs::Permissions::from_mode(0o700)).unwrap();
         rustix::fs::chown(&private, Some(Uid::from_raw(4242)), None).unwrap();
-        assert!(private_dir(dir.path()).is_err());
+        let err = private_dir(dir.path()).unwrap_err().to_string();
+        assert!(err.contains("owned by uid 4242 with mode 700"), "{err}");
         fs_err::remove_dir(&private).unwrap();
         symlink(dir.path(), &private).unwrap();
+        let err = private_dir(dir.path()).unwrap_err().to_string();
+        assert!(err.contains("such as a symlink"), "{err}");
+        fs_err::remove_file(&private).unwrap();
+        fs_err::write(&private, "").unwrap();
         assert!(private_dir(dir.path()).is_err());
     }
 }

@@ -754,6 +754,57 @@ fn ca_cert_in_the_settings_file_is_used_and_a_bad_one_is_named() {
     assert!(setup.mirror.all_seen().is_empty());
 }
 
+/// The settings file is read once per run, so its keys all come from one version of the file
+/// (an admin editing it mid-run cannot make mm-install trust one version's keyring and
+/// another's CA). Every open of `mm-install.toml` is counted with inotify; the one read must
+/// also be the one used: the release verifies only with the keyring the file names.
+#[test]
+fn the_settings_file_is_read_once_per_run() {
+    use rustix::fs::inotify;
+
+    let setup = Setup::new();
+    let tarball = setup.key_publish();
+    let root = tempfile::tempdir().unwrap();
+    let etc = root.path().join("etc/mm-install");
+    std::fs::create_dir_all(&etc).unwrap();
+    setup.key.write_public(&etc, "mirror-key.asc");
+    let settings = write_file(
+        &etc,
+        "mm-install.toml",
+        b"keyring = [\"/etc/mm-install/mirror-key.asc\"]\n",
+    );
+    let watch =
+        inotify::init(inotify::CreateFlags::NONBLOCK | inotify::CreateFlags::CLOEXEC).unwrap();
+    // Closes are watched too: the kernel merges identical events in a row, and an open is
+    // followed by its close before the next open.
+    let opens_and_closes = inotify::WatchFlags::OPEN | inotify::WatchFlags::CLOSE;
+    inotify::add_watch(&watch, &settings, opens_and_closes).unwrap();
+    let mut command = mm_install();
+    command
+        .args(["download", "--no-progress", "--arch", "amd64"])
+        .args(["--version", VERSION, "--root"])
+        .arg(root.path())
+        .arg("--release-url")
+        .arg(&setup.mirror.base_url)
+        .arg("--dir")
+        .arg(setup.out())
+        .env("MM_INSTALL_RETRY_BASE_MS", "10");
+    let output = run(&mut command);
+    assert_downloaded(&setup, &output, &tarball);
+    let mut buffer = [std::mem::MaybeUninit::uninit(); 4096];
+    let mut events = inotify::Reader::new(&watch, &mut buffer);
+    let mut opens = 0;
+    loop {
+        match events.next() {
+            Ok(event) if event.events().contains(inotify::ReadFlags::OPEN) => opens += 1,
+            Ok(_) => {}
+            Err(rustix::io::Errno::WOULDBLOCK) => break,
+            Err(err) => panic!("reading the inotify events: {err}"),
+        }
+    }
+    assert_eq!(opens, 1, "opens of mm-install.toml");
+}
+
 /// `download --version VERSION` from `setup`'s mirror, trusting `ca` when it is given.
 fn download_trusting(setup: &Setup, ca: Option<&TestCa>) -> Output {
     let pem = ca.map(|ca| ca.write_pem(setup.dir.path(), "private-ca.pem"));
