@@ -223,7 +223,7 @@ pub fn rollback(global: &GlobalArgs, args: RollbackArgs, printer: &Printer) -> C
     } else {
         Recovery::Automatic
     };
-    let (ctx, guard, settings) = prepare(global, "rollback", false, recovery, printer)?;
+    let (ctx, guard, settings) = prepare(global, "rollback", args.dry_run, recovery, printer)?;
     if let Some(recovered) = guard
         .as_ref()
         .and_then(|g| g.recovered.as_ref())
@@ -248,33 +248,32 @@ pub fn rollback(global: &GlobalArgs, args: RollbackArgs, printer: &Printer) -> C
         ));
         return Ok(());
     }
-    let (installed, kept, steps) =
-        upgrade::plan_rollback(&ctx, args.to.as_ref(), args.restore_database, &settings)?;
+    let plan = upgrade::plan_rollback(&ctx, args.to.as_ref(), args.schema_choice(), &settings)?;
     let mut text = format!(
-        "plan: roll Mattermost {} back to {}\n",
-        installed.installation.version, kept.installation.version
+        "plan: roll Mattermost {} back to {}\n  {}\n",
+        plan.installed.installation.version, plan.kept.installation.version, plan.database
     );
-    for (number, step) in steps.iter().enumerate() {
+    for (number, step) in plan.steps.iter().enumerate() {
         text.push_str(&format!("  {:>2}. {}\n", number + 1, step.description()));
     }
     printer.step(text.trim_end());
+    if let Some(warning) = &plan.warning {
+        printer.warn(warning);
+    }
+    if args.dry_run {
+        return Ok(());
+    }
     let asker = Asker::new(args.yes);
-    if args.restore_database {
-        printer.warn(&format!(
-            "the database goes back to its state of {} (before the upgrade from {}): posts, users and settings changed since then are LOST",
-            kept.replaced_at, kept.installation.version
-        ));
-        if !args.yes && !asker.is_interactive() {
-            return Err(UsageError(
-                "--restore-database loses data: pass --yes to confirm without a terminal".into(),
-            )
-            .into());
-        }
+    if args.restore_database && !args.yes && !asker.is_interactive() {
+        return Err(UsageError(
+            "--restore-database loses data: pass --yes to confirm without a terminal".into(),
+        )
+        .into());
     }
     if asker.is_interactive() && !asker.confirm("Roll back now?", false)? {
         return Err(UsageError("cancelled; nothing was changed".into()).into());
     }
-    let outcome = upgrade::execute_rollback(&ctx, installed, kept, steps, printer)?;
+    let outcome = upgrade::execute_rollback(&ctx, plan, printer)?;
     let message = format!(
         "rolled Mattermost {} back to {} (downtime {:.1}s)",
         outcome.from,
