@@ -368,31 +368,27 @@ fn version_from_id(id: &str) -> Option<Version> {
 /// `<tree>/bin/mattermost version` as the service user, isolated from root's session and
 /// environment.
 fn version_command(tree: &Path) -> CommandLine {
-    mattermost_command(tree, &["version"])
+    mattermost_command(tree, &[], &["version"])
 }
 
 /// `<tree>/bin/mattermost <args…>` as the service user in a session of its own (`setsid`, no
-/// controlling terminal to push input into), with none of root's environment (`env -i`).
-fn mattermost_command(tree: &Path, args: &[&str]) -> CommandLine {
+/// controlling terminal to push input into), with none of root's environment (`env -i`);
+/// `env_options` go to `env` (`-C DIR`: run there).
+fn mattermost_command(tree: &Path, env_options: &[&str], args: &[&str]) -> CommandLine {
     let binary = tree.join("bin/mattermost").display().to_string();
     let home = format!("HOME={INSTALL_DIR}");
     let mut command = CommandLine::new(
         "setsid",
-        &[
-            "--wait",
-            "runuser",
-            "-u",
-            SERVICE_USER,
-            "--",
-            "env",
-            "-i",
-            "PATH=/usr/bin:/bin",
-            &home,
-            "LANG=C.UTF-8",
-            &binary,
-        ],
+        &["--wait", "runuser", "-u", SERVICE_USER, "--", "env", "-i"],
     );
-    command.args.extend(args.iter().map(|arg| arg.to_string()));
+    let environment = ["PATH=/usr/bin:/bin", &home, "LANG=C.UTF-8", &binary];
+    command.args.extend(
+        env_options
+            .iter()
+            .chain(&environment)
+            .chain(args)
+            .map(|arg| arg.to_string()),
+    );
     command
 }
 
@@ -404,13 +400,15 @@ fn mattermost_command(tree: &Path, args: &[&str]) -> CommandLine {
 /// `server/cmd/mattermost/commands/db.go` and applies `Migrator.DowngradeMigrations`
 /// (`server/channels/store/sqlstore/migrate.go`); the stored copies of db.go predate it, so
 /// the form follows the guide. Versions are given newest first, comma separated; the config
-/// is named with the command's `--config` flag.
+/// is named with the command's `--config` flag, and it runs in the install directory, where
+/// the server itself runs (`WorkingDirectory` of the unit).
 fn downgrade_command(versions: &[i64]) -> CommandLine {
     let list = version_list(versions);
     let config = PathBuf::from(INSTALL_DIR).join("config/config.json");
     let config = config.display().to_string();
     mattermost_command(
         Path::new(INSTALL_DIR),
+        &["-C", INSTALL_DIR],
         &["db", "downgrade", &list, "--config", &config],
     )
 }
@@ -1933,7 +1931,7 @@ mod tests {
         let command = downgrade_command(&[128, 127, 126]);
         assert_eq!(
             command.to_string(),
-            "setsid --wait runuser -u mattermost -- env -i PATH=/usr/bin:/bin HOME=/opt/mattermost LANG=C.UTF-8 /opt/mattermost/bin/mattermost db downgrade 128,127,126 --config /opt/mattermost/config/config.json"
+            "setsid --wait runuser -u mattermost -- env -i -C /opt/mattermost PATH=/usr/bin:/bin HOME=/opt/mattermost LANG=C.UTF-8 /opt/mattermost/bin/mattermost db downgrade 128,127,126 --config /opt/mattermost/config/config.json"
         );
         let step = Step::DowngradeSchema {
             from: "11.10.2".into(),
