@@ -419,6 +419,43 @@ fn migration(version: u32, name: &str, up: &str, down: &str) -> String {
     format!(r#"{{"version": {version}, "name": "{name}", "up": "{up}", "down": "{down}"}}"#)
 }
 
+/// Issue 11, gap 4: a migration that changes data but no table (Mattermost ships such
+/// migrations, e.g. ones that rewrite rows) is still a schema change: morph records it in
+/// `db_migrations`. When the new release then fails, the automatic rollback restores the dump,
+/// so the old release runs on its own head and the rows as it left them.
+#[test]
+fn an_automatic_rollback_undoes_a_data_only_migration() {
+    let posts = migration(
+        1,
+        "create_posts_written",
+        "CREATE TABLE posts_written (note text)",
+        "DROP TABLE posts_written",
+    );
+    let rewrite = migration(
+        2,
+        "rewrite_posts_written",
+        "UPDATE posts_written SET note = upper(note)",
+        "UPDATE posts_written SET note = lower(note)",
+    );
+    let server = Server::install_release(
+        Suite::Bookworm,
+        &format!(r#""fail_start": false, "migrations": [{posts}]"#),
+    );
+    server.psql("INSERT INTO posts_written VALUES ('written on 11.10.1')");
+    server.publish(
+        "11.10.2",
+        &format!(r#""fail_start": true, "migrations": [{posts}, {rewrite}]"#),
+    );
+    let (_, err) = exit(&server.mm(&["upgrade", "--version", "11.10.2"]), 4);
+    assert!(err.contains("11.10.1 is running again"), "{err}");
+    assert_eq!(server.served_version(), OLD);
+    assert_eq!(migrations_head(&server), "1", "{err}");
+    assert_eq!(
+        server.psql("SELECT note FROM posts_written"),
+        "written on 11.10.1"
+    );
+}
+
 /// Issue 11, gap 3: after an upgrade whose release applied a migration, `rollback` without a
 /// choice refuses (exit 2) before anything stops, naming the heads, the migration and the
 /// three choices; `--dry-run` shows the downgrade it would run and changes nothing; then
