@@ -419,6 +419,24 @@ fn migration(version: u32, name: &str, up: &str, down: &str) -> String {
     format!(r#"{{"version": {version}, "name": "{name}", "up": "{up}", "down": "{down}"}}"#)
 }
 
+/// A rollback that fails after its schema downgrade (the older release does not come up) is
+/// undone: the dump taken just before the downgrade is restored, so 11.10.2 serves again on
+/// its own schema with every post.
+#[test]
+fn a_failed_rollback_after_a_schema_downgrade_restores_the_newer_schema() {
+    let server = upgraded_across_a_migration();
+    server.sh(r#"sed -i 's/"fail_start": false/"fail_start": true/' /opt/.mm-install/mattermost-11.10.1-*/bin/standin.json"#);
+
+    let (_, err) = exit(&server.mm(&["rollback", "--downgrade-schema", "--yes"]), 4);
+    assert!(err.contains("11.10.2 is running again"), "{err}");
+    assert_eq!(server.served_version(), "11.10.2");
+    assert_eq!(migrations_head(&server), "2", "{err}");
+    assert_eq!(
+        server.psql("SELECT note || ':' || coalesce(priority, 0) FROM posts_written ORDER BY note"),
+        "written on 11.10.1:0\nwritten on 11.10.2:1"
+    );
+}
+
 /// Issue 11, gap 4: a migration that changes data but no table (Mattermost ships such
 /// migrations, e.g. ones that rewrite rows) is still a schema change: morph records it in
 /// `db_migrations`. When the new release then fails, the automatic rollback restores the dump,
@@ -515,13 +533,9 @@ fn a_rollback_onto_an_older_schema_waits_for_the_admins_choice() {
     );
 }
 
-/// Issue 11, gap 3, the documented way: both releases carry migrations (11.10.1 creates the
-/// posts table, 11.10.2 adds a column to it). A post written on 11.10.2 survives `rollback
-/// --downgrade-schema`, which runs 11.10.2's own `mattermost db downgrade 2` with the server
-/// stopped, after a verified dump that records the newer head; 11.10.1 then serves on its own
-/// schema (head 1, the column gone).
-#[test]
-fn a_schema_downgrade_keeps_the_posts_written_on_the_newer_version() {
+/// Mattermost `OLD` whose release creates the posts table (migration 1) with a post, upgraded
+/// to 11.10.2, whose release adds a column to it (migration 2), and a post written there.
+fn upgraded_across_a_migration() -> Server {
     let posts = migration(
         1,
         "create_posts_written",
@@ -547,7 +561,16 @@ fn a_schema_downgrade_keeps_the_posts_written_on_the_newer_version() {
     exit(&server.mm(&["upgrade", "--version", "11.10.2", "--yes"]), 0);
     assert_eq!(migrations_head(&server), "2");
     server.psql("INSERT INTO posts_written VALUES ('written on 11.10.2', 1)");
+    server
+}
 
+/// Issue 11, gap 3, the documented way: a post written on 11.10.2 survives `rollback
+/// --downgrade-schema`, which runs 11.10.2's own `mattermost db downgrade 2` with the server
+/// stopped, after a verified dump that records the newer head; 11.10.1 then serves on its own
+/// schema (head 1, the column gone).
+#[test]
+fn a_schema_downgrade_keeps_the_posts_written_on_the_newer_version() {
+    let server = upgraded_across_a_migration();
     let (out, err) = exit(&server.mm(&["rollback", "--downgrade-schema", "--yes"]), 0);
     assert!(
         out.contains("rolled back: 11.10.2 -> 11.10.1"),
