@@ -248,6 +248,10 @@ pub fn rollback(global: &GlobalArgs, args: RollbackArgs, printer: &Printer) -> C
         ));
         return Ok(());
     }
+    if guard.is_none() {
+        // A dry run found an interrupted operation, and said so.
+        return Ok(());
+    }
     let plan = upgrade::plan_rollback(&ctx, args.to.as_ref(), args.schema_choice(), &settings)?;
     let mut text = format!(
         "plan: roll Mattermost {} back to {}\n  {}\n",

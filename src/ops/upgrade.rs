@@ -1549,7 +1549,6 @@ pub struct RollbackPlan {
     pub installed: Installed,
     pub kept: KeptRelease,
     pub steps: Vec<Step>,
-    pub schema: SchemaDecision,
     /// The database decision in words, for the plan.
     pub database: String,
     /// What the admin must know before the rollback runs (data lost, an unsupported schema).
@@ -1710,7 +1709,6 @@ pub fn plan_rollback(
         installed,
         kept,
         steps,
-        schema,
         database,
         warning,
         live: live_head,
