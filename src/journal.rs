@@ -82,15 +82,24 @@ pub enum Undo {
     /// with `to`'s owner.
     CopyFile { from: PathBuf, to: PathBuf },
     /// Restore the database from `dump` (connection from `config`'s DataSource, which must
-    /// still name `database` when recorded), unless its schema still has `unless_fingerprint`
-    /// (nothing to undo then). The replaced schema is kept as `aside` (a fresh name when
-    /// none was recorded); a schema of that name already there means the restore was done.
+    /// still name `database` when recorded), unless Mattermost's `db_migrations` is still at
+    /// `unless_db_migrations` (no migration ran or was undone since: nothing to undo then).
+    /// The replaced schema is kept as `aside` (a fresh name when none was recorded); a schema
+    /// of that name already there means the restore was done.
     RestoreDatabase {
         dump: PathBuf,
         config: PathBuf,
         #[serde(default)]
         database: Option<String>,
-        unless_fingerprint: Option<String>,
+        #[serde(default)]
+        unless_db_migrations: Option<system::postgres::SchemaHead>,
+        /// Read from journals written before mm-install read `db_migrations`, whose guard held
+        /// a home-made schema fingerprint instead. Such a guard was journaled before the new
+        /// server started (a run killed later is never undone on its own), so the schema it
+        /// guards cannot have changed: it restores nothing unless the operator forces the
+        /// database back.
+        #[serde(default, rename = "unless_fingerprint", skip_serializing)]
+        legacy_fingerprint: Option<String>,
         #[serde(default)]
         aside: Option<String>,
     },
@@ -196,10 +205,14 @@ impl Undo {
                 dump,
                 config,
                 database,
-                unless_fingerprint,
+                unless_db_migrations,
+                legacy_fingerprint,
                 aside,
             } => {
-                let unless_fingerprint = unless_fingerprint.as_ref().filter(|_| !force_database);
+                if legacy_fingerprint.is_some() && !force_database {
+                    return Ok(());
+                }
+                let unless_db_migrations = unless_db_migrations.filter(|_| !force_database);
                 let connection = system::postgres::connection_from_config(ctx, config)?;
                 if let Some(recorded) = database.as_deref().filter(|d| *d != connection.identity())
                 {
@@ -213,8 +226,8 @@ impl Undo {
                 }
                 // A restore of an interrupted undo may still run: ended before anything is read.
                 system::postgres::end_running_restores(ctx, &connection)?;
-                if let Some(expected) = unless_fingerprint {
-                    if system::postgres::schema_fingerprint(ctx, &connection)? == *expected {
+                if let Some(expected) = unless_db_migrations {
+                    if system::postgres::migrations_head(ctx, &connection)? == expected.head {
                         return Ok(());
                     }
                 }
@@ -813,7 +826,8 @@ mod tests {
             dump: "/var/lib/mm-install/backups/x/database.dump".into(),
             config: "/opt/mattermost/config/config.json".into(),
             database: None,
-            unless_fingerprint: Some("f".into()),
+            unless_db_migrations: Some(crate::system::postgres::SchemaHead { head: Some(1) }),
+            legacy_fingerprint: None,
             aside: None,
         };
         tx.step(&Silent, "remember the schema", guard, || Ok::<_, ()>(()))
@@ -903,6 +917,103 @@ mod tests {
         undo.apply(&ctx, false, &crate::report::Silent).unwrap();
         assert!(!ctx.path("/opt/.mm-install").exists());
         undo.apply(&ctx, false, &crate::report::Silent).unwrap();
+    }
+
+    /// A guard of the database as an upgrade journals it, over a config.json naming a database.
+    fn database_guard(root: &std::path::Path, head: Option<i64>) -> Undo {
+        let config = root.join("opt/mattermost/config/config.json");
+        fs_err::create_dir_all(config.parent().unwrap()).unwrap();
+        fs_err::write(
+            &config,
+            r#"{"SqlSettings": {"DriverName": "postgres", "DataSource": "postgres://mmuser:pw@localhost:5432/mattermost?sslmode=disable"}}"#,
+        )
+        .unwrap();
+        Undo::RestoreDatabase {
+            dump: "/var/lib/mm-install/backups/x/database.dump".into(),
+            config: "/opt/mattermost/config/config.json".into(),
+            database: None,
+            unless_db_migrations: Some(crate::system::postgres::SchemaHead { head }),
+            legacy_fingerprint: None,
+            aside: None,
+        }
+    }
+
+    #[test]
+    fn the_database_is_restored_only_when_db_migrations_moved() {
+        let dir = tempfile::tempdir().unwrap();
+        // db_migrations exists and its head is 2: as guarded, nothing to restore.
+        let runner = std::sync::Arc::new(crate::system::fake::FakeRunner::default());
+        runner.answer("psql", 0, "2\tsecond\n1\tfirst\n");
+        runner.answer_times("psql", 0, "t\n", 1);
+        // First, any restore session still running is ended.
+        runner.answer_times("psql", 0, "0\n", 1);
+        let ctx = Context::new(dir.path()).with_runner(runner.clone());
+        database_guard(dir.path(), Some(2))
+            .apply(&ctx, false, &crate::report::Silent)
+            .unwrap();
+        assert!(
+            !runner.lines().iter().any(|l| l.starts_with("pg_restore")),
+            "{:?}",
+            runner.lines()
+        );
+        // The new version applied migration 3 (a data-only one changes no table, and still
+        // counts): the dump is restored.
+        let runner = std::sync::Arc::new(crate::system::fake::FakeRunner::default());
+        runner.answer("psql", 0, "0\n");
+        runner.answer_times("psql", 0, "3\tthird\n2\tsecond\n", 1);
+        runner.answer_times("psql", 0, "t\n", 1);
+        // First, any restore session still running is ended.
+        runner.answer_times("psql", 0, "0\n", 1);
+        let ctx = Context::new(dir.path()).with_runner(runner.clone());
+        database_guard(dir.path(), Some(2))
+            .apply(&ctx, false, &crate::report::Silent)
+            .unwrap();
+        assert!(
+            runner.lines().iter().any(|l| l.starts_with("pg_restore")),
+            "{:?}",
+            runner.lines()
+        );
+        // Before any migration the table does not exist: a head of none, unchanged.
+        let runner = std::sync::Arc::new(crate::system::fake::FakeRunner::default());
+        runner.answer("psql", 0, "f\n");
+        let ctx = Context::new(dir.path()).with_runner(runner.clone());
+        database_guard(dir.path(), None)
+            .apply(&ctx, false, &crate::report::Silent)
+            .unwrap();
+        // Ending restore sessions, then the one query for db_migrations.
+        assert_eq!(runner.lines().len(), 2, "{:?}", runner.lines());
+    }
+
+    #[test]
+    fn a_guard_journaled_with_a_schema_fingerprint_restores_only_when_forced() {
+        // As mm-install wrote it before it read db_migrations.
+        let old = r#"{"undo": "restore_database", "dump": "/var/lib/mm-install/backups/x/database.dump",
+            "config": "/opt/mattermost/config/config.json", "database": null, "unless_fingerprint": "9e107d9d"}"#;
+        let undo: Undo = serde_json::from_str(old).unwrap();
+        assert!(
+            matches!(&undo, Undo::RestoreDatabase { legacy_fingerprint: Some(f), unless_db_migrations: None, .. } if f == "9e107d9d"),
+            "{undo:?}"
+        );
+        let dir = tempfile::tempdir().unwrap();
+        let runner = std::sync::Arc::new(crate::system::fake::FakeRunner::default());
+        let ctx = Context::new(dir.path()).with_runner(runner.clone());
+        undo.apply(&ctx, false, &crate::report::Silent).unwrap();
+        assert!(runner.lines().is_empty(), "{:?}", runner.lines());
+        // Written again, it no longer carries the fingerprint.
+        assert!(
+            !serde_json::to_string(&undo)
+                .unwrap()
+                .contains("fingerprint")
+        );
+        // The operator's `rollback --restore-database --yes` restores it.
+        database_guard(dir.path(), None);
+        runner.answer("psql", 0, "0\n");
+        undo.apply(&ctx, true, &crate::report::Silent).unwrap();
+        assert!(
+            runner.lines().iter().any(|l| l.starts_with("pg_restore")),
+            "{:?}",
+            runner.lines()
+        );
     }
 
     #[test]

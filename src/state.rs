@@ -41,6 +41,12 @@ pub struct KeptRelease {
     pub backup_dir: String,
     /// RFC 3339 time it was replaced.
     pub replaced_at: String,
+    /// The `db_migrations` head of the database when it was replaced: the schema it runs on,
+    /// which a rollback to it compares with the live one. Absent in state files written before
+    /// mm-install recorded it; a rollback then reads the head from the backup's
+    /// `database.json`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub db_migrations: Option<crate::system::postgres::SchemaHead>,
 }
 
 /// Everything the tool remembers.

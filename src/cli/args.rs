@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand};
 
 use crate::host::Arch;
+use crate::ops::upgrade::SchemaChoice;
 use crate::release::{DEFAULT_RELEASE_URL, DEFAULT_RELEASES_API, Edition, Version};
 use crate::site_url::{self, SiteUrl};
 
@@ -200,13 +201,40 @@ pub struct RollbackArgs {
     /// Roll back to this kept version instead of the one before the current release.
     #[arg(long, value_name = "X.Y.Z")]
     pub to: Option<Version>,
-    /// Also restore the database dump taken before that upgrade: everything written since is
-    /// lost.
-    #[arg(long)]
+    /// When the kept release ran on an older database schema (Mattermost's db_migrations):
+    /// first undo the newer migrations with the current release's own `mattermost db
+    /// downgrade`, as Mattermost's downgrade guide documents. Every post is kept; a verified
+    /// dump is taken just before and restored if the rollback fails.
+    #[arg(long, conflicts_with_all = ["restore_database", "binary_only"])]
+    pub downgrade_schema: bool,
+    /// Restore the database dump taken before that upgrade: everything written since is lost.
+    #[arg(long, conflicts_with = "binary_only")]
     pub restore_database: bool,
+    /// Swap the binaries only, leaving the database on a newer schema than the kept release
+    /// ran on (Mattermost does not support this).
+    #[arg(long)]
+    pub binary_only: bool,
     /// Do not ask for confirmation.
     #[arg(short, long)]
     pub yes: bool,
+    /// Print the plan, including what happens to the database, and change nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+}
+
+impl RollbackArgs {
+    /// The database choice the flags make, if any.
+    pub fn schema_choice(&self) -> Option<SchemaChoice> {
+        if self.downgrade_schema {
+            Some(SchemaChoice::Downgrade)
+        } else if self.restore_database {
+            Some(SchemaChoice::RestoreDatabase)
+        } else if self.binary_only {
+            Some(SchemaChoice::BinaryOnly)
+        } else {
+            None
+        }
+    }
 }
 
 #[derive(Debug, Args)]

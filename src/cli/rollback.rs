@@ -22,7 +22,7 @@ pub fn run(global: &GlobalArgs, args: RollbackArgs, printer: &Printer) -> Comman
     } else {
         Recovery::Automatic
     };
-    let (ctx, guard, settings) = prepare(global, "rollback", false, recovery, printer)?;
+    let (ctx, guard, settings) = prepare(global, "rollback", args.dry_run, recovery, printer)?;
     if let Some(recovered) = guard
         .as_ref()
         .and_then(|g| g.recovered.as_ref())
@@ -47,39 +47,36 @@ pub fn run(global: &GlobalArgs, args: RollbackArgs, printer: &Printer) -> Comman
         ));
         return Ok(());
     }
-    let (installed, kept, steps) =
-        upgrade::plan_rollback(&ctx, args.to.as_ref(), args.restore_database, &settings)?;
+    if guard.is_none() {
+        // A dry run found an interrupted operation, and said so.
+        return Ok(());
+    }
+    let plan = upgrade::plan_rollback(&ctx, args.to.as_ref(), args.schema_choice(), &settings)?;
     let mut text = format!(
-        "plan: roll Mattermost {} back to {}\n",
-        installed.installation.version, kept.installation.version
+        "plan: roll Mattermost {} back to {}\n  {}\n",
+        plan.installed.installation.version, plan.kept.installation.version, plan.database
     );
-    for (number, step) in steps.iter().enumerate() {
+    for (number, step) in plan.steps.iter().enumerate() {
         text.push_str(&format!("  {:>2}. {}\n", number + 1, step.description()));
     }
     printer.step(text.trim_end());
+    if let Some(warning) = &plan.warning {
+        printer.warn(warning);
+    }
+    if args.dry_run {
+        return Ok(());
+    }
     let asker = Asker::new(args.yes);
-    if args.restore_database {
-        let aside = steps.iter().find_map(|step| match step {
-            upgrade::Step::RestoreDatabase { aside, .. } => Some(aside.as_str()),
-            _ => None,
-        });
-        printer.warn(&format!(
-            "the database goes back to its state of {} (before the upgrade from {}): posts, users and settings changed since then are LOST to the server (kept in the schema {} until you drop it)",
-            kept.replaced_at,
-            kept.installation.version,
-            aside.unwrap_or("mm_install_replaced_<time>")
-        ));
-        if !args.yes && !asker.is_interactive() {
-            return Err(UsageError(
-                "--restore-database loses data: pass --yes to confirm without a terminal".into(),
-            )
-            .into());
-        }
+    if args.restore_database && !args.yes && !asker.is_interactive() {
+        return Err(UsageError(
+            "--restore-database loses data: pass --yes to confirm without a terminal".into(),
+        )
+        .into());
     }
     if asker.is_interactive() && !asker.confirm("Roll back now?", false)? {
         return Err(UsageError("cancelled; nothing was changed".into()).into());
     }
-    let outcome = upgrade::execute_rollback(&ctx, installed, kept, steps, printer)?;
+    let outcome = upgrade::execute_rollback(&ctx, plan, printer)?;
     for warning in &outcome.warnings {
         printer.warn(warning);
     }

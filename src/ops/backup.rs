@@ -1,6 +1,6 @@
 //! The database backup an upgrade takes once the server is stopped: the `pg_dump` file, checked
 //! with `pg_restore --list` as soon as it is written, and its metadata (time, versions, size,
-//! SHA-256) in a small JSON file beside it, so that a later restore or an admin can tell what
+//! SHA-256, Mattermost's `db_migrations` head) in a small JSON file beside it, so that a later restore or an admin can tell what
 //! the dump holds and that it is still the file that was written.
 
 use std::io::Read;
@@ -31,10 +31,21 @@ pub struct Metadata {
     pub sha256: String,
     /// How many tables' data the dump holds (`TABLE DATA` entries of `pg_restore --list`).
     pub tables: usize,
+    /// The highest migration in its `db_migrations` table: the schema `from` runs on. Absent
+    /// from the metadata of dumps taken before mm-install read `db_migrations`.
+    #[serde(default)]
+    pub db_migrations: Option<postgres::SchemaHead>,
 }
 
-/// Verify the dump `dump` (a system path) and write its metadata beside it.
-pub fn record(ctx: &Context, dump: &Path, from: &str, to: &str) -> Result<Metadata, SystemError> {
+/// Verify the dump `dump` (a system path) of a database whose `db_migrations` head is `head`,
+/// and write its metadata beside it.
+pub fn record(
+    ctx: &Context,
+    dump: &Path,
+    from: &str,
+    to: &str,
+    head: Option<i64>,
+) -> Result<Metadata, SystemError> {
     let file = ctx.path(dump);
     let tables = postgres::verify_dump(ctx, &file)?;
     let (size, sha256) = digest(&file)?;
@@ -45,6 +56,7 @@ pub fn record(ctx: &Context, dump: &Path, from: &str, to: &str) -> Result<Metada
         size,
         sha256,
         tables,
+        db_migrations: Some(postgres::SchemaHead { head }),
     };
     let json = serde_json::to_string_pretty(&metadata).map_err(|err| SystemError::Unexpected {
         what: format!("the metadata of {}", file.display()),
@@ -52,6 +64,13 @@ pub fn record(ctx: &Context, dump: &Path, from: &str, to: &str) -> Result<Metada
     })?;
     fs_err::write(metadata_path(&file), json + "\n")?;
     Ok(metadata)
+}
+
+/// The metadata recorded beside the dump in the backup directory `dir` (a system path): `None`
+/// when there is none or it cannot be read (a backup taken before mm-install wrote it).
+pub fn metadata(ctx: &Context, dir: &Path) -> Option<Metadata> {
+    let text = fs_err::read_to_string(ctx.path(dir).join(METADATA_FILE)).ok()?;
+    serde_json::from_str(&text).ok()
 }
 
 /// `database.json` beside the dump `dump`.
@@ -103,7 +122,7 @@ mod tests {
         fs_err::create_dir_all(&dir).unwrap();
         fs_err::write(dir.join(DUMP_FILE), "abc").unwrap();
         let dump = Path::new("/var/lib/mm-install/backups/b").join(DUMP_FILE);
-        let metadata = record(&ctx, &dump, "11.10.1", "11.10.2").unwrap();
+        let metadata = record(&ctx, &dump, "11.10.1", "11.10.2", Some(128)).unwrap();
         assert_eq!(metadata.size, 3);
         assert_eq!(
             metadata.sha256,
@@ -118,6 +137,19 @@ mod tests {
             serde_json::from_str(&fs_err::read_to_string(dir.join(METADATA_FILE)).unwrap())
                 .unwrap();
         assert_eq!(written, metadata);
+        assert_eq!(
+            metadata.db_migrations,
+            Some(postgres::SchemaHead { head: Some(128) })
+        );
+        assert!(
+            fs_err::read_to_string(dir.join(METADATA_FILE))
+                .unwrap()
+                .contains("\"db_migrations\": {\n    \"head\": 128\n  }")
+        );
+        assert_eq!(
+            super::metadata(&ctx, Path::new("/var/lib/mm-install/backups/b")),
+            Some(written)
+        );
         // The dump named is the one listed, with none of root's environment.
         let log = runner.log.lock().unwrap();
         assert!(log[0].clean_environment);
@@ -135,8 +167,24 @@ mod tests {
         runner.answer("pg_restore --list", 1, "");
         let ctx = Context::live_for_test(root.path(), runner);
         fs_err::write(root.path().join(DUMP_FILE), "truncated").unwrap();
-        let err = record(&ctx, Path::new("/database.dump"), "a", "b").unwrap_err();
+        let err = record(&ctx, Path::new("/database.dump"), "a", "b", None).unwrap_err();
         assert!(err.to_string().contains("pg_restore --list"), "{err}");
         assert!(!root.path().join(METADATA_FILE).exists());
+    }
+
+    #[test]
+    fn metadata_written_before_db_migrations_was_recorded_still_reads() {
+        let root = tempfile::tempdir().unwrap();
+        let ctx = Context::live_for_test(root.path(), Arc::new(FakeRunner::default()));
+        fs_err::write(
+            root.path().join(METADATA_FILE),
+            r#"{"time": "2026-11-29T03:12:00Z", "from": "a", "to": "b", "size": 1, "sha256": "x", "tables": 0}"#,
+        )
+        .unwrap();
+        let old = metadata(&ctx, Path::new("/")).unwrap();
+        assert_eq!(
+            (old.time.as_str(), old.db_migrations),
+            ("2026-11-29T03:12:00Z", None)
+        );
     }
 }

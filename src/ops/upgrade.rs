@@ -115,6 +115,20 @@ pub enum UpgradeError {
         recorded: String,
         configured: String,
     },
+    #[error(
+        "the database schema is newer than the one Mattermost {kept} ran on: db_migrations is at {live_head}, Mattermost {kept} ran on {kept_head}; {from} applied {migrations}. Starting {kept} on it is not supported: choose --downgrade-schema (recommended: `mattermost db downgrade` with {from}'s binary, every post is kept), --restore-database (the dump taken before the upgrade: everything written since is lost) or --binary-only (swap the binaries anyway); nothing was changed"
+    )]
+    SchemaNewer {
+        from: String,
+        kept: String,
+        live_head: i64,
+        kept_head: String,
+        migrations: String,
+    },
+    #[error(
+        "the database has Mattermost migrations up to {live_head}, but which of them Mattermost {kept} ran on was not recorded (its backup predates mm-install's record of db_migrations), so they cannot be downgraded; choose --restore-database (the dump taken before the upgrade) or --binary-only (swap the binaries anyway); nothing was changed"
+    )]
+    SchemaNotRecorded { kept: String, live_head: i64 },
     #[error("there is no kept release to roll back to{detail}")]
     NothingToRollBack { detail: String },
     #[error(
@@ -181,6 +195,9 @@ impl Diagnostic for UpgradeError {
                 ExitCode::UpgradeRolledBack
             }
             UpgradeError::NeedsAttention { .. } => ExitCode::ManualAttention,
+            UpgradeError::SchemaNewer { .. } | UpgradeError::SchemaNotRecorded { .. } => {
+                ExitCode::Usage
+            }
             UpgradeError::Fetch(err) => err.exit_code(),
             UpgradeError::Archive(err) => err.exit_code(),
             UpgradeError::Journal(err) => err.exit_code(),
@@ -203,6 +220,7 @@ impl Diagnostic for UpgradeError {
             UpgradeError::SignedBeforeInstalled { .. } => Some("nothing was changed; re-sync the mirror from releases.mattermost.com. A release built before the installed one (say, a new major that predates the installed ESR patch) cannot replace it: take a newer patch of that line".into()),
             UpgradeError::RolledBack { cause, .. } if matches!(**cause, UpgradeError::VersionMismatch { .. }) => cause.hint(),
             UpgradeError::RolledBack { .. } => Some(format!("see `journalctl -u mattermost` for why the new version failed; the backups are in {BACKUP_DIR}")),
+            UpgradeError::SchemaNewer { .. } => Some("run `mm-install rollback --downgrade-schema --dry-run` to see the plan; Mattermost's downgrade guide (\"Downgrade Mattermost Server\") documents this way".into()),
             UpgradeError::NeedsAttention { .. } => Some(format!("{} lists the steps still to undo; the next mm-install run retries them", crate::layout::JOURNAL_PATH)),
             UpgradeError::Fetch(err) => err.hint(),
             UpgradeError::Archive(err) => err.hint(),
@@ -393,24 +411,48 @@ fn version_from_id(id: &str) -> Option<Version> {
 /// `<tree>/bin/mattermost version` as the service user, isolated from root's session and
 /// environment.
 fn version_command(tree: &Path) -> CommandLine {
+    mattermost_command(tree, &[], &["version"])
+}
+
+/// `<tree>/bin/mattermost <args…>` as the service user in a session of its own (`setsid`, no
+/// controlling terminal to push input into), with none of root's environment (`env -i`);
+/// `env_options` go to `env` (`-C DIR`: run there).
+fn mattermost_command(tree: &Path, env_options: &[&str], args: &[&str]) -> CommandLine {
     let binary = tree.join("bin/mattermost").display().to_string();
     let home = format!("HOME={INSTALL_DIR}");
-    CommandLine::new(
+    let mut command = CommandLine::new(
         "setsid",
-        &[
-            "--wait",
-            "runuser",
-            "-u",
-            SERVICE_USER,
-            "--",
-            "env",
-            "-i",
-            "PATH=/usr/bin:/bin",
-            &home,
-            "LANG=C.UTF-8",
-            &binary,
-            "version",
-        ],
+        &["--wait", "runuser", "-u", SERVICE_USER, "--", "env", "-i"],
+    );
+    let environment = ["PATH=/usr/bin:/bin", &home, "LANG=C.UTF-8", &binary];
+    command.args.extend(
+        env_options
+            .iter()
+            .chain(&environment)
+            .chain(args)
+            .map(|arg| arg.to_string()),
+    );
+    command
+}
+
+/// `mattermost db downgrade <versions>` with the live (newer) release's binary, as Mattermost's
+/// downgrade guide documents it (mattermost/docs `source/administration-guide/upgrade/
+/// downgrading-mattermost-server.rst`: "If the database schema has changed between versions,
+/// you must downgrade the schema" with the newer binary, which carries the down SQL, e.g.
+/// `mattermost db downgrade 128,127,126`). The command lives in mattermost/mattermost
+/// `server/cmd/mattermost/commands/db.go` and applies `Migrator.DowngradeMigrations`
+/// (`server/channels/store/sqlstore/migrate.go`); the stored copies of db.go predate it, so
+/// the form follows the guide. Versions are given newest first, comma separated; the config
+/// is named with the command's `--config` flag, and it runs in the install directory, where
+/// the server itself runs (`WorkingDirectory` of the unit).
+fn downgrade_command(versions: &[i64]) -> CommandLine {
+    let list = version_list(versions);
+    let config = PathBuf::from(INSTALL_DIR).join("config/config.json");
+    let config = config.display().to_string();
+    mattermost_command(
+        Path::new(INSTALL_DIR),
+        &["-C", INSTALL_DIR],
+        &["db", "downgrade", &list, "--config", &config],
     )
 }
 
@@ -482,10 +524,11 @@ pub enum Step {
         from: String,
         to: String,
     },
-    /// No change; its undo restores the database from `dir` if the schema no longer matches.
+    /// No change; its undo restores the database from `dir` if `db_migrations` is no longer at
+    /// `db_migrations`.
     GuardDatabase {
         dir: PathBuf,
-        fingerprint: String,
+        db_migrations: postgres::SchemaHead,
         /// The database backed up ([`postgres::Connection::identity`]): the only one its
         /// undo restores into.
         database: String,
@@ -495,6 +538,14 @@ pub enum Step {
     RestoreDatabase {
         dir: PathBuf,
         aside: String,
+    },
+    /// Undo the migrations `versions` (newest first) with the live release's own `mattermost
+    /// db downgrade` ([`downgrade_command`]), the server stopped (rollback with
+    /// `--downgrade-schema`). mm-install cannot undo it; a [`Step::GuardDatabase`] before it
+    /// restores the dump taken just before if the rollback fails.
+    DowngradeSchema {
+        from: String,
+        versions: Vec<i64>,
     },
     /// Move the state folders from the live tree into `to`. On undo they move back, and
     /// config.json is put back from `config_backup` when given (the state before the new
@@ -535,10 +586,14 @@ impl Step {
                 "dump the stopped server's database (pg_dump, verified) into {}",
                 dir.display()
             ),
-            Step::GuardDatabase { .. } => {
-                "remember the database schema (restored from the backup on rollback if it changed)"
-                    .into()
-            }
+            Step::GuardDatabase { db_migrations, .. } => format!(
+                "remember the database schema (db_migrations at {}; the dump is restored on rollback if it changed)",
+                display_head(db_migrations.head)
+            ),
+            Step::DowngradeSchema { from, versions } => format!(
+                "downgrade the database schema with Mattermost {from}'s `mattermost db downgrade {}` (mm-install cannot undo this step; if the rollback fails, the dump just taken is restored)",
+                version_list(versions)
+            ),
             Step::RestoreDatabase { dir, aside } => format!(
                 "restore the database from {}/database.dump in one transaction (the replaced schema kept as {aside})",
                 dir.display()
@@ -583,7 +638,8 @@ impl Step {
             | Step::DumpDatabase { .. }
             | Step::RestoreCapabilities { .. }
             | Step::Relabel { .. }
-            | Step::Verify => Undo::Nothing,
+            | Step::Verify
+            | Step::DowngradeSchema { .. } => Undo::Nothing,
             Step::RestoreDatabase { aside, .. } => Undo::UnrestoreDatabase {
                 config: live.join("config/config.json"),
                 aside: aside.clone(),
@@ -593,13 +649,14 @@ impl Step {
             },
             Step::GuardDatabase {
                 dir,
-                fingerprint,
+                db_migrations,
                 database,
             } => Undo::RestoreDatabase {
                 dump: dir.join(DUMP_FILE),
                 config: live.join("config/config.json"),
                 database: Some(database.clone()),
-                unless_fingerprint: Some(fingerprint.clone()),
+                unless_db_migrations: Some(*db_migrations),
+                legacy_fingerprint: None,
                 aside: Some(postgres::aside_schema()),
             },
             Step::MoveState {
@@ -647,6 +704,20 @@ fn relabel_step(ctx: &Context) -> Option<Step> {
     (ctx.is_live_system() && system::security::selinux_enabled(ctx)).then(|| Step::Relabel {
         tree: PathBuf::from(INSTALL_DIR),
     })
+}
+
+/// `128,127,126`: migration versions as `mattermost db downgrade` takes them.
+fn version_list(versions: &[i64]) -> String {
+    versions
+        .iter()
+        .map(i64::to_string)
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
+/// A `db_migrations` head for messages: `128`, or `none` when no migration is recorded.
+fn display_head(head: Option<i64>) -> String {
+    head.map_or_else(|| "none".into(), |head| head.to_string())
 }
 
 /// `a, b, c`.
@@ -760,7 +831,9 @@ pub fn plan_upgrade(
     let family = crate::host::detect(ctx, None, None).ok().map(|p| p.family);
     check_pg_dump(ctx, &connection, server, family)?;
     check_free_space(ctx, postgres::database_size(ctx, &connection)?)?;
-    let fingerprint = postgres::schema_fingerprint(ctx, &connection)?;
+    let db_migrations = postgres::SchemaHead {
+        head: postgres::migrations_head(ctx, &connection)?,
+    };
     let mut steps = vec![
         Step::Extract {
             staging: staging.clone(),
@@ -776,7 +849,7 @@ pub fn plan_upgrade(
         },
         Step::GuardDatabase {
             dir: backup_dir.clone(),
-            fingerprint,
+            db_migrations,
             database: connection.identity().to_string(),
         },
         // Decided again from the downloaded tarball before anything changes.
@@ -1053,6 +1126,10 @@ pub fn execute_upgrade(
         tree: plan.previous_tree.display().to_string(),
         backup_dir: plan.backup_dir.display().to_string(),
         replaced_at: now_rfc3339(),
+        db_migrations: plan.steps.iter().find_map(|step| match step {
+            Step::GuardDatabase { db_migrations, .. } => Some(*db_migrations),
+            _ => None,
+        }),
     });
     state.record(Installation {
         version: to.clone(),
@@ -1391,7 +1468,9 @@ fn run_step(
                 connection(ctx, &PathBuf::from(INSTALL_DIR).join("config/config.json"))?;
             let dump = dir.join(DUMP_FILE);
             postgres::dump(ctx, &connection, &ctx.path(&dump))?;
-            let metadata = backup::record(ctx, &dump, from, to)?;
+            // Read with the server stopped: the schema the dump holds.
+            let head = postgres::migrations_head(ctx, &connection)?;
+            let metadata = backup::record(ctx, &dump, from, to, head)?;
             reporter.step(&format!(
                 "database dump verified: {} bytes, {} tables, sha256 {}",
                 metadata.size, metadata.tables, metadata.sha256
@@ -1417,6 +1496,9 @@ fn run_step(
         Step::Verify => {
             let healthy = health::check(&run.probe, &run.expected, HEALTH_PATIENCE, reporter)?;
             reporter.step(&format!("healthy: X-Version-Id {}", healthy.version_id));
+        }
+        Step::DowngradeSchema { versions, .. } => {
+            system::run_checked(ctx, &downgrade_command(versions))?;
         }
         Step::GuardDatabase { .. } => {}
     }
@@ -1448,13 +1530,115 @@ fn swap_trees(ctx: &Context, incoming: &Path, outgoing: &Path) -> Result<(), Sys
     Ok(())
 }
 
-/// Plan a rollback to a kept release (`to`: a version, or the newest kept one).
+/// What a rollback does when the release it restores ran on an older database schema (the
+/// `rollback` flags).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SchemaChoice {
+    /// `--downgrade-schema`: the live release's `mattermost db downgrade`, keeping every post.
+    Downgrade,
+    /// `--restore-database`: the dump taken before the kept release was replaced.
+    RestoreDatabase,
+    /// `--binary-only`: swap the binaries onto the newer schema.
+    BinaryOnly,
+}
+
+/// The database part of a rollback, decided before anything stops.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum SchemaDecision {
+    /// The kept release ran on the live schema (or on a newer one, which it migrates to at
+    /// start): nothing to do.
+    Unchanged,
+    /// Undo these migrations (newest first) with the live release's binary.
+    Downgrade { versions: Vec<i64> },
+    /// Restore the dump taken before the kept release was replaced.
+    Restore,
+    /// Leave these migrations applied (none listed when the kept release's schema was not
+    /// recorded).
+    BinaryOnly { newer: Vec<i64> },
+}
+
+/// Decide what a rollback from Mattermost `from` to the kept `to` does about the database.
+/// `live`: the applied migrations, highest first ([`postgres::applied_migrations`]); `kept`:
+/// the schema `to` ran on (`None`: not recorded); `choice`: the flag given, if any. Without a
+/// flag a newer schema is refused ([`UpgradeError::SchemaNewer`], exit 2).
+pub fn decide_schema(
+    live: &[postgres::AppliedMigration],
+    kept: Option<postgres::SchemaHead>,
+    choice: Option<SchemaChoice>,
+    from: &str,
+    to: &str,
+) -> Result<SchemaDecision, UpgradeError> {
+    if choice == Some(SchemaChoice::RestoreDatabase) {
+        return Ok(SchemaDecision::Restore);
+    }
+    let Some(live_head) = live.first().map(|migration| migration.version) else {
+        return Ok(SchemaDecision::Unchanged);
+    };
+    let Some(kept) = kept else {
+        return match choice {
+            Some(SchemaChoice::BinaryOnly) => Ok(SchemaDecision::BinaryOnly { newer: Vec::new() }),
+            _ => Err(UpgradeError::SchemaNotRecorded {
+                kept: to.to_string(),
+                live_head,
+            }),
+        };
+    };
+    let newer: Vec<&postgres::AppliedMigration> = live
+        .iter()
+        .filter(|migration| kept.head.is_none_or(|head| migration.version > head))
+        .collect();
+    let versions: Vec<i64> = newer.iter().map(|migration| migration.version).collect();
+    if versions.is_empty() {
+        return Ok(SchemaDecision::Unchanged);
+    }
+    match choice {
+        Some(SchemaChoice::Downgrade) => Ok(SchemaDecision::Downgrade { versions }),
+        Some(SchemaChoice::BinaryOnly) => Ok(SchemaDecision::BinaryOnly { newer: versions }),
+        _ => Err(UpgradeError::SchemaNewer {
+            from: from.to_string(),
+            kept: to.to_string(),
+            live_head,
+            kept_head: display_head(kept.head),
+            migrations: newer
+                .iter()
+                .map(|migration| format!("{} {}", migration.version, migration.name))
+                .collect::<Vec<_>>()
+                .join(", "),
+        }),
+    }
+}
+
+/// A rollback decided before any change.
+#[derive(Clone, Debug)]
+pub struct RollbackPlan {
+    pub installed: Installed,
+    pub kept: KeptRelease,
+    pub steps: Vec<Step>,
+    /// The database decision in words, for the plan.
+    pub database: String,
+    /// What the admin must know before the rollback runs (data lost, an unsupported schema).
+    pub warning: Option<String>,
+    /// The live `db_migrations` head, recorded for the release being replaced.
+    live: postgres::SchemaHead,
+    /// Where the dump before a schema downgrade goes.
+    backup_dir: Option<PathBuf>,
+}
+
+/// `2026-11-29 03:12 UTC` from an RFC 3339 time (the text as it is when it does not parse).
+fn display_time(time: &str) -> String {
+    time.parse::<jiff::Timestamp>()
+        .map(|t| t.strftime("%Y-%m-%d %H:%M UTC").to_string())
+        .unwrap_or_else(|_| time.to_string())
+}
+
+/// Plan a rollback to a kept release (`to`: a version, or the newest kept one), deciding with
+/// Mattermost's `db_migrations` what happens to the database ([`decide_schema`]).
 pub fn plan_rollback(
     ctx: &Context,
     to: Option<&Version>,
-    restore_database: bool,
+    choice: Option<SchemaChoice>,
     settings: &Settings,
-) -> Result<(Installed, KeptRelease, Vec<Step>), UpgradeError> {
+) -> Result<RollbackPlan, UpgradeError> {
     let installed = installed(ctx)?;
     let state = State::load(ctx)?;
     let kept = match to {
@@ -1488,17 +1672,96 @@ pub fn plan_rollback(
         .map_err(|err| UpgradeError::NothingToRollBack {
             detail: format!(": the kept tree {} is unusable: {err}", tree.display()),
         })?;
-    let outgoing = PathBuf::from(format!(
-        "{PRIVATE_DIR}/mattermost-{}-{}",
-        installed.installation.version,
-        stamp()
-    ));
-    let mut steps = vec![Step::Stop];
-    if restore_database {
-        steps.push(Step::RestoreDatabase {
+    let from = installed.installation.version.clone();
+    let stamp = stamp();
+    let outgoing = PathBuf::from(format!("{PRIVATE_DIR}/mattermost-{from}-{stamp}"));
+    let connection = connection(ctx, &PathBuf::from(INSTALL_DIR).join("config/config.json"))?;
+    let live = postgres::applied_migrations(ctx, &connection)?;
+    let live_head = postgres::SchemaHead {
+        head: live.first().map(|migration| migration.version),
+    };
+    let kept_metadata = backup::metadata(ctx, Path::new(&kept.backup_dir));
+    let kept_head = kept.db_migrations.or_else(|| {
+        kept_metadata
+            .as_ref()
+            .and_then(|metadata| metadata.db_migrations)
+    });
+    let to_version = kept.installation.version.clone();
+    let schema = decide_schema(&live, kept_head, choice, &from, &to_version)?;
+    let heads = format!(
+        "db_migrations at {}, Mattermost {to_version} ran on {}",
+        display_head(live_head.head),
+        kept_head.map_or_else(|| "an unrecorded schema".into(), |h| display_head(h.head))
+    );
+    // The name the replaced schema is kept under, should the database be restored.
+    let aside = postgres::aside_schema();
+    let (database, warning) = match &schema {
+        SchemaDecision::Unchanged => (format!("database: unchanged ({heads})"), None),
+        SchemaDecision::Downgrade { versions } => (
+            format!(
+                "database: downgraded with Mattermost {from}'s `mattermost db downgrade {}` ({heads}); every post is kept",
+                version_list(versions)
+            ),
+            None,
+        ),
+        SchemaDecision::Restore => {
+            let time = display_time(
+                kept_metadata
+                    .as_ref()
+                    .map_or(&kept.replaced_at, |metadata| &metadata.time),
+            );
+            (
+                format!(
+                    "database: restored from {}/{DUMP_FILE}, taken at {time} ({heads})",
+                    kept.backup_dir
+                ),
+                Some(format!(
+                    "the database goes back to its dump of {time} (before the upgrade from {to_version}): every post, user and setting written since {time} is LOST to the server (kept in the schema {aside} until you drop it)"
+                )),
+            )
+        }
+        SchemaDecision::BinaryOnly { newer } => (
+            format!("database: left as it is ({heads})"),
+            Some(format!(
+                "Mattermost {to_version} will run on a schema {from} migrated{}: Mattermost does not support this, and {to_version} may fail or misbehave; `rollback --downgrade-schema` is the supported way",
+                if newer.is_empty() {
+                    String::new()
+                } else {
+                    format!(" (migrations {} stay applied)", version_list(newer))
+                }
+            )),
+        ),
+    };
+    let backup_dir = matches!(schema, SchemaDecision::Downgrade { .. }).then(|| {
+        PathBuf::from(BACKUP_DIR).join(format!("{stamp}-{from}-rollback-to-{to_version}"))
+    });
+    let mut steps = Vec::new();
+    if let Some(dir) = &backup_dir {
+        steps.push(Step::Backup { dir: dir.clone() });
+    }
+    steps.push(Step::Stop);
+    match (&schema, &backup_dir) {
+        (SchemaDecision::Restore, _) => steps.push(Step::RestoreDatabase {
             dir: PathBuf::from(&kept.backup_dir),
-            aside: postgres::aside_schema(),
-        });
+            aside: aside.clone(),
+        }),
+        (SchemaDecision::Downgrade { versions }, Some(dir)) => steps.extend([
+            Step::DumpDatabase {
+                dir: dir.clone(),
+                from: from.clone(),
+                to: to_version.clone(),
+            },
+            Step::GuardDatabase {
+                dir: dir.clone(),
+                db_migrations: live_head,
+                database: connection.identity().to_string(),
+            },
+            Step::DowngradeSchema {
+                from: from.clone(),
+                versions: versions.clone(),
+            },
+        ]),
+        _ => {}
     }
     steps.push(Step::MoveState {
         to: tree.clone(),
@@ -1511,17 +1774,31 @@ pub fn plan_rollback(
     });
     steps.extend(relabel_step(ctx));
     steps.extend([Step::Start, Step::Verify]);
-    Ok((installed, kept, steps))
+    Ok(RollbackPlan {
+        installed,
+        kept,
+        steps,
+        database,
+        warning,
+        live: live_head,
+        backup_dir,
+    })
 }
 
 /// Run a planned rollback and record it.
 pub fn execute_rollback(
     ctx: &Context,
-    installed: Installed,
-    kept: KeptRelease,
-    steps: Vec<Step>,
+    plan: RollbackPlan,
     reporter: &dyn Reporter,
 ) -> Result<Outcome, UpgradeError> {
+    let RollbackPlan {
+        installed,
+        kept,
+        steps,
+        live,
+        backup_dir,
+        ..
+    } = plan;
     let probe = probe_for(ctx, &installed)?;
     let expected: Version = kept.installation.version.parse()?;
     let from = installed.installation.version.clone();
@@ -1537,8 +1814,11 @@ pub fn execute_rollback(
         state.kept.push(KeptRelease {
             installation: current.clone(),
             tree: outgoing.unwrap_or_default(),
-            backup_dir: kept.backup_dir.clone(),
+            // The dump taken before a schema downgrade holds this release's database.
+            backup_dir: backup_dir
+                .map_or_else(|| kept.backup_dir.clone(), |dir| dir.display().to_string()),
             replaced_at: now_rfc3339(),
+            db_migrations: Some(live),
         });
         state.history.push(current);
     }
@@ -1726,6 +2006,144 @@ mod tests {
         assert_eq!(runner.lines().len(), asked);
     }
 
+    /// Rows of `db_migrations`, highest first, as [`postgres::applied_migrations`] returns them.
+    fn applied(versions: &[i64]) -> Vec<postgres::AppliedMigration> {
+        let mut rows: Vec<_> = versions
+            .iter()
+            .map(|&version| postgres::AppliedMigration {
+                version,
+                name: format!("migration_{version}"),
+            })
+            .collect();
+        rows.sort_by_key(|row| std::cmp::Reverse(row.version));
+        rows
+    }
+
+    #[test]
+    fn the_rollbacks_database_step_follows_db_migrations_and_the_flag() {
+        use SchemaChoice::{BinaryOnly, Downgrade, RestoreDatabase};
+        use SchemaDecision as D;
+        let head = |head| Some(postgres::SchemaHead { head });
+        let none: Option<SchemaChoice> = None;
+        // (live migrations, head the kept release ran on, flag, decision or the refusal's text)
+        let cases: Vec<(Vec<i64>, _, _, Result<D, &str>)> = vec![
+            // The schema did not change: no flag needed, and a downgrade has nothing to do.
+            (vec![1, 2], head(Some(2)), none, Ok(D::Unchanged)),
+            (vec![1, 2], head(Some(2)), Some(Downgrade), Ok(D::Unchanged)),
+            (
+                vec![1, 2],
+                head(Some(2)),
+                Some(BinaryOnly),
+                Ok(D::Unchanged),
+            ),
+            (vec![], head(None), none, Ok(D::Unchanged)),
+            (vec![], None, none, Ok(D::Unchanged)),
+            // Rolling "back" to a newer release: it migrates at start.
+            (vec![1], head(Some(3)), none, Ok(D::Unchanged)),
+            // The restore is asked for: always, as before.
+            (
+                vec![1, 2],
+                head(Some(2)),
+                Some(RestoreDatabase),
+                Ok(D::Restore),
+            ),
+            (
+                vec![1, 2, 3],
+                head(Some(1)),
+                Some(RestoreDatabase),
+                Ok(D::Restore),
+            ),
+            // Newer: refused without a flag, naming the heads and the migrations.
+            (
+                vec![1, 2, 3],
+                head(Some(1)),
+                none,
+                Err(
+                    "db_migrations is at 3, Mattermost 11.10.1 ran on 1; 11.10.2 applied 3 migration_3, 2 migration_2",
+                ),
+            ),
+            (
+                vec![1],
+                head(None),
+                none,
+                Err("db_migrations is at 1, Mattermost 11.10.1 ran on none"),
+            ),
+            (
+                vec![1, 2, 3],
+                head(Some(1)),
+                Some(Downgrade),
+                Ok(D::Downgrade {
+                    versions: vec![3, 2],
+                }),
+            ),
+            (
+                vec![1],
+                head(None),
+                Some(Downgrade),
+                Ok(D::Downgrade { versions: vec![1] }),
+            ),
+            (
+                vec![1, 2, 3],
+                head(Some(1)),
+                Some(BinaryOnly),
+                Ok(D::BinaryOnly { newer: vec![3, 2] }),
+            ),
+            // The kept release's schema was never recorded: nothing to downgrade by.
+            (vec![1, 2], None, none, Err("cannot be downgraded")),
+            (
+                vec![1, 2],
+                None,
+                Some(Downgrade),
+                Err("cannot be downgraded"),
+            ),
+            (
+                vec![1, 2],
+                None,
+                Some(BinaryOnly),
+                Ok(D::BinaryOnly { newer: vec![] }),
+            ),
+        ];
+        for (live, kept, choice, expected) in cases {
+            let decided = decide_schema(&applied(&live), kept, choice, "11.10.2", "11.10.1");
+            let case = format!("live {live:?}, kept {kept:?}, {choice:?}");
+            match (decided, expected) {
+                (Ok(decision), Ok(expected)) => assert_eq!(decision, expected, "{case}"),
+                (Err(err), Err(text)) => {
+                    assert_eq!(err.exit_code(), ExitCode::Usage, "{case}");
+                    let message = err.to_string();
+                    assert!(message.contains(text), "{case}: {message}");
+                    assert!(
+                        message.contains("--restore-database")
+                            && message.contains("--binary-only")
+                            && message.contains("nothing was changed"),
+                        "{case}: {message}"
+                    );
+                }
+                (decided, expected) => panic!("{case}: {decided:?}, expected {expected:?}"),
+            }
+        }
+    }
+
+    #[test]
+    fn a_schema_downgrade_runs_the_newer_binary_as_the_service_user_outside_roots_session() {
+        let command = downgrade_command(&[128, 127, 126]);
+        assert_eq!(
+            command.to_string(),
+            "setsid --wait runuser -u mattermost -- env -i -C /opt/mattermost PATH=/usr/bin:/bin HOME=/opt/mattermost LANG=C.UTF-8 /opt/mattermost/bin/mattermost db downgrade 128,127,126 --config /opt/mattermost/config/config.json"
+        );
+        let step = Step::DowngradeSchema {
+            from: "11.10.2".into(),
+            versions: vec![128, 127],
+        };
+        assert!(
+            step.description()
+                .contains("Mattermost 11.10.2's `mattermost db downgrade 128,127` (mm-install cannot undo this step"),
+            "{}",
+            step.description()
+        );
+        assert_eq!(step.undo(), Undo::Nothing);
+    }
+
     #[test]
     fn policies_pick_the_newest_allowed_release() {
         let available: Vec<Version> = ["11.9.4", "11.10.1", "11.10.3", "11.11.0", "12.0.1"]
@@ -1806,6 +2224,7 @@ mod tests {
                 tree,
                 backup_dir,
                 replaced_at: String::new(),
+                db_migrations: None,
             });
         }
         state
@@ -1945,7 +2364,8 @@ mod tests {
             dump: "/var/lib/mm-install/backups/x/database.dump".into(),
             config: config.clone(),
             database: state.database.clone(),
-            unless_fingerprint: None,
+            unless_db_migrations: None,
+            legacy_fingerprint: None,
             aside: None,
         };
         let err = undo.apply(&ctx, false, &crate::report::Silent).unwrap_err();

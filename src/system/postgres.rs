@@ -952,18 +952,77 @@ pub fn major_version(version: &str) -> Option<u32> {
     digits.parse().ok()
 }
 
-/// A fingerprint of the database schema (tables, columns, types, indexes): it changes when a
-/// new Mattermost version migrates the schema, which makes a database restore necessary on
-/// rollback.
-pub fn schema_fingerprint(ctx: &Context, connection: &Connection) -> Result<String, SystemError> {
-    let sql = "SELECT md5(coalesce((SELECT string_agg(table_name || '.' || column_name || ':' || data_type, ',' \
-               ORDER BY table_name, column_name) FROM information_schema.columns WHERE table_schema = 'public'), '') \
-               || coalesce((SELECT string_agg(indexname, ',' ORDER BY indexname) FROM pg_indexes WHERE schemaname = 'public'), ''))";
-    let command = connection.command(
-        "psql",
-        &["-X", "-q", "-tA", "-v", "ON_ERROR_STOP=1", "-c", sql],
-    );
-    Ok(run_checked(ctx, &command)?.stdout.trim().to_string())
+/// One row of Mattermost's `db_migrations` table, where its migration engine (morph) records
+/// every applied migration: `version bigint`, `name varchar` (morph's
+/// `drivers/postgres/postgres.go`, `CreateSchemaTableIfNotExists`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AppliedMigration {
+    pub version: i64,
+    pub name: String,
+}
+
+/// The migrations applied to `connection`'s database, highest version first; none when the
+/// table does not exist yet (a database no Mattermost server has started on).
+pub fn applied_migrations(
+    ctx: &Context,
+    connection: &Connection,
+) -> Result<Vec<AppliedMigration>, SystemError> {
+    let query = |sql: &str| {
+        let command = connection.command(
+            "psql",
+            &[
+                "-X",
+                "-q",
+                "-tA",
+                "-F",
+                "\t",
+                "-v",
+                "ON_ERROR_STOP=1",
+                "-c",
+                sql,
+            ],
+        );
+        run_checked(ctx, &command).map(|output| output.stdout)
+    };
+    if query("SELECT to_regclass('db_migrations') IS NOT NULL")?.trim() != "t" {
+        return Ok(Vec::new());
+    }
+    let text = query("SELECT version, name FROM db_migrations ORDER BY version DESC")?;
+    text.lines()
+        .filter(|line| !line.trim().is_empty())
+        .map(|line| {
+            let (version, name) = line.split_once('\t').unwrap_or((line, ""));
+            let version = version
+                .trim()
+                .parse()
+                .map_err(|_| SystemError::Unexpected {
+                    what: format!("the db_migrations table of {}", connection.url),
+                    detail: format!("holds the row `{line}`, whose version is not a number"),
+                })?;
+            Ok(AppliedMigration {
+                version,
+                name: name.to_string(),
+            })
+        })
+        .collect()
+}
+
+/// The schema a database was on when mm-install recorded it (a backup's `database.json`, a kept
+/// release in the state file, a journaled guard): `{"head": 128}`, or `{"head": null}` when no
+/// migration was recorded. Files written before mm-install read `db_migrations` have no such
+/// record: an `Option<SchemaHead>` that is `None`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct SchemaHead {
+    pub head: Option<i64>,
+}
+
+/// The highest migration version applied to `connection`'s database (`mattermost db version`):
+/// the schema a Mattermost release runs on. `None` when no migration is recorded (the table
+/// does not exist yet, or is empty).
+pub fn migrations_head(ctx: &Context, connection: &Connection) -> Result<Option<i64>, SystemError> {
+    Ok(applied_migrations(ctx, connection)?
+        .first()
+        .map(|migration| migration.version))
 }
 
 #[cfg(test)]

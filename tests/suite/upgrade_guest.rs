@@ -28,6 +28,11 @@ impl Server {
     }
 
     fn install_on(suite: Suite) -> Server {
+        Server::install_release(suite, r#""fail_start": false"#)
+    }
+
+    /// Like [`Server::install_on`], `OLD`'s standin.json with the fields `extra`.
+    fn install_release(suite: Suite, extra: &str) -> Server {
         let artifacts = Artifacts::new();
         let guest = Guest::boot_suite(suite, artifacts.path());
         let mirror = Mirror::start_on(guest.host_address());
@@ -36,7 +41,7 @@ impl Server {
             guest,
             mirror,
         };
-        server.publish(OLD, r#""fail_start": false"#);
+        server.publish(OLD, extra);
         let mut args = install_args();
         args.extend(["--release-url".into(), server.mirror.base_url.clone()]);
         let output = run_in(&server.guest, &args);
@@ -412,21 +417,213 @@ fn an_automatic_rollback_after_a_migration_restores_the_pre_upgrade_schema() {
     assert_eq!(server.served_version(), OLD);
 }
 
+/// The `db_migrations` head, as `mattermost db version` reads it (empty: none recorded).
+fn migrations_head(server: &Server) -> String {
+    server.psql("SELECT max(version) FROM db_migrations")
+}
+
+/// A migration of the stand-in's `standin.json`.
+fn migration(version: u32, name: &str, up: &str, down: &str) -> String {
+    format!(r#"{{"version": {version}, "name": "{name}", "up": "{up}", "down": "{down}"}}"#)
+}
+
+/// A rollback that fails after its schema downgrade (the older release does not come up) is
+/// undone: the dump taken just before the downgrade is restored, so 11.10.2 serves again on
+/// its own schema with every post.
+#[test]
+fn a_failed_rollback_after_a_schema_downgrade_restores_the_newer_schema() {
+    let server = upgraded_across_a_migration();
+    server.sh(r#"sed -i 's/"fail_start": false/"fail_start": true/' /opt/.mm-install/mattermost-11.10.1-*/bin/standin.json"#);
+
+    let (_, err) = exit(&server.mm(&["rollback", "--downgrade-schema", "--yes"]), 4);
+    assert!(err.contains("11.10.2 is running again"), "{err}");
+    assert_eq!(server.served_version(), "11.10.2");
+    assert_eq!(migrations_head(&server), "2", "{err}");
+    assert_eq!(
+        server.psql("SELECT note || ':' || coalesce(priority, 0) FROM posts_written ORDER BY note"),
+        "written on 11.10.1:0\nwritten on 11.10.2:1"
+    );
+}
+
+/// Issue 11, gap 4: a migration that changes data but no table (Mattermost ships such
+/// migrations, e.g. ones that rewrite rows) is still a schema change: morph records it in
+/// `db_migrations`. When the new release then fails, the automatic rollback restores the dump,
+/// so the old release runs on its own head and the rows as it left them.
+#[test]
+fn an_automatic_rollback_undoes_a_data_only_migration() {
+    let posts = migration(
+        1,
+        "create_posts_written",
+        "CREATE TABLE posts_written (note text)",
+        "DROP TABLE posts_written",
+    );
+    let rewrite = migration(
+        2,
+        "rewrite_posts_written",
+        "UPDATE posts_written SET note = upper(note)",
+        "UPDATE posts_written SET note = lower(note)",
+    );
+    let server = Server::install_release(
+        Suite::Bookworm,
+        &format!(r#""fail_start": false, "migrations": [{posts}]"#),
+    );
+    server.psql("INSERT INTO posts_written VALUES ('written on 11.10.1')");
+    server.publish(
+        "11.10.2",
+        &format!(r#""fail_start": true, "migrations": [{posts}, {rewrite}]"#),
+    );
+    let (_, err) = exit(&server.mm(&["upgrade", "--version", "11.10.2"]), 4);
+    assert!(err.contains("11.10.1 is running again"), "{err}");
+    assert_eq!(server.served_version(), OLD);
+    assert_eq!(migrations_head(&server), "1", "{err}");
+    assert_eq!(
+        server.psql("SELECT note FROM posts_written"),
+        "written on 11.10.1"
+    );
+}
+
+/// Issue 11, gap 3: after an upgrade whose release applied a migration, `rollback` without a
+/// choice refuses (exit 2) before anything stops, naming the heads, the migration and the
+/// three choices; `--dry-run` shows the downgrade it would run and changes nothing; then
+/// `--binary-only` is the explicit opt-out: the old release runs on the newer schema.
+#[test]
+fn a_rollback_onto_an_older_schema_waits_for_the_admins_choice() {
+    let widgets = migration(
+        1,
+        "create_widgets",
+        "CREATE TABLE widgets (id int)",
+        "DROP TABLE widgets",
+    );
+    let server = Server::install();
+    server.publish(
+        "11.10.2",
+        &format!(r#""fail_start": false, "migrations": [{widgets}]"#),
+    );
+    exit(&server.mm(&["upgrade", "--version", "11.10.2", "--yes"]), 0);
+    assert_eq!(migrations_head(&server), "1");
+    let started = server.started_at();
+    let trees = "ls -d /opt/.mm-install/mattermost-* /opt/mattermost/bin/mattermost";
+    let before = server.sh(trees);
+
+    let (_, err) = exit(&server.mm(&["rollback", "--yes"]), 2);
+    assert!(
+        err.contains("db_migrations is at 1, Mattermost 11.10.1 ran on none")
+            && err.contains("11.10.2 applied 1 create_widgets")
+            && err.contains("--downgrade-schema (recommended")
+            && err.contains("--restore-database")
+            && err.contains("--binary-only"),
+        "{err}"
+    );
+    // The plan goes to stderr.
+    let (_, plan) = exit(
+        &server.mm(&["rollback", "--downgrade-schema", "--dry-run"]),
+        0,
+    );
+    assert!(
+        plan.contains("`mattermost db downgrade 1`") && plan.contains("every post is kept"),
+        "{plan}"
+    );
+    // Nothing changed: the same server, trees and schema.
+    assert_eq!(server.started_at(), started);
+    assert_eq!(server.served_version(), "11.10.2");
+    assert_eq!(server.sh(trees), before);
+    assert_eq!(migrations_head(&server), "1");
+    assert!(server.sh("ls /var/lib/mm-install/backups").lines().count() == 1);
+
+    let (out, err) = exit(&server.mm(&["rollback", "--binary-only", "--yes"]), 0);
+    assert!(out.contains("rolled back: 11.10.2 -> 11.10.1"), "{out}");
+    assert!(err.contains("Mattermost does not support this"), "{err}");
+    assert_eq!(server.served_version(), OLD);
+    assert_eq!(migrations_head(&server), "1");
+    assert_eq!(
+        server.psql("SELECT to_regclass('widgets') IS NOT NULL"),
+        "t"
+    );
+}
+
+/// Mattermost `OLD` whose release creates the posts table (migration 1) with a post, upgraded
+/// to 11.10.2, whose release adds a column to it (migration 2), and a post written there.
+fn upgraded_across_a_migration() -> Server {
+    let posts = migration(
+        1,
+        "create_posts_written",
+        "CREATE TABLE posts_written (note text)",
+        "DROP TABLE posts_written",
+    );
+    let priority = migration(
+        2,
+        "add_posts_written_priority",
+        "ALTER TABLE posts_written ADD COLUMN priority int",
+        "ALTER TABLE posts_written DROP COLUMN priority",
+    );
+    let server = Server::install_release(
+        Suite::Bookworm,
+        &format!(r#""fail_start": false, "migrations": [{posts}]"#),
+    );
+    assert_eq!(migrations_head(&server), "1");
+    server.psql("INSERT INTO posts_written VALUES ('written on 11.10.1')");
+    server.publish(
+        "11.10.2",
+        &format!(r#""fail_start": false, "migrations": [{posts}, {priority}]"#),
+    );
+    exit(&server.mm(&["upgrade", "--version", "11.10.2", "--yes"]), 0);
+    assert_eq!(migrations_head(&server), "2");
+    server.psql("INSERT INTO posts_written VALUES ('written on 11.10.2', 1)");
+    server
+}
+
+/// Issue 11, gap 3, the documented way: a post written on 11.10.2 survives `rollback
+/// --downgrade-schema`, which runs 11.10.2's own `mattermost db downgrade 2` with the server
+/// stopped, after a verified dump that records the newer head; 11.10.1 then serves on its own
+/// schema (head 1, the column gone).
+#[test]
+fn a_schema_downgrade_keeps_the_posts_written_on_the_newer_version() {
+    let server = upgraded_across_a_migration();
+    let (out, err) = exit(&server.mm(&["rollback", "--downgrade-schema", "--yes"]), 0);
+    assert!(
+        out.contains("rolled back: 11.10.2 -> 11.10.1"),
+        "{out}\n{err}"
+    );
+    assert!(err.contains("`mattermost db downgrade 2`"), "{err}");
+    assert_eq!(server.served_version(), OLD);
+    assert_eq!(migrations_head(&server), "1");
+    assert_eq!(
+        server.psql("SELECT note FROM posts_written ORDER BY note"),
+        "written on 11.10.1\nwritten on 11.10.2"
+    );
+    assert_eq!(
+        server.psql(
+            "SELECT count(*) FROM information_schema.columns WHERE table_name = 'posts_written' AND column_name = 'priority'"
+        ),
+        "0"
+    );
+    // The dump taken before the downgrade holds 11.10.2's schema, and says so.
+    let metadata =
+        server.sh("cat /var/lib/mm-install/backups/*-11.10.2-rollback-to-11.10.1/database.json");
+    assert!(
+        metadata.contains(r#""from": "11.10.2""#) && metadata.contains(r#""head": 2"#),
+        "{metadata}"
+    );
+}
+
 /// Issue 11, gap 1: an automatic rollback that restores the database must not lose a write the
 /// old server acknowledged. A real `pg_dump` of a large database runs for minutes, and every
 /// write the old server acknowledges after the dump's snapshot is missing from it. A wrapper
 /// around `pg_dump` (first on mm-install's `PATH`) acts that out: once the real dump is written,
 /// if the old server still serves, a post lands in the database as the server would write it
-/// (as `mmuser`) and is logged as acknowledged. The new release migrates the schema (a drop-in's
-/// `ExecStartPre`, run as root for 11.10.2 only, creates a table, as a real migration would)
-/// and then fails, so the rollback restores the dump. Every acknowledged write must survive.
+/// (as `mmuser`) and is logged as acknowledged. The new release migrates the schema (a declared
+/// migration creates a table and records itself in `db_migrations`, as a real one does) and
+/// then fails, so the rollback restores the dump. Every acknowledged write must survive.
 #[test]
 fn a_write_the_old_server_acknowledged_survives_an_automatic_rollback() {
     let server = Server::install();
     server.psql("CREATE TABLE posts_written (note text)");
     server.psql("INSERT INTO posts_written VALUES ('before the upgrade')");
-    server.sh(WRITE_DURING_THE_DUMP_AND_MIGRATE);
-    server.publish("11.10.2", r#""fail_start": true"#);
+    server.sh(WRITE_DURING_THE_DUMP);
+    server.publish(
+        "11.10.2",
+        r#""fail_start": true, "migrations": [{"version": 1, "name": "migrated_by_11_10_2", "up": "CREATE TABLE migrated_by_11_10_2 (id int)", "down": "DROP TABLE migrated_by_11_10_2"}]"#,
+    );
 
     let (_, err) = exit(&server.mm(&["upgrade", "--version", "11.10.2"]), 4);
     assert!(err.contains("11.10.1 is running again"), "{err}");
@@ -459,8 +656,8 @@ fn a_write_the_old_server_acknowledged_survives_an_automatic_rollback() {
     );
 }
 
-/// The guest side of the test above: the `pg_dump` wrapper and the migrating drop-in.
-const WRITE_DURING_THE_DUMP_AND_MIGRATE: &str = r#"cat > /usr/local/bin/pg_dump <<'END'
+/// The guest side of the test above: the `pg_dump` wrapper.
+const WRITE_DURING_THE_DUMP: &str = r#"cat > /usr/local/bin/pg_dump <<'END'
 #!/bin/sh
 /usr/bin/pg_dump "$@" || exit $?
 [ "$1" = --version ] && exit 0
@@ -471,13 +668,7 @@ if systemctl is-active -q mattermost; then
 fi
 exit 0
 END
-chmod 755 /usr/local/bin/pg_dump
-mkdir -p /etc/systemd/system/mattermost.service.d
-cat > /etc/systemd/system/mattermost.service.d/migrate.conf <<'END'
-[Service]
-ExecStartPre=+/bin/sh -c "grep -q 11.10.2 /opt/mattermost/bin/standin.json && runuser -u postgres -- psql -X -q -d mattermost -c 'SET ROLE mmuser' -c 'CREATE TABLE migrated_by_11_10_2 (id int)' || true"
-END
-systemctl daemon-reload"#;
+chmod 755 /usr/local/bin/pg_dump"#;
 
 /// Issue 10, hole 1, acted out as the `mattermost` user: `config/config.json` replaced by a
 /// symlink to a root-owned file under `/etc`, once before an upgrade (the backup refuses to read
