@@ -390,7 +390,7 @@ impl Diagnostic for JournalError {
                 "inspect {path}; move it away once the server is in a known state"
             )),
             JournalError::ServerStarted { operation, .. } => Some(format!(
-                "every mm-install run stops here until you decide. To put everything back as it was before the {operation}, database included (data written since is LOST): `{RESTORE_COMMAND}`. To keep the new server instead (check that it works first): `{KEEP_COMMAND}`"
+                "every mm-install run stops here until you decide. To put everything back as it was before the {operation}, database included (data written since is lost to the server, kept aside in a schema `mm_install_replaced_<time>` until you drop it): `{RESTORE_COMMAND}`. To keep the new server instead (check that it works first): `{KEEP_COMMAND}`"
             )),
             JournalError::Write { .. } => None,
         }

@@ -689,9 +689,12 @@ pub fn dump(
     file: &std::path::Path,
 ) -> Result<(), SystemError> {
     let file = file.display().to_string();
+    // Schemas a restore kept aside (the replaced data, until the admin drops it) are not part
+    // of the server's database: dumping them would grow every later dump by a full copy.
+    let kept_aside = format!("--exclude-schema={LEGACY_ASIDE}*");
     run_checked(
         ctx,
-        &connection.command("pg_dump", &["-Fc", "--no-owner", "-f", &file]),
+        &connection.command("pg_dump", &["-Fc", "--no-owner", &kept_aside, "-f", &file]),
     )
     .map(drop)
 }
