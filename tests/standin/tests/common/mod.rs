@@ -72,7 +72,10 @@ impl Install {
                 .spawn();
             match spawned {
                 Ok(child) => return Running::new(child),
-                Err(e) if e.raw_os_error() == Some(libc::ETXTBSY) && tries < 50 => {
+                Err(e)
+                    if e.raw_os_error() == Some(nix::errno::Errno::ETXTBSY as i32)
+                        && tries < 50 =>
+                {
                     tries += 1;
                     thread::sleep(Duration::from_millis(20));
                 }
@@ -178,9 +181,8 @@ impl Running {
     }
 
     pub fn terminate(&self) {
-        // SAFETY: kill(2) on our own child's pid.
-        let rc = unsafe { libc::kill(self.child.id() as libc::pid_t, libc::SIGTERM) };
-        assert_eq!(rc, 0);
+        let pid = nix::unistd::Pid::from_raw(i32::try_from(self.child.id()).unwrap());
+        nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM).unwrap();
     }
 }
 
