@@ -8,6 +8,7 @@
 
 use std::io::{BufReader, Cursor, Read, Write};
 use std::path::Path;
+use std::sync::Arc;
 use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
 
 use digest::DynDigest;
@@ -105,35 +106,37 @@ struct Hashers {
     separate_sha256: Option<Sha256>,
 }
 
-impl Hashers {
-    fn update(&mut self, bytes: &[u8]) {
-        self.signature.update(bytes);
-        if let Some(sha256) = &mut self.separate_sha256 {
-            Digest::update(sha256, bytes);
-        }
-    }
+/// A filled buffer and how many of its bytes count, shared by the hashing threads.
+type Filled = (Arc<Vec<u8>>, usize);
 
-    /// Run `produce`, hashing on a second thread every buffer it hands to the [`Feed`] while it
-    /// goes on reading into the next (at most [`BUFFERS`] buffers exist). Returns when
+impl Hashers {
+    /// Run `produce`, hashing every buffer it hands to the [`Feed`] while it goes on reading
+    /// into the next (at most [`BUFFERS`] buffers exist): on one thread per digest, so a
+    /// separate SHA-256 runs beside the signature's SHA-512 instead of after it. Returns when
     /// `produce` has returned and every buffer it handed over is hashed.
     fn beside<T>(&mut self, produce: impl FnOnce(&mut Feed) -> T) -> T {
-        let (full, filled) = sync_channel::<(Vec<u8>, usize)>(BUFFERS);
         let (emptied, empty) = sync_channel::<Vec<u8>>(BUFFERS);
+        let Hashers {
+            signature,
+            separate_sha256,
+        } = self;
         std::thread::scope(|scope| {
-            scope.spawn(move || {
-                for (buffer, len) in filled {
-                    self.update(&buffer[..len]);
-                    // The feed may be gone already (the reads ended): the buffer is dropped.
-                    let _ = emptied.try_send(buffer);
-                }
-            });
+            let mut full = vec![spawn_hasher(scope, emptied.clone(), move |bytes| {
+                signature.update(bytes)
+            })];
+            if let Some(sha256) = separate_sha256 {
+                full.push(spawn_hasher(scope, emptied.clone(), move |bytes| {
+                    Digest::update(sha256, bytes)
+                }));
+            }
+            drop(emptied);
             let mut feed = Feed {
                 full,
                 empty,
                 unallocated: BUFFERS,
             };
             let result = produce(&mut feed);
-            // Closing the channel ends the hashing thread, which the scope then joins.
+            // Closing the channels ends the hashing threads, which the scope then joins.
             drop(feed);
             result
         })
@@ -158,6 +161,26 @@ impl Hashers {
     }
 }
 
+/// A thread in `scope` that feeds each buffer it receives to `update`, in order, and hands the
+/// buffer back through `emptied` once every thread is done with it (the last holder of it).
+fn spawn_hasher<'scope>(
+    scope: &'scope std::thread::Scope<'scope, '_>,
+    emptied: SyncSender<Vec<u8>>,
+    mut update: impl FnMut(&[u8]) + Send + 'scope,
+) -> SyncSender<Filled> {
+    let (full, filled) = sync_channel::<Filled>(BUFFERS);
+    scope.spawn(move || {
+        for (buffer, len) in filled {
+            update(&buffer[..len]);
+            if let Some(buffer) = Arc::into_inner(buffer) {
+                // The feed may be gone already (the reads ended): the buffer is dropped.
+                let _ = emptied.try_send(buffer);
+            }
+        }
+    });
+    full
+}
+
 /// Buffers in flight between the reads and the hashing thread, and the size of each: one read
 /// of a network body yields up to 128 KiB, of a file the whole buffer, so 16 × 256 KiB lets the
 /// reads run well ahead of the hash while peak memory stays far under 32 MiB.
@@ -167,7 +190,8 @@ const BUFFER_SIZE: usize = 256 * 1024;
 /// The reading side of [`StreamVerifier::beside`]: hands out buffers to fill and takes them
 /// back, filled, for the hashing thread.
 pub struct Feed {
-    full: SyncSender<(Vec<u8>, usize)>,
+    /// One channel per hashing thread.
+    full: Vec<SyncSender<Filled>>,
     empty: Receiver<Vec<u8>>,
     /// Buffers not allocated yet.
     unallocated: usize,
@@ -181,7 +205,7 @@ impl Feed {
             self.unallocated -= 1;
             return vec![0; BUFFER_SIZE];
         }
-        // The hashing thread returns every buffer until `full` closes, which only this feed
+        // The hashing threads return every buffer until `full` closes, which only this feed
         // does when dropped; a fresh buffer covers the impossible case anyway.
         self.empty.recv().unwrap_or_else(|_| vec![0; BUFFER_SIZE])
     }
@@ -189,8 +213,16 @@ impl Feed {
     /// Hash the first `len` bytes of `buffer` (taken from [`buffer`](Self::buffer)), in order
     /// after those handed over before.
     pub fn hash(&mut self, buffer: Vec<u8>, len: usize) {
-        // The receiver lives until this feed is dropped (see `beside`).
-        let _ = self.full.send((buffer, len));
+        // No reference stays here (the last channel gets the original), so the last hashing
+        // thread to finish gets the buffer back. The receivers live until this feed is dropped
+        // (see `beside`).
+        let buffer = Arc::new(buffer);
+        if let Some((last, others)) = self.full.split_last() {
+            for full in others {
+                let _ = full.send((Arc::clone(&buffer), len));
+            }
+            let _ = last.send((buffer, len));
+        }
     }
 }
 
