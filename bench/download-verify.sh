@@ -1,15 +1,19 @@
 #!/usr/bin/env bash
 # Benchmark: `mm-install download` of a synthetic ~SIZE_MB release from a loopback nginx, against
-# what an administrator would type, on the same file in the same run. Two comparisons:
+# what an administrator would type, on the same file in the same run. Three comparisons:
 #
 #   (a) `mm-install download`            vs (b) `curl -o F URL && sha256sum F && gpgv --keyring key.gpg F.sig F`
+#   (a) `mm-install download`            vs (e) `curl -o F URL` alone (transfer and write, no verification)
 #   (c) `mm-install download --extract X` vs (d) `curl -o F URL && sha256sum F && tar xzf F -C X`
 #
 # Prints, for each comparison, the median wall time and peak RSS of each side and their time ratio.
 #
 #   bash bench/download-verify.sh [SIZE_MB]      (default 512)
 #
-# Environment: RUNS (default 3) runs per side; CARGO_TARGET_DIR (default <repo>/target);
+# Environment: RUNS (default 3) runs per side; MODES (default "verify extract") the comparisons
+# to run ("verify" is (a) against (b) and (e), "extract" is (c) against (d)); DIGEST (default
+# SHA256, as Mattermost's own signatures are presumed to use) the signature's hash algorithm;
+# CARGO_TARGET_DIR (default <repo>/target);
 # KEEP_TMP=1 keeps the temporary directory for inspection.
 #
 # This is a benchmark, not a test: it never fails on the figures, only when a step errors
@@ -20,6 +24,8 @@ set -euo pipefail
 
 SIZE_MB=${1:-512}
 RUNS=${RUNS:-3}
+MODES=${MODES:-verify extract}
+DIGEST=${DIGEST:-SHA256}
 VERSION=9.9.9
 TARBALL=mattermost-${VERSION}-linux-amd64.tar.gz
 
@@ -28,6 +34,10 @@ log() { echo "download-verify: $*" >&2; }
 
 [[ $SIZE_MB =~ ^[1-9][0-9]*$ ]] || die "SIZE_MB must be a positive integer, got '$SIZE_MB'"
 [[ $RUNS =~ ^[1-9][0-9]*$ ]] || die "RUNS must be a positive integer, got '$RUNS'"
+for mode in $MODES; do
+    [[ $mode == verify || $mode == extract ]] || die "MODES may hold verify and extract, got '$mode'"
+done
+[[ $DIGEST =~ ^SHA(256|384|512)$ ]] || die "DIGEST must be SHA256, SHA384 or SHA512, got '$DIGEST'"
 
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 
@@ -115,7 +125,7 @@ SRC_SHA=$(sha256sum "$SRC" | cut -d' ' -f1)
 export GNUPGHOME=$WORK/gnupg
 mkdir -m 700 "$GNUPGHOME"
 gpg --batch --quiet --passphrase '' --quick-gen-key 'Bench <bench@test>' rsa2048 sign never 2>/dev/null
-gpg --batch --quiet --yes --digest-algo SHA256 --detach-sign -o "$SRC.sig" "$SRC"
+gpg --batch --quiet --yes --digest-algo "$DIGEST" --detach-sign -o "$SRC.sig" "$SRC"
 gpg --batch --armor --export > "$WORK/key.asc"
 gpg --batch --export > "$WORK/key.gpg"
 chmod -R a+rX "$ROOT"
@@ -274,14 +284,33 @@ run_baseline() {
     rm -rf "$out" "$x"
 }
 
-# Both comparisons, one after the other, in the same run against the same nginx and tarball.
-# Alternate which side goes first so neither always runs right after the other.
-for mode in verify extract; do
+# `curl -o F URL` alone: the floor for fetching the file, with no verification at all.
+run_curl() {
+    local i=$1 out=$WORK/out-curl-$i rc=0
+    rm -rf "$out"; mkdir -p "$out"
+    drop_caches
+    /usr/bin/time -f '%e %M' -o "$WORK/curl-alone.time" curl -sS -o "$out/$TARBALL" "$URL" || rc=$?
+    ((rc == 0)) || die "curl -o exited $rc (run $i)"
+    local got
+    got=$(sha256sum "$out/$TARBALL" | cut -d' ' -f1)
+    [[ $got == "$SRC_SHA" ]] || die "curl's file has SHA-256 $got, the source $SRC_SHA (run $i)"
+    local t m
+    read -r t m < "$WORK/curl-alone.time"
+    TIMES[curl-verify]+="$t "; RSS[curl-verify]+="$m "
+    log "run $i curl -o alone: ${t} s, ${m} KiB"
+    rm -rf "$out"
+}
+
+# The comparisons, one after the other, in the same run against the same nginx and tarball.
+# Rotate which side goes first so none always runs right after another.
+for mode in $MODES; do
     for i in $(seq 1 "$RUNS"); do
         if ((i % 2)); then
             run_mm "$i" "$mode"
             run_baseline "$i" "$mode"
+            [[ $mode == verify ]] && run_curl "$i"
         else
+            [[ $mode == verify ]] && run_curl "$i"
             run_baseline "$i" "$mode"
             run_mm "$i" "$mode"
         fi
@@ -300,19 +329,19 @@ log "load after the runs: $(cut -d' ' -f1-3 /proc/loadavg) on $(nproc) CPUs"
 median() { printf '%s\n' "$@" | sort -g | awk '{ v[NR] = $1 } END { if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 maximum() { printf '%s\n' "$@" | sort -g | tail -n1; }
 
-# report TITLE MODE MM_LABEL BL_LABEL TIME_TARGET
+# report TITLE MODE MM_LABEL BL_LABEL TIME_TARGET [BASELINE_KEY]
 report() {
-    local title=$1 mode=$2 mm_label=$3 bl_label=$4 target=$5
+    local title=$1 mode=$2 mm_label=$3 bl_label=$4 target=$5 bl=${6:-bl-$2}
     # shellcheck disable=SC2206 # the arrays are space-separated numbers
-    local mts=(${TIMES[mm-$mode]}) mrs=(${RSS[mm-$mode]}) bts=(${TIMES[bl-$mode]}) brs=(${RSS[bl-$mode]})
-    awk -v title="$title" -v size="$SRC_BYTES" -v runs="$RUNS" -v drop="$DROP_CACHES" \
+    local mts=(${TIMES[mm-$mode]}) mrs=(${RSS[mm-$mode]}) bts=(${TIMES[$bl]}) brs=(${RSS[$bl]})
+    awk -v title="$title" -v size="$SRC_BYTES" -v runs="$RUNS" -v drop="$DROP_CACHES" -v digest="$DIGEST" \
         -v ml="$mm_label" -v bl="$bl_label" -v target="$target" \
         -v mt="$(median "${mts[@]}")" -v mm="$(median "${mrs[@]}")" -v mmax="$(maximum "${mrs[@]}")" \
         -v bt="$(median "${bts[@]}")" -v bm="$(median "${brs[@]}")" \
         -v mts="${mts[*]}" -v bts="${bts[*]}" 'BEGIN {
         ratio = (bt > 0) ? mt / bt : 0
         printf "\n%s of a %.1f MiB tarball (%d bytes) from nginx on 127.0.0.1\n", title, size / 1048576, size
-        printf "median of %d runs per side; page cache dropped before each run: %s\n\n", runs, drop
+        printf "median of %d runs per side; page cache dropped before each run: %s; signature digest: %s\n\n", runs, drop, digest
         printf "%-50s %10s %15s %15s\n", "", "wall (s)", "peak RSS (MiB)", "MiB/s"
         printf "%-50s %10.2f %15.1f %15.0f\n", ml, mt, mm / 1024, (mt > 0) ? size / 1048576 / mt : 0
         printf "%-50s %10.2f %15.1f %15.0f\n", bl, bt, bm / 1024, (bt > 0) ? size / 1048576 / bt : 0
@@ -322,7 +351,13 @@ report() {
     }'
 }
 
-report "download + verify" verify "mm-install download" \
-    "curl -o F && sha256sum F && gpgv F.sig F" 1.0
-report "fetch + verify + extract" extract "mm-install download --extract X" \
-    "curl -o F && sha256sum F && tar xzf F -C X" 0.8
+if [[ " $MODES " == *" verify "* ]]; then
+    report "download + verify" verify "mm-install download" \
+        "curl -o F && sha256sum F && gpgv F.sig F" 1.0
+    report "download + verify, against the transfer alone," verify "mm-install download" \
+        "curl -o F (no verification)" 1.5 curl-verify
+fi
+if [[ " $MODES " == *" extract "* ]]; then
+    report "fetch + verify + extract" extract "mm-install download --extract X" \
+        "curl -o F && sha256sum F && tar xzf F -C X" 0.8
+fi

@@ -7,10 +7,10 @@ use fs_err::os::unix::fs::OpenOptionsExt;
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 
+use super::FetchError;
 use super::http::{AttemptError, HttpClient, read_error};
 use super::keyring::Keyring;
 use super::verify::{ReleaseSignature, StreamVerifier, Verified, parse_checksum_file};
-use super::{CHUNK_SIZE, FetchError};
 use crate::host::available_bytes;
 use crate::release::Artifact;
 use crate::report::Reporter;
@@ -367,17 +367,19 @@ fn fetch_into(
     reporter.transfer_started(&label, total, *position);
     let limit = total.unwrap_or(MAX_TARBALL_BYTES);
     let mut body = response;
-    let mut buffer = vec![0u8; CHUNK_SIZE];
-    loop {
-        let read = match read_capped(&mut body, &mut buffer, *position, limit, url)? {
-            0 => break,
-            read => read,
-        };
-        file.write_all(&buffer[..read]).map_err(io)?;
-        verifier.update(&buffer[..read]);
-        *position += read as u64;
-        reporter.transfer_progress(*position);
-    }
+    verifier.beside(|feed| {
+        loop {
+            let mut buffer = feed.buffer();
+            let read = match read_capped(&mut body, &mut buffer, *position, limit, url)? {
+                0 => return Ok(()),
+                read => read,
+            };
+            file.write_all(&buffer[..read]).map_err(io)?;
+            feed.hash(buffer, read);
+            *position += read as u64;
+            reporter.transfer_progress(*position);
+        }
+    })?;
     match total {
         Some(total) if *position < total => Err(AttemptError::Transient(FetchError::Network {
             url: url.clone(),
@@ -450,21 +452,13 @@ pub fn copy_verified(
         .transpose()?;
     let partial = partial_path(destination);
     crate::system::files::remove_if_exists(&partial)?;
-    let mut source = fs_err::File::open(tarball)?;
+    let source = fs_err::File::open(tarball)?;
     let mut copy = fs_err::OpenOptions::new()
         .write(true)
         .create_new(true)
         .mode(0o600)
         .open(&partial)?;
-    let mut buffer = vec![0; super::CHUNK_SIZE];
-    loop {
-        let read = source.read(&mut buffer)?;
-        if read == 0 {
-            break;
-        }
-        verifier.update(&buffer[..read]);
-        copy.write_all(&buffer[..read])?;
-    }
+    verifier.copy_from(source, &mut copy)?;
     copy.sync_all()?;
     drop(copy);
     match verifier.finish(tarball, expected.as_deref()) {

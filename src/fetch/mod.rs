@@ -25,9 +25,6 @@ use crate::host::HostError;
 use crate::release::{ReleaseError, Version, stable_versions};
 use crate::report::Reporter;
 
-/// Bytes read or written per step while streaming.
-pub const CHUNK_SIZE: usize = 256 * 1024;
-
 /// What can go wrong while fetching or verifying a release.
 #[derive(Debug, thiserror::Error)]
 pub enum FetchError {

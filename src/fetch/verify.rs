@@ -1,10 +1,15 @@
 //! Verification of a release tarball while its bytes stream past: the detached OpenPGP
 //! signature (against the [`Keyring`]) and the SHA-256 checksum are computed in the same pass
 //! as the download, so nothing reads the file twice. When the signature itself uses SHA-256
-//! (Mattermost's does), one hasher serves both checks.
+//! (Mattermost's does), one hasher serves both checks: the checksum is a clone of its state at
+//! the end of the data, and the signature's trailer continues the original. The hashing runs on
+//! a thread of its own beside the reads ([`StreamVerifier::beside`]), so the network, the disk
+//! and the hash overlap instead of taking turns.
 
-use std::io::{BufReader, Cursor, Read};
+use std::io::{BufReader, Cursor, Read, Write};
 use std::path::Path;
+use std::sync::Arc;
+use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
 
 use digest::DynDigest;
 use pgp::composed::{Deserializable, DetachedSignature};
@@ -91,9 +96,134 @@ pub struct StreamVerifier<'k> {
     signature: ReleaseSignature,
     signer: Signer<'k>,
     hash_alg: HashAlgorithm,
-    signature_hasher: Box<dyn DynDigest + Send>,
-    /// A separate SHA-256 only when the signature uses another algorithm.
+    hashers: Hashers,
+}
+
+/// The running digests: the signature's, and a separate SHA-256 only when the signature uses
+/// another algorithm.
+struct Hashers {
+    signature: Box<dyn DynDigest + Send>,
     separate_sha256: Option<Sha256>,
+}
+
+/// A filled buffer and how many of its bytes count, shared by the hashing threads.
+type Filled = (Arc<Vec<u8>>, usize);
+
+impl Hashers {
+    /// Run `produce`, hashing every buffer it hands to the [`Feed`] while it goes on reading
+    /// into the next (at most [`BUFFERS`] buffers exist): on one thread per digest, so a
+    /// separate SHA-256 runs beside the signature's SHA-512 instead of after it. Returns when
+    /// `produce` has returned and every buffer it handed over is hashed.
+    fn beside<T>(&mut self, produce: impl FnOnce(&mut Feed) -> T) -> T {
+        let (emptied, empty) = sync_channel::<Vec<u8>>(BUFFERS);
+        let Hashers {
+            signature,
+            separate_sha256,
+        } = self;
+        std::thread::scope(|scope| {
+            let mut full = vec![spawn_hasher(scope, emptied.clone(), move |bytes| {
+                signature.update(bytes)
+            })];
+            if let Some(sha256) = separate_sha256 {
+                full.push(spawn_hasher(scope, emptied.clone(), move |bytes| {
+                    Digest::update(sha256, bytes)
+                }));
+            }
+            drop(emptied);
+            let mut feed = Feed {
+                full,
+                empty,
+                unallocated: BUFFERS,
+            };
+            let result = produce(&mut feed);
+            // Closing the channels ends the hashing threads, which the scope then joins.
+            drop(feed);
+            result
+        })
+    }
+
+    /// Feed the whole content of `reader` and write it to `copy` on the way; returns the
+    /// number of bytes.
+    fn copy_from(&mut self, mut reader: impl Read, mut copy: impl Write) -> std::io::Result<u64> {
+        self.beside(|feed| {
+            let mut total = 0;
+            loop {
+                let mut buffer = feed.buffer();
+                let read = reader.read(&mut buffer)?;
+                if read == 0 {
+                    return Ok(total);
+                }
+                copy.write_all(&buffer[..read])?;
+                feed.hash(buffer, read);
+                total += read as u64;
+            }
+        })
+    }
+}
+
+/// A thread in `scope` that feeds each buffer it receives to `update`, in order, and hands the
+/// buffer back through `emptied` once every thread is done with it (the last holder of it).
+fn spawn_hasher<'scope>(
+    scope: &'scope std::thread::Scope<'scope, '_>,
+    emptied: SyncSender<Vec<u8>>,
+    mut update: impl FnMut(&[u8]) + Send + 'scope,
+) -> SyncSender<Filled> {
+    let (full, filled) = sync_channel::<Filled>(BUFFERS);
+    scope.spawn(move || {
+        for (buffer, len) in filled {
+            update(&buffer[..len]);
+            if let Some(buffer) = Arc::into_inner(buffer) {
+                // The feed may be gone already (the reads ended): the buffer is dropped.
+                let _ = emptied.try_send(buffer);
+            }
+        }
+    });
+    full
+}
+
+/// Buffers in flight between the reads and the hashing thread, and the size of each: one read
+/// of a network body yields up to 128 KiB, of a file the whole buffer, so 16 × 256 KiB lets the
+/// reads run well ahead of the hash while peak memory stays far under 32 MiB.
+const BUFFERS: usize = 16;
+const BUFFER_SIZE: usize = 256 * 1024;
+
+/// The reading side of [`StreamVerifier::beside`]: hands out buffers to fill and takes them
+/// back, filled, for the hashing thread.
+pub struct Feed {
+    /// One channel per hashing thread.
+    full: Vec<SyncSender<Filled>>,
+    empty: Receiver<Vec<u8>>,
+    /// Buffers not allocated yet.
+    unallocated: usize,
+}
+
+impl Feed {
+    /// An empty buffer of [`BUFFER_SIZE`] bytes: a new one while fewer than [`BUFFERS`] exist,
+    /// else the next one the hashing thread is done with (waiting for it if need be).
+    pub fn buffer(&mut self) -> Vec<u8> {
+        if self.unallocated > 0 {
+            self.unallocated -= 1;
+            return vec![0; BUFFER_SIZE];
+        }
+        // The hashing threads return every buffer until `full` closes, which only this feed
+        // does when dropped; a fresh buffer covers the impossible case anyway.
+        self.empty.recv().unwrap_or_else(|_| vec![0; BUFFER_SIZE])
+    }
+
+    /// Hash the first `len` bytes of `buffer` (taken from [`buffer`](Self::buffer)), in order
+    /// after those handed over before.
+    pub fn hash(&mut self, buffer: Vec<u8>, len: usize) {
+        // No reference stays here (the last channel gets the original), so the last hashing
+        // thread to finish gets the buffer back. The receivers live until this feed is dropped
+        // (see `beside`).
+        let buffer = Arc::new(buffer);
+        if let Some((last, others)) = self.full.split_last() {
+            for full in others {
+                let _ = full.send((Arc::clone(&buffer), len));
+            }
+            let _ = last.send((buffer, len));
+        }
+    }
 }
 
 const ACCEPTED_HASHES: [HashAlgorithm; 5] = [
@@ -153,39 +283,37 @@ impl<'k> StreamVerifier<'k> {
             signature,
             signer,
             hash_alg,
-            signature_hasher,
-            separate_sha256,
+            hashers: Hashers {
+                signature: signature_hasher,
+                separate_sha256,
+            },
         })
     }
 
-    /// Feed the next bytes of the file.
-    pub fn update(&mut self, bytes: &[u8]) {
-        self.signature_hasher.update(bytes);
-        if let Some(sha256) = &mut self.separate_sha256 {
-            Digest::update(sha256, bytes);
-        }
+    /// Run `produce`, hashing on a second thread every buffer it hands to the [`Feed`] while it
+    /// goes on reading into the next (at most [`BUFFERS`] buffers exist). Returns when
+    /// `produce` has returned and every buffer it handed over is hashed.
+    pub fn beside<T>(&mut self, produce: impl FnOnce(&mut Feed) -> T) -> T {
+        self.hashers.beside(produce)
     }
 
     /// Forget everything hashed so far (the download restarted from byte 0).
     pub fn restart(&mut self) {
-        self.signature_hasher.reset();
-        if let Some(sha256) = &mut self.separate_sha256 {
+        self.hashers.signature.reset();
+        if let Some(sha256) = &mut self.hashers.separate_sha256 {
             *sha256 = Sha256::new();
         }
     }
 
     /// Feed the whole content of `reader` (a partial download being resumed, or a local file).
-    pub fn update_from(&mut self, mut reader: impl Read) -> std::io::Result<u64> {
-        let mut buffer = vec![0u8; super::CHUNK_SIZE];
-        let mut total = 0;
-        loop {
-            let read = reader.read(&mut buffer)?;
-            if read == 0 {
-                return Ok(total);
-            }
-            self.update(&buffer[..read]);
-            total += read as u64;
-        }
+    pub fn update_from(&mut self, reader: impl Read) -> std::io::Result<u64> {
+        self.copy_from(reader, std::io::sink())
+    }
+
+    /// Feed the whole content of `reader` and write it to `copy` on the way; returns the
+    /// number of bytes.
+    pub fn copy_from(&mut self, reader: impl Read, copy: impl Write) -> std::io::Result<u64> {
+        self.hashers.copy_from(reader, copy)
     }
 
     /// Finish both checks on everything fed so far and start over, so the verifier is ready
@@ -204,8 +332,8 @@ impl<'k> StreamVerifier<'k> {
                     source_name: self.signature.source_name.clone(),
                     reason: err.to_string(),
                 })?;
-        let mut hasher = std::mem::replace(&mut self.signature_hasher, fresh);
-        let separate_sha256 = self.separate_sha256.as_mut().map(std::mem::take);
+        let mut hasher = std::mem::replace(&mut self.hashers.signature, fresh);
+        let separate_sha256 = self.hashers.separate_sha256.as_mut().map(std::mem::take);
         let sha256 = match separate_sha256 {
             Some(sha256) => hex::encode(sha256.finalize()),
             None => hex::encode(hasher.box_clone().finalize()),
@@ -323,6 +451,51 @@ mod tests {
                 .to_string()
                 .contains("--sha256")
         );
+    }
+
+    /// A reader that yields at most `step` bytes per read, as a network body does.
+    struct Trickle {
+        data: Cursor<Vec<u8>>,
+        step: usize,
+    }
+
+    impl Read for Trickle {
+        fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+            let step = self.step.min(buf.len());
+            self.data.read(&mut buf[..step])
+        }
+    }
+
+    #[test]
+    fn hashing_beside_the_reads_sees_every_byte_in_order() {
+        // Twice as many bytes as the buffers hold, so they are recycled, and an odd tail.
+        let data: Vec<u8> = (0..BUFFERS * BUFFER_SIZE * 2 + 12_345)
+            .map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8)
+            .collect();
+        let expected = hex::encode(Sha256::digest(&data));
+        // The signature's hasher alone (a SHA-256 signature), or with a separate SHA-256.
+        for separate in [false, true] {
+            let mut hashers = Hashers {
+                signature: Box::new(Sha256::new()),
+                separate_sha256: separate.then(Sha256::new),
+            };
+            let mut copy = Vec::new();
+            let total = hashers
+                .copy_from(
+                    Trickle {
+                        data: Cursor::new(data.clone()),
+                        step: 100_000,
+                    },
+                    &mut copy,
+                )
+                .unwrap();
+            assert_eq!(total, data.len() as u64);
+            assert!(copy == data, "the copy differs from the data");
+            assert_eq!(hex::encode(hashers.signature.finalize()), expected);
+            if let Some(sha256) = hashers.separate_sha256 {
+                assert_eq!(hex::encode(sha256.finalize()), expected);
+            }
+        }
     }
 
     #[test]

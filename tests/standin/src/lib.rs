@@ -5,6 +5,8 @@
 //! [`api::routes`], and keep any state it needs in [`server::App`] (the in-memory data lives in
 //! [`store::Store`], the config.json settings the API reads in [`settings::Settings`]).
 
+#![forbid(unsafe_code)]
+
 pub mod api;
 pub mod clock;
 pub mod config;

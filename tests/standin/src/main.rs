@@ -5,6 +5,8 @@
 //! notifies systemd and serves the ping, web-app and websocket endpoints until SIGTERM.
 //! `standin.json` beside the executable says which version it is and how it should misbehave.
 
+#![forbid(unsafe_code)]
+
 use std::net::TcpListener;
 use std::path::Path;
 use std::process::ExitCode;
@@ -109,7 +111,7 @@ fn server(args: &[String]) -> ExitCode {
     termination.on_signal(|sig| {
         logging::info(
             "Received signal, stopping",
-            &[("signal", signals::name(sig).into())],
+            &[("signal", sig.as_str().into())],
         );
         logging::info("Stopping Server...", &[]);
         logging::info("Server stopped", &[]);

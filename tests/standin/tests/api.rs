@@ -57,7 +57,6 @@ fn login(addr: std::net::SocketAddr, login_id: &str, password: &str) -> (String,
 fn checksums_match_known_values() {
     assert_eq!(crc32(b"123456789"), 0xCBF4_3926);
     assert_eq!(crc32(b"IEND"), 0xAE42_6082);
-    assert_eq!(adler32(b"Wikipedia"), 0x11E6_0398);
     let png = one_pixel_png([255, 0, 0]);
     assert_eq!(
         mm_standin::image::png_dimensions(&png),

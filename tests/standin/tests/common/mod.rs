@@ -72,7 +72,10 @@ impl Install {
                 .spawn();
             match spawned {
                 Ok(child) => return Running::new(child),
-                Err(e) if e.raw_os_error() == Some(libc::ETXTBSY) && tries < 50 => {
+                Err(e)
+                    if e.raw_os_error() == Some(nix::errno::Errno::ETXTBSY as i32)
+                        && tries < 50 =>
+                {
                     tries += 1;
                     thread::sleep(Duration::from_millis(20));
                 }
@@ -178,9 +181,8 @@ impl Running {
     }
 
     pub fn terminate(&self) {
-        // SAFETY: kill(2) on our own child's pid.
-        let rc = unsafe { libc::kill(self.child.id() as libc::pid_t, libc::SIGTERM) };
-        assert_eq!(rc, 0);
+        let pid = nix::unistd::Pid::from_raw(i32::try_from(self.child.id()).unwrap());
+        nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM).unwrap();
     }
 }
 
@@ -565,34 +567,15 @@ pub fn posted_post(event: &Value) -> Value {
     .unwrap()
 }
 
-/// CRC-32 (ISO-HDLC, as PNG uses), bit by bit.
+/// CRC-32 (ISO-HDLC, as PNG uses), by flate2 (the gzip CRC is the same one).
 pub fn crc32(data: &[u8]) -> u32 {
-    let mut crc = 0xFFFF_FFFFu32;
-    for &b in data {
-        crc ^= u32::from(b);
-        for _ in 0..8 {
-            crc = if crc & 1 != 0 {
-                (crc >> 1) ^ 0xEDB8_8320
-            } else {
-                crc >> 1
-            };
-        }
-    }
-    !crc
-}
-
-/// Adler-32, the zlib checksum.
-pub fn adler32(data: &[u8]) -> u32 {
-    let (mut a, mut b) = (1u32, 0u32);
-    for &d in data {
-        a = (a + u32::from(d)) % 65_521;
-        b = (b + a) % 65_521;
-    }
-    (b << 16) | a
+    let mut crc = flate2::Crc::new();
+    crc.update(data);
+    crc.sum()
 }
 
 /// A valid 1×1 RGB PNG: signature, IHDR, an IDAT holding one filtered row in a zlib stream
-/// with a single stored (uncompressed) deflate block, and IEND.
+/// (by flate2, stored without compression), and IEND.
 pub fn one_pixel_png(rgb: [u8; 3]) -> Vec<u8> {
     fn chunk(out: &mut Vec<u8>, kind: &[u8; 4], data: &[u8]) {
         out.extend_from_slice(&(data.len() as u32).to_be_bytes());
@@ -609,13 +592,9 @@ pub fn one_pixel_png(rgb: [u8; 3]) -> Vec<u8> {
     ihdr.extend_from_slice(&[8, 2, 0, 0, 0]);
     chunk(&mut png, b"IHDR", &ihdr);
     let row = [0, rgb[0], rgb[1], rgb[2]]; // filter type 0, then the pixel
-    let len = row.len() as u16;
-    let mut zlib = vec![0x78, 0x01, 0x01]; // CMF/FLG, then BFINAL=1 BTYPE=00 (stored)
-    zlib.extend_from_slice(&len.to_le_bytes());
-    zlib.extend_from_slice(&(!len).to_le_bytes());
-    zlib.extend_from_slice(&row);
-    zlib.extend_from_slice(&adler32(&row).to_be_bytes());
-    chunk(&mut png, b"IDAT", &zlib);
+    let mut zlib = flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::none());
+    zlib.write_all(&row).unwrap();
+    chunk(&mut png, b"IDAT", &zlib.finish().unwrap());
     chunk(&mut png, b"IEND", &[]);
     png
 }
