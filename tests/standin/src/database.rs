@@ -327,12 +327,51 @@ pub fn error_field(fields: &[(u8, String)], code: u8) -> &str {
 }
 
 /// `pq: <message> (SQLSTATE <code>)`, as lib/pq words a server error.
-pub fn error_text(fields: &[(u8, String)]) -> String {
-    format!(
-        "pq: {} (SQLSTATE {})",
-        error_field(fields, b'M'),
-        error_field(fields, b'C')
-    )
+pub fn error_text(message: &str, sqlstate: &str) -> String {
+    format!("pq: {message} (SQLSTATE {sqlstate})")
+}
+
+/// Opens an authenticated session for the schema migrations with the `postgres` crate: over
+/// TCP or the Unix socket, logging in as lib/pq can (trust, cleartext, MD5, SCRAM-SHA-256).
+/// No TLS: a data source that requires it is refused with a message. `Err` names the endpoint.
+pub fn open(ds: &DataSource) -> Result<postgres::Client, String> {
+    let fail = |why: String| format!("cannot open the database at {}: {why}", ds.endpoint);
+    if !matches!(
+        ds.sslmode.as_deref().unwrap_or("require"),
+        "disable" | "allow" | "prefer"
+    ) {
+        return Err(fail(
+            "the stand-in speaks no TLS; use sslmode=disable to run migrations".into(),
+        ));
+    }
+    let mut config = postgres::Config::new();
+    config
+        .user(&effective_user(ds))
+        .application_name("mattermost")
+        .ssl_mode(postgres::config::SslMode::Disable)
+        .connect_timeout(ds.connect_timeout.unwrap_or(Duration::from_secs(10)));
+    match &ds.endpoint {
+        Endpoint::Tcp { host, port } => config.host(host).port(*port),
+        Endpoint::Unix { dir, port } => config.host_path(dir).port(*port),
+    };
+    if let Some(password) = &ds.password {
+        config.password(password);
+    }
+    if !ds.database.is_empty() {
+        config.dbname(&ds.database);
+    }
+    config
+        .connect(postgres::NoTls)
+        .map_err(|e| fail(describe(&e)))
+}
+
+/// A `postgres` error as the stand-in reports it: a server error in lib/pq's words
+/// ([`error_text`]), anything else (I/O, protocol) as the crate words it.
+pub fn describe(e: &postgres::Error) -> String {
+    match e.as_db_error() {
+        Some(db) => error_text(db.message(), db.code().code()),
+        None => e.to_string(),
+    }
 }
 
 fn handshake(conn: &mut dyn Conn, ds: &DataSource) -> Result<(), Failure> {
@@ -375,7 +414,7 @@ fn handshake(conn: &mut dyn Conn, ds: &DataSource) -> Result<(), Failure> {
             }
             b'E' => {
                 let fields = error_fields(&body);
-                let msg = error_text(&fields);
+                let msg = error_text(error_field(&fields, b'M'), error_field(&fields, b'C'));
                 return Err(if error_field(&fields, b'C') == CANNOT_CONNECT_NOW {
                     Failure::Starting(msg)
                 } else {
