@@ -233,7 +233,8 @@ fn an_older_binary_on_a_newer_schema_starts_and_leaves_it_alone() {
 /// An MD5 role (a password set under `password_encryption = md5`, a `pg_hba.conf` line saying
 /// `md5`, as clusters upgraded from before PostgreSQL 14 still have) runs its migrations over
 /// TCP; the Unix socket named by `host=` works too; a wrong password and an unknown database
-/// fail with PostgreSQL's message in lib/pq's words and the endpoint.
+/// fail the `db` commands and the server's start with PostgreSQL's message in lib/pq's words
+/// and the endpoint.
 #[test]
 fn md5_roles_unix_sockets_and_login_errors() {
     let (cluster, _) = cluster();
@@ -299,5 +300,15 @@ fn md5_roles_unix_sockets_and_login_errors() {
         let stderr = String::from_utf8_lossy(&out.stderr);
         let endpoint = format!("cannot open the database at 127.0.0.1:{}: ", cluster.port);
         assert!(stderr.contains(&format!("{endpoint}{message}")), "{stderr}");
+        // The server's startup check logs in too, as the real server's first ping does.
+        let out = wrong.run(&[], &[("STANDIN_DB_WAIT_MS", "0")]);
+        assert_eq!(out.status.code(), Some(1));
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        let endpoint = format!(
+            "failed to connect to the database at 127.0.0.1:{}: ",
+            cluster.port
+        );
+        assert!(stderr.contains(&format!("{endpoint}{message}")), "{stderr}");
+        assert!(!stderr.contains("Server is listening"), "{stderr}");
     }
 }
