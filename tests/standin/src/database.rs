@@ -163,13 +163,14 @@ enum Failure {
     Unreachable(String),
     /// PostgreSQL answered that it cannot take connections yet: retry.
     Starting(String),
-    /// PostgreSQL refused us for good (unknown role or database, pg_hba, SSL): give up.
+    /// PostgreSQL refused us for good (wrong password, unknown role or database, pg_hba), or
+    /// the data source requires TLS: give up.
     Rejected(String),
 }
 
-/// Connects, retrying unreachable or still-starting servers until `wait` has passed; then
-/// checks the handshake. `Ok` means PostgreSQL accepted the role and database or asked for a
-/// password; `Err` carries the message to exit with.
+/// Logs in, retrying unreachable or still-starting servers until `wait` has passed. `Ok` means
+/// PostgreSQL accepted the role, its password and the database; `Err` carries the message to
+/// exit with.
 pub fn check(
     ds: &DataSource,
     wait: Duration,
