@@ -1,28 +1,19 @@
-//! The startup database check: parse `SqlSettings.DataSource` the way lib/pq does, connect to
-//! PostgreSQL over TCP or its Unix socket (retrying while it is unreachable), and speak just
-//! enough of the v3 wire protocol to learn whether the role and database are accepted.
+//! The stand-in's PostgreSQL sessions: parse `SqlSettings.DataSource` the way lib/pq does, log in
+//! with the `postgres` crate over TCP or the Unix socket (trust, cleartext, MD5 or SCRAM-SHA-256),
+//! and report server errors in lib/pq's words.
 //!
-//! Password authentication is never attempted: an authentication request (cleartext, MD5,
-//! SCRAM) already proves a PostgreSQL server is listening for that role and database, which is
-//! all the stand-in needs. With `trust` authentication PostgreSQL goes on to check the role and
-//! database, and an `ErrorResponse` such as `database "x" does not exist` fails the start.
+//! The startup check logs in as the real server's first ping does (retrying while PostgreSQL is
+//! unreachable or still starting): a wrong password, an unknown role or database, or a
+//! `pg_hba.conf` refusal fails the start with PostgreSQL's message. The stand-in speaks no TLS:
+//! a data source whose `sslmode` requires it (lib/pq's default when `sslmode` is absent) is
+//! refused with a message instead.
 
 use std::fmt;
-use std::io::{self, Read, Write};
-use std::net::{TcpStream, ToSocketAddrs};
-use std::os::unix::net::UnixStream;
 use std::time::{Duration, Instant};
 
-use crate::url::percent_decode;
+use postgres::error::SqlState;
 
-/// Protocol version 3.0 as sent in a StartupMessage.
-const PROTOCOL_V3: i32 = 196_608;
-/// The request code of an SSLRequest.
-const SSL_REQUEST_CODE: i32 = 80_877_103;
-/// SQLSTATE `cannot_connect_now`: the server is starting up or shutting down; worth retrying.
-const CANNOT_CONNECT_NOW: &str = "57P03";
-/// Largest backend message the check will read.
-const MAX_MESSAGE: usize = 1 << 20;
+use crate::url::percent_decode;
 
 /// Where the database listens.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -172,18 +163,14 @@ enum Failure {
     Unreachable(String),
     /// PostgreSQL answered that it cannot take connections yet: retry.
     Starting(String),
-    /// PostgreSQL refused us for good (unknown role or database, pg_hba, SSL): give up.
+    /// PostgreSQL refused us for good (wrong password, unknown role or database, pg_hba), or
+    /// the data source requires TLS: give up.
     Rejected(String),
 }
 
-/// A connected byte stream, TCP or Unix.
-/// A byte stream to PostgreSQL: TCP or Unix socket.
-pub trait Conn: Read + Write {}
-impl<T: Read + Write> Conn for T {}
-
-/// Connects, retrying unreachable or still-starting servers until `wait` has passed; then
-/// checks the handshake. `Ok` means PostgreSQL accepted the role and database or asked for a
-/// password; `Err` carries the message to exit with.
+/// Logs in, retrying unreachable or still-starting servers until `wait` has passed. `Ok` means
+/// PostgreSQL accepted the role, its password and the database; `Err` carries the message to
+/// exit with.
 pub fn check(
     ds: &DataSource,
     wait: Duration,
@@ -218,42 +205,24 @@ pub fn check(
 }
 
 fn attempt(ds: &DataSource) -> Result<(), Failure> {
-    let timeout = ds.connect_timeout.unwrap_or(Duration::from_secs(10));
-    let mut conn =
-        connect(&ds.endpoint, timeout).map_err(|e| Failure::Unreachable(e.to_string()))?;
-    handshake(&mut *conn, ds)
-}
-
-/// Opens a stream to `endpoint` with read and write timeouts.
-pub fn connect(endpoint: &Endpoint, timeout: Duration) -> io::Result<Box<dyn Conn>> {
-    match endpoint {
-        Endpoint::Unix { .. } => {
-            let path = endpoint.socket_path().unwrap_or_default();
-            let stream = UnixStream::connect(&path)
-                .map_err(|e| io::Error::new(e.kind(), format!("{path}: {e}")))?;
-            stream.set_read_timeout(Some(timeout))?;
-            stream.set_write_timeout(Some(timeout))?;
-            Ok(Box::new(stream))
-        }
-        Endpoint::Tcp { host, port } => {
-            let mut last = io::Error::new(io::ErrorKind::NotFound, format!("{host}: no address"));
-            for addr in (host.as_str(), *port).to_socket_addrs()? {
-                match TcpStream::connect_timeout(&addr, timeout) {
-                    Ok(stream) => {
-                        stream.set_read_timeout(Some(timeout))?;
-                        stream.set_write_timeout(Some(timeout))?;
-                        return Ok(Box::new(stream));
-                    }
-                    Err(e) => last = e,
-                }
+    refuse_tls(ds).map_err(Failure::Rejected)?;
+    match connect(ds) {
+        // Dropping the client says goodbye (Terminate).
+        Ok(_client) => Ok(()),
+        Err(e) => Err(match e.as_db_error() {
+            // The server is starting up or shutting down: worth retrying.
+            Some(db) if *db.code() == SqlState::CANNOT_CONNECT_NOW => {
+                Failure::Starting(describe(&e))
             }
-            Err(last)
-        }
+            Some(_) => Failure::Rejected(describe(&e)),
+            // Refused, unresolvable, timed out, or closed before PostgreSQL answered.
+            None => Failure::Unreachable(describe(&e)),
+        }),
     }
 }
 
 /// The role to log in as: the URL's user, else the OS user as lib/pq does.
-pub fn effective_user(ds: &DataSource) -> String {
+fn effective_user(ds: &DataSource) -> String {
     if ds.user.is_empty() {
         std::env::var("USER").unwrap_or_else(|_| "postgres".to_string())
     } else {
@@ -261,147 +230,65 @@ pub fn effective_user(ds: &DataSource) -> String {
     }
 }
 
-/// A StartupMessage for `user` and `database`.
-pub fn startup_message(user: &str, database: &str) -> Vec<u8> {
-    let mut body = PROTOCOL_V3.to_be_bytes().to_vec();
-    for (k, v) in [
-        ("user", user),
-        ("database", database),
-        ("application_name", "mattermost"),
-    ] {
-        if v.is_empty() {
-            continue;
-        }
-        body.extend_from_slice(k.as_bytes());
-        body.push(0);
-        body.extend_from_slice(v.as_bytes());
-        body.push(0);
-    }
-    body.push(0);
-    let mut msg = ((body.len() + 4) as i32).to_be_bytes().to_vec();
-    msg.extend_from_slice(&body);
-    msg
-}
-
-/// Reads one backend message: its type byte and body.
-pub fn read_message(r: &mut dyn Read) -> io::Result<(u8, Vec<u8>)> {
-    let mut head = [0u8; 5];
-    r.read_exact(&mut head)?;
-    let len = i32::from_be_bytes([head[1], head[2], head[3], head[4]]);
-    let len = usize::try_from(len)
-        .ok()
-        .filter(|l| (4..=MAX_MESSAGE).contains(l))
-        .ok_or_else(|| {
-            io::Error::new(
-                io::ErrorKind::InvalidData,
-                "not a PostgreSQL server (bad message length)",
-            )
-        })?;
-    let mut body = vec![0u8; len - 4];
-    r.read_exact(&mut body)?;
-    Ok((head[0], body))
-}
-
-/// The fields of an ErrorResponse, keyed by their one-byte codes (`S`, `C`, `M`, …).
-pub fn error_fields(body: &[u8]) -> Vec<(u8, String)> {
-    let mut fields = Vec::new();
-    let mut rest = body;
-    while let Some((&code, tail)) = rest.split_first() {
-        if code == 0 {
-            break;
-        }
-        let end = tail.iter().position(|b| *b == 0).unwrap_or(tail.len());
-        fields.push((code, String::from_utf8_lossy(&tail[..end]).into_owned()));
-        rest = tail.get(end + 1..).unwrap_or_default();
-    }
-    fields
-}
-
-/// The value of an ErrorResponse field (`M` message, `C` SQLSTATE, …); empty when absent.
-pub fn error_field(fields: &[(u8, String)], code: u8) -> &str {
-    fields
-        .iter()
-        .find(|(k, _)| *k == code)
-        .map(|(_, v)| v.as_str())
-        .unwrap_or_default()
-}
-
 /// `pq: <message> (SQLSTATE <code>)`, as lib/pq words a server error.
-pub fn error_text(fields: &[(u8, String)]) -> String {
-    format!(
-        "pq: {} (SQLSTATE {})",
-        error_field(fields, b'M'),
-        error_field(fields, b'C')
-    )
+fn error_text(message: &str, sqlstate: &str) -> String {
+    format!("pq: {message} (SQLSTATE {sqlstate})")
 }
 
-fn handshake(conn: &mut dyn Conn, ds: &DataSource) -> Result<(), Failure> {
-    let io_err =
-        |e: io::Error| Failure::Unreachable(format!("connection broke during startup: {e}"));
-    let sslmode = ds.sslmode.as_deref().unwrap_or("require");
-    if !matches!(sslmode, "disable" | "allow" | "prefer") {
-        let mut req = 8i32.to_be_bytes().to_vec();
-        req.extend_from_slice(&SSL_REQUEST_CODE.to_be_bytes());
-        conn.write_all(&req).map_err(io_err)?;
-        let mut answer = [0u8; 1];
-        conn.read_exact(&mut answer).map_err(io_err)?;
-        return match answer[0] {
-            // The stand-in speaks no TLS; a server ready for it is as far as the check goes.
-            b'S' => Ok(()),
-            b'N' => Err(Failure::Rejected(format!(
-                "pq: SSL is not enabled on the server (sslmode={sslmode})"
-            ))),
-            other => Err(Failure::Rejected(format!(
-                "unexpected answer {:?} to SSLRequest",
-                char::from(other)
-            ))),
-        };
+/// A `postgres` error as the stand-in reports it: a server error in lib/pq's words
+/// ([`error_text`]), anything else (I/O, protocol) as the crate words it.
+pub fn describe(e: &postgres::Error) -> String {
+    match e.as_db_error() {
+        Some(db) => error_text(db.message(), db.code().code()),
+        None => e.to_string(),
     }
-    let user = effective_user(ds);
-    conn.write_all(&startup_message(&user, &ds.database))
-        .map_err(io_err)?;
-    loop {
-        let (kind, body) = read_message(conn).map_err(io_err)?;
-        match kind {
-            b'R' => {
-                let code = body
-                    .get(..4)
-                    .map(|b| i32::from_be_bytes([b[0], b[1], b[2], b[3]]))
-                    .unwrap_or(-1);
-                if code != 0 {
-                    // A password (3), MD5 (5) or SASL (10) request: PostgreSQL is there for us.
-                    return Ok(());
-                }
-            }
-            b'E' => {
-                let fields = error_fields(&body);
-                let msg = error_text(&fields);
-                return Err(if error_field(&fields, b'C') == CANNOT_CONNECT_NOW {
-                    Failure::Starting(msg)
-                } else {
-                    Failure::Rejected(msg)
-                });
-            }
-            b'Z' => {
-                // ReadyForQuery: role and database exist. Say goodbye politely.
-                let _ = conn.write_all(&[b'X', 0, 0, 0, 4]);
-                return Ok(());
-            }
-            // ParameterStatus, BackendKeyData, NoticeResponse, NegotiateProtocolVersion.
-            b'S' | b'K' | b'N' | b'v' => {}
-            other => {
-                return Err(Failure::Rejected(format!(
-                    "unexpected PostgreSQL message {:?}",
-                    char::from(other)
-                )));
-            }
-        }
+}
+
+/// `Err` when the data source's `sslmode` requires TLS, which the stand-in does not speak.
+fn refuse_tls(ds: &DataSource) -> Result<(), String> {
+    let mode = ds.sslmode.as_deref().unwrap_or("require");
+    if matches!(mode, "disable" | "allow" | "prefer") {
+        Ok(())
+    } else {
+        Err(format!(
+            "the stand-in speaks no TLS (sslmode={mode}); use sslmode=disable"
+        ))
     }
+}
+
+/// Logs in as the data source says, without TLS.
+fn connect(ds: &DataSource) -> Result<postgres::Client, postgres::Error> {
+    let mut config = postgres::Config::new();
+    config
+        .user(&effective_user(ds))
+        .application_name("mattermost")
+        .ssl_mode(postgres::config::SslMode::Disable)
+        .connect_timeout(ds.connect_timeout.unwrap_or(Duration::from_secs(10)));
+    match &ds.endpoint {
+        Endpoint::Tcp { host, port } => config.host(host).port(*port),
+        Endpoint::Unix { dir, port } => config.host_path(dir).port(*port),
+    };
+    if let Some(password) = &ds.password {
+        config.password(password);
+    }
+    if !ds.database.is_empty() {
+        config.dbname(&ds.database);
+    }
+    config.connect(postgres::NoTls)
+}
+
+/// Opens a session for the schema migrations and the `db` subcommands; `Err` names the
+/// endpoint.
+pub fn open(ds: &DataSource) -> Result<postgres::Client, String> {
+    let fail = |why: String| format!("cannot open the database at {}: {why}", ds.endpoint);
+    refuse_tls(ds).map_err(fail)?;
+    connect(ds).map_err(|e| fail(describe(&e)))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::io::{Read, Write};
     use std::net::TcpListener;
 
     fn tcp(host: &str, port: u16) -> Endpoint {
@@ -487,33 +374,28 @@ mod tests {
         }
     }
 
-    #[test]
-    fn builds_a_startup_message() {
-        let msg = startup_message("mmuser", "mattermost");
-        assert_eq!(
-            i32::from_be_bytes(msg[..4].try_into().unwrap()) as usize,
-            msg.len()
-        );
-        assert_eq!(&msg[4..8], &PROTOCOL_V3.to_be_bytes());
-        assert!(msg.ends_with(b"application_name\0mattermost\0\0"));
-        assert!(
-            msg.windows(b"user\0mmuser\0database\0mattermost\0".len())
-                .any(|w| w == b"user\0mmuser\0database\0mattermost\0")
-        );
-    }
-
-    /// Serves one connection with `reply` after reading the startup packet.
-    fn fake_postgres(reply: Vec<u8>) -> u16 {
-        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-        let port = listener.local_addr().unwrap().port();
+    /// Answers one connection's StartupMessage with `reply` (raw backend messages).
+    fn fake_postgres(
+        listener: impl FnOnce() -> Box<dyn ReadWrite> + Send + 'static,
+        reply: Vec<u8>,
+    ) {
         std::thread::spawn(move || {
-            let (mut s, _) = listener.accept().unwrap();
+            let mut s = listener();
             let mut len = [0u8; 4];
             s.read_exact(&mut len).unwrap();
             let mut rest = vec![0u8; i32::from_be_bytes(len) as usize - 4];
             s.read_exact(&mut rest).unwrap();
             s.write_all(&reply).unwrap();
         });
+    }
+
+    trait ReadWrite: Read + Write {}
+    impl<T: Read + Write> ReadWrite for T {}
+
+    fn tcp_fake(reply: Vec<u8>) -> u16 {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        fake_postgres(move || Box::new(listener.accept().unwrap().0), reply);
         port
     }
 
@@ -524,34 +406,35 @@ mod tests {
         .unwrap()
     }
 
-    #[test]
-    fn an_md5_request_is_good_enough() {
-        let port = fake_postgres(vec![b'R', 0, 0, 0, 12, 0, 0, 0, 5, 1, 2, 3, 4]);
-        check(&source(port), Duration::from_secs(5), &mut |_| {}).unwrap();
-    }
-
-    #[test]
-    fn trust_auth_then_ready_is_good() {
+    /// AuthenticationOk, a ParameterStatus, ReadyForQuery: a trusted login.
+    fn trusted_login() -> Vec<u8> {
         let mut reply = vec![b'R', 0, 0, 0, 8, 0, 0, 0, 0];
         reply.extend_from_slice(b"S\0\0\0\x11TimeZone\0UTC\0");
         reply.extend_from_slice(&[b'Z', 0, 0, 0, 5, b'I']);
-        let port = fake_postgres(reply);
+        reply
+    }
+
+    #[test]
+    fn a_trusted_login_is_good() {
+        let port = tcp_fake(trusted_login());
         check(&source(port), Duration::from_secs(5), &mut |_| {}).unwrap();
     }
 
     #[test]
     fn an_error_response_fails_with_the_servers_message() {
-        let fields = b"SFATAL\0C3D000\0Mdatabase \"mattermost\" does not exist\0\0";
+        let fields = b"SFATAL\0VFATAL\0C3D000\0Mdatabase \"mattermost\" does not exist\0\0";
         let mut reply = vec![b'E'];
         reply.extend_from_slice(&((fields.len() + 4) as i32).to_be_bytes());
         reply.extend_from_slice(fields);
-        let port = fake_postgres(reply);
+        let port = tcp_fake(reply);
         let err = check(&source(port), Duration::from_secs(5), &mut |_| {}).unwrap_err();
-        assert!(
-            err.contains("database \"mattermost\" does not exist"),
-            "{err}"
+        assert_eq!(
+            err,
+            format!(
+                "failed to connect to the database at 127.0.0.1:{port}: \
+                 pq: database \"mattermost\" does not exist (SQLSTATE 3D000)"
+            )
         );
-        assert!(err.contains(&format!("127.0.0.1:{port}")), "{err}");
     }
 
     #[test]
@@ -559,16 +442,10 @@ mod tests {
         use std::os::unix::net::UnixListener;
         let dir = tempfile::tempdir().unwrap();
         let listener = UnixListener::bind(dir.path().join(".s.PGSQL.5433")).unwrap();
-        std::thread::spawn(move || {
-            let (mut s, _) = listener.accept().unwrap();
-            let mut len = [0u8; 4];
-            s.read_exact(&mut len).unwrap();
-            let mut rest = vec![0u8; i32::from_be_bytes(len) as usize - 4];
-            s.read_exact(&mut rest).unwrap();
-            // AuthenticationSASL with SCRAM-SHA-256.
-            s.write_all(b"R\0\0\0\x17\0\0\0\x0aSCRAM-SHA-256\0\0")
-                .unwrap();
-        });
+        fake_postgres(
+            move || Box::new(listener.accept().unwrap().0),
+            trusted_login(),
+        );
         let encoded = dir.path().display().to_string().replace('/', "%2F");
         let ds = parse_data_source(&format!(
             "postgres://mmuser:pw@{encoded}:5433/mattermost?sslmode=disable"
@@ -582,31 +459,22 @@ mod tests {
     }
 
     #[test]
-    fn ssl_modes() {
-        // sslmode=require against a server without SSL fails like lib/pq.
+    fn tls_is_refused_without_connecting() {
+        // Nothing listens: the refusal comes before any connection attempt, and is final.
         let port = {
-            let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-            let port = listener.local_addr().unwrap().port();
-            std::thread::spawn(move || {
-                for answer in [b'N', b'S'] {
-                    let (mut s, _) = listener.accept().unwrap();
-                    let mut req = [0u8; 8];
-                    s.read_exact(&mut req).unwrap();
-                    assert_eq!(&req[4..], &SSL_REQUEST_CODE.to_be_bytes());
-                    s.write_all(&[answer]).unwrap();
-                }
-            });
-            port
+            let l = TcpListener::bind("127.0.0.1:0").unwrap();
+            l.local_addr().unwrap().port()
         };
-        let ds = parse_data_source(&format!(
-            "postgres://u:p@127.0.0.1:{port}/db?sslmode=require"
-        ))
-        .unwrap();
-        let err = check(&ds, Duration::from_secs(5), &mut |_| {}).unwrap_err();
-        assert!(err.contains("SSL is not enabled on the server"), "{err}");
-        // A server willing to speak TLS is as far as the stand-in can check (no sslmode = require).
-        let ds = parse_data_source(&format!("postgres://u:p@127.0.0.1:{port}/db")).unwrap();
-        check(&ds, Duration::from_secs(5), &mut |_| {}).unwrap();
+        for query in ["?sslmode=require", "?sslmode=verify-full", ""] {
+            let ds =
+                parse_data_source(&format!("postgres://u:p@127.0.0.1:{port}/db{query}")).unwrap();
+            let started = Instant::now();
+            let err = check(&ds, Duration::from_secs(5), &mut |_| {}).unwrap_err();
+            assert!(started.elapsed() < Duration::from_secs(1), "{query}");
+            assert!(err.contains("the stand-in speaks no TLS"), "{err}");
+            let err = open(&ds).err().unwrap();
+            assert!(err.contains("the stand-in speaks no TLS"), "{err}");
+        }
     }
 
     #[test]

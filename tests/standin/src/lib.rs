@@ -21,7 +21,6 @@ pub mod logging;
 pub mod migrations;
 pub mod multipart;
 pub mod notify;
-pub mod pg;
 pub mod router;
 pub mod server;
 pub mod settings;

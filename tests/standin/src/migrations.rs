@@ -28,8 +28,7 @@ use serde_json::{Value, json};
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as B64;
 
-use crate::database::DataSource;
-use crate::pg::Client;
+use crate::database::{self, DataSource};
 
 /// morph's `models.CurrentPlanVersion`.
 pub const PLAN_VERSION: u64 = 1;
@@ -102,44 +101,45 @@ pub fn parse(value: &Value) -> Result<Vec<Migration>, String> {
     Ok(out)
 }
 
-/// A SQL string literal.
-fn literal(s: &str) -> String {
-    format!("'{}'", s.replace('\'', "''"))
-}
-
 /// A database session for the migration engine.
 pub struct Engine {
-    client: Client,
+    client: postgres::Client,
 }
 
 impl Engine {
     /// Connects and creates `db_migrations` if missing.
     pub fn open(ds: &DataSource) -> Result<Engine, String> {
-        let mut client = Client::connect(ds)?;
+        let mut client = database::open(ds)?;
         client
-            .query(
+            .batch_execute(
                 "CREATE TABLE IF NOT EXISTS db_migrations \
                  (version bigint not null primary key, name varchar not null)",
             )
-            .map_err(|e| format!("cannot create the db_migrations table: {e}"))?;
+            .map_err(|e| {
+                format!(
+                    "cannot create the db_migrations table: {}",
+                    database::describe(&e)
+                )
+            })?;
         Ok(Engine { client })
     }
 
     /// The applied migrations, by version.
     pub fn applied(&mut self) -> Result<Vec<Applied>, String> {
-        let rows = self
-            .client
-            .query("SELECT version, name FROM db_migrations ORDER BY version")
-            .map_err(|e| format!("cannot read db_migrations: {e}"))?;
-        rows.into_iter()
-            .map(|row| match row.as_slice() {
-                [Some(v), Some(name)] => Ok(Applied {
-                    version: v
-                        .parse()
-                        .map_err(|_| format!("db_migrations version {v:?} is not a number"))?,
-                    name: name.clone(),
-                }),
-                _ => Err("db_migrations holds a NULL".to_string()),
+        let fail =
+            |e: postgres::Error| format!("cannot read db_migrations: {}", database::describe(&e));
+        self.client
+            .query(
+                "SELECT version, name FROM db_migrations ORDER BY version",
+                &[],
+            )
+            .map_err(fail)?
+            .iter()
+            .map(|row| {
+                Ok(Applied {
+                    version: row.try_get(0).map_err(fail)?,
+                    name: row.try_get(1).map_err(fail)?,
+                })
             })
             .collect()
     }
@@ -160,32 +160,40 @@ impl Engine {
 
     /// Runs `up` and records the row, in one transaction.
     pub fn apply_up(&mut self, m: &Migration) -> Result<(), String> {
-        let sql = format!(
-            "{};\nINSERT INTO db_migrations (version, name) VALUES ({}, {})",
-            m.up.trim_end().trim_end_matches(';'),
-            m.version,
-            literal(&m.name)
-        );
-        self.client
-            .query(&sql)
-            .map(drop)
-            .map_err(|e| format!("migration {} {} failed: {e}", m.version, m.name))
+        self.in_transaction(
+            &m.up,
+            "INSERT INTO db_migrations (version, name) VALUES ($1, $2)",
+            m,
+        )
+        .map_err(|e| format!("migration {} {} failed: {e}", m.version, m.name))
     }
 
     /// Runs `down` and removes the row, in one transaction.
     pub fn apply_down(&mut self, m: &Migration) -> Result<(), String> {
-        let sql = format!(
-            "{};\nDELETE FROM db_migrations WHERE (version={} AND name={})",
-            m.down.trim_end().trim_end_matches(';'),
-            m.version,
-            literal(&m.name)
-        );
-        self.client.query(&sql).map(drop).map_err(|e| {
+        self.in_transaction(
+            &m.down,
+            "DELETE FROM db_migrations WHERE (version=$1 AND name=$2)",
+            m,
+        )
+        .map_err(|e| {
             format!(
                 "downgrade of migration {} {} failed: {e}",
                 m.version, m.name
             )
         })
+    }
+
+    /// Runs the migration's `sql`, then `record` with its version and name, committed together
+    /// or not at all (morph's `Apply`).
+    fn in_transaction(&mut self, sql: &str, record: &str, m: &Migration) -> Result<(), String> {
+        let mut tx = self
+            .client
+            .transaction()
+            .map_err(|e| database::describe(&e))?;
+        tx.batch_execute(sql)
+            .and_then(|()| tx.execute(record, &[&i64::from(m.version), &m.name]))
+            .map_err(|e| database::describe(&e))?;
+        tx.commit().map_err(|e| database::describe(&e))
     }
 }
 
@@ -302,6 +310,5 @@ mod tests {
         assert_eq!(reverts[1].down, "DROP TABLE a'quote");
         assert_eq!(reverts[1].name, "a'quote");
         assert!(reverts_from_plan(&json!({"Version": 2})).is_err());
-        assert_eq!(literal("a'b"), "'a''b'");
     }
 }

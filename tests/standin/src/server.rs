@@ -88,7 +88,7 @@ impl App {
         }
     }
 
-    /// One handshake with the database, without retries.
+    /// One login to the database, without retries.
     pub fn database_healthy(&self) -> bool {
         database::check(&self.database, Duration::ZERO, &mut |_| {}).is_ok()
     }

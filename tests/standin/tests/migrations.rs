@@ -1,7 +1,8 @@
 //! Schema migrations against a real, throwaway PostgreSQL cluster (`tests/suite/pg_cluster.rs`:
 //! root, Debian's postgresql 15 binaries, SCRAM password logins on loopback): applied once at
 //! start and recorded in morph's `db_migrations`, reported and undone by the `db` subcommands,
-//! and left alone by an older binary started on the newer schema.
+//! and left alone by an older binary started on the newer schema; logins with SCRAM-SHA-256
+//! (the cluster's default, and Debian's and RHEL's) or an MD5 role, over TCP or the Unix socket.
 
 mod common;
 
@@ -127,8 +128,11 @@ fn a_failing_migration_leaves_neither_its_changes_nor_its_row() {
     let out = install.run(&[], &[]);
     assert_eq!(out.status.code(), Some(1));
     let stderr = String::from_utf8_lossy(&out.stderr);
+    // PostgreSQL's own message in lib/pq's words, as the real server logs it.
     assert!(
-        stderr.contains("migration 2 broken failed") && stderr.contains("no_such_column"),
+        stderr.contains(
+            "migration 2 broken failed: pq: column \"no_such_column\" does not exist (SQLSTATE 42703)"
+        ),
         "{stderr}"
     );
     assert_eq!(rows(&cluster), "1|create_widgets");
@@ -224,4 +228,87 @@ fn an_older_binary_on_a_newer_schema_starts_and_leaves_it_alone() {
     assert!(out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("does not carry it"));
     assert_eq!(rows(&cluster), "1|create_widgets\n2|add_widget_colour");
+}
+
+/// An MD5 role (a password set under `password_encryption = md5`, a `pg_hba.conf` line saying
+/// `md5`, as clusters upgraded from before PostgreSQL 14 still have) runs its migrations over
+/// TCP; the Unix socket named by `host=` works too; a wrong password and an unknown database
+/// fail the `db` commands and the server's start with PostgreSQL's message in lib/pq's words
+/// and the endpoint.
+#[test]
+fn md5_roles_unix_sockets_and_login_errors() {
+    let (cluster, _) = cluster();
+    cluster.sql("SET password_encryption = 'md5'; CREATE ROLE mmmd5 LOGIN PASSWORD 'Md5Secret'");
+    cluster.sql("GRANT ALL ON SCHEMA public TO mmmd5");
+    cluster.sql_in("mattermost", "GRANT ALL ON SCHEMA public TO mmmd5");
+    assert!(
+        cluster
+            .sql("SELECT rolpassword FROM pg_authid WHERE rolname = 'mmmd5'")
+            .starts_with("md5")
+    );
+    let hba = cluster.sql("SHOW hba_file");
+    let rules = fs_err::read_to_string(&hba).unwrap();
+    fs_err::write(&hba, format!("host all mmmd5 127.0.0.1/32 md5\n{rules}")).unwrap();
+    cluster.sql("SELECT pg_reload_conf()");
+    let md5 = format!(
+        "postgres://mmmd5:Md5Secret@127.0.0.1:{}/mattermost?sslmode=disable&connect_timeout=10",
+        cluster.port
+    );
+    assert_eq!(
+        cluster.sql("SELECT auth_method FROM pg_hba_file_rules WHERE 'mmmd5' = ANY(user_name)"),
+        "md5"
+    );
+    let md5_install = install("11.1.0", two_migrations(), false, &md5);
+    // pg_reload_conf only signals the postmaster: wait until the new rule is in force.
+    let mut out = md5_install.run(&["db", "migrate"], &[]);
+    for _ in 0..25 {
+        if out.status.success() {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(200));
+        out = md5_install.run(&["db", "migrate"], &[]);
+    }
+    assert!(out.status.success(), "{out:?}");
+    assert_eq!(rows(&cluster), "1|create_widgets\n2|add_widget_colour");
+
+    // The socket directory (the cluster's data directory, local logins trusted) as lib/pq's
+    // `host=` parameter.
+    let socket_dir = cluster.sql("SHOW unix_socket_directories");
+    let unix = format!(
+        "postgres://mmmd5@/mattermost?host={socket_dir}&port={}&sslmode=disable",
+        cluster.port
+    );
+    let over_socket = install("11.1.0", two_migrations(), false, &unix);
+    assert_eq!(
+        stdout_of(&over_socket, &["db", "version"]),
+        "Current database schema version is: 2\n"
+    );
+
+    for (ds, message) in [
+        (
+            md5.replace("Md5Secret", "WrongPass"),
+            "pq: password authentication failed for user \"mmmd5\" (SQLSTATE 28P01)",
+        ),
+        (
+            md5.replace("/mattermost?", "/nosuchdb?"),
+            "pq: database \"nosuchdb\" does not exist (SQLSTATE 3D000)",
+        ),
+    ] {
+        let wrong = install("11.1.0", two_migrations(), false, &ds);
+        let out = wrong.run(&["db", "version"], &[]);
+        assert_eq!(out.status.code(), Some(1));
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        let endpoint = format!("cannot open the database at 127.0.0.1:{}: ", cluster.port);
+        assert!(stderr.contains(&format!("{endpoint}{message}")), "{stderr}");
+        // The server's startup check logs in too, as the real server's first ping does.
+        let out = wrong.run(&[], &[("STANDIN_DB_WAIT_MS", "0")]);
+        assert_eq!(out.status.code(), Some(1));
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        let endpoint = format!(
+            "failed to connect to the database at 127.0.0.1:{}: ",
+            cluster.port
+        );
+        assert!(stderr.contains(&format!("{endpoint}{message}")), "{stderr}");
+        assert!(!stderr.contains("Server is listening"), "{stderr}");
+    }
 }

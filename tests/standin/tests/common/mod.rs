@@ -193,14 +193,17 @@ impl Drop for Running {
     }
 }
 
-/// A loopback listener playing PostgreSQL: reads each StartupMessage (recorded) and sends `reply`.
+/// A loopback listener playing PostgreSQL: records each StartupMessage and answers with canned
+/// backend messages.
 pub struct FakePostgres {
     pub port: u16,
     pub startups: Arc<Mutex<Vec<Vec<u8>>>>,
 }
 
 impl FakePostgres {
-    pub fn start(reply: Vec<u8>) -> FakePostgres {
+    /// Answers every connection's StartupMessage with `replies[0]`, and each further message
+    /// from the client with the next reply.
+    pub fn start(replies: Vec<Vec<u8>>) -> FakePostgres {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let port = listener.local_addr().unwrap().port();
         let startups = Arc::new(Mutex::new(Vec::new()));
@@ -208,24 +211,33 @@ impl FakePostgres {
         thread::spawn(move || {
             for stream in listener.incoming() {
                 let Ok(mut s) = stream else { continue };
-                let mut len = [0u8; 4];
-                if s.read_exact(&mut len).is_err() {
+                let Some(startup) = read_body(&mut s) else {
                     continue;
+                };
+                seen.lock().unwrap().push(startup);
+                for (i, reply) in replies.iter().enumerate() {
+                    // After the startup packet, each client message starts with its type byte.
+                    if i > 0
+                        && (s.read_exact(&mut [0u8; 1]).is_err() || read_body(&mut s).is_none())
+                    {
+                        break;
+                    }
+                    if s.write_all(reply).is_err() {
+                        break;
+                    }
                 }
-                let mut rest = vec![0u8; (i32::from_be_bytes(len) as usize).saturating_sub(4)];
-                if s.read_exact(&mut rest).is_err() {
-                    continue;
-                }
-                seen.lock().unwrap().push(rest);
-                let _ = s.write_all(&reply);
             }
         });
         FakePostgres { port, startups }
     }
 
-    /// AuthenticationMD5Password: 'R', length 12, code 5, four salt bytes.
+    /// An MD5 login that succeeds: AuthenticationMD5Password ('R', length 12, code 5, four salt
+    /// bytes); after the client's PasswordMessage, AuthenticationOk and ReadyForQuery (idle).
     pub fn md5() -> FakePostgres {
-        FakePostgres::start(vec![b'R', 0, 0, 0, 12, 0, 0, 0, 5, 0xde, 0xad, 0xbe, 0xef])
+        FakePostgres::start(vec![
+            vec![b'R', 0, 0, 0, 12, 0, 0, 0, 5, 0xde, 0xad, 0xbe, 0xef],
+            vec![b'R', 0, 0, 0, 8, 0, 0, 0, 0, b'Z', 0, 0, 0, 5, b'I'],
+        ])
     }
 
     pub fn error(code: &str, message: &str) -> FakePostgres {
@@ -239,7 +251,7 @@ impl FakePostgres {
         let mut reply = vec![b'E'];
         reply.extend_from_slice(&((fields.len() + 4) as i32).to_be_bytes());
         reply.extend_from_slice(&fields);
-        FakePostgres::start(reply)
+        FakePostgres::start(vec![reply])
     }
 
     pub fn data_source(&self) -> String {
@@ -251,6 +263,15 @@ impl FakePostgres {
 }
 
 /// A port on which nothing listens (bound, then released).
+/// A length-prefixed message body (the length counts itself).
+fn read_body(s: &mut TcpStream) -> Option<Vec<u8>> {
+    let mut len = [0u8; 4];
+    s.read_exact(&mut len).ok()?;
+    let mut body = vec![0u8; (i32::from_be_bytes(len) as usize).saturating_sub(4)];
+    s.read_exact(&mut body).ok()?;
+    Some(body)
+}
+
 pub fn closed_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
         .unwrap()
