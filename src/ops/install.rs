@@ -23,9 +23,10 @@ use crate::fetch::{
     DownloadRequest, FetchError, HttpClient, Keyring, copy_verified, download_release,
 };
 use crate::host::{self, Family, HostError, PackageManager, Platform, Support};
-use crate::journal::{JournalError, StepError, Transaction, Undo};
+use crate::journal::{JournalError, Undo};
 use crate::layout::{ANCHOR, CACHE_DIR, INSTALL_DIR, PRIVATE_DIR, SET_ASIDE_DIR, UNIT_FILE};
 use crate::ops::health::{self, HealthError, Probe};
+use crate::ops::plan::{self, Failure, Operation, UndoFailure};
 use crate::release::Artifact;
 use crate::render::{
     self, NginxOptions, OwnedSettings, RenderError, Templates, TlsFiles, UnitOptions,
@@ -900,31 +901,52 @@ pub fn execute(
     if let DatabaseChoice::External(url) = &options.database {
         progress.data_source = Some(url.clone());
     }
-    let mut transaction = Transaction::begin(ctx, "install")?;
-    for step in &plan.steps {
-        let description = step.description(options);
-        let result = transaction.step(reporter, &description, step.undo(ctx), || {
-            run_step(ctx, step, options, &mut progress, reporter)
-        });
-        if let Err(failure) = result {
-            let cause = match failure {
-                StepError::Step(err) => err,
-                StepError::Journal(err) => InstallError::Journal(err),
-            };
-            reporter.warn(&format!("{description}: {}", crate::exit::Chain(&cause)));
-            transaction.rollback(reporter)?;
-            return Err(InstallError::RolledBack {
-                step: description,
-                cause: Box::new(cause),
-            });
-        }
-    }
-    transaction.commit()?;
+    let mut run = InstallRun {
+        ctx,
+        options,
+        progress,
+    };
+    plan::run(ctx, "install", &plan.steps, &mut run, reporter).map_err(
+        |failure| match failure {
+            Failure::Before(err) => err,
+            Failure::RolledBack { step, cause } => InstallError::RolledBack { step, cause },
+            // Install has no check after the undo: only the undo itself can fail.
+            Failure::Stuck { undo, .. } => match undo {
+                UndoFailure::Journal(err) => InstallError::Journal(err),
+                UndoFailure::Check(err) => err,
+            },
+        },
+    )?;
+    let progress = run.progress;
     Ok(InstallReport {
         installation: installation_record(options, &progress.verified),
         warnings: progress.verified.warnings,
         version_id: progress.version_id,
     })
+}
+
+/// An install's steps, run by [`plan::run`].
+struct InstallRun<'a> {
+    ctx: &'a Context,
+    options: &'a InstallOptions,
+    progress: Progress,
+}
+
+impl Operation for InstallRun<'_> {
+    type Step = Step;
+    type Error = InstallError;
+
+    fn description(&self, step: &Step) -> String {
+        step.description(self.options)
+    }
+
+    fn undo(&self, step: &Step) -> Undo {
+        step.undo(self.ctx)
+    }
+
+    fn run(&mut self, step: &Step, reporter: &dyn Reporter) -> Result<(), InstallError> {
+        run_step(self.ctx, step, self.options, &mut self.progress, reporter)
+    }
 }
 
 fn installation_record(options: &InstallOptions, verified: &Verified) -> Installation {

@@ -6,6 +6,7 @@ pub mod carry;
 pub mod docs;
 pub mod health;
 pub mod install;
+pub mod plan;
 pub mod requirements;
 pub mod upgrade;
 pub mod verify;

@@ -25,12 +25,13 @@ use crate::exit::{Diagnostic, ExitCode};
 use crate::fetch::verify::Verified;
 use crate::fetch::{FetchError, HttpClient, Keyring};
 use crate::host::Family;
-use crate::journal::{JournalError, Keep, StepError, Transaction, Undo};
+use crate::journal::{JournalError, Keep, Undo};
 use crate::layout::{ANCHOR, BACKUP_DIR, INSTALL_DIR, PRIVATE_DIR, SETTINGS_PATH};
 use crate::ops::backup::{self, DUMP_FILE};
 use crate::ops::carry;
 use crate::ops::health::{self, HealthError, Probe};
 use crate::ops::install::{SERVICE_USER, TarballSource};
+use crate::ops::plan::{self, Failure, Operation};
 use crate::release::{Artifact, Edition, ReleaseError, Version};
 use crate::report::Reporter;
 use crate::settings::{Policy, Settings};
@@ -1146,6 +1147,7 @@ pub fn execute_upgrade(
         state.database = Some(connection(ctx, &config)?.identity().to_string());
     }
     let mut context = RunContext {
+        ctx,
         tarball,
         probe,
         expected: plan.target.version.clone(),
@@ -1156,8 +1158,8 @@ pub fn execute_upgrade(
         },
         stopped_at: None,
     };
-    run_transaction(ctx, "upgrade", &plan.steps, &mut context, reporter).map_err(|failure| {
-        match failure {
+    plan::run(ctx, "upgrade", &plan.steps, &mut context, reporter).map_err(
+        |failure| match failure {
             Failure::RolledBack { step, cause } => UpgradeError::RolledBack {
                 installed: from.clone(),
                 target: to.clone(),
@@ -1168,11 +1170,11 @@ pub fn execute_upgrade(
                 operation: "upgrade".into(),
                 step,
                 cause,
-                undo,
+                undo: undo.chain(),
             },
             Failure::Before(err) => err,
-        }
-    })?;
+        },
+    )?;
     let downtime = context.stopped_at.map(|t| t.elapsed()).unwrap_or_default();
     files::remove_if_exists(&ctx.path(&plan.staging))?;
     // Prune beyond `keep`.
@@ -1291,7 +1293,8 @@ fn prune(
 }
 
 /// Values the steps share while they run.
-struct RunContext {
+struct RunContext<'a> {
+    ctx: &'a Context,
     tarball: PathBuf,
     probe: Probe,
     expected: Version,
@@ -1302,84 +1305,34 @@ struct RunContext {
     stopped_at: Option<Instant>,
 }
 
-enum Failure {
-    /// Failed before the transaction started: nothing to undo.
-    Before(UpgradeError),
-    /// A step failed and everything was undone; the old server is healthy again.
-    RolledBack {
-        step: String,
-        cause: Box<UpgradeError>,
-    },
-    /// A step failed and undoing it failed too.
-    Stuck {
-        step: String,
-        cause: Box<UpgradeError>,
-        undo: String,
-    },
-}
+impl Operation for RunContext<'_> {
+    type Step = Step;
+    type Error = UpgradeError;
 
-/// Run `steps` as one transaction; on failure undo them and check the old server again.
-fn run_transaction(
-    ctx: &Context,
-    operation: &str,
-    steps: &[Step],
-    run: &mut RunContext,
-    reporter: &dyn Reporter,
-) -> Result<(), Failure> {
-    let mut transaction =
-        Transaction::begin(ctx, operation).map_err(|e| Failure::Before(e.into()))?;
-    // Once the server was stopped, a failure must end with the previous server answering.
-    let mut stopped = false;
-    for step in steps {
-        stopped |= matches!(step, Step::Stop);
-        let description = step.description();
-        let mut result = Ok(());
-        if matches!(step, Step::Start) {
-            // From here on the new server may write to the database: a run killed later leaves
-            // that database to the operator rather than to the next run's recovery.
-            result = transaction
-                .server_starts(run.keep.clone())
-                .map_err(StepError::Journal);
-        }
-        let result = result.and_then(|()| {
-            transaction.step(reporter, &description, step.undo(), || {
-                crash_checkpoint(&description);
-                run_step(ctx, step, run, reporter)
-            })
-        });
-        if let Err(failure) = result {
-            let cause = match failure {
-                StepError::Step(err) => err,
-                StepError::Journal(err) => UpgradeError::Journal(err),
-            };
-            reporter.warn(&format!(
-                "{description}: {}; undoing",
-                crate::exit::Chain(&cause)
-            ));
-            if let Err(undo) = transaction.rollback(reporter) {
-                return Err(Failure::Stuck {
-                    step: description,
-                    cause: Box::new(cause),
-                    undo: crate::exit::Chain(&undo).to_string(),
-                });
-            }
-            // The old server must answer again.
-            if stopped {
-                if let Err(err) = check_old_server(ctx, run, reporter) {
-                    return Err(Failure::Stuck {
-                        step: description,
-                        cause: Box::new(cause),
-                        undo: crate::exit::Chain(&err).to_string(),
-                    });
-                }
-            }
-            return Err(Failure::RolledBack {
-                step: description,
-                cause: Box::new(cause),
-            });
-        }
+    fn description(&self, step: &Step) -> String {
+        step.description()
     }
-    transaction.commit().map_err(|e| Failure::Before(e.into()))
+
+    fn undo(&self, step: &Step) -> Undo {
+        step.undo()
+    }
+
+    fn starts_server(&self, step: &Step) -> Option<Keep> {
+        matches!(step, Step::Start).then(|| self.keep.clone())
+    }
+
+    fn run(&mut self, step: &Step, reporter: &dyn Reporter) -> Result<(), UpgradeError> {
+        let ctx = self.ctx;
+        run_step(ctx, step, self, reporter)
+    }
+
+    /// Once the server was stopped, a failure must end with the previous server answering.
+    fn after_undo(&mut self, ran: &[Step], reporter: &dyn Reporter) -> Result<(), UpgradeError> {
+        if ran.iter().any(|step| matches!(step, Step::Stop)) {
+            check_old_server(self.ctx, self, reporter)?;
+        }
+        Ok(())
+    }
 }
 
 /// After an undo: the previous server runs and answers with the version it had.
@@ -1399,19 +1352,6 @@ fn check_old_server(
     // of the service user's runs to find out.
     health::check(&run.probe, &run.previous, HEALTH_PATIENCE, reporter)?;
     Ok(())
-}
-
-/// Tests set [`crate::environment::CRASH_AT`] to a step description prefix to kill the process (like a
-/// power cut or `kill -9`) after the step is journaled and before it runs.
-fn crash_checkpoint(description: &str) {
-    if let Ok(prefix) = std::env::var(crate::environment::CRASH_AT) {
-        if !prefix.is_empty() && description.starts_with(&prefix) {
-            eprintln!(
-                "mm-install: crashing on purpose before `{description}` (MM_INSTALL_CRASH_AT)"
-            );
-            std::process::abort();
-        }
-    }
 }
 
 fn run_step(
@@ -1827,6 +1767,7 @@ pub fn execute_rollback(
         ..kept.installation.clone()
     });
     let mut run = RunContext {
+        ctx,
         tarball: PathBuf::new(),
         probe,
         expected,
@@ -1837,22 +1778,20 @@ pub fn execute_rollback(
         },
         stopped_at: None,
     };
-    run_transaction(ctx, "rollback", &steps, &mut run, reporter).map_err(
-        |failure| match failure {
-            Failure::RolledBack { step, cause } => UpgradeError::RollbackUndone {
-                installed: from.clone(),
-                step,
-                cause,
-            },
-            Failure::Stuck { step, cause, undo } => UpgradeError::NeedsAttention {
-                operation: "rollback".into(),
-                step,
-                cause,
-                undo,
-            },
-            Failure::Before(err) => err,
+    plan::run(ctx, "rollback", &steps, &mut run, reporter).map_err(|failure| match failure {
+        Failure::RolledBack { step, cause } => UpgradeError::RollbackUndone {
+            installed: from.clone(),
+            step,
+            cause,
         },
-    )?;
+        Failure::Stuck { step, cause, undo } => UpgradeError::NeedsAttention {
+            operation: "rollback".into(),
+            step,
+            cause,
+            undo: undo.chain(),
+        },
+        Failure::Before(err) => err,
+    })?;
     let downtime = run.stopped_at.map(|t| t.elapsed()).unwrap_or_default();
     state.save(ctx)?;
     // The replaced schema may hold the only copy of what was written since the backup: kept,
@@ -1902,6 +1841,7 @@ mod tests {
         );
         assert_eq!(step.undo(), Undo::Nothing);
         let probe = RunContext {
+            ctx: &ctx,
             tarball: PathBuf::new(),
             probe: Probe {
                 address: "127.0.0.1:8065".parse().unwrap(),
