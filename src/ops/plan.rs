@@ -103,7 +103,7 @@ pub fn run<O: Operation>(
         let undo = operation.undo(step);
         let result = result.and_then(|()| {
             transaction.step(reporter, &description, undo, || {
-                crash_checkpoint(&description);
+                crash_checkpoint(index + 1, &description);
                 operation.run(step, reporter)
             })
         });
@@ -140,16 +140,25 @@ pub fn run<O: Operation>(
     transaction.commit().map_err(|e| Failure::Before(e.into()))
 }
 
-/// Tests set [`crate::environment::CRASH_AT`] to a step description prefix to kill the process (like a
-/// power cut or `kill -9`) after the step is journaled and before it runs.
-fn crash_checkpoint(description: &str) {
-    if let Ok(prefix) = std::env::var(crate::environment::CRASH_AT) {
-        if !prefix.is_empty() && description.starts_with(&prefix) {
+/// Tests set [`crate::environment::CRASH_AT`] to a step's number in the printed plan, or to a
+/// prefix of its description, to kill the process (like a power cut or `kill -9`) after the step
+/// is journaled and before it runs.
+fn crash_checkpoint(number: usize, description: &str) {
+    if let Ok(checkpoint) = std::env::var(crate::environment::CRASH_AT) {
+        if crashes_at(&checkpoint, number, description) {
             eprintln!(
                 "mm-install: crashing on purpose before `{description}` (MM_INSTALL_CRASH_AT)"
             );
             std::process::abort();
         }
+    }
+}
+
+/// Whether the checkpoint names step `number` (counted from 1) or starts its description.
+fn crashes_at(checkpoint: &str, number: usize, description: &str) -> bool {
+    match checkpoint.parse::<usize>() {
+        Ok(wanted) => wanted == number,
+        Err(_) => !checkpoint.is_empty() && description.starts_with(checkpoint),
     }
 }
 
@@ -162,5 +171,14 @@ mod tests {
         let text = numbered((1..=10).map(|n| format!("step {n}")));
         assert!(text.starts_with("   1. step 1\n"), "{text}");
         assert!(text.ends_with("  10. step 10\n"), "{text}");
+    }
+
+    #[test]
+    fn a_checkpoint_names_a_step_by_number_or_description_prefix() {
+        assert!(crashes_at("3", 3, "stop mattermost.service"));
+        assert!(!crashes_at("3", 4, "stop mattermost.service"));
+        assert!(crashes_at("stop", 4, "stop mattermost.service"));
+        assert!(!crashes_at("start", 4, "stop mattermost.service"));
+        assert!(!crashes_at("", 4, "stop mattermost.service"));
     }
 }
