@@ -395,11 +395,7 @@ pub(super) fn move_state(ctx: &Context, to: &Path, paths: &[PathBuf]) -> Result<
 
 /// Move the live tree to `outgoing` and `incoming` into its place (entries of root's
 /// directories, renamed by descriptor).
-fn swap_trees(
-    ctx: &Context,
-    incoming: &Path,
-    outgoing: &Path,
-) -> Result<(), SystemError> {
+fn swap_trees(ctx: &Context, incoming: &Path, outgoing: &Path) -> Result<(), SystemError> {
     // A rollback has no extract step to create (or check) root's directory.
     beneath::private_dir(&ctx.path(ANCHOR))?;
     let opt = Anchor::opt(ctx)?;
