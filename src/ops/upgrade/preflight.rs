@@ -159,7 +159,7 @@ pub const RELEASE_SPACE_BYTES: u64 = 2_000_000_000;
 /// Room for the new release under /opt ([`RELEASE_SPACE_BYTES`]) and for the database dump
 /// under the backups (the database's size: its compressed dump is never larger), counted once
 /// per filesystem, checked before anything stops.
-pub(super) fn check_free_space(ctx: &Context, database_bytes: u64) -> Result<(), UpgradeError> {
+fn check_free_space(ctx: &Context, database_bytes: u64) -> Result<(), UpgradeError> {
     let needs = [
         ("/opt", RELEASE_SPACE_BYTES, "2 GB for the new release"),
         (
@@ -271,7 +271,7 @@ pub fn check_upgrade_path(from: &Version, to: &Version) -> Result<(), UpgradeErr
 }
 
 /// `getcap bin/mattermost` (e.g. `cap_net_bind_service=ep`), if any.
-pub(super) fn file_capabilities(ctx: &Context) -> Result<Option<String>, UpgradeError> {
+fn file_capabilities(ctx: &Context) -> Result<Option<String>, UpgradeError> {
     let binary = ctx
         .path(INSTALL_DIR)
         .join("bin/mattermost")
