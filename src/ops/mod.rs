@@ -1,5 +1,5 @@
-//! The operations users run: [`install`], [`upgrade`] and rollback (and the [`health`] checks
-//! that prove they worked).
+//! The operations users run: [`install`], [`upgrade`] and rollback, each a [`plan`] of journaled
+//! steps (and the [`health`] checks that prove they worked).
 
 pub mod backup;
 pub mod carry;

@@ -201,11 +201,7 @@ fn describe_version_num(version: u32) -> String {
 }
 
 /// A port must be free, or (for 80/443) held by nginx, which we configure.
-fn check_port_free(
-    ctx: &Context,
-    port: u16,
-    nginx_may_hold_it: bool,
-) -> Result<(), InstallError> {
+fn check_port_free(ctx: &Context, port: u16, nginx_may_hold_it: bool) -> Result<(), InstallError> {
     let free = TcpListener::bind(SocketAddr::from(([0, 0, 0, 0], port))).is_ok();
     if free {
         return Ok(());
