@@ -53,13 +53,9 @@ pub fn run(global: &GlobalArgs, args: InstallArgs, printer: &Printer) -> Command
             format!(" below {}", ctx.root().display())
         }
     );
-    for (number, step) in plan.steps.iter().enumerate() {
-        text.push_str(&format!(
-            "  {:>2}. {}\n",
-            number + 1,
-            step.description(&options)
-        ));
-    }
+    text.push_str(&crate::ops::plan::numbered(
+        plan.steps.iter().map(|step| step.description(&options)),
+    ));
     if let Some(note) = install::database_note(&ctx, &options) {
         text.push_str(&format!("  note: {note}\n"));
     }

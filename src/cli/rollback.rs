@@ -56,9 +56,9 @@ pub fn run(global: &GlobalArgs, args: RollbackArgs, printer: &Printer) -> Comman
         "plan: roll Mattermost {} back to {}\n  {}\n",
         plan.installed.installation.version, plan.kept.installation.version, plan.database
     );
-    for (number, step) in plan.steps.iter().enumerate() {
-        text.push_str(&format!("  {:>2}. {}\n", number + 1, step.description()));
-    }
+    text.push_str(&crate::ops::plan::numbered(
+        plan.steps.iter().map(|step| step.description()),
+    ));
     printer.step(text.trim_end());
     if let Some(warning) = &plan.warning {
         printer.warn(warning);

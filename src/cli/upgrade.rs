@@ -139,9 +139,9 @@ fn run_upgrade(
     let artifact = artifact_of(&target)?;
     let plan = upgrade::plan_upgrade(ctx, installed, artifact, settings)?;
     let mut text = format!("plan: upgrade Mattermost {current} to {target}\n");
-    for (number, step) in plan.steps.iter().enumerate() {
-        text.push_str(&format!("  {:>2}. {}\n", number + 1, step.description()));
-    }
+    text.push_str(&crate::ops::plan::numbered(
+        plan.steps.iter().map(|step| step.description()),
+    ));
     if args.dry_run {
         printer.data(text.trim_end());
         return Ok(None);

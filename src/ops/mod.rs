@@ -1,11 +1,12 @@
-//! The operations users run: [`install`], [`upgrade`] and rollback (and the [`health`] checks
-//! that prove they worked).
+//! The operations users run: [`install`], [`upgrade`] and rollback, each a [`plan`] of journaled
+//! steps (and the [`health`] checks that prove they worked).
 
 pub mod backup;
 pub mod carry;
 pub mod docs;
 pub mod health;
 pub mod install;
+pub mod plan;
 pub mod requirements;
 pub mod upgrade;
 pub mod verify;

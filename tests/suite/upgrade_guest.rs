@@ -942,19 +942,23 @@ fn an_upgrade_killed_at_any_step_is_undone_by_the_next_run() {
     let server = Server::install();
     server.sh("echo 'keep me' > /opt/mattermost/data/keep.txt");
     server.publish("11.10.2", r#""fail_start": false"#);
-    for checkpoint in [
-        "extract",
-        "back up",
-        "stop",
-        "dump the stopped",
-        "remember the database",
-        "move config",
-        "move /opt/mattermost to",
-        "start",
-        "prove",
-    ] {
+    // Every step of the plan the dry run prints, so that a new step is covered too.
+    let (plan, _) = exit(
+        &server.mm(&["upgrade", "--version", "11.10.2", "--dry-run"]),
+        0,
+    );
+    let steps = plan_steps(&plan);
+    let starts = steps
+        .iter()
+        .position(|step| step.starts_with("start mattermost.service"))
+        .unwrap_or_else(|| panic!("no step starts the server: {plan}"));
+    assert!(starts > 0 && starts + 1 < steps.len(), "{plan}");
+    for (index, step) in steps.iter().enumerate() {
+        let number = index + 1;
+        let checkpoint = format!("{number}. {step}");
+        let checkpoint = checkpoint.as_str();
         let crashed = server.guest.sh(&format!(
-            "MM_INSTALL_CRASH_AT='{checkpoint}' /srv/artifacts/mm-install upgrade --version 11.10.2 --no-progress --keyring /srv/artifacts/key.asc --release-url {}",
+            "MM_INSTALL_CRASH_AT='{number}' /srv/artifacts/mm-install upgrade --version 11.10.2 --no-progress --keyring /srv/artifacts/key.asc --release-url {}",
             server.mirror.base_url
         ));
         assert_eq!(
@@ -982,7 +986,7 @@ fn an_upgrade_killed_at_any_step_is_undone_by_the_next_run() {
             "left",
             "{checkpoint}: the dry run recovered"
         );
-        if matches!(checkpoint, "start" | "prove") {
+        if index >= starts {
             the_operator_decides_once_the_new_server_started(&server, checkpoint);
         } else {
             // Any real run first undoes the interrupted upgrade (here one with nothing else to
@@ -1038,20 +1042,36 @@ fn a_restoring_rollback_killed_at_any_step_leaves_one_database_whole() {
     server.psql("INSERT INTO after_upgrade VALUES ('written on 11.10.2')");
     server.sh(KILL_THE_RESTORE_MID_TRANSACTION);
     let rollback = "/srv/artifacts/mm-install rollback --restore-database --yes --no-progress";
-    for checkpoint in [
-        "stop",
-        "restore the database",
-        "move ",
-        "move /opt/mattermost to",
-        "in the transaction",
-    ] {
-        let crashed = if checkpoint == "in the transaction" {
-            server.sh("touch /root/kill-restore");
-            server.guest.sh(&format!("setsid -w {rollback}"))
-        } else {
-            server
+    // Every step of the plan the dry run prints before the older server starts, so that a new
+    // step is covered too; then the kill inside the restore's transaction.
+    let planned = server.guest.sh(&format!("{rollback} --dry-run"));
+    let (out, err) = texts(&planned);
+    let plan = format!("{out}\n{err}");
+    assert_eq!(planned.status.code(), Some(0), "{plan}");
+    let steps = plan_steps(&plan);
+    let starts = steps
+        .iter()
+        .position(|step| step.starts_with("start mattermost.service"))
+        .unwrap_or_else(|| panic!("no step starts the server: {plan}"));
+    assert!(
+        steps[..starts]
+            .iter()
+            .any(|step| step.starts_with("restore the database")),
+        "{plan}"
+    );
+    let checkpoints = (1..=starts)
+        .map(|number| (Some(number), format!("{number}. {}", steps[number - 1])))
+        .chain([(None, "in the transaction".to_string())]);
+    for (number, checkpoint) in checkpoints {
+        let checkpoint = checkpoint.as_str();
+        let crashed = match number {
+            None => {
+                server.sh("touch /root/kill-restore");
+                server.guest.sh(&format!("setsid -w {rollback}"))
+            }
+            Some(number) => server
                 .guest
-                .sh(&format!("MM_INSTALL_CRASH_AT='{checkpoint}' {rollback}"))
+                .sh(&format!("MM_INSTALL_CRASH_AT='{number}' {rollback}")),
         };
         assert_ne!(crashed.status.code(), Some(0), "{checkpoint}");
         assert_eq!(
@@ -1091,6 +1111,17 @@ fn a_restoring_rollback_killed_at_any_step_leaves_one_database_whole() {
         server.psql("SELECT to_regclass('public.after_upgrade') IS NULL"),
         "t"
     );
+}
+
+/// The steps of a plan as the CLI prints them (`  1. extract ...`), in order.
+fn plan_steps(plan: &str) -> Vec<String> {
+    plan.lines()
+        .filter_map(|line| {
+            let (number, step) = line.trim_start().split_once(". ")?;
+            number.parse::<usize>().ok()?;
+            Some(step.to_string())
+        })
+        .collect()
 }
 
 /// The guest side of the test above: a `pg_restore` that, once armed, kills its process group
