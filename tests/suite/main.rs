@@ -17,6 +17,9 @@ mod install_guest;
 mod install_root;
 mod man_completions;
 mod mirror;
+#[path = "../fixtures/os_release.rs"]
+#[allow(dead_code)] // the suite uses some fixtures, the unit tests others
+mod os_release_fixtures;
 mod packages;
 mod pg_cluster;
 mod render;
