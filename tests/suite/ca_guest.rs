@@ -3,7 +3,7 @@
 //! system store) until the CA is installed the Debian way (`update-ca-certificates`), then
 //! succeeds with no flag. The mirror runs on the host's address for the guest.
 
-use crate::common::{texts, write_file};
+use crate::common::{assert_exit, texts, write_file};
 use crate::guest::Guest;
 use crate::mirror::{Mirror, TestCa, TestKey};
 
@@ -35,8 +35,7 @@ fn a_ca_installed_with_update_ca_certificates_is_trusted_without_a_flag() {
     );
 
     let refused = guest.sh(&download);
-    let (_, stderr) = texts(&refused);
-    assert_eq!(refused.status.code(), Some(1), "{refused:?}");
+    let (_, stderr) = assert_exit(&refused, 1);
     assert!(
         stderr.contains("presented a certificate this host does not trust")
             && stderr.contains("update-ca-certificates"),

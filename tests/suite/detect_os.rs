@@ -2,80 +2,16 @@
 //! statement and the family for each kind of system, in JSON and as text, and the error for a
 //! missing file.
 
+use crate::common::Ran;
 use std::path::{Path, PathBuf};
-use std::process::Output;
 
 use serde_json::Value;
 
-use crate::common::{mm_install, run, texts, write_file};
-
-pub const ROCKY_9: &str = r#"NAME="Rocky Linux"
-VERSION="9.4 (Blue Onyx)"
-ID="rocky"
-ID_LIKE="rhel centos fedora"
-VERSION_ID="9.4"
-PLATFORM_ID="platform:el9"
-PRETTY_NAME="Rocky Linux 9.4 (Blue Onyx)"
-ANSI_COLOR="0;32"
-LOGO="fedora-logo-icon"
-CPE_NAME="cpe:/o:rocky:rocky:9::baseos"
-HOME_URL="https://rockylinux.org/"
-BUG_REPORT_URL="https://bugs.rockylinux.org/"
-SUPPORT_END="2032-05-31"
-ROCKY_SUPPORT_PRODUCT="Rocky-Linux-9"
-ROCKY_SUPPORT_PRODUCT_VERSION="9.4"
-REDHAT_SUPPORT_PRODUCT="Rocky Linux"
-REDHAT_SUPPORT_PRODUCT_VERSION="9.4"
-"#;
-
-const ORACLE_LINUX_9: &str = r#"NAME="Oracle Linux Server"
-VERSION="9.4"
-ID="ol"
-ID_LIKE="fedora"
-VARIANT="Server"
-VARIANT_ID="server"
-VERSION_ID="9.4"
-PLATFORM_ID="platform:el9"
-PRETTY_NAME="Oracle Linux Server 9.4"
-ANSI_COLOR="0;31"
-CPE_NAME="cpe:/o:oracle:linux:9:4:server"
-HOME_URL="https://linux.oracle.com/"
-BUG_REPORT_URL="https://github.com/oracle/oracle-linux"
-
-ORACLE_BUGZILLA_PRODUCT="Oracle Linux 9"
-ORACLE_BUGZILLA_PRODUCT_VERSION=9.4
-ORACLE_SUPPORT_PRODUCT="Oracle Linux"
-ORACLE_SUPPORT_PRODUCT_VERSION=9.4
-"#;
-
-const AMAZON_LINUX_2023: &str = r#"NAME="Amazon Linux"
-VERSION="2023"
-ID="amzn"
-ID_LIKE="fedora"
-VERSION_ID="2023"
-PLATFORM_ID="platform:al2023"
-PRETTY_NAME="Amazon Linux 2023.6.20241010"
-ANSI_COLOR="0;33"
-CPE_NAME="cpe:2.3:o:amazon:amazon_linux:2023"
-HOME_URL="https://aws.amazon.com/linux/amazon-linux-2023/"
-DOCUMENTATION_URL="https://docs.aws.amazon.com/linux/"
-SUPPORT_URL="https://aws.amazon.com/premiumsupport/"
-BUG_REPORT_URL="https://github.com/amazonlinux/amazon-linux-2023"
-VENDOR_NAME="AWS"
-VENDOR_URL="https://aws.amazon.com/"
-SUPPORT_END="2029-06-30"
-"#;
-
-pub const DEBIAN_12: &str = r#"PRETTY_NAME="Debian GNU/Linux 12 (bookworm)"
-NAME="Debian GNU/Linux"
-VERSION_ID="12"
-VERSION="12 (bookworm)"
-VERSION_CODENAME=bookworm
-ID=debian
-HOME_URL="https://www.debian.org/"
-SUPPORT_URL="https://www.debian.org/support"
-BUG_REPORT_URL="https://bugs.debian.org/"
-"#;
+use crate::common::{assert_exit, mm_install, run, write_file};
+use crate::os_release_fixtures::{
+    ALPINE_3_20, AMAZON_LINUX_2023, DEBIAN_12, DEBIAN_13, LINUX_MINT_21, ORACLE_LINUX_9, ROCKY_9,
+    UBUNTU_24_04, UBUNTU_26_04,
+};
 
 // Debian 13 and the Ubuntu LTS releases users install on today, as their os-release files ship.
 // Mattermost's support matrix (mattermost/docs, source/deployment-guide/
@@ -86,70 +22,6 @@ BUG_REPORT_URL="https://bugs.debian.org/"
 // are official; the two releases no Mattermost page names yet (Debian 13, Ubuntu 26.04) carry a
 // note to check the release notes.
 
-const DEBIAN_13: &str = r#"PRETTY_NAME="Debian GNU/Linux 13 (trixie)"
-NAME="Debian GNU/Linux"
-VERSION_ID="13"
-VERSION="13 (trixie)"
-VERSION_CODENAME=trixie
-DEBIAN_VERSION_FULL=13.2
-ID=debian
-HOME_URL="https://www.debian.org/"
-SUPPORT_URL="https://www.debian.org/support"
-BUG_REPORT_URL="https://bugs.debian.org/"
-"#;
-
-const UBUNTU_24_04: &str = r#"PRETTY_NAME="Ubuntu 24.04.3 LTS"
-NAME="Ubuntu"
-VERSION_ID="24.04"
-VERSION="24.04.3 LTS (Noble Numbat)"
-VERSION_CODENAME=noble
-ID=ubuntu
-ID_LIKE=debian
-HOME_URL="https://www.ubuntu.com/"
-SUPPORT_URL="https://help.ubuntu.com/"
-BUG_REPORT_URL="https://bugs.launchpad.net/ubuntu/"
-PRIVACY_POLICY_URL="https://www.ubuntu.com/legal/terms-and-policies/privacy-policy"
-UBUNTU_CODENAME=noble
-LOGO=ubuntu-logo
-"#;
-
-const UBUNTU_26_04: &str = r#"PRETTY_NAME="Ubuntu 26.04 LTS"
-NAME="Ubuntu"
-VERSION_ID="26.04"
-VERSION="26.04 LTS (Resolute Raccoon)"
-VERSION_CODENAME=resolute
-ID=ubuntu
-ID_LIKE=debian
-HOME_URL="https://www.ubuntu.com/"
-SUPPORT_URL="https://help.ubuntu.com/"
-BUG_REPORT_URL="https://bugs.launchpad.net/ubuntu/"
-PRIVACY_POLICY_URL="https://www.ubuntu.com/legal/terms-and-policies/privacy-policy"
-UBUNTU_CODENAME=resolute
-LOGO=ubuntu-logo
-"#;
-
-const LINUX_MINT_21: &str = r#"NAME="Linux Mint"
-VERSION="21.3 (Virginia)"
-ID=linuxmint
-ID_LIKE="ubuntu debian"
-PRETTY_NAME="Linux Mint 21.3"
-VERSION_ID="21.3"
-HOME_URL="https://www.linuxmint.com/"
-SUPPORT_URL="https://forums.linuxmint.com/"
-BUG_REPORT_URL="http://linuxmint-troubleshooting-guide.readthedocs.io/en/latest/"
-PRIVACY_POLICY_URL="https://www.linuxmint.com/"
-VERSION_CODENAME=virginia
-UBUNTU_CODENAME=jammy
-"#;
-
-const ALPINE_3_20: &str = r#"NAME="Alpine Linux"
-ID=alpine
-VERSION_ID=3.20.3
-PRETTY_NAME="Alpine Linux v3.20"
-HOME_URL="https://alpinelinux.org/"
-BUG_REPORT_URL="https://gitlab.alpinelinux.org/alpine/aports/-/issues"
-"#;
-
 /// The statement the Deployment Solutions Program requires for a RHEL equivalent named `name`.
 fn equivalence(name: &str) -> String {
     format!(
@@ -159,17 +31,10 @@ fn equivalence(name: &str) -> String {
 
 /// `mm-install detect-os --os-release FILE --arch amd64 EXTRA…`, asserting it exits 0.
 fn detect_os(file: &Path, extra: &[&str]) -> String {
-    let output = detect_os_output(file, extra);
-    let (stdout, stderr) = texts(&output);
-    assert_eq!(
-        output.status.code(),
-        Some(0),
-        "stdout:\n{stdout}\nstderr:\n{stderr}"
-    );
-    stdout
+    assert_exit(&detect_os_output(file, extra), 0).0
 }
 
-fn detect_os_output(file: &Path, extra: &[&str]) -> Output {
+fn detect_os_output(file: &Path, extra: &[&str]) -> Ran {
     let mut command = mm_install();
     command
         .arg("detect-os")
@@ -315,13 +180,7 @@ fn text_output_names_the_system_and_the_statement() {
 fn missing_os_release_file_fails_naming_it() {
     let dir = tempfile::tempdir().unwrap();
     let missing: PathBuf = dir.path().join("no-such-os-release");
-    let output = detect_os_output(&missing, &["--json"]);
-    let (stdout, stderr) = texts(&output);
-    assert_eq!(
-        output.status.code(),
-        Some(1),
-        "stdout:\n{stdout}\nstderr:\n{stderr}"
-    );
+    let (stdout, stderr) = assert_exit(&detect_os_output(&missing, &["--json"]), 1);
     assert!(stderr.contains(&missing.display().to_string()), "{stderr}");
     assert!(stderr.contains("--os-release FILE"), "{stderr}");
     assert!(stdout.is_empty(), "{stdout}");

@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::sync::OnceLock;
 
-use crate::common::{texts, write_file};
+use crate::common::{Ran, assert_exit, texts, write_file};
 use crate::guest::{Guest, e2e_dir};
 use crate::mirror::{Mirror, TestKey, hostile_tarball, standin_tarball};
 
@@ -113,7 +113,7 @@ pub fn install_args() -> Vec<String> {
     .to_vec()
 }
 
-pub fn run_in(guest: &Guest, args: &[String]) -> Output {
+pub fn run_in(guest: &Guest, args: &[String]) -> Ran {
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
     guest.run(&args)
 }
@@ -274,8 +274,8 @@ fn install_on_a_fresh_server_leaves_mattermost_working_behind_nginx() {
 
     // A second install refuses and changes nothing.
     let again = run_in(&guest, &args);
-    assert_eq!(again.status.code(), Some(1), "{again:?}");
-    assert!(texts(&again).1.contains("mm-install upgrade"), "{again:?}");
+    let (_, err) = assert_exit(&again, 1);
+    assert!(err.contains("mm-install upgrade"), "{again:?}");
     assert_eq!(
         stdout(&guest.run(&["systemctl", "is-active", "mattermost"])),
         "active"
@@ -299,9 +299,7 @@ fn a_server_that_fails_to_start_is_undone_completely() {
         format!("/srv/artifacts/{NAME}.sig"),
     ]);
 
-    let output = run_in(&guest, &args);
-    let (_, err) = texts(&output);
-    assert_eq!(output.status.code(), Some(1), "{err}");
+    let (_, err) = assert_exit(&run_in(&guest, &args), 1);
     assert!(err.contains("start mattermost.service"), "{err}");
     assert!(err.contains("every change was undone"), "{err}");
 
@@ -381,9 +379,7 @@ fn a_hostile_release_leaves_the_guest_unchanged() {
         "--signature".into(),
         format!("/srv/artifacts/{NAME}.sig"),
     ]);
-    let output = run_in(&guest, &args);
-    let (_, err) = texts(&output);
-    assert_eq!(output.status.code(), Some(3), "{err}");
+    let (_, err) = assert_exit(&run_in(&guest, &args), 3);
     assert!(err.contains("every change was undone"), "{err}");
     assert_eq!(guest_snapshot(&guest), before);
     assert!(!guest.run(&["test", "-e", "/etc/evil"]).status.success());
@@ -505,9 +501,7 @@ fn install_with_a_database_url_uses_an_existing_postgresql() {
     let before = guest_snapshot(&guest);
     let mut wrong = args.clone();
     wrong.push(url("WrongSecret"));
-    let output = run_in(&guest, &wrong);
-    let (out, err) = texts(&output);
-    assert_eq!(output.status.code(), Some(1), "{out}\n{err}");
+    let (out, err) = assert_exit(&run_in(&guest, &wrong), 1);
     assert!(
         err.contains(
             "cannot connect to the database at postgres://mmuser@127.0.0.1:5440/mattermost"
@@ -622,9 +616,7 @@ fn a_failed_install_leaves_an_enabled_but_stopped_postgresql_so() {
         "postgresql.service enabled inactive\npostgresql@15-main.service inactive"
     );
 
-    let output = run_in(&guest, &tarball_args(&tarball));
-    let (out, err) = texts(&output);
-    assert_eq!(output.status.code(), Some(1), "{err}");
+    let (out, err) = assert_exit(&run_in(&guest, &tarball_args(&tarball)), 1);
     assert!(
         format!("{out}{err}").contains("enable and start PostgreSQL (postgresql.service)"),
         "{out}\n{err}"

@@ -1,6 +1,6 @@
 //! `mm-install man` and `mm-install completions SHELL`, for users who install with cargo.
 
-use crate::common::{mm_install, run, texts};
+use crate::common::{assert_exit, mm_install, run, texts};
 
 #[test]
 fn the_man_page_and_completions_cover_every_command() {
@@ -21,7 +21,7 @@ fn the_man_page_and_completions_cover_every_command() {
         );
     }
     let output = run(mm_install().args(["completions", "tcsh"]));
-    assert_eq!(output.status.code(), Some(2));
+    assert_exit(&output, 2);
 }
 
 #[test]
@@ -60,8 +60,7 @@ fn help_and_completions_list_the_values_of_each_keyword_option() {
     }
     // An invalid value is a usage error naming it and the accepted ones.
     let output = run(mm_install().args(["upgrade", "--policy", "nightly"]));
-    let (_, stderr) = texts(&output);
-    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    let (_, stderr) = assert_exit(&output, 2);
     assert!(
         stderr.contains("nightly") && stderr.contains("patch, minor, latest"),
         "{stderr}"

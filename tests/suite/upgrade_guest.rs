@@ -3,7 +3,7 @@
 //! failures roll back on their own, the lock holds, a killed upgrade is undone by the next run,
 //! and a hand-made install is adopted.
 
-use crate::common::texts;
+use crate::common::{Ran, assert_exit, texts};
 use crate::guest::{Guest, Suite};
 use crate::install_guest::{Artifacts, SITE_HOST, install_args, run_in, standin_binary, stdout};
 use crate::mirror::{Mirror, releases_feed, standin_tarball};
@@ -77,7 +77,7 @@ impl Server {
     }
 
     /// `mm-install <args…>` in the guest with the mirror and feed.
-    fn mm(&self, args: &[&str]) -> std::process::Output {
+    fn mm(&self, args: &[&str]) -> Ran {
         let mut all: Vec<String> = vec!["/srv/artifacts/mm-install".into()];
         all.extend(args.iter().map(|a| a.to_string()));
         all.extend([
@@ -115,16 +115,6 @@ impl Server {
     }
 }
 
-fn exit(output: &std::process::Output, code: i32) -> (String, String) {
-    let (out, err) = texts(output);
-    assert_eq!(
-        output.status.code(),
-        Some(code),
-        "stdout:\n{out}\nstderr:\n{err}"
-    );
-    (out, err)
-}
-
 #[test]
 fn upgrades_keep_the_admins_state_and_roll_back_with_or_without_the_database() {
     let server = Server::install();
@@ -150,7 +140,7 @@ fn upgrades_keep_the_admins_state_and_roll_back_with_or_without_the_database() {
     server.feed(&[OLD, "11.10.2", "11.11.0"]);
 
     // Policy patch (the default): 11.10.2, with 11.11.0 held back.
-    let (out, err) = exit(&server.mm(&["upgrade", "--latest"]), 0);
+    let (out, err) = assert_exit(&server.mm(&["upgrade", "--latest"]), 0);
     assert!(out.contains("upgraded: 11.10.1 -> 11.10.2"), "{out}\n{err}");
     assert!(err.contains("held back"), "{err}");
     assert_eq!(server.served_version(), "11.10.2");
@@ -210,7 +200,7 @@ fn upgrades_keep_the_admins_state_and_roll_back_with_or_without_the_database() {
     // Already current: one small request, no restart.
     let started = server.started_at();
     let feed_requests = server.mirror.seen("/releases").len();
-    let (out, _) = exit(&server.mm(&["upgrade", "--latest"]), 0);
+    let (out, _) = assert_exit(&server.mm(&["upgrade", "--latest"]), 0);
     assert!(out.contains("up to date: 11.10.2"), "{out}");
     assert_eq!(server.started_at(), started);
     assert_eq!(server.mirror.seen("/releases").len(), feed_requests + 1);
@@ -222,12 +212,12 @@ fn upgrades_keep_the_admins_state_and_roll_back_with_or_without_the_database() {
     );
 
     // Policy minor: 11.11.0.
-    let (out, _) = exit(&server.mm(&["upgrade", "--policy", "minor", "--yes"]), 0);
+    let (out, _) = assert_exit(&server.mm(&["upgrade", "--policy", "minor", "--yes"]), 0);
     assert!(out.contains("upgraded: 11.10.2 -> 11.11.0"), "{out}");
     assert_eq!(server.served_version(), "11.11.0");
 
     // Status lists the kept releases.
-    let (status, _) = exit(&server.mm(&["status", "--json"]), 0);
+    let (status, _) = assert_exit(&server.mm(&["status", "--json"]), 0);
     let status: serde_json::Value = serde_json::from_str(&status).unwrap();
     assert_eq!(status["installed_version"], "11.11.0");
     assert_eq!(status["service_active"], true);
@@ -240,7 +230,7 @@ fn upgrades_keep_the_admins_state_and_roll_back_with_or_without_the_database() {
     assert_eq!(kept, ["11.10.1", "11.10.2"]);
 
     // Rollback without the database: back to 11.10.2, state intact.
-    let (out, _) = exit(&server.mm(&["rollback", "--yes"]), 0);
+    let (out, _) = assert_exit(&server.mm(&["rollback", "--yes"]), 0);
     assert!(out.contains("rolled back: 11.11.0 -> 11.10.2"), "{out}");
     assert_eq!(server.served_version(), "11.10.2");
     assert_eq!(
@@ -256,8 +246,8 @@ fn upgrades_keep_the_admins_state_and_roll_back_with_or_without_the_database() {
     let refused = server
         .guest
         .sh("/srv/artifacts/mm-install rollback --to 11.10.1 --restore-database < /dev/null");
-    assert_eq!(refused.status.code(), Some(2), "{refused:?}");
-    let (out, err) = exit(
+    assert_exit(&refused, 2);
+    let (out, err) = assert_exit(
         &server.mm(&["rollback", "--to", "11.10.1", "--restore-database", "--yes"]),
         0,
     );
@@ -316,15 +306,15 @@ pub fn install_verify_upgrade_and_roll_back_on(suite: Suite) -> Server {
 
     server.publish("11.10.2", r#""fail_start": false"#);
     server.publish("11.10.3", r#""fail_start": true"#);
-    let (out, _) = exit(&server.mm(&["upgrade", "--version", "11.10.2"]), 0);
+    let (out, _) = assert_exit(&server.mm(&["upgrade", "--version", "11.10.2"]), 0);
     assert!(out.contains("upgraded: 11.10.1 -> 11.10.2"), "{out}");
     assert_eq!(server.served_version(), "11.10.2");
 
-    let (_, err) = exit(&server.mm(&["upgrade", "--version", "11.10.3"]), 4);
+    let (_, err) = assert_exit(&server.mm(&["upgrade", "--version", "11.10.3"]), 4);
     assert!(err.contains("11.10.2 is running again"), "{err}");
     assert_eq!(server.served_version(), "11.10.2");
 
-    let (out, _) = exit(&server.mm(&["rollback", "--yes"]), 0);
+    let (out, _) = assert_exit(&server.mm(&["rollback", "--yes"]), 0);
     assert!(out.contains("rolled back: 11.10.2 -> 11.10.1"), "{out}");
     assert_eq!(server.served_version(), OLD);
     assert_eq!(server.sh("systemctl is-active mattermost"), "active");
@@ -346,7 +336,7 @@ fn a_failing_upgrade_rolls_back_on_its_own() {
 
     for version in ["11.10.2", "11.10.3"] {
         let started = std::time::Instant::now();
-        let (_, err) = exit(&server.mm(&["upgrade", "--version", version]), 4);
+        let (_, err) = assert_exit(&server.mm(&["upgrade", "--version", version]), 4);
         assert!(
             err.contains("rolled back") && err.contains("11.10.1 is running again"),
             "{err}"
@@ -398,7 +388,7 @@ fn an_automatic_rollback_after_a_migration_restores_the_pre_upgrade_schema() {
                   WHERE table_schema = 'public' AND table_name IN ('widgets', 'db_migrations')";
     assert_eq!(server.psql(tables), "");
 
-    let (_, err) = exit(&server.mm(&["upgrade", "--version", "11.10.2"]), 4);
+    let (_, err) = assert_exit(&server.mm(&["upgrade", "--version", "11.10.2"]), 4);
     assert!(
         err.contains("rolled back") && err.contains("11.10.1 is running again"),
         "{err}"
@@ -435,7 +425,7 @@ fn a_failed_rollback_after_a_schema_downgrade_restores_the_newer_schema() {
     let server = upgraded_across_a_migration();
     server.sh(r#"sed -i 's/"fail_start": false/"fail_start": true/' /opt/.mm-install/mattermost-11.10.1-*/bin/standin.json"#);
 
-    let (_, err) = exit(&server.mm(&["rollback", "--downgrade-schema", "--yes"]), 4);
+    let (_, err) = assert_exit(&server.mm(&["rollback", "--downgrade-schema", "--yes"]), 4);
     assert!(err.contains("11.10.2 is running again"), "{err}");
     assert_eq!(server.served_version(), "11.10.2");
     assert_eq!(migrations_head(&server), "2", "{err}");
@@ -472,7 +462,7 @@ fn an_automatic_rollback_undoes_a_data_only_migration() {
         "11.10.2",
         &format!(r#""fail_start": true, "migrations": [{posts}, {rewrite}]"#),
     );
-    let (_, err) = exit(&server.mm(&["upgrade", "--version", "11.10.2"]), 4);
+    let (_, err) = assert_exit(&server.mm(&["upgrade", "--version", "11.10.2"]), 4);
     assert!(err.contains("11.10.1 is running again"), "{err}");
     assert_eq!(server.served_version(), OLD);
     assert_eq!(migrations_head(&server), "1", "{err}");
@@ -499,13 +489,13 @@ fn a_rollback_onto_an_older_schema_waits_for_the_admins_choice() {
         "11.10.2",
         &format!(r#""fail_start": false, "migrations": [{widgets}]"#),
     );
-    exit(&server.mm(&["upgrade", "--version", "11.10.2", "--yes"]), 0);
+    assert_exit(&server.mm(&["upgrade", "--version", "11.10.2", "--yes"]), 0);
     assert_eq!(migrations_head(&server), "1");
     let started = server.started_at();
     let trees = "ls -d /opt/.mm-install/mattermost-* /opt/mattermost/bin/mattermost";
     let before = server.sh(trees);
 
-    let (_, err) = exit(&server.mm(&["rollback", "--yes"]), 2);
+    let (_, err) = assert_exit(&server.mm(&["rollback", "--yes"]), 2);
     assert!(
         err.contains("db_migrations is at 1, Mattermost 11.10.1 ran on none")
             && err.contains("11.10.2 applied 1 create_widgets")
@@ -515,7 +505,7 @@ fn a_rollback_onto_an_older_schema_waits_for_the_admins_choice() {
         "{err}"
     );
     // The plan goes to stderr.
-    let (_, plan) = exit(
+    let (_, plan) = assert_exit(
         &server.mm(&["rollback", "--downgrade-schema", "--dry-run"]),
         0,
     );
@@ -530,7 +520,7 @@ fn a_rollback_onto_an_older_schema_waits_for_the_admins_choice() {
     assert_eq!(migrations_head(&server), "1");
     assert!(server.sh("ls /var/lib/mm-install/backups").lines().count() == 1);
 
-    let (out, err) = exit(&server.mm(&["rollback", "--binary-only", "--yes"]), 0);
+    let (out, err) = assert_exit(&server.mm(&["rollback", "--binary-only", "--yes"]), 0);
     assert!(out.contains("rolled back: 11.10.2 -> 11.10.1"), "{out}");
     assert!(err.contains("Mattermost does not support this"), "{err}");
     assert_eq!(server.served_version(), OLD);
@@ -566,7 +556,7 @@ fn upgraded_across_a_migration() -> Server {
         "11.10.2",
         &format!(r#""fail_start": false, "migrations": [{posts}, {priority}]"#),
     );
-    exit(&server.mm(&["upgrade", "--version", "11.10.2", "--yes"]), 0);
+    assert_exit(&server.mm(&["upgrade", "--version", "11.10.2", "--yes"]), 0);
     assert_eq!(migrations_head(&server), "2");
     server.psql("INSERT INTO posts_written VALUES ('written on 11.10.2', 1)");
     server
@@ -579,7 +569,7 @@ fn upgraded_across_a_migration() -> Server {
 #[test]
 fn a_schema_downgrade_keeps_the_posts_written_on_the_newer_version() {
     let server = upgraded_across_a_migration();
-    let (out, err) = exit(&server.mm(&["rollback", "--downgrade-schema", "--yes"]), 0);
+    let (out, err) = assert_exit(&server.mm(&["rollback", "--downgrade-schema", "--yes"]), 0);
     assert!(
         out.contains("rolled back: 11.10.2 -> 11.10.1"),
         "{out}\n{err}"
@@ -625,7 +615,7 @@ fn a_write_the_old_server_acknowledged_survives_an_automatic_rollback() {
         r#""fail_start": true, "migrations": [{"version": 1, "name": "migrated_by_11_10_2", "up": "CREATE TABLE migrated_by_11_10_2 (id int)", "down": "DROP TABLE migrated_by_11_10_2"}]"#,
     );
 
-    let (_, err) = exit(&server.mm(&["upgrade", "--version", "11.10.2"]), 4);
+    let (_, err) = assert_exit(&server.mm(&["upgrade", "--version", "11.10.2"]), 4);
     assert!(err.contains("11.10.1 is running again"), "{err}");
     assert_eq!(server.served_version(), OLD);
     // The rollback did restore the dump: the new version's migration is gone.
@@ -702,7 +692,7 @@ fn a_config_symlinked_into_etc_is_never_followed_by_an_upgrade_or_its_rollback()
 
     // The admin puts the file back; this time the new server plants the link itself.
     server.sh("runuser -u mattermost -- sh -c 'cd /opt/mattermost && rm config/config.json && cp /tmp/config.json config/config.json && chmod 600 config/config.json'");
-    let (_, err) = exit(&server.mm(&["upgrade", "--version", "11.10.2"]), 4);
+    let (_, err) = assert_exit(&server.mm(&["upgrade", "--version", "11.10.2"]), 4);
     assert!(
         err.contains("rolled back") && err.contains("11.10.1 is running again"),
         "{err}"
@@ -759,7 +749,7 @@ fn a_service_user_racing_the_upgrade_changes_nothing_outside_the_trees() {
              [ -d \"$d\" ] && [ ! -L \"$d\" ] && mv \"$d\" \"$d.moved\" 2>/dev/null && ln -s /etc \"$d\" 2>/dev/null; \
            done; done' >/dev/null 2>&1 < /dev/null & echo started",
     );
-    let (out, err) = exit(&server.mm(&["upgrade", "--version", "11.10.2"]), 0);
+    let (out, err) = assert_exit(&server.mm(&["upgrade", "--version", "11.10.2"]), 0);
     assert!(out.contains("upgraded: 11.10.1 -> 11.10.2"), "{out}\n{err}");
     server.sh("pkill -u mattermost -f 'while :' || true");
     assert_eq!(etc(), before, "something under /etc changed owner or mode");
@@ -780,7 +770,7 @@ fn a_service_user_racing_the_upgrade_changes_nothing_outside_the_trees() {
 fn a_kept_tree_at_the_old_path_rolls_back_but_never_through_its_symlinks() {
     let server = Server::install();
     server.publish("11.10.2", r#""fail_start": false"#);
-    let (out, _) = exit(&server.mm(&["upgrade", "--version", "11.10.2"]), 0);
+    let (out, _) = assert_exit(&server.mm(&["upgrade", "--version", "11.10.2"]), 0);
     assert!(out.contains("upgraded: 11.10.1 -> 11.10.2"), "{out}");
     server.sh(
         "set -e; kept=$(ls -d /opt/.mm-install/mattermost-11.10.1-* /opt/mattermost-11.10.1-2* 2>/dev/null || true); \
@@ -800,7 +790,7 @@ fn a_kept_tree_at_the_old_path_rolls_back_but_never_through_its_symlinks() {
         || server.sh("find /srv/system -printf '%p %u %m\\n' | sort; cat /srv/system/plugins/keep");
     let before = system();
 
-    let (_, err) = exit(&server.mm(&["rollback", "--yes"]), 4);
+    let (_, err) = assert_exit(&server.mm(&["rollback", "--yes"]), 4);
     assert!(
         err.contains("/opt/mattermost-11.10.1-old/client is a symlink; mm-install never follows links inside /opt/mattermost")
             && err.contains("11.10.2 is running again"),
@@ -816,7 +806,7 @@ fn a_kept_tree_at_the_old_path_rolls_back_but_never_through_its_symlinks() {
     server.sh(
         "cd /opt/mattermost-11.10.1-old && rm client && if [ -e /tmp/client/client ]; then mv /tmp/client/client client; fi",
     );
-    let (out, _) = exit(&server.mm(&["rollback", "--yes"]), 0);
+    let (out, _) = assert_exit(&server.mm(&["rollback", "--yes"]), 0);
     assert!(out.contains("rolled back: 11.10.2 -> 11.10.1"), "{out}");
     assert_eq!(server.served_version(), OLD);
     assert_eq!(
@@ -840,7 +830,7 @@ fn a_tampered_release_leaves_the_running_server_untouched() {
     tarball[middle] ^= 1;
     server.mirror.file(&path, tarball);
     let started = server.started_at();
-    let (_, err) = exit(&server.mm(&["upgrade", "--version", "11.10.2"]), 3);
+    let (_, err) = assert_exit(&server.mm(&["upgrade", "--version", "11.10.2"]), 3);
     assert!(
         err.contains("BAD signature") || err.contains("checksum"),
         "{err}"
@@ -860,7 +850,7 @@ fn an_older_signed_release_under_a_newer_name_is_refused() {
         .mirror
         .publish_tarball(&server.artifacts.key, "11.10.2", &name("11.10.2"), tarball);
     let started = server.started_at();
-    let (_, err) = exit(&server.mm(&["upgrade", "--version", "11.10.2"]), 3);
+    let (_, err) = assert_exit(&server.mm(&["upgrade", "--version", "11.10.2"]), 3);
     assert!(
         err.contains("published as Mattermost 11.10.2 is Mattermost 11.9.0"),
         "{err}"
@@ -898,7 +888,7 @@ fn an_air_gapped_upgrade_uses_the_verified_copy_of_a_local_tarball() {
         format!("/srv/artifacts/{file}"),
         format!("/srv/artifacts/{file}.sig"),
     );
-    let (out, _) = exit(
+    let (out, _) = assert_exit(
         &server.mm(&["upgrade", "--tarball", &local, "--signature", &sig]),
         0,
     );
@@ -923,7 +913,7 @@ fn one_operation_at_a_time() {
     assert_eq!(stdout(&first), "started");
     // Wait until the first run holds the lock (it writes its pid into the lock file).
     server.sh("for i in $(seq 100); do grep -q upgrade /var/lib/mm-install/lock 2>/dev/null && break; sleep 0.1; done");
-    let (_, err) = exit(&server.mm(&["upgrade", "--version", "11.10.2"]), 5);
+    let (_, err) = assert_exit(&server.mm(&["upgrade", "--version", "11.10.2"]), 5);
     assert!(err.contains("(upgrade)") && err.contains("pid"), "{err}");
     server.sh("while pgrep -f '^/srv/artifacts/mm-install upgrade' >/dev/null; do sleep 0.2; done");
     assert!(
@@ -969,7 +959,7 @@ fn an_upgrade_killed_at_any_step_is_undone_by_the_next_run() {
             texts(&crashed)
         );
         // A dry run only reports the interrupted upgrade: it changes nothing, recovery included.
-        let (_, err) = exit(
+        let (_, err) = assert_exit(
             &server.mm(&["upgrade", "--version", "11.10.2", "--dry-run"]),
             0,
         );
@@ -1019,7 +1009,7 @@ fn an_upgrade_killed_at_any_step_is_undone_by_the_next_run() {
         );
     }
     // And the upgrade still works afterwards.
-    let (out, _) = exit(&server.mm(&["upgrade", "--version", "11.10.2"]), 0);
+    let (out, _) = assert_exit(&server.mm(&["upgrade", "--version", "11.10.2"]), 0);
     assert!(out.contains("upgraded: 11.10.1 -> 11.10.2"), "{out}");
 }
 
@@ -1033,7 +1023,7 @@ fn an_upgrade_killed_at_any_step_is_undone_by_the_next_run() {
 fn a_restoring_rollback_killed_at_any_step_leaves_one_database_whole() {
     let server = Server::install();
     server.publish("11.10.2", r#""fail_start": false"#);
-    exit(&server.mm(&["upgrade", "--version", "11.10.2"]), 0);
+    assert_exit(&server.mm(&["upgrade", "--version", "11.10.2"]), 0);
     server.psql("CREATE TABLE after_upgrade (note text)");
     server.psql("INSERT INTO after_upgrade VALUES ('written on 11.10.2')");
     server.sh(KILL_THE_RESTORE_MID_TRANSACTION);
@@ -1083,7 +1073,7 @@ fn a_restoring_rollback_killed_at_any_step_leaves_one_database_whole() {
         server.sh("test -e /root/kill-restore && echo armed || echo fired"),
         "fired"
     );
-    let (out, err) = exit(&server.mm(&["rollback", "--restore-database", "--yes"]), 0);
+    let (out, err) = assert_exit(&server.mm(&["rollback", "--restore-database", "--yes"]), 0);
     assert!(out.contains("rolled back: 11.10.2 -> 11.10.1"), "{out}");
     assert!(err.contains("DROP SCHEMA mm_install_replaced_"), "{err}");
     assert_eq!(server.served_version(), OLD);
@@ -1127,7 +1117,7 @@ fn an_edition_changed_in_the_product_is_kept_by_the_upgrade() {
         "1"
     );
     server.publish("11.10.2", r#""fail_start": false"#);
-    let (out, err) = exit(&server.mm(&["upgrade", "--version", "11.10.2"]), 0);
+    let (out, err) = assert_exit(&server.mm(&["upgrade", "--version", "11.10.2"]), 0);
     assert!(out.contains("upgraded: 11.10.1 -> 11.10.2"), "{out}");
     assert!(
         err.contains("the installed server is the enterprise edition")
@@ -1155,14 +1145,14 @@ fn where_selinux_is_enabled_the_swapped_in_tree_is_relabelled() {
          chmod 755 /usr/local/bin/selinuxenabled /usr/local/bin/restorecon",
     );
     server.publish("11.10.2", r#""fail_start": false"#);
-    let (out, err) = exit(&server.mm(&["upgrade", "--version", "11.10.2"]), 0);
+    let (out, err) = assert_exit(&server.mm(&["upgrade", "--version", "11.10.2"]), 0);
     assert!(out.contains("upgraded: 11.10.1 -> 11.10.2"), "{out}");
     assert!(
         err.contains("relabel /opt/mattermost for SELinux, which is enabled (restorecon -R)"),
         "{err}"
     );
     assert_eq!(server.sh("cat /root/restorecon.log"), "-R /opt/mattermost");
-    exit(&server.mm(&["rollback", "--yes"]), 0);
+    assert_exit(&server.mm(&["rollback", "--yes"]), 0);
     assert_eq!(
         server.sh("cat /root/restorecon.log"),
         "-R /opt/mattermost\n-R /opt/mattermost"
@@ -1185,7 +1175,7 @@ fn the_operator_decides_once_the_new_server_started(server: &Server, checkpoint:
     );
     let service = server.sh("systemctl is-active mattermost");
     let trees = server.sh("ls -d /opt/mattermost* /opt/.mattermost-upgrade-* 2>/dev/null");
-    let (_, err) = exit(&server.mm(&["upgrade", "--version", OLD]), 10);
+    let (_, err) = assert_exit(&server.mm(&["upgrade", "--version", OLD]), 10);
     assert!(
         err.contains("interrupted after it started the new server")
             && err.contains("nothing was undone")
@@ -1249,7 +1239,7 @@ fn the_server_a_killed_upgrade_started_can_be_kept() {
         "MM_INSTALL_CRASH_AT='prove' /srv/artifacts/mm-install upgrade --version 11.10.2 --no-progress --keyring /srv/artifacts/key.asc --release-url {}",
         server.mirror.base_url
     ));
-    assert_eq!(crashed.status.code(), Some(134), "{:?}", texts(&crashed));
+    assert_exit(&crashed, 134);
     let psql = |sql: &str| {
         server.sh(&format!(
             "runuser -u postgres -- psql -X -q -tA -d mattermost -c 'SET ROLE mmuser' -c \"{sql}\""
@@ -1262,13 +1252,13 @@ fn the_server_a_killed_upgrade_started_can_be_kept() {
         "printf 'webhook_url = \"{}/hooks/abc\"\\n' > /etc/mm-install/mm-install.toml",
         server.mirror.base_url
     ));
-    exit(&server.mm(&["upgrade", "--version", "11.10.2"]), 10);
+    assert_exit(&server.mm(&["upgrade", "--version", "11.10.2"]), 10);
     assert_eq!(
         server.mirror.seen("/hooks/abc").len(),
         1,
         "the webhook was not told about the exit 10"
     );
-    let (out, _) = exit(&server.mm(&["upgrade", "--keep-started"]), 0);
+    let (out, _) = assert_exit(&server.mm(&["upgrade", "--keep-started"]), 0);
     assert!(out.contains("kept: 11.10.2"), "{out}");
     assert_eq!(psql("SELECT note FROM after_kill"), "kept");
     assert_eq!(server.served_version(), "11.10.2");
@@ -1276,13 +1266,13 @@ fn the_server_a_killed_upgrade_started_can_be_kept() {
         server.sh("test -e /var/lib/mm-install/journal.json && echo left || echo none; ls -d /opt/.mattermost-upgrade-* 2>/dev/null | wc -l"),
         "none\n0"
     );
-    let (status, _) = exit(&server.mm(&["status", "--json"]), 0);
+    let (status, _) = assert_exit(&server.mm(&["status", "--json"]), 0);
     assert!(
         status.contains("\"installed_version\": \"11.10.2\""),
         "{status}"
     );
     // Nothing is left waiting, and the replaced release is a normal rollback target.
-    let (out, _) = exit(&server.mm(&["rollback", "--yes"]), 0);
+    let (out, _) = assert_exit(&server.mm(&["rollback", "--yes"]), 0);
     assert!(out.contains("rolled back: 11.10.2 -> 11.10.1"), "{out}");
     assert_eq!(server.served_version(), OLD);
 }
@@ -1327,7 +1317,7 @@ fn a_server_installed_by_hand_is_adopted() {
         ]
         .map(String::from),
     );
-    let (out, err) = exit(&output, 0);
+    let (out, err) = assert_exit(&output, 0);
     assert!(
         err.contains("adopting the Mattermost 11.10.1 installed by hand"),
         "{err}"
@@ -1379,7 +1369,7 @@ fn a_custom_file_store_and_an_extra_directory_survive_three_upgrades_with_keep_1
         server.publish(version, r#""fail_start": false"#);
     }
     // The plan names what it carries over.
-    let (plan, _) = exit(
+    let (plan, _) = assert_exit(
         &server.mm(&["upgrade", "--version", "11.10.2", "--dry-run"]),
         0,
     );
@@ -1392,7 +1382,7 @@ fn a_custom_file_store_and_an_extra_directory_survive_three_upgrades_with_keep_1
         "{plan}"
     );
     for version in versions {
-        let (out, err) = exit(&server.mm(&["upgrade", "--version", version]), 0);
+        let (out, err) = assert_exit(&server.mm(&["upgrade", "--version", version]), 0);
         assert!(out.contains(&format!("-> {version}")), "{out}\n{err}");
         survived(&format!("after the upgrade to {version}"));
         // Mattermost's releases ship `templates/`, so the plan did not list it; the stand-in's
@@ -1410,7 +1400,7 @@ fn a_custom_file_store_and_an_extra_directory_survive_three_upgrades_with_keep_1
         "11.10.3"
     );
     // A rollback carries them the other way.
-    let (out, _) = exit(&server.mm(&["rollback", "--yes"]), 0);
+    let (out, _) = assert_exit(&server.mm(&["rollback", "--yes"]), 0);
     assert!(out.contains("rolled back: 11.10.4 -> 11.10.3"), "{out}");
     survived("after the rollback");
 }
@@ -1465,7 +1455,7 @@ nginx -t 2>/dev/null && systemctl reload nginx && echo reloaded"#
     );
 
     server.publish("11.10.2", r#""fail_start": false"#);
-    let (out, _) = exit(&server.mm(&["upgrade", "--version", "11.10.2"]), 0);
+    let (out, _) = assert_exit(&server.mm(&["upgrade", "--version", "11.10.2"]), 0);
     assert!(out.contains("upgraded: 11.10.1 -> 11.10.2"), "{out}");
     let served = server.sh(&format!(
         "curl -sSk -D - -o /dev/null --resolve {SITE_HOST}:443:127.0.0.1 https://{SITE_HOST}/api/v4/system/ping | tr -d '\\r' | sed -n 's/^[Xx]-[Vv]ersion-[Ii]d: //p'"
@@ -1487,11 +1477,11 @@ fn an_unattended_upgrade_skips_a_feed_entry_whose_files_are_not_published() {
     let missing = format!("{}/11.10.3/{}.sig", server.mirror.base_url, name("11.10.3"));
 
     // Naming it still fails as before, and changes nothing.
-    let (_, err) = exit(&server.mm(&["upgrade", "--version", "11.10.3", "--yes"]), 1);
+    let (_, err) = assert_exit(&server.mm(&["upgrade", "--version", "11.10.3", "--yes"]), 1);
     assert!(err.contains("11.10.3"), "{err}");
     assert_eq!(server.served_version(), OLD);
 
-    let (out, err) = exit(&server.mm(&["upgrade", "--latest"]), 0);
+    let (out, err) = assert_exit(&server.mm(&["upgrade", "--latest"]), 0);
     assert!(out.contains("upgraded: 11.10.1 -> 11.10.2"), "{out}\n{err}");
     assert!(
         err.contains(&format!(
@@ -1527,7 +1517,7 @@ fn a_release_signed_before_the_installed_one_is_refused_unless_the_state_predate
     // an old release under a new name.
     server.publish_signed_yesterday("11.10.2");
     let before = server.sh(&format!("cat {state}"));
-    let (_, err) = exit(&server.mm(&["upgrade", "--version", "11.10.2", "--yes"]), 3);
+    let (_, err) = assert_exit(&server.mm(&["upgrade", "--version", "11.10.2", "--yes"]), 3);
     assert!(
         err.contains("error: the signature of Mattermost 11.10.2 was made at ")
             && err.contains("before the installed Mattermost 11.10.1's"),
@@ -1540,7 +1530,7 @@ fn a_release_signed_before_the_installed_one_is_refused_unless_the_state_predate
     // A state file written before the signature time was recorded: the check is skipped with
     // a note, and the new release's time is recorded.
     server.sh(&format!("sed -i '/\"signed_at\"/d' {state}"));
-    let (out, err) = exit(&server.mm(&["upgrade", "--version", "11.10.2", "--yes"]), 0);
+    let (out, err) = assert_exit(&server.mm(&["upgrade", "--version", "11.10.2", "--yes"]), 0);
     assert!(out.contains("upgraded: 11.10.1 -> 11.10.2"), "{out}\n{err}");
     assert!(
         err.contains("the signature time of the installed Mattermost 11.10.1 is not recorded"),

@@ -7,11 +7,11 @@
 //! The stand-in keeps accounts in memory, so restarting `mattermost` gives a server without
 //! accounts again.
 
-use std::process::Output;
+use crate::common::Ran;
 
 use serde_json::Value;
 
-use crate::common::texts;
+use crate::common::{assert_exit, texts};
 use crate::guest::Guest;
 use crate::install_guest::{
     Artifacts, NAME, SITE_HOST, VERSION, install_args, run_in, standin_binary, stdout,
@@ -42,7 +42,7 @@ impl Server {
     }
 
     /// `mm-install install --yes …` with `extra` flags.
-    fn install(&self, extra: &[&str]) -> Output {
+    fn install(&self, extra: &[&str]) -> Ran {
         let mut args = install_args();
         args.extend(["--release-url".into(), self.mirror.base_url.clone()]);
         args.extend(extra.iter().map(|a| a.to_string()));
@@ -50,7 +50,7 @@ impl Server {
     }
 
     /// `mm-install <args…>` in the guest.
-    fn mm(&self, args: &[&str]) -> Output {
+    fn mm(&self, args: &[&str]) -> Ran {
         let mut all = vec!["/srv/artifacts/mm-install".to_string()];
         all.extend(args.iter().map(|a| a.to_string()));
         run_in(&self.guest, &all)
@@ -105,16 +105,6 @@ impl Server {
     }
 }
 
-fn exit(output: &Output, code: i32) -> (String, String) {
-    let (out, err) = texts(output);
-    assert_eq!(
-        output.status.code(),
-        Some(code),
-        "stdout:\n{out}\nstderr:\n{err}"
-    );
-    (out, err)
-}
-
 fn report(out: &str) -> Value {
     serde_json::from_str(out).unwrap_or_else(|e| panic!("not a JSON report ({e}):\n{out}"))
 }
@@ -165,7 +155,7 @@ fn install_verify_passes_and_later_runs_need_an_admin_token() {
 
     // The server now has (deactivated) accounts: anonymous sign-up is refused, and the default
     // URL is the site URL recorded at install.
-    let (out, err) = exit(&server.mm(&["verify", "--json"]), 1);
+    let (out, err) = assert_exit(&server.mm(&["verify", "--json"]), 1);
     let refused = report(&out);
     assert_eq!(refused["url"], format!("http://{SITE_HOST}"));
     assert_eq!(refused["passed"], false);
@@ -195,7 +185,7 @@ fn install_verify_passes_and_later_runs_need_an_admin_token() {
     assert_eq!(status, 201, "{admin}");
     assert!(admin["roles"].as_str().unwrap().contains("system_admin"));
     let token = server.log_in("admin", "Admin-password-1").expect("a token");
-    let (out, _) = exit(
+    let (out, _) = assert_exit(
         &server.mm(&["verify", "--json", "--admin-token", &token]),
         0,
     );
@@ -233,7 +223,7 @@ fn install_verify_passes_and_later_runs_need_an_admin_token() {
         "verify",
         "--keep",
     ]);
-    let (out, _) = exit(&output, 0);
+    let (out, _) = assert_exit(&output, 0);
     assert_eq!(out.matches('✓').count(), 4, "{out}");
     let kept: Vec<(String, String)> = out
         .lines()
@@ -278,7 +268,7 @@ fn a_proxy_without_the_websocket_headers_fails_test_4() {
         "nginx still upgrades: {refused:?}"
     );
 
-    let (out, err) = exit(&server.mm(&["verify"]), 1);
+    let (out, err) = assert_exit(&server.mm(&["verify"]), 1);
     for line in &CHECKLIST[..3] {
         assert!(out.contains(line), "missing `{line}` in:\n{out}");
     }
@@ -317,7 +307,7 @@ fn a_server_refusing_images_or_posts_fails_tests_3_or_1_with_the_answer() {
          > /etc/systemd/system/mattermost.service.d/small-files.conf",
     );
     server.restart();
-    let (out, err) = exit(&server.mm(&["verify"]), 1);
+    let (out, err) = assert_exit(&server.mm(&["verify"]), 1);
     for line in &CHECKLIST[..2] {
         assert!(out.contains(line), "missing `{line}` in:\n{out}");
     }
@@ -341,7 +331,7 @@ fn a_server_refusing_images_or_posts_fails_tests_3_or_1_with_the_answer() {
          printf '{\"version\": \"11.10.1\", \"refuse_posts\": true}' > /opt/mattermost/bin/standin.json",
     );
     server.restart();
-    let (out, err) = exit(&server.mm(&["verify", "--json"]), 1);
+    let (out, err) = assert_exit(&server.mm(&["verify", "--json"]), 1);
     let refused = report(&out);
     assert_eq!(
         outcomes(&refused),
@@ -410,7 +400,7 @@ fn a_self_signed_https_site_needs_insecure() {
     assert!(output.status.success(), "{:?}", texts(&output));
 
     // The certificate is checked like a browser would: refused, with the way out.
-    let (out, err) = exit(&server.mm(&["verify"]), 1);
+    let (out, err) = assert_exit(&server.mm(&["verify"]), 1);
     let first = out.lines().next().unwrap_or_default();
     assert!(
         first
@@ -425,7 +415,7 @@ fn a_self_signed_https_site_needs_insecure() {
     );
 
     // --insecure: everything, websocket included, over TLS.
-    let (out, _) = exit(&server.mm(&["verify", "--insecure"]), 0);
+    let (out, _) = assert_exit(&server.mm(&["verify", "--insecure"]), 0);
     for line in CHECKLIST {
         assert!(out.contains(line), "missing `{line}` in:\n{out}");
     }
