@@ -53,113 +53,174 @@ fn detect_json(contents: &str) -> Value {
     serde_json::from_str(&stdout).unwrap_or_else(|err| panic!("{err}: not JSON:\n{stdout}"))
 }
 
-#[test]
-fn rocky_is_an_equivalent_with_the_exact_statement() {
-    let json = detect_json(ROCKY_9);
-    assert_eq!(json["id"], "rocky");
-    assert_eq!(json["version_id"], "9.4");
-    assert_eq!(json["name"], "Rocky Linux");
-    assert_eq!(json["family"], "rhel");
-    assert_eq!(json["support"], "equivalent");
-    assert_eq!(json["statement"], equivalence("Rocky Linux").as_str());
-    assert_eq!(json["package_manager"], "dnf");
-    assert_eq!(json["arch"], "amd64");
-    assert_eq!(json["last_supported_release"], Value::Null);
-    let notes = json["notes"].as_array().unwrap();
-    assert!(
-        notes
-            .iter()
-            .any(|note| note.as_str().unwrap().contains("mm-install's judgement")),
-        "{notes:?}"
-    );
+/// One row of [`detect_os_json_classifies_each_system`]: an os-release fixture and the JSON
+/// `detect-os --json --arch amd64` prints for it.
+struct Case {
+    fixture: &'static str,
+    id: &'static str,
+    version_id: &'static str,
+    name: &'static str,
+    family: &'static str,
+    support: &'static str,
+    /// The distribution the RHEL-equivalence statement names, if there is a statement.
+    equivalent: Option<&'static str>,
+    package_manager: Option<&'static str>,
+    /// Text each of which some note contains.
+    notes: &'static [&'static str],
+    /// How many notes there are, where the exact number matters.
+    note_count: Option<usize>,
 }
 
-#[test]
-fn oracle_linux_9_is_an_equivalent_by_its_id() {
-    let json = detect_json(ORACLE_LINUX_9);
-    assert_eq!(json["id"], "ol");
-    assert_eq!(json["family"], "rhel");
-    assert_eq!(json["support"], "equivalent");
-    assert_eq!(
-        json["statement"],
-        equivalence("Oracle Linux Server").as_str()
-    );
-    assert_eq!(json["package_manager"], "dnf");
-}
+/// Check the release notes: the note for the Debian and Ubuntu releases no Mattermost page names.
+const UNNAMED: &str = "check the release notes before upgrading to v12";
+
+const CASES: [Case; 9] = [
+    Case {
+        fixture: ROCKY_9,
+        id: "rocky",
+        version_id: "9.4",
+        name: "Rocky Linux",
+        family: "rhel",
+        support: "equivalent",
+        equivalent: Some("Rocky Linux"),
+        package_manager: Some("dnf"),
+        notes: &["mm-install's judgement"],
+        note_count: None,
+    },
+    // An equivalent by its ID (its ID_LIKE is only "fedora").
+    Case {
+        fixture: ORACLE_LINUX_9,
+        id: "ol",
+        version_id: "9.4",
+        name: "Oracle Linux Server",
+        family: "rhel",
+        support: "equivalent",
+        equivalent: Some("Oracle Linux Server"),
+        package_manager: Some("dnf"),
+        notes: &[],
+        note_count: None,
+    },
+    // An equivalent by its ID (its ID_LIKE is only "fedora").
+    Case {
+        fixture: AMAZON_LINUX_2023,
+        id: "amzn",
+        version_id: "2023",
+        name: "Amazon Linux",
+        family: "rhel",
+        support: "equivalent",
+        equivalent: Some("Amazon Linux"),
+        package_manager: Some("dnf"),
+        notes: &[],
+        note_count: None,
+    },
+    Case {
+        fixture: DEBIAN_12,
+        id: "debian",
+        version_id: "12",
+        name: "Debian GNU/Linux",
+        family: "debian",
+        support: "official",
+        equivalent: None,
+        package_manager: Some("apt"),
+        notes: &[],
+        note_count: Some(0),
+    },
+    Case {
+        fixture: DEBIAN_13,
+        id: "debian",
+        version_id: "13",
+        name: "Debian GNU/Linux",
+        family: "debian",
+        support: "official",
+        equivalent: None,
+        package_manager: Some("apt"),
+        notes: &[UNNAMED],
+        note_count: Some(1),
+    },
+    Case {
+        fixture: UBUNTU_24_04,
+        id: "ubuntu",
+        version_id: "24.04",
+        name: "Ubuntu",
+        family: "debian",
+        support: "official",
+        equivalent: None,
+        package_manager: Some("apt"),
+        notes: &[],
+        note_count: Some(0),
+    },
+    Case {
+        fixture: UBUNTU_26_04,
+        id: "ubuntu",
+        version_id: "26.04",
+        name: "Ubuntu",
+        family: "debian",
+        support: "official",
+        equivalent: None,
+        package_manager: Some("apt"),
+        notes: &[UNNAMED],
+        note_count: Some(1),
+    },
+    Case {
+        fixture: LINUX_MINT_21,
+        id: "linuxmint",
+        version_id: "21.3",
+        name: "Linux Mint",
+        family: "debian",
+        support: "unofficial",
+        equivalent: None,
+        package_manager: Some("apt"),
+        notes: &["Linux Mint is not officially supported"],
+        note_count: None,
+    },
+    // Unsupported, but detect-os still succeeds.
+    Case {
+        fixture: ALPINE_3_20,
+        id: "alpine",
+        version_id: "3.20.3",
+        name: "Alpine Linux",
+        family: "other",
+        support: "unsupported",
+        equivalent: None,
+        package_manager: None,
+        notes: &[],
+        note_count: None,
+    },
+];
 
 #[test]
-fn amazon_linux_2023_is_an_equivalent_by_its_id() {
-    let json = detect_json(AMAZON_LINUX_2023);
-    assert_eq!(json["id"], "amzn");
-    assert_eq!(json["version_id"], "2023");
-    assert_eq!(json["support"], "equivalent");
-    assert_eq!(json["statement"], equivalence("Amazon Linux").as_str());
-    assert_eq!(json["package_manager"], "dnf");
-}
-
-#[test]
-fn debian_12_is_official_without_a_statement() {
-    let json = detect_json(DEBIAN_12);
-    assert_eq!(json["id"], "debian");
-    assert_eq!(json["version_id"], "12");
-    assert_eq!(json["family"], "debian");
-    assert_eq!(json["support"], "official");
-    assert_eq!(json["statement"], Value::Null);
-    assert_eq!(json["package_manager"], "apt");
-    assert_eq!(json["notes"], Value::Array(Vec::new()));
-}
-
-#[test]
-fn current_debian_and_ubuntu_lts_releases_are_official() {
-    // (fixture, ID, VERSION_ID, named by Mattermost's pages: no note)
-    for (fixture, id, version, named) in [
-        (DEBIAN_13, "debian", "13", false),
-        (UBUNTU_24_04, "ubuntu", "24.04", true),
-        (UBUNTU_26_04, "ubuntu", "26.04", false),
-    ] {
-        let json = detect_json(fixture);
-        assert_eq!(json["id"], id, "{json}");
-        assert_eq!(json["version_id"], version, "{json}");
-        assert_eq!(json["family"], "debian", "{json}");
-        assert_eq!(json["support"], "official", "{json}");
-        assert_eq!(json["statement"], Value::Null, "{json}");
-        assert_eq!(json["package_manager"], "apt", "{json}");
-        assert_eq!(json["last_supported_release"], Value::Null, "{json}");
+fn detect_os_json_classifies_each_system() {
+    for case in &CASES {
+        let json = detect_json(case.fixture);
+        let row = format!("{} {}: {json}", case.id, case.version_id);
+        assert_eq!(json["id"], case.id, "{row}");
+        assert_eq!(json["version_id"], case.version_id, "{row}");
+        assert_eq!(json["name"], case.name, "{row}");
+        assert_eq!(json["family"], case.family, "{row}");
+        assert_eq!(json["support"], case.support, "{row}");
+        let statement = case.equivalent.map(|name| Value::from(equivalence(name)));
+        assert_eq!(json["statement"], statement.unwrap_or(Value::Null), "{row}");
+        let package_manager = case.package_manager.map(Value::from);
+        assert_eq!(
+            json["package_manager"],
+            package_manager.unwrap_or(Value::Null),
+            "{row}"
+        );
+        assert_eq!(json["arch"], "amd64", "{row}");
+        assert_eq!(json["last_supported_release"], Value::Null, "{row}");
         let notes = json["notes"].as_array().unwrap();
-        if named {
-            assert!(notes.is_empty(), "{id} {version}: {notes:?}");
-        } else {
+        for needle in case.notes {
             assert!(
-                notes.len() == 1
-                    && notes[0]
-                        .as_str()
-                        .unwrap()
-                        .contains("check the release notes before upgrading to v12"),
-                "{id} {version}: {notes:?}"
+                notes
+                    .iter()
+                    .any(|note| note.as_str().unwrap().contains(needle)),
+                "{row}: no note has {needle:?}"
             );
         }
+        if let Some(count) = case.note_count {
+            assert_eq!(notes.len(), count, "{row}");
+        }
     }
-}
-
-#[test]
-fn linux_mint_is_unofficial() {
-    let json = detect_json(LINUX_MINT_21);
-    assert_eq!(json["id"], "linuxmint");
-    assert_eq!(json["family"], "debian");
-    assert_eq!(json["support"], "unofficial");
-    assert_eq!(json["statement"], Value::Null);
-    assert_eq!(json["package_manager"], "apt");
-    assert!(!json["notes"].as_array().unwrap().is_empty());
-}
-
-#[test]
-fn alpine_is_unsupported_but_detect_os_still_succeeds() {
-    let json = detect_json(ALPINE_3_20);
-    assert_eq!(json["id"], "alpine");
-    assert_eq!(json["family"], "other");
-    assert_eq!(json["support"], "unsupported");
-    assert_eq!(json["statement"], Value::Null);
-    assert_eq!(json["package_manager"], Value::Null);
 }
 
 #[test]
