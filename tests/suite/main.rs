@@ -12,6 +12,7 @@ mod docs_check;
 mod download;
 mod external_db;
 mod guest;
+mod guest_server;
 mod guest_smoke;
 mod install_guest;
 mod install_root;

@@ -4,70 +4,31 @@
 //! and a hand-made install is adopted.
 
 use crate::common::{Ran, assert_exit, texts};
-use crate::guest::{Guest, Suite};
-use crate::install_guest::{Artifacts, SITE_HOST, install_args, run_in, standin_binary, stdout};
-use crate::mirror::{Mirror, releases_feed, standin_tarball};
+use crate::guest::Suite;
+use crate::guest_server::{GuestServer, release_name};
+use crate::install_guest::{SITE_HOST, run_in, standin_binary, stdout};
+use crate::mirror::{releases_feed, standin_tarball};
 
 const OLD: &str = "11.10.1";
 
-fn name(version: &str) -> String {
-    format!("mattermost-{version}-linux-amd64.tar.gz")
+/// What most tests here start from: `OLD` installed on a Debian 12 guest.
+fn installed() -> GuestServer {
+    installed_on(Suite::Bookworm)
 }
 
-/// A guest with Mattermost `OLD` installed by mm-install from `mirror`.
-pub struct Server {
-    /// The guest trusts `artifacts.key` (`/srv/artifacts/key.asc`): releases are signed with it.
-    artifacts: Artifacts,
-    pub guest: Guest,
-    mirror: Mirror,
+/// `OLD` installed on a `suite` guest.
+fn installed_on(suite: Suite) -> GuestServer {
+    GuestServer::installed(suite, r#""fail_start": false"#)
 }
 
-impl Server {
-    fn install() -> Server {
-        Server::install_on(Suite::Bookworm)
-    }
-
-    fn install_on(suite: Suite) -> Server {
-        Server::install_release(suite, r#""fail_start": false"#)
-    }
-
-    /// Like [`Server::install_on`], `OLD`'s standin.json with the fields `extra`.
-    fn install_release(suite: Suite, extra: &str) -> Server {
-        let artifacts = Artifacts::new();
-        let guest = Guest::boot_suite(suite, artifacts.path());
-        let mirror = Mirror::start_on(guest.host_address());
-        let server = Server {
-            artifacts,
-            guest,
-            mirror,
-        };
-        server.publish(OLD, extra);
-        let mut args = install_args();
-        args.extend(["--release-url".into(), server.mirror.base_url.clone()]);
-        let output = run_in(&server.guest, &args);
-        assert!(
-            output.status.success(),
-            "install on {suite} failed: {:?}\nmattermost journal:\n{}",
-            texts(&output),
-            server.guest.journal("mattermost")
-        );
-        server
-    }
-
-    /// Publish a stand-in release of `version`; `extra` is more standin.json fields.
-    fn publish(&self, version: &str, extra: &str) {
-        let json = format!(r#"{{"version": "{version}", {extra}}}"#);
-        let tarball = standin_tarball(standin_binary(), &json);
-        self.mirror
-            .publish_tarball(&self.artifacts.key, version, &name(version), tarball);
-    }
-
+/// What the upgrade tests add to a [`GuestServer`].
+impl GuestServer {
     /// Publish a stand-in release of `version` whose signature says it was made a day ago.
     fn publish_signed_yesterday(&self, version: &str) {
         let json = format!(r#"{{"version": "{version}", "fail_start": false}}"#);
         let tarball = standin_tarball(standin_binary(), &json);
         let signature = self.artifacts.key.sign_dated(&tarball, 24 * 3600);
-        let path = format!("/{version}/{}", name(version));
+        let path = format!("/{version}/{}", release_name(version));
         self.mirror.file(&path, tarball);
         self.mirror.file(&format!("{path}.sig"), signature);
     }
@@ -92,10 +53,6 @@ impl Server {
         run_in(&self.guest, &all)
     }
 
-    pub fn sh(&self, script: &str) -> String {
-        stdout(&self.guest.sh(script))
-    }
-
     /// The version the server reports through nginx.
     fn served_version(&self) -> String {
         let headers = self.sh(&format!(
@@ -117,7 +74,7 @@ impl Server {
 
 #[test]
 fn upgrades_keep_the_admins_state_and_roll_back_with_or_without_the_database() {
-    let server = Server::install();
+    let server = installed();
     // The admin's state: plugins, files, logs, a custom setting, a database change.
     server.sh(
         "mkdir -p /opt/mattermost/plugins/com.example.demo /opt/mattermost/client/plugins/com.example.demo /opt/mattermost/data/users \
@@ -207,7 +164,7 @@ fn upgrades_keep_the_admins_state_and_roll_back_with_or_without_the_database() {
     assert!(
         server
             .mirror
-            .seen(&format!("/11.11.0/{}", name("11.11.0")))
+            .seen(&format!("/11.11.0/{}", release_name("11.11.0")))
             .is_empty()
     );
 
@@ -279,8 +236,8 @@ fn upgrades_keep_the_admins_state_and_roll_back_with_or_without_the_database() {
 /// the four install tests (`verify`), upgrade, an upgrade that fails and rolls back on its own,
 /// and a rollback. Whatever differs between releases is the tool's business, not the test's.
 /// Returns the server, rolled back to `OLD`, for the caller's own checks.
-pub fn install_verify_upgrade_and_roll_back_on(suite: Suite) -> Server {
-    let server = Server::install_on(suite);
+pub fn install_verify_upgrade_and_roll_back_on(suite: Suite) -> GuestServer {
+    let server = installed_on(suite);
     assert_eq!(server.served_version(), OLD);
     // Mattermost reaches the cluster on the port it really listens on (5433 on the trixie
     // guest, as after `pg_upgradecluster`: mattermost-facts.md §10).
@@ -328,7 +285,7 @@ fn trixie_install_verify_upgrade_and_roll_back() {
 
 #[test]
 fn a_failing_upgrade_rolls_back_on_its_own() {
-    let server = Server::install();
+    let server = installed();
     server.sh("echo 'keep me' > /opt/mattermost/data/keep.txt");
     let config_before = server.sh("cat /opt/mattermost/config/config.json");
     server.publish("11.10.2", r#""fail_start": true"#);
@@ -379,7 +336,7 @@ fn a_failing_upgrade_rolls_back_on_its_own() {
 /// is left, and the old version serves again.
 #[test]
 fn an_automatic_rollback_after_a_migration_restores_the_pre_upgrade_schema() {
-    let server = Server::install();
+    let server = installed();
     server.publish(
         "11.10.2",
         r#""fail_start": true, "migrations": [{"version": 1, "name": "create_widgets", "up": "CREATE TABLE widgets (id int); INSERT INTO widgets VALUES (7)", "down": "DROP TABLE widgets"}]"#,
@@ -408,7 +365,7 @@ fn an_automatic_rollback_after_a_migration_restores_the_pre_upgrade_schema() {
 }
 
 /// The `db_migrations` head, as `mattermost db version` reads it (empty: none recorded).
-fn migrations_head(server: &Server) -> String {
+fn migrations_head(server: &GuestServer) -> String {
     server.psql("SELECT max(version) FROM db_migrations")
 }
 
@@ -453,7 +410,7 @@ fn an_automatic_rollback_undoes_a_data_only_migration() {
         "UPDATE posts_written SET note = upper(note)",
         "UPDATE posts_written SET note = lower(note)",
     );
-    let server = Server::install_release(
+    let server = GuestServer::installed(
         Suite::Bookworm,
         &format!(r#""fail_start": false, "migrations": [{posts}]"#),
     );
@@ -484,7 +441,7 @@ fn a_rollback_onto_an_older_schema_waits_for_the_admins_choice() {
         "CREATE TABLE widgets (id int)",
         "DROP TABLE widgets",
     );
-    let server = Server::install();
+    let server = installed();
     server.publish(
         "11.10.2",
         &format!(r#""fail_start": false, "migrations": [{widgets}]"#),
@@ -533,7 +490,7 @@ fn a_rollback_onto_an_older_schema_waits_for_the_admins_choice() {
 
 /// Mattermost `OLD` whose release creates the posts table (migration 1) with a post, upgraded
 /// to 11.10.2, whose release adds a column to it (migration 2), and a post written there.
-fn upgraded_across_a_migration() -> Server {
+fn upgraded_across_a_migration() -> GuestServer {
     let posts = migration(
         1,
         "create_posts_written",
@@ -546,7 +503,7 @@ fn upgraded_across_a_migration() -> Server {
         "ALTER TABLE posts_written ADD COLUMN priority int",
         "ALTER TABLE posts_written DROP COLUMN priority",
     );
-    let server = Server::install_release(
+    let server = GuestServer::installed(
         Suite::Bookworm,
         &format!(r#""fail_start": false, "migrations": [{posts}]"#),
     );
@@ -606,7 +563,7 @@ fn a_schema_downgrade_keeps_the_posts_written_on_the_newer_version() {
 /// then fails, so the rollback restores the dump. Every acknowledged write must survive.
 #[test]
 fn a_write_the_old_server_acknowledged_survives_an_automatic_rollback() {
-    let server = Server::install();
+    let server = installed();
     server.psql("CREATE TABLE posts_written (note text)");
     server.psql("INSERT INTO posts_written VALUES ('before the upgrade')");
     server.sh(WRITE_DURING_THE_DUMP);
@@ -667,7 +624,7 @@ chmod 755 /usr/local/bin/pg_dump"#;
 /// the `/etc` file keeps its content, owner and mode, and the old version serves again.
 #[test]
 fn a_config_symlinked_into_etc_is_never_followed_by_an_upgrade_or_its_rollback() {
-    let server = Server::install();
+    let server = installed();
     server.sh("printf 'root only\\n' > /etc/mm-victim && chmod 640 /etc/mm-victim");
     let victim = || server.sh("stat -c '%U:%G %a' /etc/mm-victim; sha256sum /etc/mm-victim");
     let before = victim();
@@ -738,7 +695,7 @@ fn a_config_symlinked_into_etc_is_never_followed_by_an_upgrade_or_its_rollback()
 /// mode.
 #[test]
 fn a_service_user_racing_the_upgrade_changes_nothing_outside_the_trees() {
-    let server = Server::install();
+    let server = installed();
     let etc = || server.sh("find /etc -xdev -printf '%p %U:%G %m\\n' | sort | sha256sum");
     let before = etc();
     server.publish("11.10.2", r#""fail_start": false"#);
@@ -768,7 +725,7 @@ fn a_service_user_racing_the_upgrade_changes_nothing_outside_the_trees() {
 /// replaced tree goes into `/opt/.mm-install`.
 #[test]
 fn a_kept_tree_at_the_old_path_rolls_back_but_never_through_its_symlinks() {
-    let server = Server::install();
+    let server = installed();
     server.publish("11.10.2", r#""fail_start": false"#);
     let (out, _) = assert_exit(&server.mm(&["upgrade", "--version", "11.10.2"]), 0);
     assert!(out.contains("upgraded: 11.10.1 -> 11.10.2"), "{out}");
@@ -822,9 +779,9 @@ fn a_kept_tree_at_the_old_path_rolls_back_but_never_through_its_symlinks() {
 
 #[test]
 fn a_tampered_release_leaves_the_running_server_untouched() {
-    let server = Server::install();
+    let server = installed();
     server.publish("11.10.2", r#""fail_start": false"#);
-    let path = format!("/11.10.2/{}", name("11.10.2"));
+    let path = format!("/11.10.2/{}", release_name("11.10.2"));
     let mut tarball = standin_tarball(standin_binary(), r#"{"version": "11.10.2"}"#);
     let middle = tarball.len() / 2;
     tarball[middle] ^= 1;
@@ -844,11 +801,14 @@ fn a_tampered_release_leaves_the_running_server_untouched() {
 /// names another version): exit 3, and the running server is never stopped or swapped.
 #[test]
 fn an_older_signed_release_under_a_newer_name_is_refused() {
-    let server = Server::install();
+    let server = installed();
     let tarball = standin_tarball(standin_binary(), r#"{"version": "11.9.0"}"#);
-    server
-        .mirror
-        .publish_tarball(&server.artifacts.key, "11.10.2", &name("11.10.2"), tarball);
+    server.mirror.publish_tarball(
+        &server.artifacts.key,
+        "11.10.2",
+        &release_name("11.10.2"),
+        tarball,
+    );
     let started = server.started_at();
     let (_, err) = assert_exit(&server.mm(&["upgrade", "--version", "11.10.2"]), 3);
     assert!(
@@ -871,13 +831,13 @@ fn an_older_signed_release_under_a_newer_name_is_refused() {
 /// name) copies FILE into the root-only cache while it is verified and upgrades from the copy.
 #[test]
 fn an_air_gapped_upgrade_uses_the_verified_copy_of_a_local_tarball() {
-    let server = Server::install();
+    let server = installed();
     let tarball = standin_tarball(standin_binary(), r#"{"version": "11.10.2"}"#);
     let signature = server
         .artifacts
         .key
         .sign(&tarball, pgp::crypto::hash::HashAlgorithm::Sha256);
-    let file = name("11.10.2");
+    let file = release_name("11.10.2");
     std::fs::write(server.artifacts.path().join(&file), &tarball).unwrap();
     std::fs::write(
         server.artifacts.path().join(format!("{file}.sig")),
@@ -904,7 +864,7 @@ fn an_air_gapped_upgrade_uses_the_verified_copy_of_a_local_tarball() {
 
 #[test]
 fn one_operation_at_a_time() {
-    let server = Server::install();
+    let server = installed();
     server.publish("11.10.2", r#""ready_delay_ms": 8000"#);
     let first = server.guest.sh(&format!(
         "/srv/artifacts/mm-install upgrade --version 11.10.2 --no-progress --keyring /srv/artifacts/key.asc --release-url {} > /tmp/first.log 2>&1 & echo started",
@@ -929,7 +889,7 @@ fn one_operation_at_a_time() {
 /// decision about the database to the operator.
 #[test]
 fn an_upgrade_killed_at_any_step_is_undone_by_the_next_run() {
-    let server = Server::install();
+    let server = installed();
     server.sh("echo 'keep me' > /opt/mattermost/data/keep.txt");
     server.publish("11.10.2", r#""fail_start": false"#);
     for checkpoint in [
@@ -1021,7 +981,7 @@ fn an_upgrade_killed_at_any_step_is_undone_by_the_next_run() {
 /// its end and keeps the replaced schema.
 #[test]
 fn a_restoring_rollback_killed_at_any_step_leaves_one_database_whole() {
-    let server = Server::install();
+    let server = installed();
     server.publish("11.10.2", r#""fail_start": false"#);
     assert_exit(&server.mm(&["upgrade", "--version", "11.10.2"]), 0);
     server.psql("CREATE TABLE after_upgrade (note text)");
@@ -1107,7 +1067,7 @@ chmod 755 /usr/local/bin/pg_restore"#;
 /// published here.
 #[test]
 fn an_edition_changed_in_the_product_is_kept_by_the_upgrade() {
-    let server = Server::install();
+    let server = installed();
     let state = "/var/lib/mm-install/state.json";
     server.sh(&format!(
         "sed -i 's/\"edition\": \"enterprise\"/\"edition\": \"team\"/' {state}"
@@ -1138,7 +1098,7 @@ fn an_edition_changed_in_the_product_is_kept_by_the_upgrade() {
 /// and log what they are asked.
 #[test]
 fn where_selinux_is_enabled_the_swapped_in_tree_is_relabelled() {
-    let server = Server::install();
+    let server = installed();
     server.sh(
         "printf '#!/bin/sh\\nexit 0\\n' > /usr/local/bin/selinuxenabled; \
          printf '#!/bin/sh\\necho \"$*\" >> /root/restorecon.log\\n' > /usr/local/bin/restorecon; \
@@ -1164,7 +1124,7 @@ fn where_selinux_is_enabled_the_swapped_in_tree_is_relabelled() {
 /// says so before `systemctl start`), so it may have migrated the schema and taken writes. The
 /// next run changes nothing (exit 10, a row written after the kill survives) and names the one
 /// command that restores the dump; that command then brings the old release and database back.
-fn the_operator_decides_once_the_new_server_started(server: &Server, checkpoint: &str) {
+fn the_operator_decides_once_the_new_server_started(server: &GuestServer, checkpoint: &str) {
     let psql = |sql: &str| {
         server.sh(&format!(
             "runuser -u postgres -- psql -X -q -tA -d mattermost -c 'SET ROLE mmuser' -c \"{sql}\""
@@ -1233,7 +1193,7 @@ fn the_operator_decides_once_the_new_server_started(server: &Server, checkpoint:
 /// installed (what was written since stays), and the release it replaced can be rolled back to.
 #[test]
 fn the_server_a_killed_upgrade_started_can_be_kept() {
-    let server = Server::install();
+    let server = installed();
     server.publish("11.10.2", r#""fail_start": false"#);
     let crashed = server.guest.sh(&format!(
         "MM_INSTALL_CRASH_AT='prove' /srv/artifacts/mm-install upgrade --version 11.10.2 --no-progress --keyring /srv/artifacts/key.asc --release-url {}",
@@ -1279,13 +1239,11 @@ fn the_server_a_killed_upgrade_started_can_be_kept() {
 
 #[test]
 fn a_server_installed_by_hand_is_adopted() {
-    let artifacts = Artifacts::new();
-    let guest = Guest::boot(artifacts.path());
-    let mirror = Mirror::start_on(guest.host_address());
+    let server = GuestServer::boot(Suite::Bookworm);
     for version in [OLD, "11.10.2"] {
-        let tarball = standin_tarball(standin_binary(), &format!(r#"{{"version": "{version}"}}"#));
-        mirror.publish_tarball(&artifacts.key, version, &name(version), tarball);
+        server.publish(version, "");
     }
+    let (guest, mirror) = (&server.guest, &server.mirror);
     // Mattermost's manual procedure: tarball to /opt, user, chown, database, config, unit.
     let manual = guest.sh(&format!(
         "set -e; cd /tmp; curl -sSfO {base}/{OLD}/{file}; tar -xzf {file}; mv mattermost /opt; mkdir /opt/mattermost/data; \
@@ -1295,7 +1253,7 @@ fn a_server_installed_by_hand_is_adopted() {
          printf '[Unit]\\nDescription=Mattermost\\nAfter=network.target\\n[Service]\\nType=notify\\nExecStart=/opt/mattermost/bin/mattermost\\nTimeoutStartSec=3600\\nKillMode=mixed\\nRestart=always\\nRestartSec=10\\nWorkingDirectory=/opt/mattermost\\nUser=mattermost\\nGroup=mattermost\\nLimitNOFILE=49152\\n[Install]\\nWantedBy=multi-user.target\\n' > /etc/systemd/system/mattermost.service; \
          systemctl daemon-reload; systemctl enable --now mattermost",
         base = mirror.base_url,
-        file = name(OLD),
+        file = release_name(OLD),
     ));
     assert!(
         manual.status.success(),
@@ -1303,7 +1261,7 @@ fn a_server_installed_by_hand_is_adopted() {
         texts(&manual)
     );
     let output = run_in(
-        &guest,
+        guest,
         &[
             "/srv/artifacts/mm-install",
             "upgrade",
@@ -1333,7 +1291,7 @@ fn a_server_installed_by_hand_is_adopted() {
 /// old tree, and went with it when retention pruned it.
 #[test]
 fn a_custom_file_store_and_an_extra_directory_survive_three_upgrades_with_keep_1() {
-    let server = Server::install();
+    let server = installed();
     server.sh(
         "sed -i 's|\"Directory\": \"./data/\"|\"Directory\": \"./files/\"|' /opt/mattermost/config/config.json \
          && mkdir -p /opt/mattermost/files/users /opt/mattermost/extra-certs \
@@ -1412,7 +1370,7 @@ fn a_custom_file_store_and_an_extra_directory_survive_three_upgrades_with_keep_1
 /// instead of rolling back a good upgrade after 90 s.
 #[test]
 fn an_upgrade_behind_a_certbot_redirect_passes_its_health_check() {
-    let server = Server::install();
+    let server = installed();
     let dir = server.artifacts.path();
     let generated = std::process::Command::new("openssl")
         .args([
@@ -1465,7 +1423,7 @@ nginx -t 2>/dev/null && systemctl reload nginx && echo reloaded"#
 
 #[test]
 fn an_unattended_upgrade_skips_a_feed_entry_whose_files_are_not_published() {
-    let server = Server::install();
+    let server = installed();
     server.publish("11.10.2", r#""fail_start": false"#);
     // 11.10.3 is in the feed, but the release host has no file for it: S3 answers 403.
     server.feed(&[OLD, "11.10.2", "11.10.3"]);
@@ -1474,7 +1432,11 @@ fn an_unattended_upgrade_skips_a_feed_entry_whose_files_are_not_published() {
         "mkdir -p /etc/mm-install && printf 'webhook_url = \"{}/hooks/skip\"\\n' > /etc/mm-install/mm-install.toml",
         server.mirror.base_url
     ));
-    let missing = format!("{}/11.10.3/{}.sig", server.mirror.base_url, name("11.10.3"));
+    let missing = format!(
+        "{}/11.10.3/{}.sig",
+        server.mirror.base_url,
+        release_name("11.10.3")
+    );
 
     // Naming it still fails as before, and changes nothing.
     let (_, err) = assert_exit(&server.mm(&["upgrade", "--version", "11.10.3", "--yes"]), 1);
@@ -1506,7 +1468,7 @@ fn an_unattended_upgrade_skips_a_feed_entry_whose_files_are_not_published() {
 
 #[test]
 fn a_release_signed_before_the_installed_one_is_refused_unless_the_state_predates_the_record() {
-    let server = Server::install();
+    let server = installed();
     let state = "/var/lib/mm-install/state.json";
     assert!(
         server.sh(&format!("grep -c '\"signed_at\": \"20' {state}")) == "1",
