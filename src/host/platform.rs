@@ -513,6 +513,18 @@ mod tests {
             Case {
                 note_count: Some(0),
                 ..case(
+                    UBUNTU_22_04,
+                    "ubuntu",
+                    Some("22.04"),
+                    "Ubuntu",
+                    Debian,
+                    Official,
+                    Some(Apt),
+                )
+            },
+            Case {
+                note_count: Some(0),
+                ..case(
                     DEBIAN_12,
                     "debian",
                     Some("12"),
