@@ -12,6 +12,12 @@ mod disk;
 mod os_release;
 mod platform;
 
+/// The os-release fixtures shared with the integration suite (tests/fixtures/os_release.rs).
+#[cfg(test)]
+#[path = "../../tests/fixtures/os_release.rs"]
+#[allow(dead_code)] // the unit tests use most fixtures, the suite others
+mod os_release_fixtures;
+
 pub use arch::Arch;
 pub use disk::{FreeSpace, available_bytes, free_space};
 pub use os_release::OsRelease;

@@ -416,312 +416,7 @@ impl fmt::Display for Platform {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    const UBUNTU_24_04: &str = r#"PRETTY_NAME="Ubuntu 24.04.1 LTS"
-NAME="Ubuntu"
-VERSION_ID="24.04"
-VERSION="24.04.1 LTS (Noble Numbat)"
-VERSION_CODENAME=noble
-ID=ubuntu
-ID_LIKE=debian
-HOME_URL="https://www.ubuntu.com/"
-SUPPORT_URL="https://help.ubuntu.com/"
-BUG_REPORT_URL="https://bugs.launchpad.net/ubuntu/"
-PRIVACY_POLICY_URL="https://www.ubuntu.com/legal/terms-and-policies/privacy-policy"
-UBUNTU_CODENAME=noble
-LOGO=ubuntu-logo
-"#;
-
-    const UBUNTU_20_04: &str = r#"NAME="Ubuntu"
-VERSION="20.04.6 LTS (Focal Fossa)"
-ID=ubuntu
-ID_LIKE=debian
-PRETTY_NAME="Ubuntu 20.04.6 LTS"
-VERSION_ID="20.04"
-HOME_URL="https://www.ubuntu.com/"
-SUPPORT_URL="https://help.ubuntu.com/"
-BUG_REPORT_URL="https://bugs.launchpad.net/ubuntu/"
-PRIVACY_POLICY_URL="https://www.ubuntu.com/legal/terms-and-policies/privacy-policy"
-VERSION_CODENAME=focal
-UBUNTU_CODENAME=focal
-"#;
-
-    const DEBIAN_12: &str = r#"PRETTY_NAME="Debian GNU/Linux 12 (bookworm)"
-NAME="Debian GNU/Linux"
-VERSION_ID="12"
-VERSION="12 (bookworm)"
-VERSION_CODENAME=bookworm
-ID=debian
-HOME_URL="https://www.debian.org/"
-SUPPORT_URL="https://www.debian.org/support"
-BUG_REPORT_URL="https://bugs.debian.org/"
-"#;
-
-    const DEBIAN_11: &str = r#"PRETTY_NAME="Debian GNU/Linux 11 (bullseye)"
-NAME="Debian GNU/Linux"
-VERSION_ID="11"
-VERSION="11 (bullseye)"
-VERSION_CODENAME=bullseye
-ID=debian
-HOME_URL="https://www.debian.org/"
-SUPPORT_URL="https://www.debian.org/support"
-BUG_REPORT_URL="https://bugs.debian.org/"
-"#;
-
-    const RHEL_9: &str = r#"NAME="Red Hat Enterprise Linux"
-VERSION="9.4 (Plow)"
-ID="rhel"
-ID_LIKE="fedora"
-VERSION_ID="9.4"
-PLATFORM_ID="platform:el9"
-PRETTY_NAME="Red Hat Enterprise Linux 9.4 (Plow)"
-ANSI_COLOR="0;31"
-LOGO="fedora-logo-icon"
-CPE_NAME="cpe:/o:redhat:enterprise_linux:9::baseos"
-HOME_URL="https://www.redhat.com/"
-DOCUMENTATION_URL="https://access.redhat.com/documentation/en-us/red_hat_enterprise_linux/9"
-BUG_REPORT_URL="https://issues.redhat.com/"
-
-REDHAT_BUGZILLA_PRODUCT="Red Hat Enterprise Linux 9"
-REDHAT_BUGZILLA_PRODUCT_VERSION=9.4
-REDHAT_SUPPORT_PRODUCT="Red Hat Enterprise Linux"
-REDHAT_SUPPORT_PRODUCT_VERSION="9.4"
-"#;
-
-    const RHEL_8: &str = r#"NAME="Red Hat Enterprise Linux"
-VERSION="8.10 (Ootpa)"
-ID="rhel"
-ID_LIKE="fedora"
-VERSION_ID="8.10"
-PLATFORM_ID="platform:el8"
-PRETTY_NAME="Red Hat Enterprise Linux 8.10 (Ootpa)"
-ANSI_COLOR="0;31"
-CPE_NAME="cpe:/o:redhat:enterprise_linux:8::baseos"
-HOME_URL="https://www.redhat.com/"
-DOCUMENTATION_URL="https://access.redhat.com/documentation/en-us/red_hat_enterprise_linux/8"
-BUG_REPORT_URL="https://issues.redhat.com/"
-
-REDHAT_BUGZILLA_PRODUCT="Red Hat Enterprise Linux 8"
-REDHAT_BUGZILLA_PRODUCT_VERSION=8.10
-REDHAT_SUPPORT_PRODUCT="Red Hat Enterprise Linux"
-REDHAT_SUPPORT_PRODUCT_VERSION="8.10"
-"#;
-
-    const CENTOS_7: &str = r#"NAME="CentOS Linux"
-VERSION="7 (Core)"
-ID="centos"
-ID_LIKE="rhel fedora"
-VERSION_ID="7"
-PRETTY_NAME="CentOS Linux 7 (Core)"
-ANSI_COLOR="0;31"
-CPE_NAME="cpe:/o:centos:centos:7"
-HOME_URL="https://www.centos.org/"
-BUG_REPORT_URL="https://bugs.centos.org/"
-
-CENTOS_MANTISBT_PROJECT="CentOS-7"
-CENTOS_MANTISBT_PROJECT_VERSION="7"
-REDHAT_SUPPORT_PRODUCT="centos"
-REDHAT_SUPPORT_PRODUCT_VERSION="7"
-
-"#;
-
-    const CENTOS_STREAM_9: &str = r#"NAME="CentOS Stream"
-VERSION="9"
-ID="centos"
-ID_LIKE="rhel fedora"
-VERSION_ID="9"
-PLATFORM_ID="platform:el9"
-PRETTY_NAME="CentOS Stream 9"
-ANSI_COLOR="0;31"
-LOGO="fedora-logo-icon"
-CPE_NAME="cpe:/o:centos:centos:9"
-HOME_URL="https://centos.org/"
-BUG_REPORT_URL="https://issues.redhat.com/"
-REDHAT_SUPPORT_PRODUCT="Red Hat Enterprise Linux 9"
-REDHAT_SUPPORT_PRODUCT_VERSION="CentOS Stream"
-"#;
-
-    const AMAZON_LINUX_2: &str = r#"NAME="Amazon Linux"
-VERSION="2"
-ID="amzn"
-ID_LIKE="centos rhel fedora"
-VERSION_ID="2"
-PRETTY_NAME="Amazon Linux 2"
-ANSI_COLOR="0;33"
-CPE_NAME="cpe:2.3:o:amazon:amazon_linux:2"
-HOME_URL="https://amazonlinux.com/"
-SUPPORT_END="2026-06-30"
-"#;
-
-    const AMAZON_LINUX_2023: &str = r#"NAME="Amazon Linux"
-VERSION="2023"
-ID="amzn"
-ID_LIKE="fedora"
-VERSION_ID="2023"
-PLATFORM_ID="platform:al2023"
-PRETTY_NAME="Amazon Linux 2023.6.20241010"
-ANSI_COLOR="0;33"
-CPE_NAME="cpe:2.3:o:amazon:amazon_linux:2023"
-HOME_URL="https://aws.amazon.com/linux/amazon-linux-2023/"
-DOCUMENTATION_URL="https://docs.aws.amazon.com/linux/"
-SUPPORT_URL="https://aws.amazon.com/premiumsupport/"
-BUG_REPORT_URL="https://github.com/amazonlinux/amazon-linux-2023"
-VENDOR_NAME="AWS"
-VENDOR_URL="https://aws.amazon.com/"
-SUPPORT_END="2029-06-30"
-"#;
-
-    const ORACLE_LINUX_9: &str = r#"NAME="Oracle Linux Server"
-VERSION="9.4"
-ID="ol"
-ID_LIKE="fedora"
-VARIANT="Server"
-VARIANT_ID="server"
-VERSION_ID="9.4"
-PLATFORM_ID="platform:el9"
-PRETTY_NAME="Oracle Linux Server 9.4"
-ANSI_COLOR="0;31"
-CPE_NAME="cpe:/o:oracle:linux:9:4:server"
-HOME_URL="https://linux.oracle.com/"
-BUG_REPORT_URL="https://github.com/oracle/oracle-linux"
-
-ORACLE_BUGZILLA_PRODUCT="Oracle Linux 9"
-ORACLE_BUGZILLA_PRODUCT_VERSION=9.4
-ORACLE_SUPPORT_PRODUCT="Oracle Linux"
-ORACLE_SUPPORT_PRODUCT_VERSION=9.4
-"#;
-
-    const SCIENTIFIC_LINUX_7: &str = r#"NAME="Scientific Linux"
-VERSION="7.9 (Nitrogen)"
-ID="scientific"
-ID_LIKE="rhel centos fedora"
-VERSION_ID="7.9"
-PRETTY_NAME="Scientific Linux 7.9 (Nitrogen)"
-ANSI_COLOR="0;31"
-CPE_NAME="cpe:/o:scientificlinux:scientificlinux:7.9:GA"
-HOME_URL="http://www.scientificlinux.org//"
-BUG_REPORT_URL="mailto:scientific-linux-devel@listserv.fnal.gov"
-
-REDHAT_BUGZILLA_PRODUCT="Scientific Linux 7"
-REDHAT_BUGZILLA_PRODUCT_VERSION=7.9
-REDHAT_SUPPORT_PRODUCT="Scientific Linux"
-REDHAT_SUPPORT_PRODUCT_VERSION="7.9"
-"#;
-
-    const ROCKY_9: &str = r#"NAME="Rocky Linux"
-VERSION="9.4 (Blue Onyx)"
-ID="rocky"
-ID_LIKE="rhel centos fedora"
-VERSION_ID="9.4"
-PLATFORM_ID="platform:el9"
-PRETTY_NAME="Rocky Linux 9.4 (Blue Onyx)"
-ANSI_COLOR="0;32"
-LOGO="fedora-logo-icon"
-CPE_NAME="cpe:/o:rocky:rocky:9::baseos"
-HOME_URL="https://rockylinux.org/"
-BUG_REPORT_URL="https://bugs.rockylinux.org/"
-SUPPORT_END="2032-05-31"
-ROCKY_SUPPORT_PRODUCT="Rocky-Linux-9"
-ROCKY_SUPPORT_PRODUCT_VERSION="9.4"
-REDHAT_SUPPORT_PRODUCT="Rocky Linux"
-REDHAT_SUPPORT_PRODUCT_VERSION="9.4"
-"#;
-
-    const ALMALINUX_9: &str = r#"NAME="AlmaLinux"
-VERSION="9.4 (Seafoam Ocelot)"
-ID="almalinux"
-ID_LIKE="rhel centos fedora"
-VERSION_ID="9.4"
-PLATFORM_ID="platform:el9"
-PRETTY_NAME="AlmaLinux 9.4 (Seafoam Ocelot)"
-ANSI_COLOR="0;34"
-LOGO="fedora-logo-icon"
-CPE_NAME="cpe:/o:almalinux:almalinux:9::baseos"
-HOME_URL="https://almalinux.org/"
-DOCUMENTATION_URL="https://wiki.almalinux.org/"
-BUG_REPORT_URL="https://bugs.almalinux.org/"
-
-ALMALINUX_MANTISBT_PROJECT="AlmaLinux-9"
-ALMALINUX_MANTISBT_PROJECT_VERSION="9.4"
-REDHAT_SUPPORT_PRODUCT="AlmaLinux"
-REDHAT_SUPPORT_PRODUCT_VERSION="9.4"
-"#;
-
-    const FEDORA_40: &str = r#"NAME="Fedora Linux"
-VERSION="40 (Server Edition)"
-ID=fedora
-VERSION_ID=40
-VERSION_CODENAME=""
-PLATFORM_ID="platform:f40"
-PRETTY_NAME="Fedora Linux 40 (Server Edition)"
-ANSI_COLOR="0;38;2;60;110;180"
-LOGO=fedora-logo-icon
-CPE_NAME="cpe:/o:fedoraproject:fedora:40"
-HOME_URL="https://fedoraproject.org/"
-DOCUMENTATION_URL="https://docs.fedoraproject.org/en-US/fedora/f40/system-administrators-guide/"
-SUPPORT_URL="https://ask.fedoraproject.org/"
-BUG_REPORT_URL="https://bugzilla.redhat.com/"
-REDHAT_BUGZILLA_PRODUCT="Fedora"
-REDHAT_BUGZILLA_PRODUCT_VERSION=40
-REDHAT_SUPPORT_PRODUCT="Fedora"
-REDHAT_SUPPORT_PRODUCT_VERSION=40
-SUPPORT_END=2025-05-13
-VARIANT="Server Edition"
-VARIANT_ID=server
-"#;
-
-    const LINUX_MINT_21: &str = r#"NAME="Linux Mint"
-VERSION="21.3 (Virginia)"
-ID=linuxmint
-ID_LIKE="ubuntu debian"
-PRETTY_NAME="Linux Mint 21.3"
-VERSION_ID="21.3"
-HOME_URL="https://www.linuxmint.com/"
-SUPPORT_URL="https://forums.linuxmint.com/"
-BUG_REPORT_URL="http://linuxmint-troubleshooting-guide.readthedocs.io/en/latest/"
-PRIVACY_POLICY_URL="https://www.linuxmint.com/"
-VERSION_CODENAME=virginia
-UBUNTU_CODENAME=jammy
-"#;
-
-    const ALPINE_3_20: &str = r#"NAME="Alpine Linux"
-ID=alpine
-VERSION_ID=3.20.3
-PRETTY_NAME="Alpine Linux v3.20"
-HOME_URL="https://alpinelinux.org/"
-BUG_REPORT_URL="https://gitlab.alpinelinux.org/alpine/aports/-/issues"
-"#;
-
-    const NIXOS_24_05: &str = r#"ANSI_COLOR="1;34"
-BUG_REPORT_URL="https://github.com/NixOS/nixpkgs/issues"
-BUILD_ID="24.05.20240817.c42fcfb"
-DOCUMENTATION_URL="https://nixos.org/learn.html"
-HOME_URL="https://nixos.org/"
-ID=nixos
-IMAGE_ID=""
-IMAGE_VERSION=""
-LOGO="nix-snowflake"
-NAME=NixOS
-PRETTY_NAME="NixOS 24.05 (Uakari)"
-SUPPORT_END="2024-12-31"
-SUPPORT_URL="https://nixos.org/community.html"
-VERSION="24.05 (Uakari)"
-VERSION_CODENAME=uakari
-VERSION_ID="24.05"
-"#;
-
-    const ARCH_LINUX: &str = r#"NAME="Arch Linux"
-PRETTY_NAME="Arch Linux"
-ID=arch
-BUILD_ID=rolling
-ANSI_COLOR="38;2;23;147;209"
-HOME_URL="https://archlinux.org/"
-DOCUMENTATION_URL="https://wiki.archlinux.org/"
-SUPPORT_URL="https://bbs.archlinux.org/"
-BUG_REPORT_URL="https://gitlab.archlinux.org/groups/archlinux/-/issues"
-PRIVACY_POLICY_URL="https://terms.archlinux.org/docs/privacy-policy/"
-LOGO=archlinux-logo
-"#;
+    use crate::host::os_release_fixtures::*;
 
     fn classify_fixture(text: &str) -> Platform {
         classify(&OsRelease::parse(text), Arch::Amd64, None)
@@ -751,363 +446,408 @@ LOGO=archlinux-logo
         );
     }
 
-    #[test]
-    fn ubuntu_24_04_is_official() {
-        let p = classify_fixture(UBUNTU_24_04);
-        assert_kind(
-            &p,
-            Family::Debian,
-            Support::Official,
-            Some(PackageManager::Apt),
-        );
-        assert_eq!(p.id, "ubuntu");
-        assert_eq!(p.version_id.as_deref(), Some("24.04"));
-        assert_eq!(p.name, "Ubuntu");
-        assert_eq!(p.pretty_name, "Ubuntu 24.04.1 LTS");
-        assert_eq!(p.statement, None);
-        assert_eq!(p.last_supported_release, None);
-        assert!(p.notes.is_empty(), "{:?}", p.notes);
+    /// What `classify` must make of one os-release fixture (amd64, systemd not probed).
+    struct Case {
+        os_release: String,
+        id: &'static str,
+        version_id: Option<&'static str>,
+        name: &'static str,
+        family: Family,
+        support: Support,
+        package_manager: Option<PackageManager>,
+        /// The distribution the RHEL-equivalence statement names, if there is a statement.
+        equivalent: Option<&'static str>,
+        last_supported_release: Option<&'static str>,
+        /// Text each of which some note contains.
+        notes: &'static [&'static str],
+        /// How many notes there are, where the exact number matters.
+        note_count: Option<usize>,
+    }
+
+    /// The rows of [`every_fixture_is_classified_as_documented`]: one per fixture, plus a Rocky
+    /// 8 derived from Rocky 9, an unknown RHEL-like and an empty file.
+    fn cases() -> Vec<Case> {
+        use Family::{Debian, Other, Rhel};
+        use PackageManager::{Apt, Dnf, Yum};
+        use Support::{Equivalent, Official, Unofficial, Unsupported};
+        let case =
+            |os_release: &str, id, version_id, name, family, support, package_manager| Case {
+                os_release: os_release.to_owned(),
+                id,
+                version_id,
+                name,
+                family,
+                support,
+                package_manager,
+                equivalent: None,
+                last_supported_release: None,
+                notes: &[],
+                note_count: None,
+            };
+        vec![
+            Case {
+                note_count: Some(0),
+                ..case(
+                    UBUNTU_24_04,
+                    "ubuntu",
+                    Some("24.04"),
+                    "Ubuntu",
+                    Debian,
+                    Official,
+                    Some(Apt),
+                )
+            },
+            Case {
+                notes: &["Ubuntu 20.04 is not named"],
+                note_count: Some(1),
+                ..case(
+                    UBUNTU_20_04,
+                    "ubuntu",
+                    Some("20.04"),
+                    "Ubuntu",
+                    Debian,
+                    Official,
+                    Some(Apt),
+                )
+            },
+            Case {
+                note_count: Some(0),
+                ..case(
+                    UBUNTU_22_04,
+                    "ubuntu",
+                    Some("22.04"),
+                    "Ubuntu",
+                    Debian,
+                    Official,
+                    Some(Apt),
+                )
+            },
+            Case {
+                note_count: Some(0),
+                ..case(
+                    DEBIAN_12,
+                    "debian",
+                    Some("12"),
+                    "Debian GNU/Linux",
+                    Debian,
+                    Official,
+                    Some(Apt),
+                )
+            },
+            Case {
+                notes: &["Debian GNU/Linux 11 is not named"],
+                ..case(
+                    DEBIAN_11,
+                    "debian",
+                    Some("11"),
+                    "Debian GNU/Linux",
+                    Debian,
+                    Official,
+                    Some(Apt),
+                )
+            },
+            Case {
+                note_count: Some(0),
+                ..case(
+                    RHEL_9,
+                    "rhel",
+                    Some("9.4"),
+                    "Red Hat Enterprise Linux",
+                    Rhel,
+                    Official,
+                    Some(Dnf),
+                )
+            },
+            Case {
+                last_supported_release: Some("11.11"),
+                notes: &[
+                    "Mattermost v12.0 (October 2026) drops support for RHEL 7 and 8: v11.11 is the last Mattermost release for Red Hat Enterprise Linux 8.10",
+                ],
+                ..case(
+                    RHEL_8,
+                    "rhel",
+                    Some("8.10"),
+                    "Red Hat Enterprise Linux",
+                    Rhel,
+                    Official,
+                    Some(Dnf),
+                )
+            },
+            Case {
+                equivalent: Some("CentOS Linux"),
+                last_supported_release: Some("11.11"),
+                notes: &["v11.11 is the last Mattermost release for CentOS Linux 7"],
+                ..case(
+                    CENTOS_7,
+                    "centos",
+                    Some("7"),
+                    "CentOS Linux",
+                    Rhel,
+                    Equivalent,
+                    Some(Yum),
+                )
+            },
+            Case {
+                equivalent: Some("CentOS Stream"),
+                notes: &[
+                    "upstream development branch of RHEL",
+                    "(mm-install's judgement)",
+                ],
+                note_count: Some(1),
+                ..case(
+                    CENTOS_STREAM_9,
+                    "centos",
+                    Some("9"),
+                    "CentOS Stream",
+                    Rhel,
+                    Equivalent,
+                    Some(Dnf),
+                )
+            },
+            Case {
+                equivalent: Some("Amazon Linux"),
+                last_supported_release: Some("11.11"),
+                notes: &["Amazon Linux 2 is built from RHEL 7-era packages"],
+                ..case(
+                    AMAZON_LINUX_2,
+                    "amzn",
+                    Some("2"),
+                    "Amazon Linux",
+                    Rhel,
+                    Equivalent,
+                    Some(Yum),
+                )
+            },
+            // An equivalent by its ID despite ID_LIKE="fedora".
+            Case {
+                equivalent: Some("Amazon Linux"),
+                notes: &["Amazon Linux 2023 is based on Fedora rather than RHEL"],
+                ..case(
+                    AMAZON_LINUX_2023,
+                    "amzn",
+                    Some("2023"),
+                    "Amazon Linux",
+                    Rhel,
+                    Equivalent,
+                    Some(Dnf),
+                )
+            },
+            // An equivalent by its ID despite ID_LIKE="fedora".
+            Case {
+                equivalent: Some("Oracle Linux Server"),
+                note_count: Some(0),
+                ..case(
+                    ORACLE_LINUX_9,
+                    "ol",
+                    Some("9.4"),
+                    "Oracle Linux Server",
+                    Rhel,
+                    Equivalent,
+                    Some(Dnf),
+                )
+            },
+            Case {
+                equivalent: Some("Scientific Linux"),
+                last_supported_release: Some("11.11"),
+                notes: &["last Mattermost release for Scientific Linux 7.9"],
+                ..case(
+                    SCIENTIFIC_LINUX_7,
+                    "scientific",
+                    Some("7.9"),
+                    "Scientific Linux",
+                    Rhel,
+                    Equivalent,
+                    Some(Yum),
+                )
+            },
+            // Equivalents by our judgement.
+            Case {
+                equivalent: Some("Rocky Linux"),
+                notes: &[
+                    "does not name Rocky Linux as a RHEL equivalent",
+                    "(mm-install's judgement)",
+                ],
+                note_count: Some(1),
+                ..case(
+                    ROCKY_9,
+                    "rocky",
+                    Some("9.4"),
+                    "Rocky Linux",
+                    Rhel,
+                    Equivalent,
+                    Some(Dnf),
+                )
+            },
+            Case {
+                equivalent: Some("AlmaLinux"),
+                notes: &["does not name AlmaLinux as a RHEL equivalent"],
+                ..case(
+                    ALMALINUX_9,
+                    "almalinux",
+                    Some("9.4"),
+                    "AlmaLinux",
+                    Rhel,
+                    Equivalent,
+                    Some(Dnf),
+                )
+            },
+            Case {
+                equivalent: Some("Rocky Linux"),
+                last_supported_release: Some("11.11"),
+                ..case(
+                    &ROCKY_9.replace("9.4", "8.10"),
+                    "rocky",
+                    Some("8.10"),
+                    "Rocky Linux",
+                    Rhel,
+                    Equivalent,
+                    Some(Dnf),
+                )
+            },
+            Case {
+                notes: &["community support only", "RHEL-family"],
+                ..case(
+                    FEDORA_40,
+                    "fedora",
+                    Some("40"),
+                    "Fedora Linux",
+                    Rhel,
+                    Unofficial,
+                    Some(Dnf),
+                )
+            },
+            Case {
+                notes: &[
+                    "Linux Mint is not officially supported by Mattermost; mm-install treats it as a Debian/Ubuntu-family system because its ID_LIKE is \"ubuntu debian\"",
+                ],
+                ..case(
+                    LINUX_MINT_21,
+                    "linuxmint",
+                    Some("21.3"),
+                    "Linux Mint",
+                    Debian,
+                    Unofficial,
+                    Some(Apt),
+                )
+            },
+            // An unknown RHEL-like follows its RHEL version.
+            Case {
+                last_supported_release: Some("11.11"),
+                notes: &["treats it as a RHEL-family system"],
+                ..case(
+                    "NAME=\"EuroLinux\"\nID=\"eurolinux\"\nID_LIKE=\"rhel fedora centos\"\nVERSION_ID=\"7.9\"\n",
+                    "eurolinux",
+                    Some("7.9"),
+                    "EuroLinux",
+                    Rhel,
+                    Unofficial,
+                    Some(Yum),
+                )
+            },
+            Case {
+                notes: &["Alpine Linux (ID \"alpine\") is neither Debian/Ubuntu nor RHEL-family"],
+                ..case(
+                    ALPINE_3_20,
+                    "alpine",
+                    Some("3.20.3"),
+                    "Alpine Linux",
+                    Other,
+                    Unsupported,
+                    None,
+                )
+            },
+            // An unknown ID without ID_LIKE.
+            Case {
+                notes: &["NixOS (ID \"nixos\")"],
+                ..case(
+                    NIXOS_24_05,
+                    "nixos",
+                    Some("24.05"),
+                    "NixOS",
+                    Other,
+                    Unsupported,
+                    None,
+                )
+            },
+            case("", "linux", None, "Linux", Other, Unsupported, None),
+            Case {
+                notes: &["Mattermost gives Arch Linux community support only"],
+                ..case(
+                    ARCH_LINUX,
+                    "arch",
+                    None,
+                    "Arch Linux",
+                    Other,
+                    Unsupported,
+                    None,
+                )
+            },
+        ]
     }
 
     #[test]
-    fn ubuntu_20_04_is_official_with_a_cautious_note() {
-        let p = classify_fixture(UBUNTU_20_04);
-        assert_kind(
-            &p,
-            Family::Debian,
-            Support::Official,
-            Some(PackageManager::Apt),
-        );
-        assert_eq!(p.statement, None);
-        assert_eq!(p.last_supported_release, None);
-        assert_eq!(p.notes.len(), 1, "{:?}", p.notes);
-        assert!(has_note(&p, "Ubuntu 20.04 is not named"), "{:?}", p.notes);
-    }
-
-    #[test]
-    fn debian_12_is_official() {
-        let p = classify_fixture(DEBIAN_12);
-        assert_kind(
-            &p,
-            Family::Debian,
-            Support::Official,
-            Some(PackageManager::Apt),
-        );
-        assert_eq!(p.name, "Debian GNU/Linux");
-        assert_eq!(p.statement, None);
-        assert_eq!(p.last_supported_release, None);
-        assert!(p.notes.is_empty(), "{:?}", p.notes);
-    }
-
-    #[test]
-    fn debian_11_is_official_with_a_cautious_note() {
-        let p = classify_fixture(DEBIAN_11);
-        assert_kind(
-            &p,
-            Family::Debian,
-            Support::Official,
-            Some(PackageManager::Apt),
-        );
-        assert_eq!(p.last_supported_release, None);
-        assert!(
-            has_note(&p, "Debian GNU/Linux 11 is not named"),
-            "{:?}",
-            p.notes
+    fn every_fixture_is_classified_as_documented() {
+        for case in cases() {
+            let p = classify_fixture(&case.os_release);
+            let row = format!("{} {:?}", case.id, case.version_id);
+            assert_eq!(
+                (p.id.as_str(), p.version_id.as_deref(), p.name.as_str()),
+                (case.id, case.version_id, case.name),
+                "{row}"
+            );
+            assert_kind(&p, case.family, case.support, case.package_manager);
+            assert_eq!(p.statement, case.equivalent.and_then(equivalence), "{row}");
+            assert_eq!(
+                p.last_supported_release.as_deref(),
+                case.last_supported_release,
+                "{row}"
+            );
+            for needle in case.notes {
+                assert!(
+                    has_note(&p, needle),
+                    "{row}: no note has {needle:?}: {:?}",
+                    p.notes
+                );
+            }
+            if let Some(count) = case.note_count {
+                assert_eq!(p.notes.len(), count, "{row}: {:?}", p.notes);
+            }
+        }
+        assert_eq!(
+            classify_fixture(UBUNTU_24_04).pretty_name,
+            "Ubuntu 24.04.3 LTS"
         );
     }
 
     #[test]
-    fn rhel_9_is_official() {
-        let p = classify_fixture(RHEL_9);
-        assert_kind(
-            &p,
-            Family::Rhel,
-            Support::Official,
-            Some(PackageManager::Dnf),
-        );
-        assert_eq!(p.id, "rhel");
-        assert_eq!(p.statement, None);
-        assert_eq!(p.last_supported_release, None);
-        assert!(p.notes.is_empty(), "{:?}", p.notes);
-    }
-
-    #[test]
-    fn rhel_8_ends_with_11_11() {
-        let p = classify_fixture(RHEL_8);
-        assert_kind(
-            &p,
-            Family::Rhel,
-            Support::Official,
-            Some(PackageManager::Dnf),
-        );
-        assert_eq!(p.statement, None);
-        assert_eq!(p.last_supported_release.as_deref(), Some("11.11"));
-        assert!(
-            has_note(
-                &p,
-                "Mattermost v12.0 (October 2026) drops support for RHEL 7 and 8: v11.11 is the last Mattermost release for Red Hat Enterprise Linux 8.10"
+    fn the_statement_is_the_programs_exact_sentence() {
+        for (fixture, expected) in [
+            (
+                CENTOS_7,
+                "This deployment uses CentOS Linux as an equivalent to the officially supported version of Red Hat Enterprise Linux.",
             ),
-            "{:?}",
-            p.notes
-        );
-    }
-
-    #[test]
-    fn centos_7_is_an_equivalent_with_yum() {
-        let p = classify_fixture(CENTOS_7);
-        assert_kind(
-            &p,
-            Family::Rhel,
-            Support::Equivalent,
-            Some(PackageManager::Yum),
-        );
-        assert_eq!(p.statement, equivalence("CentOS Linux"));
-        assert_eq!(
-            p.statement.as_deref(),
-            Some(
-                "This deployment uses CentOS Linux as an equivalent to the officially supported version of Red Hat Enterprise Linux."
-            )
-        );
-        assert_eq!(p.last_supported_release.as_deref(), Some("11.11"));
-        assert!(has_note(
-            &p,
-            "v11.11 is the last Mattermost release for CentOS Linux 7"
-        ));
-    }
-
-    #[test]
-    fn centos_stream_9_is_an_equivalent_with_a_judgement_note() {
-        let p = classify_fixture(CENTOS_STREAM_9);
-        assert_kind(
-            &p,
-            Family::Rhel,
-            Support::Equivalent,
-            Some(PackageManager::Dnf),
-        );
-        assert_eq!(p.statement, equivalence("CentOS Stream"));
-        assert_eq!(p.last_supported_release, None);
-        assert_eq!(p.notes.len(), 1, "{:?}", p.notes);
-        assert!(has_note(&p, "upstream development branch of RHEL"));
-        assert!(has_note(&p, "(mm-install's judgement)"));
-    }
-
-    #[test]
-    fn amazon_linux_2_is_an_equivalent_with_yum() {
-        let p = classify_fixture(AMAZON_LINUX_2);
-        assert_kind(
-            &p,
-            Family::Rhel,
-            Support::Equivalent,
-            Some(PackageManager::Yum),
-        );
-        assert_eq!(
-            p.statement.as_deref(),
-            Some(
-                "This deployment uses Amazon Linux as an equivalent to the officially supported version of Red Hat Enterprise Linux."
-            )
-        );
-        assert_eq!(p.last_supported_release.as_deref(), Some("11.11"));
-        assert!(has_note(
-            &p,
-            "Amazon Linux 2 is built from RHEL 7-era packages"
-        ));
-    }
-
-    #[test]
-    fn amazon_linux_2023_is_an_equivalent_by_id_despite_id_like_fedora() {
-        let p = classify_fixture(AMAZON_LINUX_2023);
-        assert_kind(
-            &p,
-            Family::Rhel,
-            Support::Equivalent,
-            Some(PackageManager::Dnf),
-        );
-        assert_eq!(p.id, "amzn");
-        assert_eq!(p.statement, equivalence("Amazon Linux"));
-        assert_eq!(p.last_supported_release, None);
-        assert!(has_note(
-            &p,
-            "Amazon Linux 2023 is based on Fedora rather than RHEL"
-        ));
-    }
-
-    #[test]
-    fn oracle_linux_9_is_an_equivalent_by_id_despite_id_like_fedora() {
-        let p = classify_fixture(ORACLE_LINUX_9);
-        assert_kind(
-            &p,
-            Family::Rhel,
-            Support::Equivalent,
-            Some(PackageManager::Dnf),
-        );
-        assert_eq!(
-            p.statement.as_deref(),
-            Some(
-                "This deployment uses Oracle Linux Server as an equivalent to the officially supported version of Red Hat Enterprise Linux."
-            )
-        );
-        assert_eq!(p.last_supported_release, None);
-        assert!(p.notes.is_empty(), "{:?}", p.notes);
-    }
-
-    #[test]
-    fn scientific_linux_7_is_an_equivalent_with_yum() {
-        let p = classify_fixture(SCIENTIFIC_LINUX_7);
-        assert_kind(
-            &p,
-            Family::Rhel,
-            Support::Equivalent,
-            Some(PackageManager::Yum),
-        );
-        assert_eq!(p.statement, equivalence("Scientific Linux"));
-        assert_eq!(p.last_supported_release.as_deref(), Some("11.11"));
-        assert!(has_note(
-            &p,
-            "last Mattermost release for Scientific Linux 7.9"
-        ));
-    }
-
-    #[test]
-    fn rocky_9_is_an_equivalent_by_our_judgement() {
-        let p = classify_fixture(ROCKY_9);
-        assert_kind(
-            &p,
-            Family::Rhel,
-            Support::Equivalent,
-            Some(PackageManager::Dnf),
-        );
-        assert_eq!(
-            p.statement.as_deref(),
-            Some(
-                "This deployment uses Rocky Linux as an equivalent to the officially supported version of Red Hat Enterprise Linux."
-            )
-        );
-        assert_eq!(p.last_supported_release, None);
-        assert_eq!(p.notes.len(), 1, "{:?}", p.notes);
-        assert!(has_note(
-            &p,
-            "does not name Rocky Linux as a RHEL equivalent"
-        ));
-        assert!(has_note(&p, "(mm-install's judgement)"));
-    }
-
-    #[test]
-    fn almalinux_9_is_an_equivalent_by_our_judgement() {
-        let p = classify_fixture(ALMALINUX_9);
-        assert_kind(
-            &p,
-            Family::Rhel,
-            Support::Equivalent,
-            Some(PackageManager::Dnf),
-        );
-        assert_eq!(
-            p.statement.as_deref(),
-            Some(
-                "This deployment uses AlmaLinux as an equivalent to the officially supported version of Red Hat Enterprise Linux."
-            )
-        );
-        assert!(has_note(&p, "does not name AlmaLinux as a RHEL equivalent"));
-    }
-
-    #[test]
-    fn rocky_8_equivalent_ends_with_11_11() {
-        let rocky_8 = ROCKY_9.replace("9.4", "8.10");
-        let p = classify_fixture(&rocky_8);
-        assert_kind(
-            &p,
-            Family::Rhel,
-            Support::Equivalent,
-            Some(PackageManager::Dnf),
-        );
-        assert_eq!(p.last_supported_release.as_deref(), Some("11.11"));
-    }
-
-    #[test]
-    fn fedora_40_is_unofficial() {
-        let p = classify_fixture(FEDORA_40);
-        assert_kind(
-            &p,
-            Family::Rhel,
-            Support::Unofficial,
-            Some(PackageManager::Dnf),
-        );
-        assert_eq!(p.statement, None);
-        assert_eq!(p.last_supported_release, None);
-        assert!(has_note(&p, "community support only"));
-        assert!(has_note(&p, "RHEL-family"));
-    }
-
-    #[test]
-    fn linux_mint_21_is_an_unofficial_debian_derivative() {
-        let p = classify_fixture(LINUX_MINT_21);
-        assert_kind(
-            &p,
-            Family::Debian,
-            Support::Unofficial,
-            Some(PackageManager::Apt),
-        );
-        assert_eq!(p.id, "linuxmint");
-        assert_eq!(p.statement, None);
-        assert!(
-            has_note(
-                &p,
-                "Linux Mint is not officially supported by Mattermost; mm-install treats it as a Debian/Ubuntu-family system because its ID_LIKE is \"ubuntu debian\""
+            (
+                AMAZON_LINUX_2,
+                "This deployment uses Amazon Linux as an equivalent to the officially supported version of Red Hat Enterprise Linux.",
             ),
-            "{:?}",
-            p.notes
-        );
-    }
-
-    #[test]
-    fn unknown_rhel_like_is_unofficial_and_follows_its_rhel_version() {
-        let eurolinux_7 = "NAME=\"EuroLinux\"\nID=\"eurolinux\"\nID_LIKE=\"rhel fedora centos\"\nVERSION_ID=\"7.9\"\n";
-        let p = classify_fixture(eurolinux_7);
-        assert_kind(
-            &p,
-            Family::Rhel,
-            Support::Unofficial,
-            Some(PackageManager::Yum),
-        );
-        assert_eq!(p.statement, None);
-        assert_eq!(p.last_supported_release.as_deref(), Some("11.11"));
-        assert!(has_note(&p, "treats it as a RHEL-family system"));
-    }
-
-    #[test]
-    fn alpine_is_unsupported() {
-        let p = classify_fixture(ALPINE_3_20);
-        assert_kind(&p, Family::Other, Support::Unsupported, None);
-        assert_eq!(p.id, "alpine");
-        assert_eq!(p.statement, None);
-        assert_eq!(p.last_supported_release, None);
-        assert!(has_note(
-            &p,
-            "Alpine Linux (ID \"alpine\") is neither Debian/Ubuntu nor RHEL-family"
-        ));
-    }
-
-    #[test]
-    fn unknown_id_without_id_like_is_unsupported() {
-        let p = classify_fixture(NIXOS_24_05);
-        assert_kind(&p, Family::Other, Support::Unsupported, None);
-        assert_eq!(p.id, "nixos");
-        assert_eq!(p.statement, None);
-        assert!(has_note(&p, "NixOS (ID \"nixos\")"));
-
-        let empty = classify_fixture("");
-        assert_kind(&empty, Family::Other, Support::Unsupported, None);
-        assert_eq!((empty.id.as_str(), empty.name.as_str()), ("linux", "Linux"));
-        assert_eq!(empty.version_id, None);
-    }
-
-    #[test]
-    fn arch_linux_has_community_support_only() {
-        let p = classify_fixture(ARCH_LINUX);
-        assert_kind(&p, Family::Other, Support::Unsupported, None);
-        assert!(has_note(
-            &p,
-            "Mattermost gives Arch Linux community support only"
-        ));
+            (
+                ORACLE_LINUX_9,
+                "This deployment uses Oracle Linux Server as an equivalent to the officially supported version of Red Hat Enterprise Linux.",
+            ),
+            (
+                ROCKY_9,
+                "This deployment uses Rocky Linux as an equivalent to the officially supported version of Red Hat Enterprise Linux.",
+            ),
+            (
+                ALMALINUX_9,
+                "This deployment uses AlmaLinux as an equivalent to the officially supported version of Red Hat Enterprise Linux.",
+            ),
+        ] {
+            assert_eq!(
+                classify_fixture(fixture).statement.as_deref(),
+                Some(expected)
+            );
+        }
     }
 
     #[test]

@@ -1,5 +1,7 @@
-//! Helpers shared by the suite's modules: running the CLI with a clean environment.
+//! Helpers shared by the suite's modules: running the CLI with a clean environment, and the one
+//! exit-code assertion, whose failure message names the command and prints its output.
 
+use std::ops::Deref;
 use std::path::Path;
 use std::process::{Command, Output};
 
@@ -25,9 +27,46 @@ pub fn mm_install() -> Command {
     command
 }
 
-/// Run `command`, returning its output; panics only if the process could not be started.
-pub fn run(command: &mut Command) -> Output {
-    command.output().expect("failed to start mm-install")
+/// A command that ran: its command line, for failure messages, and its output. It dereferences
+/// to the [`Output`], so `ran.status` and `texts(&ran)` work as on the output itself.
+#[derive(Debug)]
+pub struct Ran {
+    pub command: String,
+    pub output: Output,
+}
+
+impl Deref for Ran {
+    type Target = Output;
+
+    fn deref(&self) -> &Output {
+        &self.output
+    }
+}
+
+/// Run `command`, returning what it did; panics only if the process could not be started.
+pub fn run(command: &mut Command) -> Ran {
+    let output = command
+        .output()
+        .unwrap_or_else(|err| panic!("cannot start {command:?}: {err}"));
+    Ran {
+        command: format!("{command:?}"),
+        output,
+    }
+}
+
+/// Assert that `ran` exited with `code`; its stdout and stderr as text. The failure message
+/// names the command and prints both streams.
+#[track_caller]
+pub fn assert_exit(ran: &Ran, code: i32) -> (String, String) {
+    let (stdout, stderr) = texts(ran);
+    assert_eq!(
+        ran.status.code(),
+        Some(code),
+        "{} exited with {}, not {code}\nstdout:\n{stdout}\nstderr:\n{stderr}",
+        ran.command,
+        ran.status
+    );
+    (stdout, stderr)
 }
 
 /// stdout and stderr of `output` as text, for assertions and failure messages.

@@ -6,7 +6,8 @@ use std::path::Path;
 
 use mm_install::release::DEFAULT_VERSION;
 
-use crate::common::{mm_install, run, texts, write_file};
+use crate::common::{assert_exit, mm_install, run, write_file};
+use crate::os_release_fixtures::DEBIAN_12;
 
 /// Every file below `dir` with one of `extensions`.
 fn files(dir: &Path, extensions: &[&str], out: &mut Vec<std::path::PathBuf>) {
@@ -63,11 +64,7 @@ fn install_without_a_version_plans_the_default_version() {
     let dir = tempfile::tempdir().unwrap();
     let root = dir.path();
     std::fs::create_dir_all(root.join("etc")).unwrap();
-    write_file(
-        &root.join("etc"),
-        "os-release",
-        b"ID=debian\nVERSION_ID=12\nNAME=\"Debian GNU/Linux\"\n",
-    );
+    write_file(&root.join("etc"), "os-release", DEBIAN_12.as_bytes());
     std::fs::create_dir_all(root.join("usr/lib/systemd")).unwrap();
     write_file(&root.join("usr/lib/systemd"), "systemd", b"");
     std::fs::create_dir_all(root.join("opt")).unwrap();
@@ -83,8 +80,7 @@ fn install_without_a_version_plans_the_default_version() {
         ])
         .arg("--root")
         .arg(root));
-    let (stdout, stderr) = texts(&output);
-    assert!(output.status.success(), "{stderr}");
+    let (stdout, _) = assert_exit(&output, 0);
     assert!(
         stdout.contains(&format!(
             "install Mattermost {DEFAULT_VERSION} (enterprise, amd64)"

@@ -4,10 +4,9 @@
 //! file that does not exist.
 
 use std::path::{Path, PathBuf};
-use std::process::Output;
 
-use crate::common::{mm_install, run, texts, write_file};
-use crate::detect_os::{DEBIAN_12, ROCKY_9};
+use crate::common::{Ran, assert_exit, mm_install, run, texts, write_file};
+use crate::os_release_fixtures::{DEBIAN_12, ROCKY_9};
 
 /// The equivalence statement for `os`, as the program words it.
 fn equivalence(os: &str) -> String {
@@ -26,17 +25,11 @@ fn docs(tier: &str, os_release: &Path) -> String {
     let output = run(mm_install()
         .args(["docs", "--tier", tier, "--os-release"])
         .arg(os_release));
-    let (stdout, stderr) = texts(&output);
-    assert_eq!(
-        output.status.code(),
-        Some(0),
-        "stdout:\n{stdout}\nstderr:\n{stderr}"
-    );
-    stdout
+    assert_exit(&output, 0).0
 }
 
 /// `mm-install docs --check FILE --tier TIER`.
-fn check(file: &Path, tier: &str) -> Output {
+fn check(file: &Path, tier: &str) -> Ran {
     run(mm_install()
         .args(["docs", "--check"])
         .arg(file)
@@ -106,13 +99,7 @@ fn printed_statements_pass_their_own_check() {
         assert!(flat_text.contains(sentence), "{sentence}:\n{text}");
     }
 
-    let output = check(&readme, "certified");
-    let (stdout, stderr) = texts(&output);
-    assert_eq!(
-        output.status.code(),
-        Some(0),
-        "stdout:\n{stdout}\nstderr:\n{stderr}"
-    );
+    let (stdout, _) = assert_exit(&check(&readme, "certified"), 0);
     assert_eq!(stdout.lines().count(), 8, "{stdout}");
     assert!(
         stdout.lines().all(|line| line.starts_with("✓ ")),
@@ -124,7 +111,7 @@ fn printed_statements_pass_their_own_check() {
     );
     // The certified README meets the lower tiers too.
     for tier in ["community", "registered"] {
-        assert_eq!(check(&readme, tier).status.code(), Some(0), "{tier}");
+        assert_exit(&check(&readme, tier), 0);
     }
 }
 
@@ -144,13 +131,7 @@ fn an_altered_statement_fails_naming_it() {
     assert!(flat(&altered).contains("within 14 days."));
     std::fs::write(&readme, altered).unwrap();
 
-    let output = check(&readme, "certified");
-    let (stdout, stderr) = texts(&output);
-    assert_eq!(
-        output.status.code(),
-        Some(1),
-        "stdout:\n{stdout}\nstderr:\n{stderr}"
-    );
+    let (stdout, stderr) = assert_exit(&check(&readme, "certified"), 1);
     assert!(
         stdout.contains("✗ Security updates: commitment: altered (`10` changed to `14`)"),
         "{stdout}"
@@ -178,18 +159,12 @@ fn a_removed_statement_fails_as_missing() {
     assert_eq!(without.len() + 1, text.split("\n\n").count());
     std::fs::write(&readme, without.join("\n\n")).unwrap();
 
-    let output = check(&readme, "certified");
-    let (stdout, stderr) = texts(&output);
-    assert_eq!(
-        output.status.code(),
-        Some(1),
-        "stdout:\n{stdout}\nstderr:\n{stderr}"
-    );
+    let (stdout, stderr) = assert_exit(&check(&readme, "certified"), 1);
     assert!(stdout.contains("✗ Branding: name: missing"), "{stdout}");
     assert_eq!(stdout.matches('✗').count(), 1, "{stdout}");
     assert!(stderr.contains("Branding: name (missing)"), "{stderr}");
     // The community tier does not ask for branding.
-    assert_eq!(check(&readme, "community").status.code(), Some(0));
+    assert_exit(&check(&readme, "community"), 0);
 }
 
 #[test]
@@ -222,16 +197,14 @@ fn the_statement_names_the_rhel_equivalent_of_the_os_release_file() {
     assert!(!flat_text.contains("### Upgrade"), "{stdout}");
     // The output passes the check of its tier.
     let readme = write_file(dir.path(), "README.md", stdout.as_bytes());
-    assert_eq!(check(&readme, "registered").status.code(), Some(0));
+    assert_exit(&check(&readme, "registered"), 0);
 }
 
 #[test]
 fn a_missing_file_is_an_error_naming_it() {
     let dir = tempfile::tempdir().unwrap();
     let missing = dir.path().join("NO-SUCH-README.md");
-    let output = check(&missing, "community");
-    let (stdout, stderr) = texts(&output);
-    assert_eq!(output.status.code(), Some(1), "{stdout}\n{stderr}");
+    let (stdout, stderr) = assert_exit(&check(&missing, "community"), 1);
     assert!(stdout.is_empty(), "{stdout}");
     assert!(
         stderr.contains(&format!("error: cannot read {}", missing.display())),
@@ -241,16 +214,14 @@ fn a_missing_file_is_an_error_naming_it() {
     let unreadable_os = run(mm_install()
         .args(["docs", "--tier", "community", "--os-release"])
         .arg(dir.path().join("no-os-release")));
-    let (_, stderr) = texts(&unreadable_os);
-    assert_eq!(unreadable_os.status.code(), Some(1), "{stderr}");
+    let (_, stderr) = assert_exit(&unreadable_os, 1);
     assert!(stderr.contains("no-os-release"), "{stderr}");
 }
 
 #[test]
 fn an_unknown_tier_is_a_usage_error() {
     let output = run(mm_install().args(["docs", "--tier", "gold"]));
-    let (_, stderr) = texts(&output);
-    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    let (_, stderr) = assert_exit(&output, 2);
     assert!(stderr.contains("gold"), "{stderr}");
 }
 

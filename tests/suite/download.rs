@@ -2,12 +2,11 @@
 //! fail, and resume after an interruption in the same run and across runs.
 
 use std::path::{Path, PathBuf};
-use std::process::Output;
 
 use pgp::crypto::hash::HashAlgorithm;
 use sha2::{Digest, Sha256};
 
-use crate::common::{mm_install, run, texts, write_file};
+use crate::common::{Ran, assert_exit, mm_install, run, write_file};
 use crate::mirror::{Mirror, Route, TestCa, TestKey, release_tarball, releases_feed};
 
 const VERSION: &str = "11.10.1";
@@ -47,11 +46,11 @@ impl Setup {
     }
 
     /// `mm-install download` for `args`, trusting the test key, into `out/`.
-    fn download(&self, args: &[&str]) -> Output {
+    fn download(&self, args: &[&str]) -> Ran {
         self.download_env(args, &[])
     }
 
-    fn download_env(&self, args: &[&str], env: &[(&str, &str)]) -> Output {
+    fn download_env(&self, args: &[&str], env: &[(&str, &str)]) -> Ran {
         let mut command = mm_install();
         command
             .args([
@@ -76,7 +75,7 @@ impl Setup {
 
     /// `mm-install download --version VERSION` from `release_url`, a host only the proxy (our
     /// mirror, through `HTTP_PROXY`) answers for.
-    fn download_through_proxy(&self, release_url: &str) -> Output {
+    fn download_through_proxy(&self, release_url: &str) -> Ran {
         let mut command = mm_install();
         command
             .args(["download", "--no-progress", "--version", VERSION])
@@ -105,17 +104,7 @@ fn sha256_hex(bytes: &[u8]) -> String {
     hex::encode(Sha256::digest(bytes))
 }
 
-fn assert_exit(output: &Output, code: i32) -> (String, String) {
-    let (stdout, stderr) = texts(output);
-    assert_eq!(
-        output.status.code(),
-        Some(code),
-        "stdout:\n{stdout}\nstderr:\n{stderr}"
-    );
-    (stdout, stderr)
-}
-
-fn assert_downloaded(setup: &Setup, output: &Output, tarball: &[u8]) -> String {
+fn assert_downloaded(setup: &Setup, output: &Ran, tarball: &[u8]) -> String {
     let (stdout, stderr) = assert_exit(output, 0);
     let path = Path::new(stdout.trim());
     assert_eq!(path, setup.out().join(NAME));
@@ -658,7 +647,7 @@ fn extract_unpacks_the_verified_release_and_refuses_a_hostile_one() {
 /// An HTTPS mirror whose certificate comes from a private CA (an on-prem CA, or a TLS-inspecting
 /// proxy's), and a download from it with the test's trust settings; the system store of the
 /// host never knows that CA.
-fn https_download(ca: &TestCa, args: &[&str], env: &[(&str, &str)]) -> (Setup, Vec<u8>, Output) {
+fn https_download(ca: &TestCa, args: &[&str], env: &[(&str, &str)]) -> (Setup, Vec<u8>, Ran) {
     let setup = Setup::with_mirror(Mirror::start_tls(ca));
     let tarball = setup.key_publish();
     let mut command = mm_install();
@@ -806,7 +795,7 @@ fn the_settings_file_is_read_once_per_run() {
 }
 
 /// `download --version VERSION` from `setup`'s mirror, trusting `ca` when it is given.
-fn download_trusting(setup: &Setup, ca: Option<&TestCa>) -> Output {
+fn download_trusting(setup: &Setup, ca: Option<&TestCa>) -> Ran {
     let pem = ca.map(|ca| ca.write_pem(setup.dir.path(), "private-ca.pem"));
     let mut args = vec!["--version", VERSION];
     if let Some(pem) = &pem {

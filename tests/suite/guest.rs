@@ -37,6 +37,8 @@ use std::time::{Duration, Instant};
 use nix::fcntl::{Flock, FlockArg};
 use sha2::{Digest, Sha256};
 
+use crate::common::Ran;
+
 /// Print a line on the process's stderr, past libtest's output capture, so that the build and
 /// boot times of each suite show in the CI log of passing tests too.
 macro_rules! timing {
@@ -326,19 +328,19 @@ impl Guest {
 
     /// Run a command inside (as root, clean env with PATH), capturing output; never panics on
     /// non-zero exit. Killed, and the test failed, after [`COMMAND_TIMEOUT`].
-    pub fn run(&self, args: &[&str]) -> Output {
+    pub fn run(&self, args: &[&str]) -> Ran {
         self.run_for(args, COMMAND_TIMEOUT)
     }
 
     /// `sh -c script` inside, like [`Guest::run`].
-    pub fn sh(&self, script: &str) -> Output {
+    pub fn sh(&self, script: &str) -> Ran {
         self.run(&["sh", "-c", script])
     }
 
     /// Like [`Guest::run`], with its own time limit: for commands known to take long, or to
     /// prove that a command does not hang.
-    pub fn run_for(&self, args: &[&str], limit: Duration) -> Output {
-        self.try_run(args, limit).unwrap_or_else(|partial| {
+    pub fn run_for(&self, args: &[&str], limit: Duration) -> Ran {
+        let output = self.try_run(args, limit).unwrap_or_else(|partial| {
             panic!(
                 "guest {} ({}): `{}` did not finish within {} s and was killed.\n\
                  its stdout so far:\n{}\nits stderr so far:\n{}\n\
@@ -366,7 +368,11 @@ impl Guest {
                 ),
                 self.log_text()
             )
-        })
+        });
+        Ran {
+            command: format!("in guest {}: `{}`", self.name, args.join(" ")),
+            output,
+        }
     }
 
     /// The host-side IPv4 address the guest can reach the host at: bind test servers here.

@@ -7,7 +7,7 @@ use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use crate::common::{texts, write_file};
+use crate::common::{assert_exit, texts, write_file};
 use crate::guest::Guest;
 
 /// Serve one HTTP request on `listener` with `body`; returns the request line it got.
@@ -124,8 +124,7 @@ fn guest_boots_with_systemd_nginx_postgres_and_host_only_network() {
 
     // ...and has no route anywhere else.
     let routes = guest.run(&["ip", "-4", "route", "show", "table", "all"]);
-    let (routes_text, _) = texts(&routes);
-    assert!(routes.status.success(), "{routes:?}");
+    let (routes_text, _) = assert_exit(&routes, 0);
     assert!(!routes_text.contains("default"), "{routes_text}");
     let outside = guest.run(&["curl", "-s", "--max-time", "3", "http://192.0.2.1/"]);
     assert!(!outside.status.success(), "{outside:?}");

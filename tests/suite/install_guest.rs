@@ -8,9 +8,10 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::sync::OnceLock;
 
-use crate::common::{texts, write_file};
-use crate::guest::{Guest, e2e_dir};
-use crate::mirror::{Mirror, TestKey, hostile_tarball, standin_tarball};
+use crate::common::{Ran, assert_exit, texts, write_file};
+use crate::guest::{Guest, Suite, e2e_dir};
+use crate::guest_server::GuestServer;
+use crate::mirror::{TestKey, hostile_tarball, standin_tarball};
 
 pub const VERSION: &str = "11.10.1";
 pub const NAME: &str = "mattermost-11.10.1-linux-amd64.tar.gz";
@@ -113,7 +114,7 @@ pub fn install_args() -> Vec<String> {
     .to_vec()
 }
 
-pub fn run_in(guest: &Guest, args: &[String]) -> Output {
+pub fn run_in(guest: &Guest, args: &[String]) -> Ran {
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
     guest.run(&args)
 }
@@ -124,16 +125,12 @@ pub fn stdout(output: &Output) -> String {
 
 #[test]
 fn install_on_a_fresh_server_leaves_mattermost_working_behind_nginx() {
-    let artifacts = Artifacts::new();
-    let guest = Guest::boot(artifacts.path());
     // The release comes from the mirror on the host, the only address the guest can reach.
-    let mirror = Mirror::start_on(guest.host_address());
-    let tarball = standin_tarball(standin_binary(), &standin_json(false));
-    mirror.publish_tarball(&artifacts.key, VERSION, NAME, tarball);
-    let mut args = install_args();
-    args.extend(["--release-url".into(), mirror.base_url.clone()]);
+    let server = GuestServer::boot(Suite::Bookworm);
+    server.publish(VERSION, r#""fail_start": false"#);
+    let (guest, mirror) = (&server.guest, &server.mirror);
 
-    let output = run_in(&guest, &args);
+    let output = server.install(&[]);
     let (out, err) = texts(&output);
     assert!(
         output.status.success(),
@@ -257,7 +254,7 @@ fn install_on_a_fresh_server_leaves_mattermost_working_behind_nginx() {
             .status
             .success()
     );
-    assert!(guest.run(&["nginx", "-t", "-q"]).status.success());
+    assert_exit(&guest.run(&["nginx", "-t", "-q"]), 0);
 
     // The record, and no journal left behind.
     let state = stdout(&guest.run(&["cat", "/var/lib/mm-install/state.json"]));
@@ -273,9 +270,9 @@ fn install_on_a_fresh_server_leaves_mattermost_working_behind_nginx() {
     );
 
     // A second install refuses and changes nothing.
-    let again = run_in(&guest, &args);
-    assert_eq!(again.status.code(), Some(1), "{again:?}");
-    assert!(texts(&again).1.contains("mm-install upgrade"), "{again:?}");
+    let again = server.install(&[]);
+    let (_, err) = assert_exit(&again, 1);
+    assert!(err.contains("mm-install upgrade"), "{again:?}");
     assert_eq!(
         stdout(&guest.run(&["systemctl", "is-active", "mattermost"])),
         "active"
@@ -299,9 +296,7 @@ fn a_server_that_fails_to_start_is_undone_completely() {
         format!("/srv/artifacts/{NAME}.sig"),
     ]);
 
-    let output = run_in(&guest, &args);
-    let (_, err) = texts(&output);
-    assert_eq!(output.status.code(), Some(1), "{err}");
+    let (_, err) = assert_exit(&run_in(&guest, &args), 1);
     assert!(err.contains("start mattermost.service"), "{err}");
     assert!(err.contains("every change was undone"), "{err}");
 
@@ -381,9 +376,7 @@ fn a_hostile_release_leaves_the_guest_unchanged() {
         "--signature".into(),
         format!("/srv/artifacts/{NAME}.sig"),
     ]);
-    let output = run_in(&guest, &args);
-    let (_, err) = texts(&output);
-    assert_eq!(output.status.code(), Some(3), "{err}");
+    let (_, err) = assert_exit(&run_in(&guest, &args), 3);
     assert!(err.contains("every change was undone"), "{err}");
     assert_eq!(guest_snapshot(&guest), before);
     assert!(!guest.run(&["test", "-e", "/etc/evil"]).status.success());
@@ -483,7 +476,7 @@ fn install_with_a_database_url_uses_an_existing_postgresql() {
            -c \"CREATE ROLE mmuser LOGIN PASSWORD '{PASSWORD}'\" \
            -c 'CREATE DATABASE mattermost OWNER mmuser'"
     ));
-    assert!(created.status.success(), "{created:?}");
+    assert_exit(&created, 0);
     let url = |password: &str| {
         format!(
             "postgres://mmuser:{password}@127.0.0.1:5440/mattermost?sslmode=disable&connect_timeout=10"
@@ -505,9 +498,7 @@ fn install_with_a_database_url_uses_an_existing_postgresql() {
     let before = guest_snapshot(&guest);
     let mut wrong = args.clone();
     wrong.push(url("WrongSecret"));
-    let output = run_in(&guest, &wrong);
-    let (out, err) = texts(&output);
-    assert_eq!(output.status.code(), Some(1), "{out}\n{err}");
+    let (out, err) = assert_exit(&run_in(&guest, &wrong), 1);
     assert!(
         err.contains(
             "cannot connect to the database at postgres://mmuser@127.0.0.1:5440/mattermost"
@@ -615,16 +606,14 @@ fn a_failed_install_leaves_an_enabled_but_stopped_postgresql_so() {
     let tarball = artifacts.add_release(&standin_json(true));
     let guest = Guest::boot(artifacts.path());
     let stop = guest.run(&["timeout", "60", "systemctl", "stop", "postgresql"]);
-    assert!(stop.status.success(), "{stop:?}");
+    assert_exit(&stop, 0);
     let before = postgresql_state(&guest);
     assert_eq!(
         before,
         "postgresql.service enabled inactive\npostgresql@15-main.service inactive"
     );
 
-    let output = run_in(&guest, &tarball_args(&tarball));
-    let (out, err) = texts(&output);
-    assert_eq!(output.status.code(), Some(1), "{err}");
+    let (out, err) = assert_exit(&run_in(&guest, &tarball_args(&tarball)), 1);
     assert!(
         format!("{out}{err}").contains("enable and start PostgreSQL (postgresql.service)"),
         "{out}\n{err}"
@@ -637,7 +626,7 @@ fn a_failed_install_leaves_an_enabled_but_stopped_postgresql_so() {
     assert_eq!(postgresql_state(&guest), before);
     // The database and role were created by the install, so they are gone again.
     let started = guest.run(&["timeout", "60", "systemctl", "start", "postgresql"]);
-    assert!(started.status.success(), "{started:?}");
+    assert_exit(&started, 0);
     let leftovers = guest.run(&[
         "runuser", "-u", "postgres", "--", "psql", "-tAc",
         "SELECT (SELECT count(*) FROM pg_database WHERE datname = 'mattermost') + (SELECT count(*) FROM pg_roles WHERE rolname = 'mmuser')",

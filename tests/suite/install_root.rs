@@ -2,12 +2,13 @@
 //! lands below DIR, nothing is started, and a hostile or tampered release leaves DIR as it was.
 //! These tests run as root (useradd --root chroots), which CI is.
 
+use crate::common::Ran;
 use std::os::unix::fs::{MetadataExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
-use std::process::Output;
 
-use crate::common::{mm_install, run, texts};
+use crate::common::{assert_exit, mm_install, run, texts};
 use crate::mirror::{Mirror, TestKey, hostile_tarball};
+use crate::os_release_fixtures::{ALPINE_3_20, DEBIAN_12, ROCKY_9};
 use crate::pg_cluster::Cluster;
 
 const VERSION: &str = "11.10.1";
@@ -34,10 +35,7 @@ impl Image {
             std::fs::create_dir_all(path.parent().unwrap()).unwrap();
             std::fs::write(path, text).unwrap();
         };
-        write(
-            "etc/os-release",
-            "PRETTY_NAME=\"Debian GNU/Linux 12 (bookworm)\"\nNAME=\"Debian GNU/Linux\"\nVERSION_ID=\"12\"\nID=debian\n",
-        );
+        write("etc/os-release", DEBIAN_12);
         write("usr/lib/systemd/systemd", "");
         std::fs::create_dir_all(root.join("opt")).unwrap();
         write("etc/passwd", "root:x:0:0:root:/root:/bin/bash\n");
@@ -68,11 +66,11 @@ impl Image {
         self.dir.path().join("root")
     }
 
-    fn install(&self, extra: &[&str]) -> Output {
+    fn install(&self, extra: &[&str]) -> Ran {
         self.install_with_env(extra, &[])
     }
 
-    fn install_with_env(&self, extra: &[&str], env: &[(&str, &str)]) -> Output {
+    fn install_with_env(&self, extra: &[&str], env: &[(&str, &str)]) -> Ran {
         let mut command = mm_install();
         command.envs(env.iter().copied());
         command
@@ -118,16 +116,6 @@ impl Image {
     }
 }
 
-fn exit_code(output: &Output, code: i32) -> (String, String) {
-    let (stdout, stderr) = texts(output);
-    assert_eq!(
-        output.status.code(),
-        Some(code),
-        "stdout:\n{stdout}\nstderr:\n{stderr}"
-    );
-    (stdout, stderr)
-}
-
 const STANDARD: [&str; 4] = [
     "--no-database",
     "--site-url",
@@ -140,7 +128,7 @@ fn an_image_install_writes_only_below_the_root() {
     let image = Image::new();
     image.mirror.publish(&image.key, VERSION, NAME, 4096);
     let host_had_opt_mattermost = Path::new("/opt/mattermost").exists();
-    let (stdout, stderr) = exit_code(&image.install(&STANDARD), 0);
+    let (stdout, stderr) = assert_exit(&image.install(&STANDARD), 0);
     assert!(stdout.contains("installed Mattermost 11.10.1"), "{stdout}");
     assert!(stderr.contains("production-ready"), "{stderr}");
     assert!(stderr.contains("https://docs.mattermost.com"), "{stderr}");
@@ -243,7 +231,7 @@ fn an_image_install_writes_only_below_the_root() {
     );
 
     // A second install refuses and points to upgrade.
-    let (_, stderr) = exit_code(&image.install(&STANDARD), 1);
+    let (_, stderr) = assert_exit(&image.install(&STANDARD), 1);
     assert!(
         stderr.contains("already installed") && stderr.contains("upgrade"),
         "{stderr}"
@@ -264,7 +252,7 @@ fn a_hostile_release_is_refused_and_the_root_is_left_as_it_was() {
             .sign(&tarball, pgp::crypto::hash::HashAlgorithm::Sha256),
     );
     let before = image.tree();
-    let (_, stderr) = exit_code(&image.install(&STANDARD), 3);
+    let (_, stderr) = assert_exit(&image.install(&STANDARD), 3);
     assert!(stderr.contains(".."), "{stderr}");
     assert!(stderr.contains("every change was undone"), "{stderr}");
     assert_eq!(image.tree(), before, "the root changed");
@@ -327,7 +315,7 @@ fn a_local_tarball_is_read_once_and_the_verified_copy_is_extracted() {
         .unwrap();
     writer.join().unwrap();
     drop(unblock);
-    let (_, stderr) = exit_code(&output, 0);
+    let (_, stderr) = assert_exit(&output, 0);
     assert!(
         !reopened_by_install,
         "FILE was opened again after it was verified\n{stderr}"
@@ -353,7 +341,7 @@ fn a_tampered_release_is_refused_before_any_change() {
     tarball[last] ^= 1;
     image.mirror.file(&format!("/{VERSION}/{NAME}"), tarball);
     let before = image.tree();
-    let (_, stderr) = exit_code(&image.install(&STANDARD), 3);
+    let (_, stderr) = assert_exit(&image.install(&STANDARD), 3);
     assert!(stderr.contains("BAD signature"), "{stderr}");
     assert_eq!(image.tree(), before);
 }
@@ -363,7 +351,7 @@ fn dry_run_prints_the_plan_and_changes_nothing() {
     let image = Image::new();
     image.mirror.publish(&image.key, VERSION, NAME, 4096);
     let before = image.tree();
-    let (stdout, _) = exit_code(
+    let (stdout, _) = assert_exit(
         &image.install(&[
             "--no-database",
             "--site-url",
@@ -393,14 +381,14 @@ fn dry_run_prints_the_plan_and_changes_nothing() {
 #[test]
 fn missing_answers_without_a_terminal_are_usage_errors() {
     let image = Image::new();
-    let (_, stderr) = exit_code(&image.install(&["--no-database", "--yes"]), 2);
+    let (_, stderr) = assert_exit(&image.install(&["--no-database", "--yes"]), 2);
     assert!(stderr.contains("--site-url"), "{stderr}");
-    let (_, stderr) = exit_code(
+    let (_, stderr) = assert_exit(
         &image.install(&["--no-database", "--site-url", "https://chat.example.test"]),
         2,
     );
     assert!(stderr.contains("--yes"), "{stderr}");
-    let (_, stderr) = exit_code(
+    let (_, stderr) = assert_exit(
         &image.install(&["--site-url", "https://chat.example.test", "--yes"]),
         2,
     );
@@ -408,7 +396,7 @@ fn missing_answers_without_a_terminal_are_usage_errors() {
         stderr.contains("--database-url") && stderr.contains("--no-database"),
         "{stderr}"
     );
-    let (_, stderr) = exit_code(
+    let (_, stderr) = assert_exit(
         &image.install(&["--no-database", "--site-url", "chat.example.test", "--yes"]),
         2,
     );
@@ -423,7 +411,7 @@ fn missing_answers_without_a_terminal_are_usage_errors() {
 fn one_site_url_is_accepted_or_refused_alike_everywhere() {
     let image = Image::new();
     image.mirror.publish(&image.key, VERSION, NAME, 4096);
-    let (_, stderr) = exit_code(
+    let (_, stderr) = assert_exit(
         &image.install(&["--no-database", "--site-url", "http://[::1]:8080/", "--yes"]),
         0,
     );
@@ -463,17 +451,17 @@ fn one_site_url_is_accepted_or_refused_alike_everywhere() {
     ] {
         let message = format!("invalid site URL `{url}`: ");
         let before = image.tree();
-        let (_, install) = exit_code(
+        let (_, install) = assert_exit(
             &image.install(&["--no-database", "--site-url", url, "--yes"]),
             2,
         );
         assert_eq!(image.tree(), before, "{url}");
         let mut command = mm_install();
         command.args(["render", "nginx", "--site-url", url]);
-        let (_, render) = exit_code(&run(&mut command), 2);
+        let (_, render) = assert_exit(&run(&mut command), 2);
         let mut command = mm_install();
         command.args(["verify", "--url", url]);
-        let (_, verify) = exit_code(&run(&mut command), 2);
+        let (_, verify) = assert_exit(&run(&mut command), 2);
         let sentence = |stderr: &str| {
             let at = stderr
                 .find(&message)
@@ -487,7 +475,7 @@ fn one_site_url_is_accepted_or_refused_alike_everywhere() {
     // `--site-url ''` is no site URL: nginx answers any host name.
     let image = Image::new();
     image.mirror.publish(&image.key, VERSION, NAME, 4096);
-    exit_code(
+    assert_exit(
         &image.install(&["--no-database", "--site-url", "", "--yes"]),
         0,
     );
@@ -503,7 +491,7 @@ fn one_site_url_is_accepted_or_refused_alike_everywhere() {
     // And an accepted value is one verify tries (exit 1: nothing answers on port 9).
     let mut command = mm_install();
     command.args(["verify", "--url", "http://[::1]:9"]);
-    let (_, verify) = exit_code(&run(&mut command), 1);
+    let (_, verify) = assert_exit(&run(&mut command), 1);
     assert!(
         verify.contains("install test 1 failed at http://[::1]:9"),
         "{verify}"
@@ -521,7 +509,7 @@ fn the_summary_leaves_out_the_steps_this_install_took() {
     let key = image.dir.path().join("key.pem");
     std::fs::write(&certificate, "certificate").unwrap();
     std::fs::write(&key, "key").unwrap();
-    let (_, stderr) = exit_code(
+    let (_, stderr) = assert_exit(
         &image.install(&[
             "--no-database",
             "--site-url",
@@ -549,12 +537,8 @@ fn the_summary_leaves_out_the_steps_this_install_took() {
 #[test]
 fn an_unsupported_system_is_refused_with_exit_6() {
     let image = Image::new();
-    std::fs::write(
-        image.root().join("etc/os-release"),
-        "NAME=\"Alpine Linux\"\nID=alpine\nVERSION_ID=3.20.0\n",
-    )
-    .unwrap();
-    let (_, stderr) = exit_code(&image.install(&STANDARD), 6);
+    std::fs::write(image.root().join("etc/os-release"), ALPINE_3_20).unwrap();
+    let (_, stderr) = assert_exit(&image.install(&STANDARD), 6);
     assert!(
         stderr.contains("Alpine") && stderr.contains("--allow-unsupported"),
         "{stderr}"
@@ -565,12 +549,8 @@ fn an_unsupported_system_is_refused_with_exit_6() {
 fn rhel_equivalents_print_the_program_statement() {
     let image = Image::new();
     image.mirror.publish(&image.key, VERSION, NAME, 4096);
-    std::fs::write(
-        image.root().join("etc/os-release"),
-        "NAME=\"Rocky Linux\"\nVERSION_ID=\"9.4\"\nID=\"rocky\"\nID_LIKE=\"rhel centos fedora\"\nPRETTY_NAME=\"Rocky Linux 9.4 (Blue Onyx)\"\n",
-    )
-    .unwrap();
-    let (stdout, _) = exit_code(
+    std::fs::write(image.root().join("etc/os-release"), ROCKY_9).unwrap();
+    let (stdout, _) = assert_exit(
         &image.install(&[
             "--no-database",
             "--site-url",
@@ -618,7 +598,7 @@ fn an_image_with_a_database_url_skips_the_connection_check_and_says_so() {
         "postgres://mmuser:x@127.0.0.1:{}/mattermost",
         crate::pg_cluster::free_port()
     );
-    let (plan, _) = exit_code(
+    let (plan, _) = assert_exit(
         &image.install(&[
             "--database-url",
             &unreachable,
@@ -629,7 +609,7 @@ fn an_image_with_a_database_url_skips_the_connection_check_and_says_so() {
         0,
     );
     assert!(plan.contains("was not checked: with --root"), "{plan}");
-    let (stdout, stderr) = exit_code(
+    let (stdout, stderr) = assert_exit(
         &image.install(&[
             "--database-url",
             &url,
@@ -680,7 +660,7 @@ fn the_database_url_can_stay_off_the_command_line() {
     ];
     for (flags, env, warned) in runs {
         let args: Vec<&str> = flags.iter().chain(site.iter()).copied().collect();
-        let (plan, stderr) = exit_code(&image.install_with_env(&args, env), 0);
+        let (plan, stderr) = assert_exit(&image.install_with_env(&args, env), 0);
         assert!(
             plan.contains("postgres://mmuser:***@db.example.test:5432/mattermost"),
             "{flags:?} {env:?}: {plan}"
@@ -693,7 +673,7 @@ fn the_database_url_can_stay_off_the_command_line() {
         assert!(!plan.contains("Hidden5ecret") && !stderr.contains("Hidden5ecret"));
     }
     let empty = crate::common::write_file(image.dir.path(), "empty", b"\n");
-    let (_, stderr) = exit_code(
+    let (_, stderr) = assert_exit(
         &image.install(&[&["--database-url-file", empty.to_str().unwrap()], &site[..]].concat()),
         2,
     );
@@ -758,7 +738,7 @@ fn only_an_operation_holding_the_lock_undoes_an_interrupted_one_and_a_dry_run_ne
     for extra in [&["--dry-run"][..], &[][..]] {
         let mut args = STANDARD.to_vec();
         args.extend(extra);
-        let (_, stderr) = exit_code(&image.install(&args), 5);
+        let (_, stderr) = assert_exit(&image.install(&args), 5);
         assert!(stderr.contains("(upgrade)"), "names the holder: {stderr}");
         unchanged(&format!("install {extra:?} while the upgrade runs"));
     }
@@ -768,7 +748,7 @@ fn only_an_operation_holding_the_lock_undoes_an_interrupted_one_and_a_dry_run_ne
     // and shows no plan made from the half-changed tree.
     let mut dry_run = STANDARD.to_vec();
     dry_run.push("--dry-run");
-    let (stdout, stderr) = exit_code(&image.install(&dry_run), 0);
+    let (stdout, stderr) = assert_exit(&image.install(&dry_run), 0);
     assert!(
         stderr.contains("an earlier upgrade did not finish"),
         "{stderr}"
@@ -777,7 +757,7 @@ fn only_an_operation_holding_the_lock_undoes_an_interrupted_one_and_a_dry_run_ne
     unchanged("install --dry-run after the upgrade died");
 
     // A real run takes the lock, undoes the interrupted upgrade first, then installs.
-    let (stdout, stderr) = exit_code(&image.install(&STANDARD), 0);
+    let (stdout, stderr) = assert_exit(&image.install(&STANDARD), 0);
     assert!(
         stderr.contains("the interrupted upgrade was undone"),
         "{stderr}"

@@ -12,11 +12,15 @@ mod docs_check;
 mod download;
 mod external_db;
 mod guest;
+mod guest_server;
 mod guest_smoke;
 mod install_guest;
 mod install_root;
 mod man_completions;
 mod mirror;
+#[path = "../fixtures/os_release.rs"]
+#[allow(dead_code)] // the suite uses some fixtures, the unit tests others
+mod os_release_fixtures;
 mod packages;
 mod pg_cluster;
 mod render;

@@ -1,27 +1,25 @@
 //! `mm-install man` and `mm-install completions SHELL`, for users who install with cargo.
 
-use crate::common::{mm_install, run, texts};
+use crate::common::{assert_exit, mm_install, run, texts};
 
 #[test]
 fn the_man_page_and_completions_cover_every_command() {
     let output = run(mm_install().arg("man"));
-    let (page, stderr) = texts(&output);
-    assert!(output.status.success(), "{stderr}");
+    let (page, _) = assert_exit(&output, 0);
     assert!(page.contains(".TH mm-install 1"), "{page}");
     for command in ["install", "download", "detect\\-os", "render"] {
         assert!(page.contains(command), "the man page lacks {command}");
     }
     for shell in ["bash", "zsh", "fish"] {
         let output = run(mm_install().args(["completions", shell]));
-        let (script, stderr) = texts(&output);
-        assert!(output.status.success(), "{shell}: {stderr}");
+        let (script, _) = assert_exit(&output, 0);
         assert!(
             script.contains("detect-os") && script.contains("site-url"),
             "{shell}: {script}"
         );
     }
     let output = run(mm_install().args(["completions", "tcsh"]));
-    assert_eq!(output.status.code(), Some(2));
+    assert_exit(&output, 2);
 }
 
 #[test]
@@ -39,8 +37,7 @@ fn help_and_completions_list_the_values_of_each_keyword_option() {
         (&["render", "timer", "--help"], &["service", "timer"]),
     ] {
         let output = run(mm_install().args(args));
-        let (help, stderr) = texts(&output);
-        assert!(output.status.success(), "{args:?}: {stderr}");
+        let (help, _) = assert_exit(&output, 0);
         assert!(help.contains("Possible values"), "{args:?}: {help}");
         for value in values {
             assert!(
@@ -60,8 +57,7 @@ fn help_and_completions_list_the_values_of_each_keyword_option() {
     }
     // An invalid value is a usage error naming it and the accepted ones.
     let output = run(mm_install().args(["upgrade", "--policy", "nightly"]));
-    let (_, stderr) = texts(&output);
-    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    let (_, stderr) = assert_exit(&output, 2);
     assert!(
         stderr.contains("nightly") && stderr.contains("patch, minor, latest"),
         "{stderr}"

@@ -11,10 +11,10 @@
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Command;
 use std::time::Instant;
 
-use crate::common::texts;
+use crate::common::{Ran, assert_exit, run, texts};
 use crate::guest::{Guest, Suite};
 
 const VERSION: &str = env!("CARGO_PKG_VERSION");
@@ -61,25 +61,19 @@ fn expected(specific: &[&str]) -> BTreeSet<String> {
 }
 
 /// Run a host command (C locale, for parsing); panics only if it cannot start.
-fn host(program: &str, args: &[&str]) -> Output {
-    Command::new(program)
-        .args(args)
-        .env("LC_ALL", "C")
+fn host(program: &str, args: &[&str]) -> Ran {
+    let mut command = Command::new(program);
+    command.args(args).env("LC_ALL", "C");
+    let output = command
         .output()
-        .unwrap_or_else(|e| panic!("cannot run {program}: {e} (bash .ci/run installs it)"))
+        .unwrap_or_else(|e| panic!("cannot run {program}: {e} (bash .ci/run installs it)"));
+    Ran {
+        command: format!("{command:?}"),
+        output,
+    }
 }
 
 /// Assert `output` succeeded; returns its stdout.
-fn ok(output: &Output, what: &str) -> String {
-    let (stdout, stderr) = texts(output);
-    assert!(
-        output.status.success(),
-        "{what} failed ({}):\nstdout:\n{stdout}\nstderr:\n{stderr}",
-        output.status
-    );
-    stdout
-}
-
 /// The one file in `dir` whose name starts with `prefix` and ends with `suffix`.
 fn find(dir: &Path, prefix: &str, suffix: &str) -> PathBuf {
     let names: Vec<String> = fs_err::read_dir(dir)
@@ -104,7 +98,7 @@ fn find(dir: &Path, prefix: &str, suffix: &str) -> PathBuf {
 /// none, so that a binary this check cannot read never passes it.
 fn glibc_symbols(binary: &Path) -> Vec<(String, String)> {
     let path = binary.to_str().expect("UTF-8 path");
-    let table = ok(&host("objdump", &["-T", path]), "objdump -T");
+    let table = assert_exit(&host("objdump", &["-T", path]), 0).0;
     // `0000000000000000  w   DF *UND*  0000000000000000 (GLIBC_2.28) statx`
     let symbols: Vec<(String, String)> = table
         .lines()
@@ -191,11 +185,12 @@ fn packages_build_lint_clean_and_install_and_remove_cleanly() {
             build.env_remove(&*name);
         }
     }
-    let build = build.output().expect("run packaging/build.sh");
-    ok(&build, "packaging/build.sh");
+    let build = run(&mut build);
+    assert_exit(&build, 0);
     let build_time = started.elapsed();
 
-    let arch = ok(&host("dpkg", &["--print-architecture"]), "dpkg")
+    let arch = assert_exit(&host("dpkg", &["--print-architecture"]), 0)
+        .0
         .trim()
         .to_string();
     let deb = find(out.path(), &format!("mm-install_{VERSION}_{arch}"), ".deb");
@@ -248,7 +243,8 @@ fn check_deb(deb: &str) {
 
     // Control fields.
     let field = |name: &str| {
-        ok(&host("dpkg-deb", &["-f", deb, name]), "dpkg-deb -f")
+        assert_exit(&host("dpkg-deb", &["-f", deb, name]), 0)
+            .0
             .trim()
             .to_string()
     };
@@ -275,7 +271,7 @@ fn check_deb(deb: &str) {
     assert!(extended.contains("mm-install install"), "{extended}");
 
     // The conffile, and no maintainer scripts at all.
-    let info = ok(&host("dpkg-deb", &["-I", deb]), "dpkg-deb -I");
+    let info = assert_exit(&host("dpkg-deb", &["-I", deb]), 0).0;
     for script in [
         "preinst",
         "postinst",
@@ -291,11 +287,11 @@ fn check_deb(deb: &str) {
             "unexpected maintainer script {script}:\n{info}"
         );
     }
-    let conffiles = ok(&host("dpkg-deb", &["-I", deb, "conffiles"]), "conffiles");
+    let conffiles = assert_exit(&host("dpkg-deb", &["-I", deb, "conffiles"]), 0).0;
     assert_eq!(conffiles.trim(), CONFFILE);
 
     // Exactly the expected files, owned by root, the binary executable.
-    let listing = ok(&host("dpkg-deb", &["-c", deb]), "dpkg-deb -c");
+    let listing = assert_exit(&host("dpkg-deb", &["-c", deb]), 0).0;
     let mut files = BTreeSet::new();
     for line in listing.lines() {
         let fields: Vec<&str> = line.split_whitespace().collect();
@@ -319,7 +315,7 @@ fn check_deb(deb: &str) {
 
     let tree = tempfile::tempdir().expect("dpkg-deb -x dir");
     let dir = tree.path().to_str().unwrap();
-    ok(&host("dpkg-deb", &["-x", deb, dir]), "dpkg-deb -x");
+    assert_exit(&host("dpkg-deb", &["-x", deb, dir]), 0);
     assert_glibc_floor(&tree.path().join("usr/bin/mm-install"), deb);
 }
 
@@ -338,7 +334,7 @@ fn check_rpm(rpm: &str) {
         let mut all = vec!["-qp"];
         all.extend(args);
         all.push(rpm);
-        ok(&host("rpm", &all), &format!("rpm {}", all.join(" ")))
+        assert_exit(&host("rpm", &all), 0).0
     };
     let tags = query(&[
         "--qf",
@@ -411,8 +407,9 @@ fn install_rpm_into_empty_root(rpm: &str) {
         all.extend(args);
         host("rpm", &all)
     };
-    ok(&rpm_root(&["-i", "--nodeps", "--noscripts", rpm]), "rpm -i");
-    let listed: BTreeSet<String> = ok(&rpm_root(&["-ql", "mm-install"]), "rpm -ql")
+    assert_exit(&rpm_root(&["-i", "--nodeps", "--noscripts", rpm]), 0);
+    let listed: BTreeSet<String> = assert_exit(&rpm_root(&["-ql", "mm-install"]), 0)
+        .0
         .lines()
         .map(String::from)
         .collect();
@@ -426,7 +423,7 @@ fn install_rpm_into_empty_root(rpm: &str) {
     assert_glibc_floor(&root.path().join("usr/bin/mm-install"), rpm);
     let version = host(&format!("{dir}/usr/bin/mm-install"), &["--version"]);
     assert_eq!(
-        ok(&version, "mm-install --version").trim(),
+        assert_exit(&version, 0).0.trim(),
         format!("mm-install {VERSION}")
     );
     let shipped = fs_err::read_to_string(repo().join("packaging/mm-install.toml")).unwrap();
@@ -437,14 +434,14 @@ fn install_rpm_into_empty_root(rpm: &str) {
     // removes everything else.
     let edited = format!("{shipped}keep = 3\n");
     fs_err::write(&conffile, &edited).unwrap();
-    ok(
+    assert_exit(
         &rpm_root(&["-U", "--replacepkgs", "--nodeps", "--noscripts", rpm]),
-        "rpm -U --replacepkgs",
+        0,
     );
     assert_eq!(fs_err::read_to_string(&conffile).unwrap(), edited);
-    ok(
+    assert_exit(
         &rpm_root(&["-e", "--nodeps", "--noscripts", "mm-install"]),
-        "rpm -e",
+        0,
     );
     for file in &listed {
         assert!(!root.path().join(&file[1..]).exists(), "{file} left behind");
@@ -460,7 +457,7 @@ fn install_deb_in_guest(suite: Suite, artifacts: &Path, deb_name: &str) {
     let deb = format!("/srv/artifacts/{deb_name}");
     let run = |script: &str| {
         let output = guest.sh(script);
-        ok(&output, &format!("in the guest: {script}"))
+        assert_exit(&output, 0).0
     };
 
     // dpkg, not apt: apt would try to fetch the Recommends from the (unreachable) network.
@@ -490,7 +487,7 @@ fn install_deb_in_guest(suite: Suite, artifacts: &Path, deb_name: &str) {
         "http://chat.mm.test",
     ]);
     if suite.postgres_major() >= 14 {
-        let plan = ok(&plan, "mm-install install --dry-run");
+        let plan = assert_exit(&plan, 0).0;
         assert!(plan.contains("plan: install Mattermost"), "{plan}");
     } else {
         let (out, err) = texts(&plan);
@@ -510,7 +507,7 @@ fn install_deb_in_guest(suite: Suite, artifacts: &Path, deb_name: &str) {
         "-c",
         ". /usr/share/bash-completion/completions/mm-install && complete -p mm-install",
     ]);
-    let complete = ok(&complete, "bash completion");
+    let complete = assert_exit(&complete, 0).0;
     assert!(complete.contains("mm-install"), "{complete}");
     run("test -s /usr/share/zsh/vendor-completions/_mm-install");
     run("test -s /usr/share/fish/vendor_completions.d/mm-install.fish");

@@ -624,10 +624,5 @@ fn the_render_command_prints_what_install_would_write() {
     let mut command = crate::common::mm_install();
     command.args(["render", "nginx", "--site-url", "chat.example.test"]);
     let output = crate::common::run(&mut command);
-    assert_eq!(
-        output.status.code(),
-        Some(2),
-        "{:?}",
-        crate::common::texts(&output)
-    );
+    crate::common::assert_exit(&output, 2);
 }

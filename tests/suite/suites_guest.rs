@@ -5,27 +5,16 @@
 //! does on the Rocky model.
 
 use std::path::Path;
-use std::process::Output;
 
 use serde_json::Value;
 
-use crate::common::texts;
+use crate::common::{assert_exit, run, texts};
 use crate::guest::{Guest, Suite};
 use crate::install_guest::{Artifacts, NAME, SITE_HOST, VERSION, static_standin_binary, stdout};
 use crate::mirror::{Mirror, standin_tarball};
 use crate::pg_cluster::Cluster;
 
 /// `output` succeeded; its stdout.
-fn ok(output: &Output, what: &str) -> String {
-    let (out, err) = texts(output);
-    assert!(
-        output.status.success(),
-        "{what} failed ({}):\nstdout:\n{out}\nstderr:\n{err}",
-        output.status
-    );
-    out
-}
-
 #[test]
 fn trixie_guest_runs_postgresql_17_on_5433_and_detect_os_supports_it() {
     let artifacts = Artifacts::new();
@@ -38,10 +27,7 @@ fn trixie_guest_runs_postgresql_17_on_5433_and_detect_os_supports_it() {
         matches!(stdout(&state).as_str(), "running" | "degraded"),
         "{state:?}"
     );
-    let os = ok(
-        &guest.run(&["cat", "/etc/os-release"]),
-        "cat /etc/os-release",
-    );
+    let os = assert_exit(&guest.run(&["cat", "/etc/os-release"]), 0).0;
     assert!(
         os.contains("VERSION_ID=\"13\"") && os.contains("VERSION_CODENAME=trixie"),
         "{os}"
@@ -59,20 +45,14 @@ fn trixie_guest_runs_postgresql_17_on_5433_and_detect_os_supports_it() {
     // The cluster listens on 5433 and nothing listens on 5432, as on a server after
     // `pg_upgradecluster` (mattermost-facts.md §10, from Debian's postgresql-common).
     assert_eq!(Suite::Trixie.postgres_port(), 5433);
-    let on_5433 = ok(
-        &guest.run(&["ss", "-Hltn", "sport = :5433"]),
-        "ss sport 5433",
-    );
+    let on_5433 = assert_exit(&guest.run(&["ss", "-Hltn", "sport = :5433"]), 0).0;
     assert!(!on_5433.trim().is_empty(), "nothing listens on 5433");
-    let on_5432 = ok(
-        &guest.run(&["ss", "-Hltn", "sport = :5432"]),
-        "ss sport 5432",
-    );
+    let on_5432 = assert_exit(&guest.run(&["ss", "-Hltn", "sport = :5432"]), 0).0;
     assert!(
         on_5432.trim().is_empty(),
         "something listens on 5432: {on_5432}"
     );
-    let clusters = ok(&guest.run(&["pg_lsclusters", "-h"]), "pg_lsclusters");
+    let clusters = assert_exit(&guest.run(&["pg_lsclusters", "-h"]), 0).0;
     let fields: Vec<&str> = clusters.split_whitespace().collect();
     assert_eq!(fields[..4], ["17", "main", "5433", "online"], "{clusters}");
     // Debian's psql wrapper finds the one cluster's port; the server agrees.
@@ -89,10 +69,11 @@ fn trixie_guest_runs_postgresql_17_on_5433_and_detect_os_supports_it() {
     assert_eq!(stdout(&port), "5433", "{port:?}");
 
     // mm-install itself says Debian 13 is an officially supported Debian-family system.
-    let json = ok(
+    let json = assert_exit(
         &guest.run(&["/srv/artifacts/mm-install", "detect-os", "--json"]),
-        "mm-install detect-os --json",
-    );
+        0,
+    )
+    .0;
     let json: Value = serde_json::from_str(&json).unwrap_or_else(|e| panic!("{e}: {json}"));
     assert_eq!(json["id"], "debian", "{json}");
     assert_eq!(json["version_id"], "13", "{json}");
@@ -112,11 +93,8 @@ fn trixie_guest_runs_postgresql_17_on_5433_and_detect_os_supports_it() {
 fn with_host_glibc(artifacts: &Path) -> Vec<String> {
     let dir = artifacts.join("glibc");
     fs_err::create_dir_all(&dir).unwrap();
-    let ldd = std::process::Command::new("ldd")
-        .arg(artifacts.join("mm-install"))
-        .output()
-        .expect("run ldd");
-    let ldd = ok(&ldd, "ldd mm-install");
+    let ldd = run(std::process::Command::new("ldd").arg(artifacts.join("mm-install")));
+    let ldd = assert_exit(&ldd, 0).0;
     let mut loader = None;
     for line in ldd.lines() {
         // `libc.so.6 => /lib/x86_64-linux-gnu/libc.so.6 (0x…)` or `/lib64/ld-linux-x86-64.so.2 (0x…)`
@@ -168,16 +146,13 @@ fn bullseye_postgresql_13_is_refused_before_any_change() {
         guest.run(&all)
     };
 
-    let version = ok(&mm_run(&["--version"]), "mm-install --version");
+    let version = assert_exit(&mm_run(&["--version"]), 0).0;
     assert!(version.starts_with("mm-install "), "{version}");
-    let json = ok(
-        &mm_run(&["detect-os", "--json"]),
-        "mm-install detect-os --json",
-    );
+    let json = assert_exit(&mm_run(&["detect-os", "--json"]), 0).0;
     let json: Value = serde_json::from_str(&json).unwrap_or_else(|e| panic!("{e}: {json}"));
     assert_eq!(json["version_id"], "11", "{json}");
     assert_eq!(json["support"], "official", "{json}");
-    let server = ok(
+    let server = assert_exit(
         &guest.run(&[
             "runuser",
             "-u",
@@ -188,14 +163,15 @@ fn bullseye_postgresql_13_is_refused_before_any_change() {
             "-tAc",
             "SHOW server_version_num",
         ]),
-        "psql SHOW server_version_num",
-    );
+        0,
+    )
+    .0;
     assert!(
         server.trim().starts_with("13"),
         "bullseye's PostgreSQL: {server}"
     );
 
-    let before = ok(&guest.sh(FINGERPRINT), "fingerprint before");
+    let before = assert_exit(&guest.sh(FINGERPRINT), 0).0;
     let site_url = format!("http://{SITE_HOST}");
     let install = [
         "install",
@@ -214,14 +190,8 @@ fn bullseye_postgresql_13_is_refused_before_any_change() {
             args.push("--dry-run");
         }
         let refused = mm_run(&args);
-        let (out, err) = texts(&refused);
         // README "Exit codes": 1 = failure, nothing was changed.
-        assert_eq!(
-            refused.status.code(),
-            Some(1),
-            "install{} on PostgreSQL 13:\nstdout:\n{out}\nstderr:\n{err}",
-            if dry_run { " --dry-run" } else { "" }
-        );
+        let (out, err) = assert_exit(&refused, 1);
         assert!(
             err.contains("PostgreSQL 13") && err.contains("14 or newer"),
             "the error names the version found and the minimum:\n{err}"
@@ -232,7 +202,7 @@ fn bullseye_postgresql_13_is_refused_before_any_change() {
         );
         assert!(!out.contains("plan:"), "refused after planning:\n{out}");
         assert_eq!(
-            ok(&guest.sh(FINGERPRINT), "fingerprint after"),
+            assert_exit(&guest.sh(FINGERPRINT), 0).0,
             before,
             "install{} changed the guest although it refused",
             if dry_run { " --dry-run" } else { "" }
@@ -272,14 +242,12 @@ fn installs_with_a_database_url_on_the_host(suite: Suite) {
     let json = format!(r#"{{"version": "{VERSION}", "fail_start": false}}"#);
     let tarball = standin_tarball(static_standin_binary(), &json);
     mirror.publish_tarball(&artifacts.key, VERSION, NAME, tarball);
-    let local_databases = || {
-        ok(
-            &guest.sh(
+    let local_databases =
+        || {
+            assert_exit(&guest.sh(
                 "runuser -u postgres -- psql -XtAc 'SELECT datname FROM pg_database ORDER BY 1'",
-            ),
-            "the local PostgreSQL's databases",
-        )
-    };
+            ), 0).0
+        };
     let local_before = local_databases();
 
     let url = format!(

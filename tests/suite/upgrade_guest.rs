@@ -3,71 +3,32 @@
 //! failures roll back on their own, the lock holds, a killed upgrade is undone by the next run,
 //! and a hand-made install is adopted.
 
-use crate::common::texts;
-use crate::guest::{Guest, Suite};
-use crate::install_guest::{Artifacts, SITE_HOST, install_args, run_in, standin_binary, stdout};
-use crate::mirror::{Mirror, releases_feed, standin_tarball};
+use crate::common::{Ran, assert_exit, texts};
+use crate::guest::Suite;
+use crate::guest_server::{GuestServer, release_name};
+use crate::install_guest::{SITE_HOST, run_in, standin_binary, stdout};
+use crate::mirror::{releases_feed, standin_tarball};
 
 const OLD: &str = "11.10.1";
 
-fn name(version: &str) -> String {
-    format!("mattermost-{version}-linux-amd64.tar.gz")
+/// What most tests here start from: `OLD` installed on a Debian 12 guest.
+fn installed() -> GuestServer {
+    installed_on(Suite::Bookworm)
 }
 
-/// A guest with Mattermost `OLD` installed by mm-install from `mirror`.
-pub struct Server {
-    /// The guest trusts `artifacts.key` (`/srv/artifacts/key.asc`): releases are signed with it.
-    artifacts: Artifacts,
-    pub guest: Guest,
-    mirror: Mirror,
+/// `OLD` installed on a `suite` guest.
+fn installed_on(suite: Suite) -> GuestServer {
+    GuestServer::installed(suite, r#""fail_start": false"#)
 }
 
-impl Server {
-    fn install() -> Server {
-        Server::install_on(Suite::Bookworm)
-    }
-
-    fn install_on(suite: Suite) -> Server {
-        Server::install_release(suite, r#""fail_start": false"#)
-    }
-
-    /// Like [`Server::install_on`], `OLD`'s standin.json with the fields `extra`.
-    fn install_release(suite: Suite, extra: &str) -> Server {
-        let artifacts = Artifacts::new();
-        let guest = Guest::boot_suite(suite, artifacts.path());
-        let mirror = Mirror::start_on(guest.host_address());
-        let server = Server {
-            artifacts,
-            guest,
-            mirror,
-        };
-        server.publish(OLD, extra);
-        let mut args = install_args();
-        args.extend(["--release-url".into(), server.mirror.base_url.clone()]);
-        let output = run_in(&server.guest, &args);
-        assert!(
-            output.status.success(),
-            "install on {suite} failed: {:?}\nmattermost journal:\n{}",
-            texts(&output),
-            server.guest.journal("mattermost")
-        );
-        server
-    }
-
-    /// Publish a stand-in release of `version`; `extra` is more standin.json fields.
-    fn publish(&self, version: &str, extra: &str) {
-        let json = format!(r#"{{"version": "{version}", {extra}}}"#);
-        let tarball = standin_tarball(standin_binary(), &json);
-        self.mirror
-            .publish_tarball(&self.artifacts.key, version, &name(version), tarball);
-    }
-
+/// What the upgrade tests add to a [`GuestServer`].
+impl GuestServer {
     /// Publish a stand-in release of `version` whose signature says it was made a day ago.
     fn publish_signed_yesterday(&self, version: &str) {
         let json = format!(r#"{{"version": "{version}", "fail_start": false}}"#);
         let tarball = standin_tarball(standin_binary(), &json);
         let signature = self.artifacts.key.sign_dated(&tarball, 24 * 3600);
-        let path = format!("/{version}/{}", name(version));
+        let path = format!("/{version}/{}", release_name(version));
         self.mirror.file(&path, tarball);
         self.mirror.file(&format!("{path}.sig"), signature);
     }
@@ -77,7 +38,7 @@ impl Server {
     }
 
     /// `mm-install <args…>` in the guest with the mirror and feed.
-    fn mm(&self, args: &[&str]) -> std::process::Output {
+    fn mm(&self, args: &[&str]) -> Ran {
         let mut all: Vec<String> = vec!["/srv/artifacts/mm-install".into()];
         all.extend(args.iter().map(|a| a.to_string()));
         all.extend([
@@ -90,10 +51,6 @@ impl Server {
             format!("{}/releases", self.mirror.base_url),
         ]);
         run_in(&self.guest, &all)
-    }
-
-    pub fn sh(&self, script: &str) -> String {
-        stdout(&self.guest.sh(script))
     }
 
     /// The version the server reports through nginx.
@@ -115,19 +72,9 @@ impl Server {
     }
 }
 
-fn exit(output: &std::process::Output, code: i32) -> (String, String) {
-    let (out, err) = texts(output);
-    assert_eq!(
-        output.status.code(),
-        Some(code),
-        "stdout:\n{out}\nstderr:\n{err}"
-    );
-    (out, err)
-}
-
 #[test]
 fn upgrades_keep_the_admins_state_and_roll_back_with_or_without_the_database() {
-    let server = Server::install();
+    let server = installed();
     // The admin's state: plugins, files, logs, a custom setting, a database change.
     server.sh(
         "mkdir -p /opt/mattermost/plugins/com.example.demo /opt/mattermost/client/plugins/com.example.demo /opt/mattermost/data/users \
@@ -150,7 +97,7 @@ fn upgrades_keep_the_admins_state_and_roll_back_with_or_without_the_database() {
     server.feed(&[OLD, "11.10.2", "11.11.0"]);
 
     // Policy patch (the default): 11.10.2, with 11.11.0 held back.
-    let (out, err) = exit(&server.mm(&["upgrade", "--latest"]), 0);
+    let (out, err) = assert_exit(&server.mm(&["upgrade", "--latest"]), 0);
     assert!(out.contains("upgraded: 11.10.1 -> 11.10.2"), "{out}\n{err}");
     assert!(err.contains("held back"), "{err}");
     assert_eq!(server.served_version(), "11.10.2");
@@ -210,24 +157,24 @@ fn upgrades_keep_the_admins_state_and_roll_back_with_or_without_the_database() {
     // Already current: one small request, no restart.
     let started = server.started_at();
     let feed_requests = server.mirror.seen("/releases").len();
-    let (out, _) = exit(&server.mm(&["upgrade", "--latest"]), 0);
+    let (out, _) = assert_exit(&server.mm(&["upgrade", "--latest"]), 0);
     assert!(out.contains("up to date: 11.10.2"), "{out}");
     assert_eq!(server.started_at(), started);
     assert_eq!(server.mirror.seen("/releases").len(), feed_requests + 1);
     assert!(
         server
             .mirror
-            .seen(&format!("/11.11.0/{}", name("11.11.0")))
+            .seen(&format!("/11.11.0/{}", release_name("11.11.0")))
             .is_empty()
     );
 
     // Policy minor: 11.11.0.
-    let (out, _) = exit(&server.mm(&["upgrade", "--policy", "minor", "--yes"]), 0);
+    let (out, _) = assert_exit(&server.mm(&["upgrade", "--policy", "minor", "--yes"]), 0);
     assert!(out.contains("upgraded: 11.10.2 -> 11.11.0"), "{out}");
     assert_eq!(server.served_version(), "11.11.0");
 
     // Status lists the kept releases.
-    let (status, _) = exit(&server.mm(&["status", "--json"]), 0);
+    let (status, _) = assert_exit(&server.mm(&["status", "--json"]), 0);
     let status: serde_json::Value = serde_json::from_str(&status).unwrap();
     assert_eq!(status["installed_version"], "11.11.0");
     assert_eq!(status["service_active"], true);
@@ -240,7 +187,7 @@ fn upgrades_keep_the_admins_state_and_roll_back_with_or_without_the_database() {
     assert_eq!(kept, ["11.10.1", "11.10.2"]);
 
     // Rollback without the database: back to 11.10.2, state intact.
-    let (out, _) = exit(&server.mm(&["rollback", "--yes"]), 0);
+    let (out, _) = assert_exit(&server.mm(&["rollback", "--yes"]), 0);
     assert!(out.contains("rolled back: 11.11.0 -> 11.10.2"), "{out}");
     assert_eq!(server.served_version(), "11.10.2");
     assert_eq!(
@@ -256,8 +203,8 @@ fn upgrades_keep_the_admins_state_and_roll_back_with_or_without_the_database() {
     let refused = server
         .guest
         .sh("/srv/artifacts/mm-install rollback --to 11.10.1 --restore-database < /dev/null");
-    assert_eq!(refused.status.code(), Some(2), "{refused:?}");
-    let (out, err) = exit(
+    assert_exit(&refused, 2);
+    let (out, err) = assert_exit(
         &server.mm(&["rollback", "--to", "11.10.1", "--restore-database", "--yes"]),
         0,
     );
@@ -289,8 +236,8 @@ fn upgrades_keep_the_admins_state_and_roll_back_with_or_without_the_database() {
 /// the four install tests (`verify`), upgrade, an upgrade that fails and rolls back on its own,
 /// and a rollback. Whatever differs between releases is the tool's business, not the test's.
 /// Returns the server, rolled back to `OLD`, for the caller's own checks.
-pub fn install_verify_upgrade_and_roll_back_on(suite: Suite) -> Server {
-    let server = Server::install_on(suite);
+pub fn install_verify_upgrade_and_roll_back_on(suite: Suite) -> GuestServer {
+    let server = installed_on(suite);
     assert_eq!(server.served_version(), OLD);
     // Mattermost reaches the cluster on the port it really listens on (5433 on the trixie
     // guest, as after `pg_upgradecluster`: mattermost-facts.md §10).
@@ -316,15 +263,15 @@ pub fn install_verify_upgrade_and_roll_back_on(suite: Suite) -> Server {
 
     server.publish("11.10.2", r#""fail_start": false"#);
     server.publish("11.10.3", r#""fail_start": true"#);
-    let (out, _) = exit(&server.mm(&["upgrade", "--version", "11.10.2"]), 0);
+    let (out, _) = assert_exit(&server.mm(&["upgrade", "--version", "11.10.2"]), 0);
     assert!(out.contains("upgraded: 11.10.1 -> 11.10.2"), "{out}");
     assert_eq!(server.served_version(), "11.10.2");
 
-    let (_, err) = exit(&server.mm(&["upgrade", "--version", "11.10.3"]), 4);
+    let (_, err) = assert_exit(&server.mm(&["upgrade", "--version", "11.10.3"]), 4);
     assert!(err.contains("11.10.2 is running again"), "{err}");
     assert_eq!(server.served_version(), "11.10.2");
 
-    let (out, _) = exit(&server.mm(&["rollback", "--yes"]), 0);
+    let (out, _) = assert_exit(&server.mm(&["rollback", "--yes"]), 0);
     assert!(out.contains("rolled back: 11.10.2 -> 11.10.1"), "{out}");
     assert_eq!(server.served_version(), OLD);
     assert_eq!(server.sh("systemctl is-active mattermost"), "active");
@@ -338,7 +285,7 @@ fn trixie_install_verify_upgrade_and_roll_back() {
 
 #[test]
 fn a_failing_upgrade_rolls_back_on_its_own() {
-    let server = Server::install();
+    let server = installed();
     server.sh("echo 'keep me' > /opt/mattermost/data/keep.txt");
     let config_before = server.sh("cat /opt/mattermost/config/config.json");
     server.publish("11.10.2", r#""fail_start": true"#);
@@ -346,7 +293,7 @@ fn a_failing_upgrade_rolls_back_on_its_own() {
 
     for version in ["11.10.2", "11.10.3"] {
         let started = std::time::Instant::now();
-        let (_, err) = exit(&server.mm(&["upgrade", "--version", version]), 4);
+        let (_, err) = assert_exit(&server.mm(&["upgrade", "--version", version]), 4);
         assert!(
             err.contains("rolled back") && err.contains("11.10.1 is running again"),
             "{err}"
@@ -389,7 +336,7 @@ fn a_failing_upgrade_rolls_back_on_its_own() {
 /// is left, and the old version serves again.
 #[test]
 fn an_automatic_rollback_after_a_migration_restores_the_pre_upgrade_schema() {
-    let server = Server::install();
+    let server = installed();
     server.publish(
         "11.10.2",
         r#""fail_start": true, "migrations": [{"version": 1, "name": "create_widgets", "up": "CREATE TABLE widgets (id int); INSERT INTO widgets VALUES (7)", "down": "DROP TABLE widgets"}]"#,
@@ -398,7 +345,7 @@ fn an_automatic_rollback_after_a_migration_restores_the_pre_upgrade_schema() {
                   WHERE table_schema = 'public' AND table_name IN ('widgets', 'db_migrations')";
     assert_eq!(server.psql(tables), "");
 
-    let (_, err) = exit(&server.mm(&["upgrade", "--version", "11.10.2"]), 4);
+    let (_, err) = assert_exit(&server.mm(&["upgrade", "--version", "11.10.2"]), 4);
     assert!(
         err.contains("rolled back") && err.contains("11.10.1 is running again"),
         "{err}"
@@ -418,7 +365,7 @@ fn an_automatic_rollback_after_a_migration_restores_the_pre_upgrade_schema() {
 }
 
 /// The `db_migrations` head, as `mattermost db version` reads it (empty: none recorded).
-fn migrations_head(server: &Server) -> String {
+fn migrations_head(server: &GuestServer) -> String {
     server.psql("SELECT max(version) FROM db_migrations")
 }
 
@@ -435,7 +382,7 @@ fn a_failed_rollback_after_a_schema_downgrade_restores_the_newer_schema() {
     let server = upgraded_across_a_migration();
     server.sh(r#"sed -i 's/"fail_start": false/"fail_start": true/' /opt/.mm-install/mattermost-11.10.1-*/bin/standin.json"#);
 
-    let (_, err) = exit(&server.mm(&["rollback", "--downgrade-schema", "--yes"]), 4);
+    let (_, err) = assert_exit(&server.mm(&["rollback", "--downgrade-schema", "--yes"]), 4);
     assert!(err.contains("11.10.2 is running again"), "{err}");
     assert_eq!(server.served_version(), "11.10.2");
     assert_eq!(migrations_head(&server), "2", "{err}");
@@ -463,7 +410,7 @@ fn an_automatic_rollback_undoes_a_data_only_migration() {
         "UPDATE posts_written SET note = upper(note)",
         "UPDATE posts_written SET note = lower(note)",
     );
-    let server = Server::install_release(
+    let server = GuestServer::installed(
         Suite::Bookworm,
         &format!(r#""fail_start": false, "migrations": [{posts}]"#),
     );
@@ -472,7 +419,7 @@ fn an_automatic_rollback_undoes_a_data_only_migration() {
         "11.10.2",
         &format!(r#""fail_start": true, "migrations": [{posts}, {rewrite}]"#),
     );
-    let (_, err) = exit(&server.mm(&["upgrade", "--version", "11.10.2"]), 4);
+    let (_, err) = assert_exit(&server.mm(&["upgrade", "--version", "11.10.2"]), 4);
     assert!(err.contains("11.10.1 is running again"), "{err}");
     assert_eq!(server.served_version(), OLD);
     assert_eq!(migrations_head(&server), "1", "{err}");
@@ -494,18 +441,18 @@ fn a_rollback_onto_an_older_schema_waits_for_the_admins_choice() {
         "CREATE TABLE widgets (id int)",
         "DROP TABLE widgets",
     );
-    let server = Server::install();
+    let server = installed();
     server.publish(
         "11.10.2",
         &format!(r#""fail_start": false, "migrations": [{widgets}]"#),
     );
-    exit(&server.mm(&["upgrade", "--version", "11.10.2", "--yes"]), 0);
+    assert_exit(&server.mm(&["upgrade", "--version", "11.10.2", "--yes"]), 0);
     assert_eq!(migrations_head(&server), "1");
     let started = server.started_at();
     let trees = "ls -d /opt/.mm-install/mattermost-* /opt/mattermost/bin/mattermost";
     let before = server.sh(trees);
 
-    let (_, err) = exit(&server.mm(&["rollback", "--yes"]), 2);
+    let (_, err) = assert_exit(&server.mm(&["rollback", "--yes"]), 2);
     assert!(
         err.contains("db_migrations is at 1, Mattermost 11.10.1 ran on none")
             && err.contains("11.10.2 applied 1 create_widgets")
@@ -515,7 +462,7 @@ fn a_rollback_onto_an_older_schema_waits_for_the_admins_choice() {
         "{err}"
     );
     // The plan goes to stderr.
-    let (_, plan) = exit(
+    let (_, plan) = assert_exit(
         &server.mm(&["rollback", "--downgrade-schema", "--dry-run"]),
         0,
     );
@@ -530,7 +477,7 @@ fn a_rollback_onto_an_older_schema_waits_for_the_admins_choice() {
     assert_eq!(migrations_head(&server), "1");
     assert!(server.sh("ls /var/lib/mm-install/backups").lines().count() == 1);
 
-    let (out, err) = exit(&server.mm(&["rollback", "--binary-only", "--yes"]), 0);
+    let (out, err) = assert_exit(&server.mm(&["rollback", "--binary-only", "--yes"]), 0);
     assert!(out.contains("rolled back: 11.10.2 -> 11.10.1"), "{out}");
     assert!(err.contains("Mattermost does not support this"), "{err}");
     assert_eq!(server.served_version(), OLD);
@@ -543,7 +490,7 @@ fn a_rollback_onto_an_older_schema_waits_for_the_admins_choice() {
 
 /// Mattermost `OLD` whose release creates the posts table (migration 1) with a post, upgraded
 /// to 11.10.2, whose release adds a column to it (migration 2), and a post written there.
-fn upgraded_across_a_migration() -> Server {
+fn upgraded_across_a_migration() -> GuestServer {
     let posts = migration(
         1,
         "create_posts_written",
@@ -556,7 +503,7 @@ fn upgraded_across_a_migration() -> Server {
         "ALTER TABLE posts_written ADD COLUMN priority int",
         "ALTER TABLE posts_written DROP COLUMN priority",
     );
-    let server = Server::install_release(
+    let server = GuestServer::installed(
         Suite::Bookworm,
         &format!(r#""fail_start": false, "migrations": [{posts}]"#),
     );
@@ -566,7 +513,7 @@ fn upgraded_across_a_migration() -> Server {
         "11.10.2",
         &format!(r#""fail_start": false, "migrations": [{posts}, {priority}]"#),
     );
-    exit(&server.mm(&["upgrade", "--version", "11.10.2", "--yes"]), 0);
+    assert_exit(&server.mm(&["upgrade", "--version", "11.10.2", "--yes"]), 0);
     assert_eq!(migrations_head(&server), "2");
     server.psql("INSERT INTO posts_written VALUES ('written on 11.10.2', 1)");
     server
@@ -579,7 +526,7 @@ fn upgraded_across_a_migration() -> Server {
 #[test]
 fn a_schema_downgrade_keeps_the_posts_written_on_the_newer_version() {
     let server = upgraded_across_a_migration();
-    let (out, err) = exit(&server.mm(&["rollback", "--downgrade-schema", "--yes"]), 0);
+    let (out, err) = assert_exit(&server.mm(&["rollback", "--downgrade-schema", "--yes"]), 0);
     assert!(
         out.contains("rolled back: 11.10.2 -> 11.10.1"),
         "{out}\n{err}"
@@ -616,7 +563,7 @@ fn a_schema_downgrade_keeps_the_posts_written_on_the_newer_version() {
 /// then fails, so the rollback restores the dump. Every acknowledged write must survive.
 #[test]
 fn a_write_the_old_server_acknowledged_survives_an_automatic_rollback() {
-    let server = Server::install();
+    let server = installed();
     server.psql("CREATE TABLE posts_written (note text)");
     server.psql("INSERT INTO posts_written VALUES ('before the upgrade')");
     server.sh(WRITE_DURING_THE_DUMP);
@@ -625,7 +572,7 @@ fn a_write_the_old_server_acknowledged_survives_an_automatic_rollback() {
         r#""fail_start": true, "migrations": [{"version": 1, "name": "migrated_by_11_10_2", "up": "CREATE TABLE migrated_by_11_10_2 (id int)", "down": "DROP TABLE migrated_by_11_10_2"}]"#,
     );
 
-    let (_, err) = exit(&server.mm(&["upgrade", "--version", "11.10.2"]), 4);
+    let (_, err) = assert_exit(&server.mm(&["upgrade", "--version", "11.10.2"]), 4);
     assert!(err.contains("11.10.1 is running again"), "{err}");
     assert_eq!(server.served_version(), OLD);
     // The rollback did restore the dump: the new version's migration is gone.
@@ -677,7 +624,7 @@ chmod 755 /usr/local/bin/pg_dump"#;
 /// the `/etc` file keeps its content, owner and mode, and the old version serves again.
 #[test]
 fn a_config_symlinked_into_etc_is_never_followed_by_an_upgrade_or_its_rollback() {
-    let server = Server::install();
+    let server = installed();
     server.sh("printf 'root only\\n' > /etc/mm-victim && chmod 640 /etc/mm-victim");
     let victim = || server.sh("stat -c '%U:%G %a' /etc/mm-victim; sha256sum /etc/mm-victim");
     let before = victim();
@@ -702,7 +649,7 @@ fn a_config_symlinked_into_etc_is_never_followed_by_an_upgrade_or_its_rollback()
 
     // The admin puts the file back; this time the new server plants the link itself.
     server.sh("runuser -u mattermost -- sh -c 'cd /opt/mattermost && rm config/config.json && cp /tmp/config.json config/config.json && chmod 600 config/config.json'");
-    let (_, err) = exit(&server.mm(&["upgrade", "--version", "11.10.2"]), 4);
+    let (_, err) = assert_exit(&server.mm(&["upgrade", "--version", "11.10.2"]), 4);
     assert!(
         err.contains("rolled back") && err.contains("11.10.1 is running again"),
         "{err}"
@@ -748,7 +695,7 @@ fn a_config_symlinked_into_etc_is_never_followed_by_an_upgrade_or_its_rollback()
 /// mode.
 #[test]
 fn a_service_user_racing_the_upgrade_changes_nothing_outside_the_trees() {
-    let server = Server::install();
+    let server = installed();
     let etc = || server.sh("find /etc -xdev -printf '%p %U:%G %m\\n' | sort | sha256sum");
     let before = etc();
     server.publish("11.10.2", r#""fail_start": false"#);
@@ -759,7 +706,7 @@ fn a_service_user_racing_the_upgrade_changes_nothing_outside_the_trees() {
              [ -d \"$d\" ] && [ ! -L \"$d\" ] && mv \"$d\" \"$d.moved\" 2>/dev/null && ln -s /etc \"$d\" 2>/dev/null; \
            done; done' >/dev/null 2>&1 < /dev/null & echo started",
     );
-    let (out, err) = exit(&server.mm(&["upgrade", "--version", "11.10.2"]), 0);
+    let (out, err) = assert_exit(&server.mm(&["upgrade", "--version", "11.10.2"]), 0);
     assert!(out.contains("upgraded: 11.10.1 -> 11.10.2"), "{out}\n{err}");
     server.sh("pkill -u mattermost -f 'while :' || true");
     assert_eq!(etc(), before, "something under /etc changed owner or mode");
@@ -778,9 +725,9 @@ fn a_service_user_racing_the_upgrade_changes_nothing_outside_the_trees() {
 /// replaced tree goes into `/opt/.mm-install`.
 #[test]
 fn a_kept_tree_at_the_old_path_rolls_back_but_never_through_its_symlinks() {
-    let server = Server::install();
+    let server = installed();
     server.publish("11.10.2", r#""fail_start": false"#);
-    let (out, _) = exit(&server.mm(&["upgrade", "--version", "11.10.2"]), 0);
+    let (out, _) = assert_exit(&server.mm(&["upgrade", "--version", "11.10.2"]), 0);
     assert!(out.contains("upgraded: 11.10.1 -> 11.10.2"), "{out}");
     server.sh(
         "set -e; kept=$(ls -d /opt/.mm-install/mattermost-11.10.1-* /opt/mattermost-11.10.1-2* 2>/dev/null || true); \
@@ -800,7 +747,7 @@ fn a_kept_tree_at_the_old_path_rolls_back_but_never_through_its_symlinks() {
         || server.sh("find /srv/system -printf '%p %u %m\\n' | sort; cat /srv/system/plugins/keep");
     let before = system();
 
-    let (_, err) = exit(&server.mm(&["rollback", "--yes"]), 4);
+    let (_, err) = assert_exit(&server.mm(&["rollback", "--yes"]), 4);
     assert!(
         err.contains("/opt/mattermost-11.10.1-old/client is a symlink; mm-install never follows links inside /opt/mattermost")
             && err.contains("11.10.2 is running again"),
@@ -816,7 +763,7 @@ fn a_kept_tree_at_the_old_path_rolls_back_but_never_through_its_symlinks() {
     server.sh(
         "cd /opt/mattermost-11.10.1-old && rm client && if [ -e /tmp/client/client ]; then mv /tmp/client/client client; fi",
     );
-    let (out, _) = exit(&server.mm(&["rollback", "--yes"]), 0);
+    let (out, _) = assert_exit(&server.mm(&["rollback", "--yes"]), 0);
     assert!(out.contains("rolled back: 11.10.2 -> 11.10.1"), "{out}");
     assert_eq!(server.served_version(), OLD);
     assert_eq!(
@@ -832,15 +779,15 @@ fn a_kept_tree_at_the_old_path_rolls_back_but_never_through_its_symlinks() {
 
 #[test]
 fn a_tampered_release_leaves_the_running_server_untouched() {
-    let server = Server::install();
+    let server = installed();
     server.publish("11.10.2", r#""fail_start": false"#);
-    let path = format!("/11.10.2/{}", name("11.10.2"));
+    let path = format!("/11.10.2/{}", release_name("11.10.2"));
     let mut tarball = standin_tarball(standin_binary(), r#"{"version": "11.10.2"}"#);
     let middle = tarball.len() / 2;
     tarball[middle] ^= 1;
     server.mirror.file(&path, tarball);
     let started = server.started_at();
-    let (_, err) = exit(&server.mm(&["upgrade", "--version", "11.10.2"]), 3);
+    let (_, err) = assert_exit(&server.mm(&["upgrade", "--version", "11.10.2"]), 3);
     assert!(
         err.contains("BAD signature") || err.contains("checksum"),
         "{err}"
@@ -854,13 +801,16 @@ fn a_tampered_release_leaves_the_running_server_untouched() {
 /// names another version): exit 3, and the running server is never stopped or swapped.
 #[test]
 fn an_older_signed_release_under_a_newer_name_is_refused() {
-    let server = Server::install();
+    let server = installed();
     let tarball = standin_tarball(standin_binary(), r#"{"version": "11.9.0"}"#);
-    server
-        .mirror
-        .publish_tarball(&server.artifacts.key, "11.10.2", &name("11.10.2"), tarball);
+    server.mirror.publish_tarball(
+        &server.artifacts.key,
+        "11.10.2",
+        &release_name("11.10.2"),
+        tarball,
+    );
     let started = server.started_at();
-    let (_, err) = exit(&server.mm(&["upgrade", "--version", "11.10.2"]), 3);
+    let (_, err) = assert_exit(&server.mm(&["upgrade", "--version", "11.10.2"]), 3);
     assert!(
         err.contains("published as Mattermost 11.10.2 is Mattermost 11.9.0"),
         "{err}"
@@ -881,13 +831,13 @@ fn an_older_signed_release_under_a_newer_name_is_refused() {
 /// name) copies FILE into the root-only cache while it is verified and upgrades from the copy.
 #[test]
 fn an_air_gapped_upgrade_uses_the_verified_copy_of_a_local_tarball() {
-    let server = Server::install();
+    let server = installed();
     let tarball = standin_tarball(standin_binary(), r#"{"version": "11.10.2"}"#);
     let signature = server
         .artifacts
         .key
         .sign(&tarball, pgp::crypto::hash::HashAlgorithm::Sha256);
-    let file = name("11.10.2");
+    let file = release_name("11.10.2");
     std::fs::write(server.artifacts.path().join(&file), &tarball).unwrap();
     std::fs::write(
         server.artifacts.path().join(format!("{file}.sig")),
@@ -898,7 +848,7 @@ fn an_air_gapped_upgrade_uses_the_verified_copy_of_a_local_tarball() {
         format!("/srv/artifacts/{file}"),
         format!("/srv/artifacts/{file}.sig"),
     );
-    let (out, _) = exit(
+    let (out, _) = assert_exit(
         &server.mm(&["upgrade", "--tarball", &local, "--signature", &sig]),
         0,
     );
@@ -914,7 +864,7 @@ fn an_air_gapped_upgrade_uses_the_verified_copy_of_a_local_tarball() {
 
 #[test]
 fn one_operation_at_a_time() {
-    let server = Server::install();
+    let server = installed();
     server.publish("11.10.2", r#""ready_delay_ms": 8000"#);
     let first = server.guest.sh(&format!(
         "/srv/artifacts/mm-install upgrade --version 11.10.2 --no-progress --keyring /srv/artifacts/key.asc --release-url {} > /tmp/first.log 2>&1 & echo started",
@@ -923,7 +873,7 @@ fn one_operation_at_a_time() {
     assert_eq!(stdout(&first), "started");
     // Wait until the first run holds the lock (it writes its pid into the lock file).
     server.sh("for i in $(seq 100); do grep -q upgrade /var/lib/mm-install/lock 2>/dev/null && break; sleep 0.1; done");
-    let (_, err) = exit(&server.mm(&["upgrade", "--version", "11.10.2"]), 5);
+    let (_, err) = assert_exit(&server.mm(&["upgrade", "--version", "11.10.2"]), 5);
     assert!(err.contains("(upgrade)") && err.contains("pid"), "{err}");
     server.sh("while pgrep -f '^/srv/artifacts/mm-install upgrade' >/dev/null; do sleep 0.2; done");
     assert!(
@@ -939,7 +889,7 @@ fn one_operation_at_a_time() {
 /// decision about the database to the operator.
 #[test]
 fn an_upgrade_killed_at_any_step_is_undone_by_the_next_run() {
-    let server = Server::install();
+    let server = installed();
     server.sh("echo 'keep me' > /opt/mattermost/data/keep.txt");
     server.publish("11.10.2", r#""fail_start": false"#);
     // Every step of the plan the dry run prints, so that a new step is covered too.
@@ -973,7 +923,7 @@ fn an_upgrade_killed_at_any_step_is_undone_by_the_next_run() {
             texts(&crashed)
         );
         // A dry run only reports the interrupted upgrade: it changes nothing, recovery included.
-        let (_, err) = exit(
+        let (_, err) = assert_exit(
             &server.mm(&["upgrade", "--version", "11.10.2", "--dry-run"]),
             0,
         );
@@ -1023,7 +973,7 @@ fn an_upgrade_killed_at_any_step_is_undone_by_the_next_run() {
         );
     }
     // And the upgrade still works afterwards.
-    let (out, _) = exit(&server.mm(&["upgrade", "--version", "11.10.2"]), 0);
+    let (out, _) = assert_exit(&server.mm(&["upgrade", "--version", "11.10.2"]), 0);
     assert!(out.contains("upgraded: 11.10.1 -> 11.10.2"), "{out}");
 }
 
@@ -1035,9 +985,9 @@ fn an_upgrade_killed_at_any_step_is_undone_by_the_next_run() {
 /// its end and keeps the replaced schema.
 #[test]
 fn a_restoring_rollback_killed_at_any_step_leaves_one_database_whole() {
-    let server = Server::install();
+    let server = installed();
     server.publish("11.10.2", r#""fail_start": false"#);
-    exit(&server.mm(&["upgrade", "--version", "11.10.2"]), 0);
+    assert_exit(&server.mm(&["upgrade", "--version", "11.10.2"]), 0);
     server.psql("CREATE TABLE after_upgrade (note text)");
     server.psql("INSERT INTO after_upgrade VALUES ('written on 11.10.2')");
     server.sh(KILL_THE_RESTORE_MID_TRANSACTION);
@@ -1103,7 +1053,7 @@ fn a_restoring_rollback_killed_at_any_step_leaves_one_database_whole() {
         server.sh("test -e /root/kill-restore && echo armed || echo fired"),
         "fired"
     );
-    let (out, err) = exit(&server.mm(&["rollback", "--restore-database", "--yes"]), 0);
+    let (out, err) = assert_exit(&server.mm(&["rollback", "--restore-database", "--yes"]), 0);
     assert!(out.contains("rolled back: 11.10.2 -> 11.10.1"), "{out}");
     assert!(err.contains("DROP SCHEMA mm_install_replaced_"), "{err}");
     assert_eq!(server.served_version(), OLD);
@@ -1148,7 +1098,7 @@ chmod 755 /usr/local/bin/pg_restore"#;
 /// published here.
 #[test]
 fn an_edition_changed_in_the_product_is_kept_by_the_upgrade() {
-    let server = Server::install();
+    let server = installed();
     let state = "/var/lib/mm-install/state.json";
     server.sh(&format!(
         "sed -i 's/\"edition\": \"enterprise\"/\"edition\": \"team\"/' {state}"
@@ -1158,7 +1108,7 @@ fn an_edition_changed_in_the_product_is_kept_by_the_upgrade() {
         "1"
     );
     server.publish("11.10.2", r#""fail_start": false"#);
-    let (out, err) = exit(&server.mm(&["upgrade", "--version", "11.10.2"]), 0);
+    let (out, err) = assert_exit(&server.mm(&["upgrade", "--version", "11.10.2"]), 0);
     assert!(out.contains("upgraded: 11.10.1 -> 11.10.2"), "{out}");
     assert!(
         err.contains("the installed server is the enterprise edition")
@@ -1179,21 +1129,21 @@ fn an_edition_changed_in_the_product_is_kept_by_the_upgrade() {
 /// and log what they are asked.
 #[test]
 fn where_selinux_is_enabled_the_swapped_in_tree_is_relabelled() {
-    let server = Server::install();
+    let server = installed();
     server.sh(
         "printf '#!/bin/sh\\nexit 0\\n' > /usr/local/bin/selinuxenabled; \
          printf '#!/bin/sh\\necho \"$*\" >> /root/restorecon.log\\n' > /usr/local/bin/restorecon; \
          chmod 755 /usr/local/bin/selinuxenabled /usr/local/bin/restorecon",
     );
     server.publish("11.10.2", r#""fail_start": false"#);
-    let (out, err) = exit(&server.mm(&["upgrade", "--version", "11.10.2"]), 0);
+    let (out, err) = assert_exit(&server.mm(&["upgrade", "--version", "11.10.2"]), 0);
     assert!(out.contains("upgraded: 11.10.1 -> 11.10.2"), "{out}");
     assert!(
         err.contains("relabel /opt/mattermost for SELinux, which is enabled (restorecon -R)"),
         "{err}"
     );
     assert_eq!(server.sh("cat /root/restorecon.log"), "-R /opt/mattermost");
-    exit(&server.mm(&["rollback", "--yes"]), 0);
+    assert_exit(&server.mm(&["rollback", "--yes"]), 0);
     assert_eq!(
         server.sh("cat /root/restorecon.log"),
         "-R /opt/mattermost\n-R /opt/mattermost"
@@ -1205,7 +1155,7 @@ fn where_selinux_is_enabled_the_swapped_in_tree_is_relabelled() {
 /// says so before `systemctl start`), so it may have migrated the schema and taken writes. The
 /// next run changes nothing (exit 10, a row written after the kill survives) and names the one
 /// command that restores the dump; that command then brings the old release and database back.
-fn the_operator_decides_once_the_new_server_started(server: &Server, checkpoint: &str) {
+fn the_operator_decides_once_the_new_server_started(server: &GuestServer, checkpoint: &str) {
     let psql = |sql: &str| {
         server.sh(&format!(
             "runuser -u postgres -- psql -X -q -tA -d mattermost -c 'SET ROLE mmuser' -c \"{sql}\""
@@ -1216,7 +1166,7 @@ fn the_operator_decides_once_the_new_server_started(server: &Server, checkpoint:
     );
     let service = server.sh("systemctl is-active mattermost");
     let trees = server.sh("ls -d /opt/mattermost* /opt/.mattermost-upgrade-* 2>/dev/null");
-    let (_, err) = exit(&server.mm(&["upgrade", "--version", OLD]), 10);
+    let (_, err) = assert_exit(&server.mm(&["upgrade", "--version", OLD]), 10);
     assert!(
         err.contains("interrupted after it started the new server")
             && err.contains("nothing was undone")
@@ -1274,13 +1224,13 @@ fn the_operator_decides_once_the_new_server_started(server: &Server, checkpoint:
 /// installed (what was written since stays), and the release it replaced can be rolled back to.
 #[test]
 fn the_server_a_killed_upgrade_started_can_be_kept() {
-    let server = Server::install();
+    let server = installed();
     server.publish("11.10.2", r#""fail_start": false"#);
     let crashed = server.guest.sh(&format!(
         "MM_INSTALL_CRASH_AT='prove' /srv/artifacts/mm-install upgrade --version 11.10.2 --no-progress --keyring /srv/artifacts/key.asc --release-url {}",
         server.mirror.base_url
     ));
-    assert_eq!(crashed.status.code(), Some(134), "{:?}", texts(&crashed));
+    assert_exit(&crashed, 134);
     let psql = |sql: &str| {
         server.sh(&format!(
             "runuser -u postgres -- psql -X -q -tA -d mattermost -c 'SET ROLE mmuser' -c \"{sql}\""
@@ -1293,13 +1243,13 @@ fn the_server_a_killed_upgrade_started_can_be_kept() {
         "printf 'webhook_url = \"{}/hooks/abc\"\\n' > /etc/mm-install/mm-install.toml",
         server.mirror.base_url
     ));
-    exit(&server.mm(&["upgrade", "--version", "11.10.2"]), 10);
+    assert_exit(&server.mm(&["upgrade", "--version", "11.10.2"]), 10);
     assert_eq!(
         server.mirror.seen("/hooks/abc").len(),
         1,
         "the webhook was not told about the exit 10"
     );
-    let (out, _) = exit(&server.mm(&["upgrade", "--keep-started"]), 0);
+    let (out, _) = assert_exit(&server.mm(&["upgrade", "--keep-started"]), 0);
     assert!(out.contains("kept: 11.10.2"), "{out}");
     assert_eq!(psql("SELECT note FROM after_kill"), "kept");
     assert_eq!(server.served_version(), "11.10.2");
@@ -1307,26 +1257,24 @@ fn the_server_a_killed_upgrade_started_can_be_kept() {
         server.sh("test -e /var/lib/mm-install/journal.json && echo left || echo none; ls -d /opt/.mattermost-upgrade-* 2>/dev/null | wc -l"),
         "none\n0"
     );
-    let (status, _) = exit(&server.mm(&["status", "--json"]), 0);
+    let (status, _) = assert_exit(&server.mm(&["status", "--json"]), 0);
     assert!(
         status.contains("\"installed_version\": \"11.10.2\""),
         "{status}"
     );
     // Nothing is left waiting, and the replaced release is a normal rollback target.
-    let (out, _) = exit(&server.mm(&["rollback", "--yes"]), 0);
+    let (out, _) = assert_exit(&server.mm(&["rollback", "--yes"]), 0);
     assert!(out.contains("rolled back: 11.10.2 -> 11.10.1"), "{out}");
     assert_eq!(server.served_version(), OLD);
 }
 
 #[test]
 fn a_server_installed_by_hand_is_adopted() {
-    let artifacts = Artifacts::new();
-    let guest = Guest::boot(artifacts.path());
-    let mirror = Mirror::start_on(guest.host_address());
+    let server = GuestServer::boot(Suite::Bookworm);
     for version in [OLD, "11.10.2"] {
-        let tarball = standin_tarball(standin_binary(), &format!(r#"{{"version": "{version}"}}"#));
-        mirror.publish_tarball(&artifacts.key, version, &name(version), tarball);
+        server.publish(version, "");
     }
+    let (guest, mirror) = (&server.guest, &server.mirror);
     // Mattermost's manual procedure: tarball to /opt, user, chown, database, config, unit.
     let manual = guest.sh(&format!(
         "set -e; cd /tmp; curl -sSfO {base}/{OLD}/{file}; tar -xzf {file}; mv mattermost /opt; mkdir /opt/mattermost/data; \
@@ -1336,7 +1284,7 @@ fn a_server_installed_by_hand_is_adopted() {
          printf '[Unit]\\nDescription=Mattermost\\nAfter=network.target\\n[Service]\\nType=notify\\nExecStart=/opt/mattermost/bin/mattermost\\nTimeoutStartSec=3600\\nKillMode=mixed\\nRestart=always\\nRestartSec=10\\nWorkingDirectory=/opt/mattermost\\nUser=mattermost\\nGroup=mattermost\\nLimitNOFILE=49152\\n[Install]\\nWantedBy=multi-user.target\\n' > /etc/systemd/system/mattermost.service; \
          systemctl daemon-reload; systemctl enable --now mattermost",
         base = mirror.base_url,
-        file = name(OLD),
+        file = release_name(OLD),
     ));
     assert!(
         manual.status.success(),
@@ -1344,7 +1292,7 @@ fn a_server_installed_by_hand_is_adopted() {
         texts(&manual)
     );
     let output = run_in(
-        &guest,
+        guest,
         &[
             "/srv/artifacts/mm-install",
             "upgrade",
@@ -1358,7 +1306,7 @@ fn a_server_installed_by_hand_is_adopted() {
         ]
         .map(String::from),
     );
-    let (out, err) = exit(&output, 0);
+    let (out, err) = assert_exit(&output, 0);
     assert!(
         err.contains("adopting the Mattermost 11.10.1 installed by hand"),
         "{err}"
@@ -1374,7 +1322,7 @@ fn a_server_installed_by_hand_is_adopted() {
 /// old tree, and went with it when retention pruned it.
 #[test]
 fn a_custom_file_store_and_an_extra_directory_survive_three_upgrades_with_keep_1() {
-    let server = Server::install();
+    let server = installed();
     server.sh(
         "sed -i 's|\"Directory\": \"./data/\"|\"Directory\": \"./files/\"|' /opt/mattermost/config/config.json \
          && mkdir -p /opt/mattermost/files/users /opt/mattermost/extra-certs \
@@ -1410,7 +1358,7 @@ fn a_custom_file_store_and_an_extra_directory_survive_three_upgrades_with_keep_1
         server.publish(version, r#""fail_start": false"#);
     }
     // The plan names what it carries over.
-    let (plan, _) = exit(
+    let (plan, _) = assert_exit(
         &server.mm(&["upgrade", "--version", "11.10.2", "--dry-run"]),
         0,
     );
@@ -1423,7 +1371,7 @@ fn a_custom_file_store_and_an_extra_directory_survive_three_upgrades_with_keep_1
         "{plan}"
     );
     for version in versions {
-        let (out, err) = exit(&server.mm(&["upgrade", "--version", version]), 0);
+        let (out, err) = assert_exit(&server.mm(&["upgrade", "--version", version]), 0);
         assert!(out.contains(&format!("-> {version}")), "{out}\n{err}");
         survived(&format!("after the upgrade to {version}"));
         // Mattermost's releases ship `templates/`, so the plan did not list it; the stand-in's
@@ -1441,7 +1389,7 @@ fn a_custom_file_store_and_an_extra_directory_survive_three_upgrades_with_keep_1
         "11.10.3"
     );
     // A rollback carries them the other way.
-    let (out, _) = exit(&server.mm(&["rollback", "--yes"]), 0);
+    let (out, _) = assert_exit(&server.mm(&["rollback", "--yes"]), 0);
     assert!(out.contains("rolled back: 11.10.4 -> 11.10.3"), "{out}");
     survived("after the rollback");
 }
@@ -1453,7 +1401,7 @@ fn a_custom_file_store_and_an_extra_directory_survive_three_upgrades_with_keep_1
 /// instead of rolling back a good upgrade after 90 s.
 #[test]
 fn an_upgrade_behind_a_certbot_redirect_passes_its_health_check() {
-    let server = Server::install();
+    let server = installed();
     let dir = server.artifacts.path();
     let generated = std::process::Command::new("openssl")
         .args([
@@ -1496,7 +1444,7 @@ nginx -t 2>/dev/null && systemctl reload nginx && echo reloaded"#
     );
 
     server.publish("11.10.2", r#""fail_start": false"#);
-    let (out, _) = exit(&server.mm(&["upgrade", "--version", "11.10.2"]), 0);
+    let (out, _) = assert_exit(&server.mm(&["upgrade", "--version", "11.10.2"]), 0);
     assert!(out.contains("upgraded: 11.10.1 -> 11.10.2"), "{out}");
     let served = server.sh(&format!(
         "curl -sSk -D - -o /dev/null --resolve {SITE_HOST}:443:127.0.0.1 https://{SITE_HOST}/api/v4/system/ping | tr -d '\\r' | sed -n 's/^[Xx]-[Vv]ersion-[Ii]d: //p'"
@@ -1506,7 +1454,7 @@ nginx -t 2>/dev/null && systemctl reload nginx && echo reloaded"#
 
 #[test]
 fn an_unattended_upgrade_skips_a_feed_entry_whose_files_are_not_published() {
-    let server = Server::install();
+    let server = installed();
     server.publish("11.10.2", r#""fail_start": false"#);
     // 11.10.3 is in the feed, but the release host has no file for it: S3 answers 403.
     server.feed(&[OLD, "11.10.2", "11.10.3"]);
@@ -1515,14 +1463,18 @@ fn an_unattended_upgrade_skips_a_feed_entry_whose_files_are_not_published() {
         "mkdir -p /etc/mm-install && printf 'webhook_url = \"{}/hooks/skip\"\\n' > /etc/mm-install/mm-install.toml",
         server.mirror.base_url
     ));
-    let missing = format!("{}/11.10.3/{}.sig", server.mirror.base_url, name("11.10.3"));
+    let missing = format!(
+        "{}/11.10.3/{}.sig",
+        server.mirror.base_url,
+        release_name("11.10.3")
+    );
 
     // Naming it still fails as before, and changes nothing.
-    let (_, err) = exit(&server.mm(&["upgrade", "--version", "11.10.3", "--yes"]), 1);
+    let (_, err) = assert_exit(&server.mm(&["upgrade", "--version", "11.10.3", "--yes"]), 1);
     assert!(err.contains("11.10.3"), "{err}");
     assert_eq!(server.served_version(), OLD);
 
-    let (out, err) = exit(&server.mm(&["upgrade", "--latest"]), 0);
+    let (out, err) = assert_exit(&server.mm(&["upgrade", "--latest"]), 0);
     assert!(out.contains("upgraded: 11.10.1 -> 11.10.2"), "{out}\n{err}");
     assert!(
         err.contains(&format!(
@@ -1547,7 +1499,7 @@ fn an_unattended_upgrade_skips_a_feed_entry_whose_files_are_not_published() {
 
 #[test]
 fn a_release_signed_before_the_installed_one_is_refused_unless_the_state_predates_the_record() {
-    let server = Server::install();
+    let server = installed();
     let state = "/var/lib/mm-install/state.json";
     assert!(
         server.sh(&format!("grep -c '\"signed_at\": \"20' {state}")) == "1",
@@ -1558,7 +1510,7 @@ fn a_release_signed_before_the_installed_one_is_refused_unless_the_state_predate
     // an old release under a new name.
     server.publish_signed_yesterday("11.10.2");
     let before = server.sh(&format!("cat {state}"));
-    let (_, err) = exit(&server.mm(&["upgrade", "--version", "11.10.2", "--yes"]), 3);
+    let (_, err) = assert_exit(&server.mm(&["upgrade", "--version", "11.10.2", "--yes"]), 3);
     assert!(
         err.contains("error: the signature of Mattermost 11.10.2 was made at ")
             && err.contains("before the installed Mattermost 11.10.1's"),
@@ -1571,7 +1523,7 @@ fn a_release_signed_before_the_installed_one_is_refused_unless_the_state_predate
     // A state file written before the signature time was recorded: the check is skipped with
     // a note, and the new release's time is recorded.
     server.sh(&format!("sed -i '/\"signed_at\"/d' {state}"));
-    let (out, err) = exit(&server.mm(&["upgrade", "--version", "11.10.2", "--yes"]), 0);
+    let (out, err) = assert_exit(&server.mm(&["upgrade", "--version", "11.10.2", "--yes"]), 0);
     assert!(out.contains("upgraded: 11.10.1 -> 11.10.2"), "{out}\n{err}");
     assert!(
         err.contains("the signature time of the installed Mattermost 11.10.1 is not recorded"),

@@ -7,59 +7,27 @@
 //! The stand-in keeps accounts in memory, so restarting `mattermost` gives a server without
 //! accounts again.
 
-use std::process::Output;
-
 use serde_json::Value;
 
-use crate::common::texts;
-use crate::guest::Guest;
-use crate::install_guest::{
-    Artifacts, NAME, SITE_HOST, VERSION, install_args, run_in, standin_binary, stdout,
-};
-use crate::mirror::{Mirror, standin_tarball};
+use crate::common::{assert_exit, texts};
+use crate::guest::Suite;
+use crate::guest_server::GuestServer;
+use crate::install_guest::{SITE_HOST, VERSION, install_args, run_in};
 
-/// A guest where the site host resolves to itself, with a stand-in release on the mirror.
-struct Server {
-    artifacts: Artifacts,
-    guest: Guest,
-    mirror: Mirror,
+/// A Debian 12 guest where the site host resolves to itself, with the stand-in release
+/// [`VERSION`] on the mirror, not installed yet.
+fn booted() -> GuestServer {
+    let server = GuestServer::boot(Suite::Bookworm);
+    server.publish(VERSION, "");
+    let hosts = server
+        .guest
+        .sh(&format!("echo '127.0.0.1 {SITE_HOST}' >> /etc/hosts"));
+    assert_exit(&hosts, 0);
+    server
 }
 
-impl Server {
-    fn boot() -> Server {
-        let artifacts = Artifacts::new();
-        let guest = Guest::boot(artifacts.path());
-        let mirror = Mirror::start_on(guest.host_address());
-        let tarball = standin_tarball(standin_binary(), &format!(r#"{{"version": "{VERSION}"}}"#));
-        mirror.publish_tarball(&artifacts.key, VERSION, NAME, tarball);
-        let hosts = guest.sh(&format!("echo '127.0.0.1 {SITE_HOST}' >> /etc/hosts"));
-        assert!(hosts.status.success(), "{hosts:?}");
-        Server {
-            artifacts,
-            guest,
-            mirror,
-        }
-    }
-
-    /// `mm-install install --yes …` with `extra` flags.
-    fn install(&self, extra: &[&str]) -> Output {
-        let mut args = install_args();
-        args.extend(["--release-url".into(), self.mirror.base_url.clone()]);
-        args.extend(extra.iter().map(|a| a.to_string()));
-        run_in(&self.guest, &args)
-    }
-
-    /// `mm-install <args…>` in the guest.
-    fn mm(&self, args: &[&str]) -> Output {
-        let mut all = vec!["/srv/artifacts/mm-install".to_string()];
-        all.extend(args.iter().map(|a| a.to_string()));
-        run_in(&self.guest, &all)
-    }
-
-    fn sh(&self, script: &str) -> String {
-        stdout(&self.guest.sh(script))
-    }
-
+/// What the verify tests add to a [`GuestServer`].
+impl GuestServer {
     /// Restart the server: the stand-in forgets every account.
     fn restart(&self) {
         let out = self
@@ -105,16 +73,6 @@ impl Server {
     }
 }
 
-fn exit(output: &Output, code: i32) -> (String, String) {
-    let (out, err) = texts(output);
-    assert_eq!(
-        output.status.code(),
-        Some(code),
-        "stdout:\n{out}\nstderr:\n{err}"
-    );
-    (out, err)
-}
-
 fn report(out: &str) -> Value {
     serde_json::from_str(out).unwrap_or_else(|e| panic!("not a JSON report ({e}):\n{out}"))
 }
@@ -137,7 +95,7 @@ const CHECKLIST: [&str; 4] = [
 
 #[test]
 fn install_verify_passes_and_later_runs_need_an_admin_token() {
-    let server = Server::boot();
+    let server = booted();
     let output = server.install(&["--verify"]);
     let (out, err) = texts(&output);
     assert!(
@@ -165,7 +123,7 @@ fn install_verify_passes_and_later_runs_need_an_admin_token() {
 
     // The server now has (deactivated) accounts: anonymous sign-up is refused, and the default
     // URL is the site URL recorded at install.
-    let (out, err) = exit(&server.mm(&["verify", "--json"]), 1);
+    let (out, err) = assert_exit(&server.mm_install(&["verify", "--json"]), 1);
     let refused = report(&out);
     assert_eq!(refused["url"], format!("http://{SITE_HOST}"));
     assert_eq!(refused["passed"], false);
@@ -195,8 +153,8 @@ fn install_verify_passes_and_later_runs_need_an_admin_token() {
     assert_eq!(status, 201, "{admin}");
     assert!(admin["roles"].as_str().unwrap().contains("system_admin"));
     let token = server.log_in("admin", "Admin-password-1").expect("a token");
-    let (out, _) = exit(
-        &server.mm(&["verify", "--json", "--admin-token", &token]),
+    let (out, _) = assert_exit(
+        &server.mm_install(&["verify", "--json", "--admin-token", &token]),
         0,
     );
     let passed = report(&out);
@@ -233,7 +191,7 @@ fn install_verify_passes_and_later_runs_need_an_admin_token() {
         "verify",
         "--keep",
     ]);
-    let (out, _) = exit(&output, 0);
+    let (out, _) = assert_exit(&output, 0);
     assert_eq!(out.matches('✓').count(), 4, "{out}");
     let kept: Vec<(String, String)> = out
         .lines()
@@ -255,7 +213,7 @@ fn install_verify_passes_and_later_runs_need_an_admin_token() {
 
 #[test]
 fn a_proxy_without_the_websocket_headers_fails_test_4() {
-    let server = Server::boot();
+    let server = booted();
     let output = server.install(&[]);
     assert!(output.status.success(), "{:?}", texts(&output));
     let edited = server.guest.sh(
@@ -278,7 +236,7 @@ fn a_proxy_without_the_websocket_headers_fails_test_4() {
         "nginx still upgrades: {refused:?}"
     );
 
-    let (out, err) = exit(&server.mm(&["verify"]), 1);
+    let (out, err) = assert_exit(&server.mm_install(&["verify"]), 1);
     for line in &CHECKLIST[..3] {
         assert!(out.contains(line), "missing `{line}` in:\n{out}");
     }
@@ -306,7 +264,7 @@ fn a_proxy_without_the_websocket_headers_fails_test_4() {
 
 #[test]
 fn a_server_refusing_images_or_posts_fails_tests_3_or_1_with_the_answer() {
-    let server = Server::boot();
+    let server = booted();
     let output = server.install(&[]);
     assert!(output.status.success(), "{:?}", texts(&output));
 
@@ -317,7 +275,7 @@ fn a_server_refusing_images_or_posts_fails_tests_3_or_1_with_the_answer() {
          > /etc/systemd/system/mattermost.service.d/small-files.conf",
     );
     server.restart();
-    let (out, err) = exit(&server.mm(&["verify"]), 1);
+    let (out, err) = assert_exit(&server.mm_install(&["verify"]), 1);
     for line in &CHECKLIST[..2] {
         assert!(out.contains(line), "missing `{line}` in:\n{out}");
     }
@@ -341,7 +299,7 @@ fn a_server_refusing_images_or_posts_fails_tests_3_or_1_with_the_answer() {
          printf '{\"version\": \"11.10.1\", \"refuse_posts\": true}' > /opt/mattermost/bin/standin.json",
     );
     server.restart();
-    let (out, err) = exit(&server.mm(&["verify", "--json"]), 1);
+    let (out, err) = assert_exit(&server.mm_install(&["verify", "--json"]), 1);
     let refused = report(&out);
     assert_eq!(
         outcomes(&refused),
@@ -378,7 +336,7 @@ fn a_server_refusing_images_or_posts_fails_tests_3_or_1_with_the_answer() {
 
 #[test]
 fn a_self_signed_https_site_needs_insecure() {
-    let server = Server::boot();
+    let server = booted();
     let dir = server.artifacts.path();
     let generated = std::process::Command::new("openssl")
         .args([
@@ -410,7 +368,7 @@ fn a_self_signed_https_site_needs_insecure() {
     assert!(output.status.success(), "{:?}", texts(&output));
 
     // The certificate is checked like a browser would: refused, with the way out.
-    let (out, err) = exit(&server.mm(&["verify"]), 1);
+    let (out, err) = assert_exit(&server.mm_install(&["verify"]), 1);
     let first = out.lines().next().unwrap_or_default();
     assert!(
         first
@@ -425,7 +383,7 @@ fn a_self_signed_https_site_needs_insecure() {
     );
 
     // --insecure: everything, websocket included, over TLS.
-    let (out, _) = exit(&server.mm(&["verify", "--insecure"]), 0);
+    let (out, _) = assert_exit(&server.mm_install(&["verify", "--insecure"]), 0);
     for line in CHECKLIST {
         assert!(out.contains(line), "missing `{line}` in:\n{out}");
     }

@@ -5,6 +5,7 @@
 
 mod common;
 
+use std::net::SocketAddr;
 use std::time::Duration;
 
 use common::*;
@@ -65,19 +66,233 @@ fn checksums_match_known_values() {
     );
 }
 
-#[test]
-fn verify_scenario_over_http_and_websockets() {
-    let server = Server::start(json!({"FileSettings": {"MaxFileSize": 4096}}));
-    let addr = server.addr;
+/// The stand-in every scenario test starts: uploads limited to 4096 bytes.
+fn start() -> Server {
+    Server::start(json!({"FileSettings": {"MaxFileSize": 4096}}))
+}
 
-    // Nothing without a session.
+/// Signs up `admin1` anonymously (the first user); returns the user JSON and the reply.
+fn sign_up_admin(addr: SocketAddr) -> (Value, Reply) {
+    let signup = api(
+        addr,
+        "POST",
+        "/api/v4/users",
+        None,
+        json!({"email": "Admin@Example.com", "username": "admin1", "password": "admin-password"}),
+    );
+    assert_eq!(
+        signup.status,
+        201,
+        "{}",
+        String::from_utf8_lossy(&signup.body)
+    );
+    (signup.json(), signup)
+}
+
+/// The `Set-Cookie` values of a login reply.
+fn set_cookies(reply: &Reply) -> Vec<&str> {
+    reply
+        .headers
+        .iter()
+        .filter(|(k, _)| k.eq_ignore_ascii_case("Set-Cookie"))
+        .map(|(_, v)| v.as_str())
+        .collect()
+}
+
+/// The CSRF token among a login reply's cookies.
+fn csrf_token(cookies: &[&str]) -> String {
+    cookies
+        .iter()
+        .find_map(|c| c.strip_prefix("MMCSRF="))
+        .and_then(|c| c.split(';').next())
+        .unwrap()
+        .to_string()
+}
+
+/// What the scenario tests share: a [`start`]ed stand-in, its first user `admin1` (the system
+/// admin) logged in by email, and the team `verify-team` with its town-square channel.
+struct Scene {
+    _server: Server,
+    addr: SocketAddr,
+    admin: Value,
+    token1: String,
+    /// `MMAUTHTOKEN=…` for the admin's session, and its CSRF token.
+    cookie: String,
+    csrf: String,
+    team: Value,
+    team_id: String,
+    /// The town-square channel, and its ID.
+    ts: Value,
+    town_square: String,
+}
+
+impl Scene {
+    fn new() -> Scene {
+        let server = start();
+        let addr = server.addr;
+        let (admin, _) = sign_up_admin(addr);
+        let reply = api(
+            addr,
+            "POST",
+            "/api/v4/users/login",
+            None,
+            json!({"login_id": "admin@example.com", "password": "admin-password"}),
+        );
+        assert_eq!(reply.status, 200);
+        let token1 = reply.header("Token").unwrap().to_string();
+        let csrf = csrf_token(&set_cookies(&reply));
+        let team = api(
+            addr,
+            "POST",
+            "/api/v4/teams",
+            Some(&token1),
+            json!({"name": "verify-team", "display_name": "Verify Team", "type": "O"}),
+        );
+        assert_eq!(team.status, 201, "{}", String::from_utf8_lossy(&team.body));
+        let team = team.json();
+        let team_id = team["id"].as_str().unwrap().to_string();
+        let ts = api(
+            addr,
+            "GET",
+            &format!("/api/v4/teams/{team_id}/channels/name/town-square"),
+            Some(&token1),
+            Value::Null,
+        );
+        assert_eq!(ts.status, 200);
+        let ts = ts.json();
+        Scene {
+            _server: server,
+            addr,
+            admin,
+            cookie: format!("MMAUTHTOKEN={token1}"),
+            token1,
+            csrf,
+            team,
+            team_id,
+            town_square: ts["id"].as_str().unwrap().to_string(),
+            ts,
+        }
+    }
+
+    /// `Bearer <admin token>`.
+    fn bearer1(&self) -> String {
+        format!("Bearer {}", self.token1)
+    }
+
+    /// The admin's websocket, authenticated by its upgrade request, past its hello.
+    fn ws1(&self) -> Ws {
+        let mut ws = Ws::connect(self.addr, &[("Authorization", &self.bearer1())]);
+        assert_eq!(ws.next()["event"], "hello");
+        ws
+    }
+
+    /// `name` (password `name-password`) created by the admin and logged in: its JSON and token.
+    fn user(&self, name: &str) -> (Value, String) {
+        let created = api(
+            self.addr,
+            "POST",
+            "/api/v4/users",
+            Some(&self.token1),
+            json!({"email": format!("{name}@example.com"), "username": name,
+                   "password": format!("{name}-password")}),
+        );
+        assert_eq!(
+            created.status,
+            201,
+            "{}",
+            String::from_utf8_lossy(&created.body)
+        );
+        let (token, _) = login(self.addr, name, &format!("{name}-password"));
+        (created.json(), token)
+    }
+
+    /// `user` added to the team by the admin.
+    fn join(&self, user: &Value) {
+        let member = api(
+            self.addr,
+            "POST",
+            &format!("/api/v4/teams/{}/members", self.team_id),
+            Some(&self.token1),
+            json!({"team_id": self.team_id, "user_id": user["id"]}),
+        );
+        assert_eq!(
+            member.status,
+            201,
+            "{}",
+            String::from_utf8_lossy(&member.body)
+        );
+    }
+
+    /// A websocket authenticated with `authentication_challenge` by `token`, past its hello
+    /// and the challenge's reply.
+    fn ws_challenged(&self, token: &str) -> Ws {
+        let mut ws = Ws::connect(self.addr, &[]);
+        ws.send(&json!({"seq": 1, "action": "authentication_challenge", "data": {"token": token}}));
+        assert_eq!(ws.next()["event"], "hello");
+        assert_eq!(ws.next(), json!({"status": "OK", "seq_reply": 1}));
+        ws
+    }
+
+    /// The admin's root post in town-square.
+    fn root_post(&self) -> Value {
+        let post = api(
+            self.addr,
+            "POST",
+            "/api/v4/posts",
+            Some(&self.token1),
+            json!({"channel_id": self.town_square, "message": "verify: root post"}),
+        );
+        assert_eq!(post.status, 201, "{}", String::from_utf8_lossy(&post.body));
+        post.json()
+    }
+}
+
+/// A thread in town-square: user 2 in the team with its token, both users' sockets, and the
+/// admin's root post (and its ID).
+struct Thread {
+    user2: Value,
+    token2: String,
+    ws1: Ws,
+    ws2: Ws,
+    root: Value,
+    root_id: String,
+}
+
+impl Thread {
+    fn new(scene: &Scene) -> Thread {
+        let ws1 = scene.ws1();
+        let (user2, token2) = scene.user("user2");
+        scene.join(&user2);
+        let ws2 = scene.ws_challenged(&token2);
+        let root = scene.root_post();
+        Thread {
+            user2,
+            token2,
+            ws1,
+            ws2,
+            root_id: root["id"].as_str().unwrap().to_string(),
+            root,
+        }
+    }
+}
+
+/// Nothing without a session.
+#[test]
+fn without_a_session_the_api_answers_401() {
+    let server = start();
+    let addr = server.addr;
     assert_error(
         &api(addr, "GET", "/api/v4/users/me", None, Value::Null),
         401,
         "api.context.session_expired.app_error",
     );
+}
 
-    // The first user may sign up anonymously and becomes the system admin.
+/// The first user may sign up anonymously and becomes the system admin.
+#[test]
+fn the_first_user_signs_up_anonymously_and_becomes_the_system_admin() {
+    let server = start();
+    let addr = server.addr;
     let signup = api(
         addr,
         "POST",
@@ -102,8 +317,14 @@ fn verify_scenario_over_http_and_websockets() {
     assert!(admin["update_at"].is_i64());
     assert!(admin.get("password").is_none());
     assert!(!String::from_utf8_lossy(&signup.body).contains("admin-password"));
+}
 
-    // Wrong credentials, then a login by email; the token is in the Token header and the cookie.
+/// Wrong credentials are refused; a login by email puts the token in the Token header and the cookie.
+#[test]
+fn a_login_puts_the_token_in_the_token_header_and_a_cookie() {
+    let server = start();
+    let addr = server.addr;
+    let (admin, _) = sign_up_admin(addr);
     for (login_id, password) in [("admin1", "wrong-password"), ("nobody", "admin-password")] {
         assert_error(
             &api(
@@ -128,26 +349,25 @@ fn verify_scenario_over_http_and_websockets() {
     let token1 = reply.header("Token").unwrap().to_string();
     assert!(is_mattermost_id(&json!(token1)));
     assert_eq!(reply.json()["id"], admin["id"]);
-    let cookies: Vec<&str> = reply
-        .headers
-        .iter()
-        .filter(|(k, _)| k.eq_ignore_ascii_case("Set-Cookie"))
-        .map(|(_, v)| v.as_str())
-        .collect();
+    let cookies = set_cookies(&reply);
     let auth_cookie = cookies
         .iter()
         .find(|c| c.starts_with("MMAUTHTOKEN="))
         .expect("MMAUTHTOKEN cookie");
     assert!(auth_cookie.starts_with(&format!("MMAUTHTOKEN={token1}; Path=/;")));
     assert!(auth_cookie.contains("; HttpOnly"), "{auth_cookie}");
-    let csrf = cookies
-        .iter()
-        .find_map(|c| c.strip_prefix("MMCSRF="))
-        .and_then(|c| c.split(';').next())
-        .unwrap()
-        .to_string();
+    // The CSRF token comes as a cookie too.
+    assert!(!csrf_token(&cookies).is_empty(), "{cookies:?}");
+}
 
-    // The session works as a Bearer token, a Token token, and a cookie.
+/// The session works as a Bearer token, a Token token, and a cookie; a bogus token does not.
+#[test]
+fn a_session_works_as_bearer_token_token_and_cookie() {
+    let scene = Scene::new();
+    let addr = scene.addr;
+    let token1 = scene.token1.clone();
+    let admin = &scene.admin;
+    let cookie = scene.cookie.clone();
     let me = api(addr, "GET", "/api/v4/users/me", Some(&token1), Value::Null);
     assert_eq!(me.status, 200);
     assert_eq!(me.json()["id"], admin["id"]);
@@ -160,7 +380,6 @@ fn verify_scenario_over_http_and_websockets() {
         b"",
     );
     assert_eq!(me.status, 200);
-    let cookie = format!("MMAUTHTOKEN={token1}");
     let me = http(addr, "GET", "/api/v4/users/me", &[("Cookie", &cookie)], b"");
     assert_eq!(me.status, 200);
     assert_error(
@@ -168,8 +387,15 @@ fn verify_scenario_over_http_and_websockets() {
         401,
         "api.context.session_expired.app_error",
     );
+}
 
-    // A team; it comes with town-square and off-topic.
+/// A team; it comes with town-square and off-topic; names are unique and valid.
+#[test]
+fn a_team_comes_with_town_square_and_off_topic() {
+    let server = start();
+    let addr = server.addr;
+    sign_up_admin(addr);
+    let (token1, _) = login(addr, "admin@example.com", "admin-password");
     let team = api(
         addr,
         "POST",
@@ -215,7 +441,7 @@ fn verify_scenario_over_http_and_websockets() {
     );
     assert_eq!(ts.status, 200);
     let ts = ts.json();
-    let town_square = ts["id"].as_str().unwrap().to_string();
+    assert!(is_mattermost_id(&ts["id"]));
     assert_eq!(ts["team_id"], team["id"]);
     assert_eq!(ts["name"], "town-square");
     assert_eq!(ts["display_name"], "Town Square");
@@ -247,8 +473,15 @@ fn verify_scenario_over_http_and_websockets() {
         404,
         "app.channel.get_by_name.missing.app_error",
     );
+}
 
-    // A websocket authenticated by the upgrade request's Bearer header gets hello at once.
+/// A websocket authenticated by the upgrade request's Bearer header gets hello at once; an unauthenticated one stays silent.
+#[test]
+fn a_bearer_websocket_gets_hello_and_an_anonymous_one_stays_silent() {
+    let scene = Scene::new();
+    let addr = scene.addr;
+    let token1 = scene.token1.clone();
+    let admin = &scene.admin;
     let bearer1 = format!("Bearer {token1}");
     let mut ws1 = Ws::connect(addr, &[("Authorization", &bearer1)]);
     let hello = ws1.next();
@@ -267,8 +500,20 @@ fn verify_scenario_over_http_and_websockets() {
     // An unauthenticated connection, which must stay silent.
     let mut anonymous = Ws::connect(addr, &[]);
     assert!(anonymous.silent_for(Duration::from_millis(300)));
+}
 
-    // A post in town-square reaches the websocket as `posted`.
+/// A post in town-square reaches the websocket as `posted`, and not an unauthenticated one.
+#[test]
+fn a_post_reaches_the_websocket_as_posted() {
+    let scene = Scene::new();
+    let addr = scene.addr;
+    let token1 = scene.token1.clone();
+    let town_square = scene.town_square.clone();
+    let ts = &scene.ts;
+    let admin = &scene.admin;
+    let team = &scene.team;
+    let mut ws1 = scene.ws1();
+    let mut anonymous = Ws::connect(addr, &[]);
     let post = api(
         addr,
         "POST",
@@ -278,7 +523,6 @@ fn verify_scenario_over_http_and_websockets() {
     );
     assert_eq!(post.status, 201, "{}", String::from_utf8_lossy(&post.body));
     let root = post.json();
-    let root_id = root["id"].as_str().unwrap().to_string();
     assert!(is_mattermost_id(&root["id"]));
     assert_eq!(root["channel_id"], ts["id"]);
     assert_eq!(root["user_id"], admin["id"]);
@@ -304,8 +548,14 @@ fn verify_scenario_over_http_and_websockets() {
         json!({"omit_users": null, "user_id": "", "channel_id": town_square, "team_id": ""})
     );
     assert!(anonymous.silent_for(Duration::from_millis(200)));
+}
 
-    // A second user: anonymous signup is closed now, the admin may create it.
+/// A second user: anonymous signup is closed now, the admin may create it; duplicates and invalid fields are refused.
+#[test]
+fn anonymous_signup_closes_after_the_first_user_and_the_admin_creates_valid_users() {
+    let scene = Scene::new();
+    let addr = scene.addr;
+    let token1 = scene.token1.clone();
     let user2_body =
         json!({"email": "user2@example.com", "username": "user2", "password": "user2-password"});
     assert_error(
@@ -377,8 +627,19 @@ fn verify_scenario_over_http_and_websockets() {
         400,
         "model.user.is_valid.email.app_error",
     );
+}
 
-    // Add user 2 to the team; the admin's socket sees the system messages about it.
+/// Adding user 2 to the team: the admin's socket sees the system message about it.
+#[test]
+fn a_new_team_member_is_announced_in_town_square() {
+    let scene = Scene::new();
+    let addr = scene.addr;
+    let token1 = scene.token1.clone();
+    let team_id = scene.team_id.clone();
+    let team = &scene.team;
+    let ts = &scene.ts;
+    let mut ws1 = scene.ws1();
+    let (user2, _) = scene.user("user2");
     let member = api(
         addr,
         "POST",
@@ -399,8 +660,16 @@ fn verify_scenario_over_http_and_websockets() {
     let (added, _) =
         ws1.wait_for(|e| e["event"] == "posted" && posted_post(e)["type"] == "system_add_to_team");
     assert_eq!(posted_post(&added)["channel_id"], ts["id"]);
+}
 
-    // User 2 logs in and authenticates a socket with authentication_challenge.
+/// User 2 logs in and authenticates a socket with authentication_challenge; authenticated actions are acknowledged, unknown ones fail.
+#[test]
+fn a_websocket_authenticates_by_challenge_and_acknowledges_actions() {
+    let scene = Scene::new();
+    let addr = scene.addr;
+    let town_square = scene.town_square.clone();
+    let (user2, _) = scene.user("user2");
+    scene.join(&user2);
     let (token2, me2) = login(addr, "user2", "user2-password");
     assert_eq!(me2["id"], user2["id"]);
     let mut ws2 = Ws::connect(addr, &[]);
@@ -425,8 +694,23 @@ fn verify_scenario_over_http_and_websockets() {
         fail["error"]["id"],
         "api.web_socket_router.bad_action.app_error"
     );
+}
 
-    // User 2 replies in the thread: both sockets see it.
+/// User 2 replies in the thread: both sockets see it; a reply must name an existing root post of the same channel.
+#[test]
+fn a_thread_reply_reaches_both_sockets_and_needs_a_root_in_the_channel() {
+    let scene = Scene::new();
+    let addr = scene.addr;
+    let town_square = scene.town_square.clone();
+    let Thread {
+        user2,
+        token2,
+        mut ws1,
+        mut ws2,
+        root,
+        root_id,
+        ..
+    } = Thread::new(&scene);
     let reply = api(
         addr,
         "POST",
@@ -472,8 +756,16 @@ fn verify_scenario_over_http_and_websockets() {
         400,
         "api.post.create_post.root_id.app_error",
     );
+}
 
-    // A user outside the team may not post there, nor read its channels.
+/// A user outside the team may not post there, nor read its channels, nor join it.
+#[test]
+fn an_outsider_may_not_post_read_or_join() {
+    let scene = Scene::new();
+    let addr = scene.addr;
+    let token1 = scene.token1.clone();
+    let town_square = scene.town_square.clone();
+    let team_id = scene.team_id.clone();
     let user3 = api(
         addr,
         "POST",
@@ -516,8 +808,25 @@ fn verify_scenario_over_http_and_websockets() {
         403,
         "api.context.permissions.app_error",
     );
+}
 
-    // User 1 uploads a PNG (multipart) and attaches it to a reply: `posted` says image.
+/// User 1 uploads a PNG (multipart) and attaches it to a reply: `posted` says image; the bytes come back; an attached file cannot be attached again.
+#[test]
+fn an_uploaded_png_attached_to_a_reply_comes_back_once() {
+    let scene = Scene::new();
+    let addr = scene.addr;
+    let town_square = scene.town_square.clone();
+    let bearer1 = scene.bearer1();
+    let admin = &scene.admin;
+    let ts = &scene.ts;
+    let token1 = scene.token1.clone();
+    let Thread {
+        token2,
+        mut ws1,
+        mut ws2,
+        root_id,
+        ..
+    } = Thread::new(&scene);
     let png = one_pixel_png([0, 128, 255]);
     let (content_type, body) = multipart(&[
         ("channel_id", None, None, town_square.as_bytes()),
@@ -612,8 +921,16 @@ fn verify_scenario_over_http_and_websockets() {
         404,
         "app.file_info.get.app_error",
     );
+}
 
-    // Files before channel_id (the server's buffered path) work too; client_ids must match.
+/// Files before channel_id (the server's buffered path) work too; client_ids must match.
+#[test]
+fn files_may_precede_channel_id_and_client_ids_must_match() {
+    let scene = Scene::new();
+    let addr = scene.addr;
+    let town_square = scene.town_square.clone();
+    let bearer1 = scene.bearer1();
+    let png = one_pixel_png([0, 128, 255]);
     let (late_type, late_body) = multipart(&[
         ("files", Some("a.png"), None, &png),
         ("files", Some("b.png"), None, &png),
@@ -648,8 +965,22 @@ fn verify_scenario_over_http_and_websockets() {
         400,
         "api.file.upload_file.incorrect_number_of_client_ids.app_error",
     );
+}
 
-    // The raw-body upload form, the size limit, and a non-member's upload.
+/// The raw-body upload form, the size limit, and a non-member's upload.
+#[test]
+fn a_raw_upload_works_within_the_size_limit_and_only_for_members() {
+    let scene = Scene::new();
+    let addr = scene.addr;
+    let town_square = scene.town_square.clone();
+    let bearer1 = scene.bearer1();
+    let (_, token3) = scene.user("user3");
+    let png = one_pixel_png([0, 128, 255]);
+    let (content_type, body) = multipart(&[
+        ("channel_id", None, None, town_square.as_bytes()),
+        ("client_ids", None, None, b"client-1"),
+        ("files", Some("pixel.png"), Some("image/png"), &png),
+    ]);
     let raw = http(
         addr,
         "POST",
@@ -689,8 +1020,16 @@ fn verify_scenario_over_http_and_websockets() {
         403,
         "api.context.permissions.app_error",
     );
+}
 
-    // Unauthenticated writes are refused; a cookie needs X-Requested-With (or the CSRF token).
+/// Unauthenticated writes are refused; a cookie needs X-Requested-With (or the CSRF token); a websocket authenticates by the cookie.
+#[test]
+fn writes_need_a_session_and_a_cookie_needs_csrf_proof() {
+    let scene = Scene::new();
+    let addr = scene.addr;
+    let town_square = scene.town_square.clone();
+    let cookie = scene.cookie.clone();
+    let csrf = scene.csrf.clone();
     assert_error(
         &api(
             addr,
@@ -729,9 +1068,15 @@ fn verify_scenario_over_http_and_websockets() {
     // A websocket authenticated by the cookie.
     let mut ws_cookie = Ws::connect(addr, &[("Cookie", &cookie)]);
     assert_eq!(ws_cookie.next()["event"], "hello");
+}
 
-    // Cleanup: deactivate user 2 (its session dies), then the team. Permanent deletion is off
-    // by default (ServiceSettings.EnableAPITeamDeletion), and the real server refuses it.
+/// Deactivating user 2 ends its session and its logins.
+#[test]
+fn a_deactivated_user_loses_its_session_and_login() {
+    let scene = Scene::new();
+    let addr = scene.addr;
+    let token1 = scene.token1.clone();
+    let (user2, token2) = scene.user("user2");
     let deleted = api(
         addr,
         "DELETE",
@@ -757,7 +1102,14 @@ fn verify_scenario_over_http_and_websockets() {
         401,
         "api.user.login.inactive.app_error",
     );
-    // Users may not deactivate themselves by default.
+}
+
+/// Users may not deactivate themselves by default.
+#[test]
+fn users_may_not_deactivate_themselves() {
+    let scene = Scene::new();
+    let addr = scene.addr;
+    let (_, token3) = scene.user("user3");
     assert_error(
         &api(
             addr,
@@ -769,6 +1121,18 @@ fn verify_scenario_over_http_and_websockets() {
         401,
         "api.user.update_active.not_enable.app_error",
     );
+}
+
+/// Permanent deletion is off by default (ServiceSettings.EnableAPITeamDeletion) and the real server refuses it; a non-member may not archive the team, the admin may, and its socket is told.
+#[test]
+fn a_team_is_archived_not_deleted_and_its_socket_told() {
+    let scene = Scene::new();
+    let addr = scene.addr;
+    let team_id = scene.team_id.clone();
+    let token1 = scene.token1.clone();
+    let (_, token3) = scene.user("user3");
+    let mut ws1 = scene.ws1();
+    let mut anonymous = Ws::connect(addr, &[]);
     let permanent = api(
         addr,
         "DELETE",
