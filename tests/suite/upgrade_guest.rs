@@ -893,7 +893,7 @@ fn an_upgrade_killed_at_any_step_is_undone_by_the_next_run() {
     server.sh("echo 'keep me' > /opt/mattermost/data/keep.txt");
     server.publish("11.10.2", r#""fail_start": false"#);
     // Every step of the plan the dry run prints, so that a new step is covered too.
-    let (plan, _) = exit(
+    let (plan, _) = assert_exit(
         &server.mm(&["upgrade", "--version", "11.10.2", "--dry-run"]),
         0,
     );
