@@ -675,7 +675,6 @@ mod tests {
     #[test]
     fn a_redirect_to_another_host_is_refused_at_once() {
         let (http, seen) = serve(None, redirect("https://elsewhere.example".into()));
-        let started = Instant::now();
         let err = check(
             &probe(http),
             &version(),
@@ -684,7 +683,6 @@ mod tests {
         )
         .unwrap_err()
         .to_string();
-        assert!(started.elapsed() < Duration::from_secs(10), "{err}");
         assert!(
             err.contains("https://elsewhere.example/api/v4/system/ping"),
             "{err}"
@@ -694,8 +692,7 @@ mod tests {
 
     #[test]
     fn a_wrong_version_fails_at_once_naming_both() {
-        let (http, _) = serve(None, mattermost("10.4.2.12345.abc.false"));
-        let started = Instant::now();
+        let (http, seen) = serve(None, mattermost("10.4.2.12345.abc.false"));
         let err = check(
             &probe(http),
             &version(),
@@ -704,7 +701,8 @@ mod tests {
         )
         .unwrap_err()
         .to_string();
-        assert!(started.elapsed() < Duration::from_secs(10), "{err}");
+        // Asked once: a wrong version never becomes right, so it is not asked again for 90 s.
+        assert_eq!(seen.lock().unwrap().len(), 1, "{err}");
         assert!(err.contains("`10.4.2.12345.abc.false`"), "{err}");
         assert!(err.contains("expected 10.5.0"), "{err}");
     }
