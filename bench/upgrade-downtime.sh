@@ -6,7 +6,8 @@
 #   sudo bash bench/upgrade-downtime.sh
 #
 # Environment:
-#   LAYOUTS     data/ layouts, in order (default "0 1G-sparse 5G-sparse 1G-10k 1G-100k 5G-dense"):
+#   LAYOUTS     data/ layouts, in order (default "0 1G-sparse 5G-sparse 1G-10k 1G-100k 5G-dense";
+#               empty: none, only the "already current" step):
 #                 0          empty data/
 #                 NG-sparse  N GiB as N*10 sparse files of 100 MiB (`truncate -s`)
 #                 NG-Mk      N x 1.024 GB of random bytes in M*1000 real files spread over 100
@@ -22,6 +23,8 @@
 #   BASE_ROOT   a debootstrapped Debian root to boot (default: the test suite's cached
 #               <target>/e2e/base-bookworm-*, else one built into /tmp/mm-bench-base-bookworm)
 #   KEEP_TMP=1  keep the work directory (releases, logs) for inspection
+#   CURRENT_ROUNDS  runs of the "already current" step (default 20; 0 skips it). With LAYOUTS=""
+#               only that step runs: `LAYOUTS= DB_MB=0 PLUGINS_MB=1 bash bench/upgrade-downtime.sh`
 #
 # For every layout a fresh guest boots from an overlay on the base root (the base is never
 # written), mm-install installs 11.10.1 from a mirror served by the guest's own nginx on
@@ -37,12 +40,21 @@
 # raw minus the baseline restart measured just before it. Prints a Markdown table of medians,
 # every mm-install round, the per-step medians and the two targets (<= 1 s, flat).
 #
+# Then, once and in its own fresh guest (issue 12, "already current"): mm-install installs
+# 11.10.1 with a releases feed that lists 11.10.1 as the newest, and runs
+# `mm-install upgrade --latest --no-progress` CURRENT_ROUNDS times, each timed inside the guest
+# from before the exec to its exit. Each run must exit 0, make exactly one request to the mirror
+# (the feed; counted in the mirror's own nginx access log) and change nothing (state.json's
+# bytes and the service's ExecMainStartTimestamp as before). Prints the median and max against
+# the target (<= 100 ms).
+#
 # This is a benchmark, not a test: it exits 0 whatever the figures, and non-zero only when a
 # step errors (a build, the install, an upgrade, a rollback, a health check that never passes).
 set -euo pipefail
 
-LAYOUTS=${LAYOUTS:-0 1G-sparse 5G-sparse 1G-10k 1G-100k 5G-dense}
+LAYOUTS=${LAYOUTS-0 1G-sparse 5G-sparse 1G-10k 1G-100k 5G-dense}
 ROUNDS=${ROUNDS:-5}
+CURRENT_ROUNDS=${CURRENT_ROUNDS:-20}
 DB_MB=${DB_MB:-0}
 PLUGINS_MB=${PLUGINS_MB:-300}
 OLD=11.10.1
@@ -57,6 +69,8 @@ log() { echo "upgrade-downtime: $(date +%T) $*" >&2; }
 [[ $ROUNDS =~ ^[1-9][0-9]*$ ]] || die "ROUNDS must be a positive integer, got '$ROUNDS'"
 [[ $PLUGINS_MB =~ ^[0-9]+$ ]] || die "PLUGINS_MB must be an integer, got '$PLUGINS_MB'"
 [[ $DB_MB =~ ^[0-9]+$ ]] || die "DB_MB must be an integer, got '$DB_MB'"
+[[ $CURRENT_ROUNDS =~ ^[0-9]+$ ]] || die "CURRENT_ROUNDS must be an integer, got '$CURRENT_ROUNDS'"
+[[ -n $LAYOUTS ]] || ((CURRENT_ROUNDS)) || die "LAYOUTS is empty and CURRENT_ROUNDS=0: nothing to measure"
 for layout in $LAYOUTS; do
     [[ $layout =~ ^(0|[1-9][0-9]*G-(sparse|dense|[1-9][0-9]*k))$ ]] || die "unknown layout '$layout'"
 done
@@ -227,6 +241,8 @@ make_release $NEW
 sync # let the releases' writes settle before anything is timed
 printf '[{"tag_name":"v%s","draft":false,"prerelease":false},{"tag_name":"v%s","draft":false,"prerelease":false}]\n' \
     $NEW $OLD >"$ART/mirror/releases"
+# The "already current" step's feed: the installed release is the newest.
+printf '[{"tag_name":"v%s","draft":false,"prerelease":false}]\n' $OLD >"$ART/mirror/releases-current"
 rm -rf "$SHARED"
 install -m 755 "$MM" "$ART/mm-install"
 RELEASE_FILES=$(tar -tzf "$ART/mirror/$NEW/mattermost-$NEW-linux-amd64.tar.gz" | grep -vc '/$')
@@ -362,6 +378,31 @@ reset)
     documented /tmp/mattermost-reset 0 "$OLD" >/dev/null
     rm -rf /opt/mattermost-back-*
     ;;
+current)
+    # `upgrade --latest` with nothing newer, $2 times: one line per run with its wall time
+    # (from before the exec to its exit, in ms), its exit code, the mirror's requests it made,
+    # and whether state.json and the service's start timestamp are as before. The first run's
+    # output (and any failing run's) goes to stderr.
+    shift
+    rounds=$1
+    shift
+    log=/var/log/nginx/mm-bench-mirror.log
+    state0=$(sha256sum /var/lib/mm-install/state.json)
+    start0=$(systemctl show -p ExecMainStartTimestamp mattermost)
+    for r in $(seq "$rounds"); do
+        before=$(wc -l <"$log")
+        rc=0
+        t0=$(date +%s%N)
+        /srv/artifacts/mm-install upgrade --latest --no-progress "$@" >/tmp/current.out 2>&1 || rc=$?
+        t1=$(date +%s%N)
+        requests=$(($(wc -l <"$log") - before))
+        same=yes
+        [[ $(sha256sum /var/lib/mm-install/state.json) == "$state0" ]] || same="no(state.json)"
+        [[ $(systemctl show -p ExecMainStartTimestamp mattermost) == "$start0" ]] || same="no(restarted)"
+        echo "ms=$(((t1 - t0) / 1000000)) rc=$rc requests=$requests unchanged=$same"
+        ((r > 1 && rc == 0)) || sed "s/^/run $r: /" /tmp/current.out >&2
+    done
+    ;;
 *)
     echo "guest.sh: unknown command $1" >&2
     exit 2
@@ -418,6 +459,7 @@ guest_boot() {
     IN sh -c 'cat > /etc/nginx/conf.d/mm-bench-mirror.conf <<EOF
 server {
     listen 127.0.0.1:8081;
+    access_log /var/log/nginx/mm-bench-mirror.log;
     root /srv/artifacts/mirror;
     default_type application/octet-stream;
 }
@@ -582,6 +624,7 @@ for layout in $LAYOUTS; do
 done
 
 # --- 8. the table ------------------------------------------------------------------------------
+if [[ -n $LAYOUTS ]]; then
 human() { awk -v b="$1" 'BEGIN { if (b < 1e6) printf "%.0f KB", b / 1e3; else if (b < 1e9) printf "%.0f MB", b / 1e6; else printf "%.2f GB", b / 1e9 }'; }
 echo
 echo "== uptime after: $(uptime)"
@@ -616,3 +659,30 @@ max_raw=$(printf '%s\n' "${mm_raw[@]}" | sort -g | tail -1)
 min_raw=$(printf '%s\n' "${mm_raw[@]}" | sort -g | head -1)
 awk -v n="$max_net" -v r="$max_raw" 'BEGIN { printf "target <= 1 s: largest mm-install median downtime %.3f s raw, %.3f s net of the restart: %s\n", r, n, (r <= 1 ? "MET (even raw)" : (n <= 1 ? "MET (net)" : "NOT MET")) }'
 awk -v a="$max_raw" -v b="$min_raw" 'BEGIN { printf "target flat:   mm-install median raw downtime across layouts: max/min = %.2f (%.3f s / %.3f s), max - min = %.3f s: %s\n", a / b, a, b, a - b, (a / b <= 1.5 || a - b <= 0.1 ? "FLAT (max/min <= 1.5 or max - min <= 0.1 s)" : "NOT FLAT") }'
+fi
+
+# --- 9. already current (issue 12) ------------------------------------------------------------------
+if ((CURRENT_ROUNDS)); then
+    log "[current] booting a fresh guest"
+    guest_boot current
+    mm_stamped "$WORK/logs/current-install.log" install --yes --version $OLD --site-url "http://$SITE_HOST"
+    log "[current] $CURRENT_ROUNDS x mm-install upgrade --latest, the feed listing $OLD as the newest"
+    lines=$(G current "$CURRENT_ROUNDS" --keyring /srv/artifacts/key.asc --release-url http://127.0.0.1:8081 \
+        --releases-api http://127.0.0.1:8081/releases-current)
+    printf '%s\n' "$lines" >"$WORK/logs/current-rounds.log"
+    ms=()
+    while IFS= read -r line; do
+        log "[current] $line"
+        [[ $(field rc "$line") == 0 ]] || die "mm-install upgrade --latest exited non-zero when already current: $line"
+        [[ $(field unchanged "$line") == yes ]] || die "mm-install upgrade --latest changed something when already current: $line"
+        [[ $(field requests "$line") == 1 ]] || die "mm-install upgrade --latest made $(field requests "$line") requests (not 1, the feed) when already current: $line"
+        ms+=("$(field ms "$line")")
+    done <<<"$lines"
+    ((${#ms[@]} == CURRENT_ROUNDS)) || die "expected $CURRENT_ROUNDS timed runs, got ${#ms[@]}"
+    guest_stop
+    med=$(median "${ms[@]}")
+    max=$(printf '%s\n' "${ms[@]}" | sort -g | tail -1)
+    echo
+    echo "already current, every run in ms: ${ms[*]}"
+    awk -v m="$med" -v x="$max" -v n="$CURRENT_ROUNDS" 'BEGIN { printf "already current: median %.0f ms, max %.0f ms of %d runs, 1 request each, exit 0, nothing changed (target <= 100 ms): ratio %.2f: %s\n", m, x, n, m / 100, (x <= 100 ? "MET (even the max)" : (m <= 100 ? "MET (median)" : "NOT MET")) }'
+fi
