@@ -38,6 +38,7 @@ mod tests {
         agree::<Family>();
         agree::<Support>();
         agree::<PackageManager>();
+        agree::<crate::settings::Policy>();
         assert_eq!(PackageManager::Dnf.to_string(), "dnf");
         assert_eq!(crate::settings::Policy::Minor.to_string(), "minor");
         assert_eq!(crate::ops::docs::Tier::Certified.to_string(), "certified");

@@ -21,7 +21,9 @@ use crate::layout::SETTINGS_PATH;
 use crate::system::files::{self, Exposure};
 
 /// Which releases an unattended upgrade may move to.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize, clap::ValueEnum)]
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, Deserialize, clap::ValueEnum,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum Policy {
     /// Only patch releases of the installed MAJOR.MINOR: security and bug fixes.
